@@ -1,0 +1,13 @@
+// Package transcode turns raw media into files that a WhatsApp status
+// accepts: it sniffs the type from the bytes, then makes video into MP4
+// (H.264/AAC, at most 60 s, at most 16 MiB), audio into MP3 (at most 60 s,
+// no tags) and pictures into 9:16 JPEG.
+//
+// Video and audio go through the ffmpeg and ffprobe programs, each run bound
+// to a context and a deadline and killed with its process group. Pictures are
+// decoded in Go (HEIC/AVIF through libheif's heif-convert), their declared
+// dimensions checked before any pixel is decoded.
+//
+// The package knows nothing of storage or Green API: pipeline strings it
+// together with them.
+package transcode

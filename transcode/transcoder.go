@@ -1,0 +1,252 @@
+package transcode
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+)
+
+// Kind is what a file is for a WhatsApp status.
+type Kind string
+
+// The kinds of media mediaprep prepares.
+const (
+	KindImage Kind = "image"
+	KindVideo Kind = "video"
+	KindAudio Kind = "audio"
+)
+
+// Limits that WhatsApp statuses impose (../shared/notes/greenapi.md).
+const (
+	MaxStatusSeconds = 60       // statuses longer than a minute are cut
+	MaxVideoBytes    = 16 << 20 // commonly cited cap for a status video
+	TargetLong       = 1920     // long side of a full-screen status
+	TargetShort      = 1080     // short side of a full-screen status
+)
+
+// Config says where the tools are and which limits apply. The zero value is
+// not usable: start from NewDefaultConfig.
+type Config struct {
+	FFmpeg      string // ffmpeg binary; default "ffmpeg" from PATH
+	FFprobe     string // ffprobe binary; default "ffprobe" from PATH
+	HeifConvert string // libheif's heif-convert, for HEIC/HEIF; default "heif-convert"
+
+	MaxInputBytes int64         // inputs larger than this fail with too_large; default 4 GiB
+	MaxPixels     int64         // pictures with more pixels fail with too_many_pixels before decoding; default 64 MP
+	ProbeTimeout  time.Duration // deadline of one ffprobe run; default 30 s
+	RunTimeout    time.Duration // deadline of one ffmpeg or heif-convert run; default 10 min
+	Threads       int           // threads one ffmpeg run may use; 0 lets ffmpeg choose
+	JPEGQuality   int           // quality of prepared pictures, 1..100; default 85
+}
+
+// NewDefaultConfig returns the configuration mediaprep runs with unless told
+// otherwise.
+func NewDefaultConfig() Config {
+	return Config{
+		FFmpeg:        "ffmpeg",
+		FFprobe:       "ffprobe",
+		HeifConvert:   "heif-convert",
+		MaxInputBytes: 4 << 30,
+		MaxPixels:     64_000_000,
+		ProbeTimeout:  30 * time.Second,
+		RunTimeout:    10 * time.Minute,
+		JPEGQuality:   85,
+	}
+}
+
+// Validate reports every bad setting at once.
+func (c Config) Validate() error {
+	var errs []error
+	if c.FFmpeg == "" {
+		errs = append(errs, errors.New("transcode: FFmpeg is empty"))
+	}
+	if c.FFprobe == "" {
+		errs = append(errs, errors.New("transcode: FFprobe is empty"))
+	}
+	if c.MaxInputBytes <= 0 {
+		errs = append(errs, fmt.Errorf("transcode: MaxInputBytes %d must be positive", c.MaxInputBytes))
+	}
+	if c.MaxPixels <= 0 {
+		errs = append(errs, fmt.Errorf("transcode: MaxPixels %d must be positive", c.MaxPixels))
+	}
+	if c.ProbeTimeout <= 0 || c.RunTimeout <= 0 {
+		errs = append(errs, errors.New("transcode: ProbeTimeout and RunTimeout must be positive"))
+	}
+	if c.Threads < 0 {
+		errs = append(errs, fmt.Errorf("transcode: Threads %d must not be negative", c.Threads))
+	}
+	if c.JPEGQuality < 1 || c.JPEGQuality > 100 {
+		errs = append(errs, fmt.Errorf("transcode: JPEGQuality %d must be within 1..100", c.JPEGQuality))
+	}
+	return errors.Join(errs...)
+}
+
+// Transcoder prepares media files for WhatsApp statuses. It is safe for
+// concurrent use; each Prepare runs its own ffmpeg processes.
+type Transcoder struct {
+	cfg Config
+}
+
+// New validates cfg and returns a Transcoder.
+func New(cfg Config) (*Transcoder, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &Transcoder{cfg: cfg}, nil
+}
+
+// CropMode says how a picture becomes 9:16.
+type CropMode string
+
+// The crop modes of pictures.
+const (
+	CropCenter CropMode = "center" // cut the middle 9:16 out
+	CropSmart  CropMode = "smart"  // cut the most interesting 9:16 out
+	CropPad    CropMode = "pad"    // fit the whole picture on a blurred, zoomed copy of itself
+)
+
+// Fit says how a video is framed.
+type Fit string
+
+// The framings of videos.
+const (
+	FitKeep Fit = "keep" // keep the aspect ratio, only scale down
+	FitCrop Fit = "crop" // cut the middle 9:16 out
+	FitPad  Fit = "pad"  // fit into 9:16 with black bars
+)
+
+// Options are the per-file choices of a preparation. The zero value means
+// the defaults: center crop, keep the video's framing, fast path allowed.
+type Options struct {
+	Crop           CropMode
+	VideoFit       Fit
+	ForceTranscode bool // never take the stream-copy fast path
+}
+
+// Validate reports a bad option; the zero value is valid.
+func (o Options) Validate() error {
+	var errs []error
+	switch o.Crop {
+	case "", CropCenter, CropSmart, CropPad:
+	default:
+		errs = append(errs, fmt.Errorf("transcode: crop mode %q is not one of center, smart, pad", o.Crop))
+	}
+	switch o.VideoFit {
+	case "", FitKeep, FitCrop, FitPad:
+	default:
+		errs = append(errs, fmt.Errorf("transcode: video fit %q is not one of keep, crop, pad", o.VideoFit))
+	}
+	return errors.Join(errs...)
+}
+
+func (o Options) withDefaults() Options {
+	if o.Crop == "" {
+		o.Crop = CropCenter
+	}
+	if o.VideoFit == "" {
+		o.VideoFit = FitKeep
+	}
+	return o
+}
+
+// Result describes a prepared file.
+type Result struct {
+	Kind        Kind
+	ContentType string  // image/jpeg, video/mp4 or audio/mpeg
+	Ext         string  // the file name extension that goes with ContentType, with its dot
+	Width       int     // pixels as displayed; 0 for audio
+	Height      int     // pixels as displayed; 0 for audio
+	Duration    float64 // seconds; 0 for pictures
+	Size        int64   // bytes
+	SHA256      string  // hex digest of the prepared file
+	FastPath    bool    // the video was remuxed with stream copy, not re-encoded
+}
+
+// ExtFor returns the extension of the prepared output of a kind.
+func ExtFor(k Kind) string {
+	switch k {
+	case KindImage:
+		return ".jpg"
+	case KindVideo:
+		return ".mp4"
+	case KindAudio:
+		return ".mp3"
+	}
+	return ""
+}
+
+// Prepare turns the file at src into a file a WhatsApp status accepts and
+// writes it to dst. The type is sniffed from src's bytes, never its name.
+// dst's extension is not consulted; name it with ExtFor of the sniffed kind.
+// On error dst is not created (nor left half-written), and the error wraps
+// one of the package's sentinels (see CodeOf).
+func (t *Transcoder) Prepare(ctx context.Context, src, dst string, opts Options) (Result, error) {
+	if err := opts.Validate(); err != nil {
+		return Result{}, err
+	}
+	opts = opts.withDefaults()
+	m, err := t.Sniff(ctx, src)
+	if err != nil {
+		return Result{}, err
+	}
+	// Write next to dst, then rename: a reader of dst never sees half a
+	// file, and a failure leaves nothing behind.
+	tmp, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".*.tmp")
+	if err != nil {
+		return Result{}, fmt.Errorf("transcode: %w", err)
+	}
+	tmpPath := tmp.Name()
+	tmp.Close()
+	defer os.Remove(tmpPath) // a no-op after the rename
+
+	var res Result
+	switch m.Kind {
+	case KindImage:
+		res, err = t.prepareImage(ctx, src, tmpPath, m, opts)
+	case KindVideo:
+		res, err = t.prepareVideo(ctx, src, tmpPath, m, opts)
+	case KindAudio:
+		res, err = t.prepareAudio(ctx, src, tmpPath, m, opts)
+	default:
+		err = fmt.Errorf("%w: kind %q", ErrUnsupportedType, m.Kind)
+	}
+	if err != nil {
+		return Result{}, err
+	}
+	res.Kind = m.Kind
+	res.Ext = ExtFor(m.Kind)
+	if res.Size, res.SHA256, err = digest(tmpPath); err != nil {
+		return Result{}, err
+	}
+	if m.Kind == KindVideo && res.Size > MaxVideoBytes {
+		return Result{}, fmt.Errorf("%w: prepared video is %d bytes, over the %d byte cap", ErrTooLarge, res.Size, MaxVideoBytes)
+	}
+	if err := ctx.Err(); err != nil {
+		return Result{}, err
+	}
+	if err := os.Rename(tmpPath, dst); err != nil {
+		return Result{}, fmt.Errorf("transcode: %w", err)
+	}
+	return res, nil
+}
+
+// digest returns the size and hex SHA-256 of the file at path.
+func digest(path string) (int64, string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, "", fmt.Errorf("transcode: %w", err)
+	}
+	defer f.Close()
+	h := sha256.New()
+	n, err := io.Copy(h, f)
+	if err != nil {
+		return 0, "", fmt.Errorf("transcode: %s: %w", path, err)
+	}
+	return n, hex.EncodeToString(h.Sum(nil)), nil
+}
