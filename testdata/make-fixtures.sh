@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Regenerates the small committed fixtures in testdata/ (run from anywhere).
+# Needs ffmpeg and python3. The fixtures are committed, so tests and the
+# README's commands never run this; it documents how each file was made.
+set -euo pipefail
+cd "$(dirname "$0")/samples"
+mkdir -p ../bad
+ff() { ffmpeg -nostdin -hide_banner -loglevel error -y "$@"; }
+
+# Video
+ff -f lavfi -i testsrc2=size=320x240:rate=25:duration=3 -f lavfi -i sine=frequency=440:duration=3 \
+   -c:v libx264 -preset veryfast -pix_fmt yuv420p -c:a aac -b:a 64k -movflags +faststart -shortest sample.mp4
+ff -f lavfi -i testsrc2=size=240x320:rate=25:duration=2 -f lavfi -i sine=frequency=330:duration=2 \
+   -c:v libx264 -preset veryfast -pix_fmt yuv420p -c:a aac -b:a 64k -shortest -f mov sample.mov
+ff -f lavfi -i testsrc2=size=320x240:rate=25:duration=2 -c:v libvpx -b:v 200k -an sample.webm
+ff -f lavfi -i testsrc2=size=160x120:rate=10:duration=1 -vf "split[a][b];[a]palettegen[p];[b][p]paletteuse" -loop 0 animated.gif
+# Audio
+ff -f lavfi -i sine=frequency=440:duration=2 -c:a libmp3lame -b:a 64k sample-id3.mp3
+ff -f lavfi -i sine=frequency=440:duration=2 -ar 22050 -c:a libmp3lame -b:a 32k -id3v2_version 0 -write_xing 0 sample-mpeg2.mp3
+ff -f lavfi -i sine=frequency=440:duration=2 -c:a aac -b:a 64k -f ipod sample.m4a
+ff -f lavfi -i sine=frequency=440:duration=1 -ar 16000 -ac 1 sample.wav
+ff -f lavfi -i sine=frequency=440:duration=2 -c:a libopus -b:a 32k sample.opus
+ff -f lavfi -i sine=frequency=440:duration=1 -ar 16000 -c:a flac sample.flac
+# AMR-NB: Debian's ffmpeg decodes AMR but cannot encode it, so write 2 s of
+# 12.2 kbit/s frames with pseudo-random payloads (any payload decodes).
+python3 - <<'PY'
+import random
+random.seed(7)
+with open("sample.amr", "wb") as f:
+    f.write(b"#!AMR\n")
+    for _ in range(100):
+        f.write(bytes([0x3C]) + bytes(random.getrandbits(8) for _ in range(31)))
+PY
+# Pictures
+ff -f lavfi -i testsrc2=size=640x480 -frames:v 1 -q:v 4 sample.jpg
+ff -f lavfi -i "color=c=red@0.5:size=200x100,format=rgba" -frames:v 1 alpha.png
+ff -f lavfi -i testsrc2=size=300x200 -frames:v 1 -c:v libwebp sample.webp
+ff -f lavfi -i testsrc2=size=120x90 -frames:v 1 sample.bmp
+ff -f lavfi -i testsrc2=size=120x90 -frames:v 1 -compression_algo deflate sample.tiff
+ff -f lavfi -i testsrc2=size=90x90 -frames:v 1 static.gif
+
+# Bad inputs
+: > ../bad/empty.mp4
+printf 'This is a text file that someone renamed to .mp4\n' > ../bad/text.mp4
+python3 -c "import random,sys; random.seed(11); sys.stdout.buffer.write(bytes(random.getrandbits(8) for _ in range(4096)))" > ../bad/random.bin
+printf '%%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%%%EOF\n' > ../bad/doc.pdf
+python3 -c "import zipfile; z=zipfile.ZipFile('../bad/archive.zip','w'); z.writestr('a.txt','hello'); z.close()"
+head -c 3000 sample.jpg > ../bad/truncated.jpg
+# An MP4 with moov at the end, cut in half: the index is gone.
+ff -f lavfi -i testsrc2=size=320x240:rate=25:duration=2 -c:v libx264 -preset ultrafast -pix_fmt yuv420p /tmp/moov-last.mp4
+head -c "$(( $(stat -c %s /tmp/moov-last.mp4) / 2 ))" /tmp/moov-last.mp4 > ../bad/truncated.mp4
+rm -f /tmp/moov-last.mp4
+# A PNG whose header claims 40000x40000 pixels (a decompression bomb).
+python3 - <<'PY'
+import struct, zlib
+def chunk(t, d): return struct.pack(">I", len(d)) + t + d + struct.pack(">I", zlib.crc32(t + d))
+ihdr = struct.pack(">IIBBBBB", 40000, 40000, 8, 2, 0, 0, 0)
+data = zlib.compress(b"\x00" * 1024)
+open("../bad/bomb.png", "wb").write(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", ihdr) + chunk(b"IDAT", data) + chunk(b"IEND", b""))
+PY
