@@ -3,3 +3,9 @@ module github.com/mediaprep/mediaprep
 go 1.26.8
 
 require github.com/h2non/filetype v1.1.3
+
+require (
+	github.com/inconshreveable/mousetrap v1.1.0 // indirect
+	github.com/spf13/cobra v1.10.2 // indirect
+	github.com/spf13/pflag v1.0.9 // indirect
+)

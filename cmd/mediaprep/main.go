@@ -1,0 +1,19 @@
+// Command mediaprep turns raw media into WhatsApp statuses.
+//
+// This file only wires things up: the subcommands are thin adapters over
+// package pipeline.
+package main
+
+import (
+	"context"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	code := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(code)
+}

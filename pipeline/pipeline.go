@@ -1,0 +1,174 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"unicode"
+
+	"github.com/mediaprep/mediaprep/transcode"
+)
+
+// Method is the Green API method that posts a status.
+type Method string
+
+// The status methods of Green API (../shared/seeds).
+const (
+	MethodMediaStatus Method = "sendMediaStatus" // pictures and video
+	MethodVoiceStatus Method = "sendVoiceStatus" // audio
+	MethodTextStatus  Method = "sendTextStatus"  // text
+)
+
+// MethodFor returns the method that posts a prepared file of kind k.
+func MethodFor(k transcode.Kind) Method {
+	if k == transcode.KindAudio {
+		return MethodVoiceStatus
+	}
+	return MethodMediaStatus
+}
+
+// Preparer sniffs and prepares source files; *transcode.Transcoder is the
+// implementation.
+type Preparer interface {
+	// Sniff tells what the file at path is from its bytes.
+	Sniff(ctx context.Context, path string) (transcode.Media, error)
+	// PrepareMedia writes the status-ready form of src, sniffed as m, to
+	// dst, and leaves nothing at dst on error.
+	PrepareMedia(ctx context.Context, src string, m transcode.Media, dst string, opts transcode.Options) (transcode.Result, error)
+}
+
+var _ Preparer = (*transcode.Transcoder)(nil)
+
+// Prepared is a file ready to be posted as a status. Its JSON form is the
+// line `mediaprep prepare --json` prints.
+type Prepared struct {
+	Source          string         `json:"source"`
+	Kind            transcode.Kind `json:"kind"`
+	Method          Method         `json:"method"`
+	Output          string         `json:"output"`
+	FileName        string         `json:"fileName"`
+	ContentType     string         `json:"contentType"`
+	Width           int            `json:"width"`
+	Height          int            `json:"height"`
+	DurationSeconds float64        `json:"durationSeconds"`
+	SizeBytes       int64          `json:"sizeBytes"`
+	SHA256          string         `json:"sha256"`
+	FastPath        bool           `json:"fastPath"`
+}
+
+// Config configures a Pipeline.
+type Config struct {
+	OutDir string // where prepared files are written; default "out"
+}
+
+// NewDefaultConfig returns the defaults.
+func NewDefaultConfig() Config { return Config{OutDir: "out"} }
+
+// Validate reports every bad setting at once.
+func (c Config) Validate() error {
+	if c.OutDir == "" {
+		return errors.New("pipeline: OutDir is empty")
+	}
+	return nil
+}
+
+// Pipeline prepares source files into its output folder. It is safe for
+// concurrent use: two sources with the same name get distinct outputs.
+type Pipeline struct {
+	cfg  Config
+	prep Preparer
+
+	mu    sync.Mutex
+	names map[string]bool // output file names handed out by this Pipeline
+}
+
+// New validates cfg and returns a Pipeline that prepares with prep.
+func New(cfg Config, prep Preparer) (*Pipeline, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	return &Pipeline{cfg: cfg, prep: prep, names: map[string]bool{}}, nil
+}
+
+// Prepare runs the steps that make src status-ready: sniff, then prepare
+// into the output folder. On error nothing is left in the output folder and
+// CodeOf tells what went wrong.
+func (p *Pipeline) Prepare(ctx context.Context, src string, opts transcode.Options) (Prepared, error) {
+	m, err := p.prep.Sniff(ctx, src)
+	if err != nil {
+		return Prepared{}, fmt.Errorf("%s: %w", src, err)
+	}
+	if err := os.MkdirAll(p.cfg.OutDir, 0o755); err != nil {
+		return Prepared{}, fmt.Errorf("pipeline: output folder: %w", err)
+	}
+	name := p.outputName(src, transcode.ExtFor(m.Kind))
+	out := filepath.Join(p.cfg.OutDir, name)
+	res, err := p.prep.PrepareMedia(ctx, src, m, out, opts)
+	if err != nil {
+		return Prepared{}, fmt.Errorf("%s: %w", src, err)
+	}
+	return Prepared{
+		Source:          src,
+		Kind:            res.Kind,
+		Method:          MethodFor(res.Kind),
+		Output:          out,
+		FileName:        name,
+		ContentType:     res.ContentType,
+		Width:           res.Width,
+		Height:          res.Height,
+		DurationSeconds: res.Duration,
+		SizeBytes:       res.Size,
+		SHA256:          res.SHA256,
+		FastPath:        res.FastPath,
+	}, nil
+}
+
+// outputName returns the slug of src's name with ext, made unique among the
+// names this Pipeline handed out (name-2.ext, name-3.ext...), so that
+// sources with the same name in one run never overwrite each other.
+func (p *Pipeline) outputName(src, ext string) string {
+	stem := Slug(strings.TrimSuffix(filepath.Base(src), filepath.Ext(src)))
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	name := stem + ext
+	for i := 2; p.names[name]; i++ {
+		name = fmt.Sprintf("%s-%d%s", stem, i, ext)
+	}
+	p.names[name] = true
+	return name
+}
+
+// Slug turns a file name stem into plain ASCII that is safe in a link: Green
+// API has trouble with spaces and symbols in URLs. ASCII letters, digits and
+// '_' are kept (lower-cased), runs of anything else become one '-', and the
+// result is cut at 64 bytes. An empty result is "status".
+func Slug(s string) string {
+	const maxLen = 64
+	var b strings.Builder
+	dash := false
+	for _, r := range strings.ToLower(s) {
+		if b.Len() >= maxLen {
+			break
+		}
+		if r >= unicode.MaxASCII || !(unicode.IsLetter(r) || unicode.IsDigit(r) || r == '_') {
+			dash = true
+			continue
+		}
+		if dash && b.Len() > 0 && b.Len() < maxLen-1 {
+			b.WriteByte('-')
+		}
+		dash = false
+		b.WriteRune(r)
+	}
+	if b.Len() == 0 {
+		return "status"
+	}
+	return b.String()
+}
+
+// CodeOf returns the stable code of an error from a Pipeline call.
+func CodeOf(err error) string { return string(transcode.CodeOf(err)) }
