@@ -1,0 +1,35 @@
+# mediaprep: the commands README.md names. Each target installs what it needs.
+GO      ?= go
+BIN     := bin/mediaprep
+SAMPLES := $(wildcard testdata/samples/*)
+
+.PHONY: run test bench lint build deps clean
+
+# The main job: prepare the samples in testdata/ into ./out and print the summary.
+run:
+	scripts/deps.sh run
+	$(GO) build -o $(BIN) ./cmd/mediaprep
+	$(BIN) prepare --out out $(SAMPLES)
+
+# The whole test suite: vet, gofmt, and every test (with the race detector;
+# fuzz tests run their seeds).
+test:
+	scripts/deps.sh test
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
+	$(GO) test -race -shuffle=on -timeout 30m ./...
+
+# Benchmarks against their references (see README, Performance).
+bench:
+	scripts/deps.sh bench
+	$(GO) test -run '^$$' -bench . -benchtime 5x -timeout 60m ./...
+
+lint:
+	$(GO) vet ./...
+	@test -z "$$(gofmt -l .)" || { gofmt -l .; exit 1; }
+
+build:
+	$(GO) build -o $(BIN) ./cmd/mediaprep
+
+clean:
+	rm -rf bin out testdata/gen

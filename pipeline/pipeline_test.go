@@ -1,0 +1,129 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+
+	"github.com/mediaprep/mediaprep/transcode"
+)
+
+func TestSlug(t *testing.T) {
+	tests := map[string]string{
+		"IMG_0001":                  "img_0001",
+		"My Holiday Video (1)":      "my-holiday-video-1",
+		"  --weird~$%#?!name--  ":   "weird-name",
+		"Отпуск 2026":               "2026",
+		"Отпуск":                    "status",
+		"":                          "status",
+		"café au lait":              "caf-au-lait",
+		string(make([]byte, 0)):     "status",
+		"a/b\\c":                    "a-b-c",
+		"x" + string(rune(0x1F600)): "x",
+	}
+	for in, want := range tests {
+		if got := Slug(in); got != want {
+			t.Errorf("Slug(%q) = %q, want %q", in, got, want)
+		}
+	}
+	long := Slug(fmt.Sprintf("%0100d", 7))
+	if len(long) > 64 {
+		t.Errorf("Slug of 100 digits is %d bytes, want at most 64", len(long))
+	}
+}
+
+func TestMethodFor(t *testing.T) {
+	for k, want := range map[transcode.Kind]Method{
+		transcode.KindImage: MethodMediaStatus,
+		transcode.KindVideo: MethodMediaStatus,
+		transcode.KindAudio: MethodVoiceStatus,
+	} {
+		if got := MethodFor(k); got != want {
+			t.Errorf("MethodFor(%s) = %s, want %s", k, got, want)
+		}
+	}
+}
+
+// fakePreparer sniffs every file as kind and writes a few bytes, or fails
+// with err.
+type fakePreparer struct {
+	kind transcode.Kind
+	err  error
+}
+
+func (f fakePreparer) Sniff(ctx context.Context, path string) (transcode.Media, error) {
+	return transcode.Media{Kind: f.kind}, nil
+}
+
+func (f fakePreparer) PrepareMedia(ctx context.Context, src string, m transcode.Media, dst string, opts transcode.Options) (transcode.Result, error) {
+	if f.err != nil {
+		return transcode.Result{}, f.err
+	}
+	if err := os.WriteFile(dst, []byte("prepared"), 0o644); err != nil {
+		return transcode.Result{}, err
+	}
+	return transcode.Result{Kind: m.Kind, Ext: transcode.ExtFor(m.Kind), ContentType: "audio/mpeg", Size: 8}, nil
+}
+
+func TestPrepareNamesOutputs(t *testing.T) {
+	dir := t.TempDir()
+	p, err := New(Config{OutDir: dir}, fakePreparer{kind: transcode.KindAudio})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Three sources with the same stem, prepared at once, get three files.
+	var wg sync.WaitGroup
+	got := make([]Prepared, 3)
+	for i, src := range []string{"a/Voice Note.wav", "b/Voice Note.m4a", "c/voice-note.ogg"} {
+		wg.Go(func() {
+			var err error
+			got[i], err = p.Prepare(t.Context(), src, transcode.Options{})
+			if err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	seen := map[string]bool{}
+	for _, g := range got {
+		if g.Method != MethodVoiceStatus || filepath.Ext(g.FileName) != ".mp3" {
+			t.Errorf("prepared %+v: want sendVoiceStatus and .mp3", g)
+		}
+		if seen[g.FileName] {
+			t.Errorf("two sources were given the output %s", g.FileName)
+		}
+		seen[g.FileName] = true
+		if _, err := os.Stat(g.Output); err != nil {
+			t.Errorf("output %s: %v", g.Output, err)
+		}
+	}
+}
+
+func TestPrepareErrorKeepsCode(t *testing.T) {
+	dir := t.TempDir()
+	p, err := New(Config{OutDir: dir}, fakePreparer{kind: transcode.KindVideo, err: fmt.Errorf("%w: bad frame", transcode.ErrCorruptMedia)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, err = p.Prepare(t.Context(), "in/clip.mov", transcode.Options{})
+	if code := CodeOf(err); code != "corrupt_media" {
+		t.Fatalf("CodeOf(%v) = %q, want corrupt_media", err, code)
+	}
+	if !errors.Is(err, transcode.ErrCorruptMedia) {
+		t.Fatal("the error does not wrap transcode.ErrCorruptMedia")
+	}
+	entries, _ := os.ReadDir(dir)
+	if len(entries) != 0 {
+		t.Fatalf("a failed prepare left %d files in the output folder", len(entries))
+	}
+}
+
+func TestConfigValidate(t *testing.T) {
+	if _, err := New(Config{}, fakePreparer{}); err == nil {
+		t.Fatal("New accepted an empty OutDir")
+	}
+}

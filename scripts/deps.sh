@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Installs what mediaprep needs from Debian's packages, only what is missing.
+# Safe to run any number of times. Usage: scripts/deps.sh [run|test|bench]
+set -euo pipefail
+what=${1:-run}
+
+need=()
+have() { command -v "$1" >/dev/null 2>&1; }
+have ffmpeg && have ffprobe || need+=(ffmpeg)
+have heif-convert || need+=(libheif-examples)   # HEIC/HEIF/AVIF pictures
+if [[ $what == test || $what == bench ]]; then
+	have heif-enc || need+=(libheif-examples)     # makes HEIC test pictures
+	have python3 || need+=(python3)
+fi
+if [[ $what == bench ]]; then
+	have vipsthumbnail || need+=(libvips-tools)   # the picture benchmark's reference
+	have hyperfine || need+=(hyperfine)
+fi
+if ((${#need[@]} == 0)); then
+	exit 0
+fi
+sudo=()
+if [[ $(id -u) != 0 ]]; then
+	sudo=(sudo)
+fi
+echo "deps: installing ${need[*]}" >&2
+"${sudo[@]}" apt-get update -qq
+DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
