@@ -181,20 +181,26 @@ func ExtFor(k Kind) string {
 	return ""
 }
 
-// Prepare turns the file at src into a file a WhatsApp status accepts and
-// writes it to dst. The type is sniffed from src's bytes, never its name.
-// dst's extension is not consulted; name it with ExtFor of the sniffed kind.
-// On error dst is not created (nor left half-written), and the error wraps
-// one of the package's sentinels (see CodeOf).
+// Prepare sniffs the file at src and prepares it into dst: it is Sniff
+// followed by PrepareMedia. dst's extension is not consulted; name it with
+// ExtFor of the sniffed kind.
 func (t *Transcoder) Prepare(ctx context.Context, src, dst string, opts Options) (Result, error) {
-	if err := opts.Validate(); err != nil {
-		return Result{}, err
-	}
-	opts = opts.withDefaults()
 	m, err := t.Sniff(ctx, src)
 	if err != nil {
 		return Result{}, err
 	}
+	return t.PrepareMedia(ctx, src, m, dst, opts)
+}
+
+// PrepareMedia turns the file at src, which Sniff found to be m, into a file
+// that a WhatsApp status accepts and writes it to dst. On error dst is not
+// created (nor left half-written), and the error wraps one of the package's
+// sentinels (see CodeOf).
+func (t *Transcoder) PrepareMedia(ctx context.Context, src string, m Media, dst string, opts Options) (Result, error) {
+	if err := opts.Validate(); err != nil {
+		return Result{}, err
+	}
+	opts = opts.withDefaults()
 	// Write next to dst, then rename: a reader of dst never sees half a
 	// file, and a failure leaves nothing behind.
 	tmp, err := os.CreateTemp(filepath.Dir(dst), "."+filepath.Base(dst)+".*.tmp")
