@@ -1,0 +1,23 @@
+# mediaprep: build with Go, run on Debian with ffmpeg and libheif.
+# Build: docker build -t mediaprep .
+# Run:   docker run --rm -v "$PWD:/data" mediaprep prepare --out /data/out /data/in/*
+
+FROM golang:1.26-bookworm AS build
+WORKDIR /src
+COPY go.mod go.sum ./
+RUN go mod download
+COPY . .
+RUN CGO_ENABLED=0 go build -trimpath -ldflags="-s -w" -o /out/mediaprep ./cmd/mediaprep
+
+FROM debian:bookworm-slim
+# ffmpeg/ffprobe for video and audio, heif-convert for HEIC/AVIF pictures.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ffmpeg libheif-examples ca-certificates \
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --system --uid 10001 --home-dir /data --create-home mediaprep
+COPY --from=build /out/mediaprep /usr/local/bin/mediaprep
+USER mediaprep
+WORKDIR /data
+VOLUME ["/data"]
+ENTRYPOINT ["mediaprep"]
+CMD ["--help"]
