@@ -5,8 +5,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -14,6 +16,18 @@ import (
 
 // stderrTail is how much of a program's standard error an ExecError keeps.
 const stderrTail = 4 << 10
+
+// exec runs program like run and logs the command line and its outcome at
+// debug level, so `mediaprep -v` shows exactly what ran.
+func (t *Transcoder) exec(ctx context.Context, timeout time.Duration, stdout *bytes.Buffer, program string, args ...string) error {
+	start := time.Now()
+	err := run(ctx, timeout, stdout, program, args...)
+	t.cfg.Logger.LogAttrs(ctx, slog.LevelDebug, "exec",
+		slog.String("cmd", program+" "+strings.Join(args, " ")),
+		slog.Duration("took", time.Since(start)),
+		slog.Any("err", err))
+	return err
+}
 
 // run executes program with args (never through a shell) and waits for it.
 // The run is bounded by timeout and by ctx: when either ends, the program's

@@ -78,7 +78,7 @@ func (s Stream) DisplaySize() (w, h int) {
 // probe runs ffprobe on path. A file ffprobe cannot read is ErrCorruptMedia.
 func (t *Transcoder) probe(ctx context.Context, path string) (*Probe, error) {
 	var out bytes.Buffer
-	err := run(ctx, t.cfg.ProbeTimeout, &out, t.cfg.FFprobe,
+	err := t.exec(ctx, t.cfg.ProbeTimeout, &out, t.cfg.FFprobe,
 		"-v", "error", "-hide_banner",
 		"-show_format", "-show_streams",
 		"-of", "json", "-i", path)

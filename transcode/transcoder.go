@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"time"
@@ -43,6 +44,8 @@ type Config struct {
 	RunTimeout    time.Duration // deadline of one ffmpeg or heif-convert run; default 10 min
 	Threads       int           // threads one ffmpeg run may use; 0 lets ffmpeg choose
 	JPEGQuality   int           // quality of prepared pictures, 1..100; default 85
+
+	Logger *slog.Logger // receives every external command at debug level; default discards
 }
 
 // NewDefaultConfig returns the configuration mediaprep runs with unless told
@@ -57,6 +60,7 @@ func NewDefaultConfig() Config {
 		ProbeTimeout:  30 * time.Second,
 		RunTimeout:    10 * time.Minute,
 		JPEGQuality:   85,
+		Logger:        slog.New(slog.DiscardHandler),
 	}
 }
 
@@ -97,6 +101,9 @@ type Transcoder struct {
 func New(cfg Config) (*Transcoder, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Transcoder{cfg: cfg}, nil
 }

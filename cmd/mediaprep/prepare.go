@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"log/slog"
 	"maps"
 	"runtime"
 	"slices"
@@ -27,7 +28,7 @@ type prepareFlags struct {
 	timeout        time.Duration
 }
 
-func newPrepareCmd(stdout io.Writer) *cobra.Command {
+func newPrepareCmd(g *globalFlags, stdout io.Writer) *cobra.Command {
 	var f prepareFlags
 	cmd := &cobra.Command{
 		Use:   "prepare [flags] FILE...",
@@ -40,7 +41,7 @@ Exit status: 0 when every file succeeded, 1 when any failed (the others
 still finish), 2 for usage errors, 130 when interrupted.`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runPrepare(cmd.Context(), f, args, stdout)
+			return runPrepare(cmd.Context(), g.logger(), f, args, stdout)
 		},
 	}
 	fl := cmd.Flags()
@@ -76,7 +77,7 @@ func (r fileResult) MarshalJSON() ([]byte, error) {
 	return json.Marshal(r.Prepared)
 }
 
-func runPrepare(ctx context.Context, f prepareFlags, files []string, stdout io.Writer) error {
+func runPrepare(ctx context.Context, log *slog.Logger, f prepareFlags, files []string, stdout io.Writer) error {
 	opts := transcode.Options{
 		Crop:           transcode.CropMode(f.crop),
 		VideoFit:       transcode.Fit(f.videoFit),
@@ -90,6 +91,7 @@ func runPrepare(ctx context.Context, f prepareFlags, files []string, stdout io.W
 	}
 	tcfg := transcode.NewDefaultConfig()
 	tcfg.RunTimeout = f.timeout
+	tcfg.Logger = log
 	// Split the cores between the jobs, so that parallel ffmpeg runs don't
 	// fight over them.
 	tcfg.Threads = max(1, runtime.NumCPU()/f.jobs)

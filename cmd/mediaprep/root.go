@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -31,6 +32,25 @@ func (e usageError) Unwrap() error { return e.err }
 
 func usagef(format string, args ...any) error { return usageError{fmt.Errorf(format, args...)} }
 
+// globalFlags are the flags of every subcommand.
+type globalFlags struct {
+	verbose bool
+	logJSON bool
+	stderr  io.Writer
+}
+
+// logger returns the logger the flags ask for, writing to stderr.
+func (g *globalFlags) logger() *slog.Logger {
+	opts := &slog.HandlerOptions{Level: slog.LevelInfo}
+	if g.verbose {
+		opts.Level = slog.LevelDebug
+	}
+	if g.logJSON {
+		return slog.New(slog.NewJSONHandler(g.stderr, opts))
+	}
+	return slog.New(slog.NewTextHandler(g.stderr, opts))
+}
+
 // run executes mediaprep with args and returns its exit status.
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root := &cobra.Command{
@@ -43,7 +63,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetFlagErrorFunc(func(_ *cobra.Command, err error) error { return usageError{err} })
-	root.AddCommand(newPrepareCmd(stdout))
+	var g globalFlags
+	root.PersistentFlags().BoolVarP(&g.verbose, "verbose", "v", false, "log every ffmpeg/ffprobe command to stderr")
+	root.PersistentFlags().BoolVar(&g.logJSON, "log-json", false, "log as JSON lines")
+	g.stderr = stderr
+	root.AddCommand(newPrepareCmd(&g, stdout))
 
 	err := root.ExecuteContext(ctx)
 	var ee exitError
