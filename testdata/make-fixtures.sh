@@ -14,6 +14,8 @@ ff -f lavfi -i testsrc2=size=240x320:rate=25:duration=2 -f lavfi -i sine=frequen
    -c:v libx264 -preset veryfast -pix_fmt yuv420p -c:a aac -b:a 64k -shortest -f mov sample.mov
 ff -f lavfi -i testsrc2=size=320x240:rate=25:duration=2 -c:v libvpx -b:v 200k -an sample.webm
 ff -f lavfi -i testsrc2=size=160x120:rate=10:duration=1 -vf "split[a][b];[a]palettegen[p];[b][p]paletteuse" -loop 0 animated.gif
+ff -f lavfi -i testsrc2=size=320x240:rate=25:duration=1 -f lavfi -i sine=duration=1 \
+   -c:v libx264 -preset veryfast -pix_fmt yuv420p -c:a aac -b:a 48k -shortest -f mpegts camera.mts
 # Audio
 ff -f lavfi -i sine=frequency=440:duration=2 -c:a libmp3lame -b:a 64k sample-id3.mp3
 ff -f lavfi -i sine=frequency=440:duration=2 -ar 22050 -c:a libmp3lame -b:a 32k -id3v2_version 0 -write_xing 0 sample-mpeg2.mp3

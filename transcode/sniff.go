@@ -165,6 +165,10 @@ func sniffBytes(head []byte) (class, string) {
 	if isMPEGAudioSync(head) {
 		return classAV, "mpeg-audio"
 	}
+	// Nor does it know MPEG transport streams: .MTS/.M2TS from cameras.
+	if isMPEGTS(head) {
+		return classAV, "mpegts"
+	}
 	if kind != filetype.Unknown {
 		return classUnsupported, kind.Extension
 	}
@@ -205,6 +209,21 @@ func isMPEGAudioSync(head []byte) bool {
 	bitrate := head[2] >> 4
 	rate := head[2] >> 2 & 3
 	return version != 1 && bitrate != 0 && bitrate != 15 && rate != 3
+}
+
+// isMPEGTS reports whether head holds transport stream packets: a 0x47 sync
+// byte every 188 bytes, or every 192 bytes after a 4-byte timecode (M2TS).
+func isMPEGTS(head []byte) bool {
+	for _, p := range []struct{ off, size int }{{0, 188}, {4, 192}} {
+		n := 0
+		for i := p.off; i < len(head) && head[i] == 0x47; i += p.size {
+			n++
+		}
+		if n >= 3 {
+			return true
+		}
+	}
+	return false
 }
 
 // gifFrames counts the image descriptors of a GIF stream, stopping at limit.

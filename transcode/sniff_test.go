@@ -21,6 +21,14 @@ func ftyp(major string, compat ...string) []byte {
 	return append(b, make([]byte, 16)...)
 }
 
+func tsPackets(off, size int) []byte {
+	b := make([]byte, off+4*size)
+	for i := off; i < len(b); i += size {
+		b[i] = 0x47
+	}
+	return b
+}
+
 func TestSniffBytes(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -51,6 +59,9 @@ func TestSniffBytes(t *testing.T) {
 		{"flac", []byte("fLaC\x00\x00\x00\x22"), classAV, "flac"},
 		{"amr", []byte("#!AMR\n\x3C\x00\x00\x00\x00\x00\x00"), classAV, "amr"},
 		{"matroska", []byte("\x1A\x45\xDF\xA3\x01\x00\x00\x00\x00\x00\x00\x1F\x42\x86\x81\x01\x42\xF7\x81\x01\x42\xF2\x81\x04\x42\xF3\x81\x08\x42\x82\x88matroska"), classAV, "mkv"},
+		{"mpeg-ts", tsPackets(0, 188), classAV, "mpegts"},
+		{"m2ts", tsPackets(4, 192), classAV, "mpegts"},
+		{"one ts sync byte", []byte("G\x40\x00\x10"), classUnsupported, ""},
 		{"pdf", []byte("%PDF-1.4\n"), classUnsupported, "pdf"},
 		{"zip", []byte("PK\x03\x04\x14\x00\x00\x00"), classUnsupported, "zip"},
 		{"text", []byte("hello, this is text\n"), classUnsupported, ""},
@@ -113,6 +124,7 @@ func TestSniffFiles(t *testing.T) {
 		{"samples/sample.mp4", KindVideo, ""},
 		{"samples/sample.mov", KindVideo, ""},
 		{"samples/sample.webm", KindVideo, ""},
+		{"samples/camera.mts", KindVideo, ""},
 		{"samples/animated.gif", KindVideo, ""},
 		{"samples/sample.m4a", KindAudio, ""}, // filetype says video/mp4
 		{"samples/sample-id3.mp3", KindAudio, ""},
