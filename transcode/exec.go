@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -23,7 +22,8 @@ func (t *Transcoder) exec(ctx context.Context, timeout time.Duration, stdout *by
 	start := time.Now()
 	err := run(ctx, timeout, stdout, program, args...)
 	t.cfg.Logger.LogAttrs(ctx, slog.LevelDebug, "exec",
-		slog.String("cmd", program+" "+strings.Join(args, " ")),
+		slog.String("program", program),
+		slog.Any("args", args),
 		slog.Duration("took", time.Since(start)),
 		slog.Any("err", err))
 	return err
