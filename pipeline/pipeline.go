@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"unicode"
 
 	"github.com/mediaprep/mediaprep/transcode"
@@ -76,14 +75,11 @@ func (c Config) Validate() error {
 	return nil
 }
 
-// Pipeline prepares source files into its output folder. It is safe for
-// concurrent use: two sources with the same name get distinct outputs.
+// Pipeline prepares source files into its output folder. It holds no
+// per-run state and is safe for concurrent use.
 type Pipeline struct {
 	cfg  Config
 	prep Preparer
-
-	mu    sync.Mutex
-	names map[string]bool // output file names handed out by this Pipeline
 }
 
 // New validates cfg and returns a Pipeline that prepares with prep.
@@ -91,13 +87,14 @@ func New(cfg Config, prep Preparer) (*Pipeline, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}
-	return &Pipeline{cfg: cfg, prep: prep, names: map[string]bool{}}, nil
+	return &Pipeline{cfg: cfg, prep: prep}, nil
 }
 
 // Prepare runs the steps that make src status-ready: sniff, then prepare
-// into the output folder. On error nothing is left in the output folder and
-// CodeOf tells what went wrong.
-func (p *Pipeline) Prepare(ctx context.Context, src string, opts transcode.Options) (Prepared, error) {
+// into the output folder as stem plus the extension of the sniffed kind
+// (see Stems). On error nothing is left in the output folder and CodeOf
+// tells what went wrong.
+func (p *Pipeline) Prepare(ctx context.Context, src, stem string, opts transcode.Options) (Prepared, error) {
 	m, err := p.prep.Sniff(ctx, src)
 	if err != nil {
 		return Prepared{}, fmt.Errorf("%s: %w", src, err)
@@ -105,7 +102,7 @@ func (p *Pipeline) Prepare(ctx context.Context, src string, opts transcode.Optio
 	if err := os.MkdirAll(p.cfg.OutDir, 0o755); err != nil {
 		return Prepared{}, fmt.Errorf("pipeline: output folder: %w", err)
 	}
-	name := p.outputName(src, transcode.ExtFor(m.Kind))
+	name := stem + transcode.ExtFor(m.Kind)
 	out := filepath.Join(p.cfg.OutDir, name)
 	res, err := p.prep.PrepareMedia(ctx, src, m, out, opts)
 	if err != nil {
@@ -127,19 +124,23 @@ func (p *Pipeline) Prepare(ctx context.Context, src string, opts transcode.Optio
 	}, nil
 }
 
-// outputName returns the slug of src's name with ext, made unique among the
-// names this Pipeline handed out (name-2.ext, name-3.ext...), so that
-// sources with the same name in one run never overwrite each other.
-func (p *Pipeline) outputName(src, ext string) string {
-	stem := Slug(strings.TrimSuffix(filepath.Base(src), filepath.Ext(src)))
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	name := stem + ext
-	for i := 2; p.names[name]; i++ {
-		name = fmt.Sprintf("%s-%d%s", stem, i, ext)
+// Stems returns an output name stem for each source: the Slug of its file
+// name, made unique in order (name, name-2, name-3...), so that sources with
+// the same name in one run never overwrite each other and a rerun over the
+// same list names its outputs the same way.
+func Stems(srcs []string) []string {
+	taken := make(map[string]bool, len(srcs))
+	stems := make([]string, len(srcs))
+	for i, src := range srcs {
+		base := Slug(strings.TrimSuffix(filepath.Base(src), filepath.Ext(src)))
+		stem := base
+		for n := 2; taken[stem]; n++ {
+			stem = fmt.Sprintf("%s-%d", base, n)
+		}
+		taken[stem] = true
+		stems[i] = stem
 	}
-	p.names[name] = true
-	return name
+	return stems
 }
 
 // Slug turns a file name stem into plain ASCII that is safe in a link: Green

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"sync"
+	"slices"
 	"testing"
 
 	"github.com/mediaprep/mediaprep/transcode"
@@ -69,37 +69,29 @@ func (f fakePreparer) PrepareMedia(ctx context.Context, src string, m transcode.
 	return transcode.Result{Kind: m.Kind, Ext: transcode.ExtFor(m.Kind), ContentType: "audio/mpeg", Size: 8}, nil
 }
 
+func TestStems(t *testing.T) {
+	got := Stems([]string{"a/Voice Note.wav", "b/Voice Note.m4a", "c/voice-note.ogg", "d/voice-note-2.mp3", "Clip.MOV"})
+	want := []string{"voice-note", "voice-note-2", "voice-note-3", "voice-note-2-2", "clip"}
+	if !slices.Equal(got, want) {
+		t.Fatalf("Stems = %v, want %v", got, want)
+	}
+}
+
 func TestPrepareNamesOutputs(t *testing.T) {
 	dir := t.TempDir()
 	p, err := New(Config{OutDir: dir}, fakePreparer{kind: transcode.KindAudio})
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Three sources with the same stem, prepared at once, get three files.
-	var wg sync.WaitGroup
-	got := make([]Prepared, 3)
-	for i, src := range []string{"a/Voice Note.wav", "b/Voice Note.m4a", "c/voice-note.ogg"} {
-		wg.Go(func() {
-			var err error
-			got[i], err = p.Prepare(t.Context(), src, transcode.Options{})
-			if err != nil {
-				t.Error(err)
-			}
-		})
+	got, err := p.Prepare(t.Context(), "in/Voice Note.wav", "voice-note", transcode.Options{})
+	if err != nil {
+		t.Fatal(err)
 	}
-	wg.Wait()
-	seen := map[string]bool{}
-	for _, g := range got {
-		if g.Method != MethodVoiceStatus || filepath.Ext(g.FileName) != ".mp3" {
-			t.Errorf("prepared %+v: want sendVoiceStatus and .mp3", g)
-		}
-		if seen[g.FileName] {
-			t.Errorf("two sources were given the output %s", g.FileName)
-		}
-		seen[g.FileName] = true
-		if _, err := os.Stat(g.Output); err != nil {
-			t.Errorf("output %s: %v", g.Output, err)
-		}
+	if got.Method != MethodVoiceStatus || got.FileName != "voice-note.mp3" || got.Output != filepath.Join(dir, "voice-note.mp3") {
+		t.Errorf("prepared %+v: want sendVoiceStatus and voice-note.mp3", got)
+	}
+	if _, err := os.Stat(got.Output); err != nil {
+		t.Errorf("output %s: %v", got.Output, err)
 	}
 }
 
@@ -109,7 +101,7 @@ func TestPrepareErrorKeepsCode(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	_, err = p.Prepare(t.Context(), "in/clip.mov", transcode.Options{})
+	_, err = p.Prepare(t.Context(), "in/clip.mov", "clip", transcode.Options{})
 	if code := CodeOf(err); code != "corrupt_media" {
 		t.Fatalf("CodeOf(%v) = %q, want corrupt_media", err, code)
 	}

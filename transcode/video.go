@@ -2,10 +2,194 @@ package transcode
 
 import (
 	"context"
-	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
 )
 
-// prepareVideo writes the prepared video made from src to dst.
+// Video output settings.
+const (
+	videoCRF        = "23"       // libx264 quality when the bitrate cap allows
+	videoPreset     = "veryfast" // speed against size on 2-core machines
+	videoMaxRate    = 6_000_000  // bits/s: enough for 1080p, keeps short clips small
+	statusAudioRate = 128_000    // bits/s of the AAC track
+	sizeBudget      = 15 << 20   // bytes aimed at, under MaxVideoBytes with room for the container
+	durationSlack   = 0.05       // seconds a fast-path input may exceed the limit by (container rounding)
+	maxFPS          = "60"       // slow-motion phone clips (120/240 fps) are brought down to this
+)
+
+// videoPlan is everything decided about one video before ffmpeg runs; pure
+// data, so that the decisions can be tested without ffmpeg.
+type videoPlan struct {
+	copy          bool    // fast path: remux with stream copy
+	silent        bool    // the input has no audio: add a silent AAC track
+	duration      float64 // seconds of output
+	width, height int     // displayed size of the output
+	filter        string  // -vf chain when transcoding
+	maxRate       int     // video bitrate cap, bits/s, when transcoding
+}
+
+// planVideo decides how the video m becomes a status video.
+func planVideo(m Media, opts Options) (videoPlan, error) {
+	v, ok := m.Probe.Video()
+	if !ok {
+		return videoPlan{}, fmt.Errorf("%w: no video stream", ErrCorruptMedia)
+	}
+	dw, dh := v.DisplaySize()
+	if dw <= 0 || dh <= 0 {
+		return videoPlan{}, fmt.Errorf("%w: video stream has no size", ErrCorruptMedia)
+	}
+	_, hasAudio := m.Probe.Audio()
+	p := videoPlan{silent: !hasAudio, duration: m.Probe.Duration}
+	if p.duration <= 0 || p.duration > MaxStatusSeconds {
+		p.duration = MaxStatusSeconds
+	}
+	if !opts.ForceTranscode && fastPathOK(m, v, opts) {
+		p.copy = true
+		p.width, p.height = dw, dh
+		return p, nil
+	}
+	p.filter, p.width, p.height = videoFilter(dw, dh, opts.VideoFit)
+	p.maxRate = videoBitrateCap(p.duration)
+	return p, nil
+}
+
+// fastPathOK reports whether the video can be remuxed as it is: H.264 in
+// 8-bit 4:2:0, AAC-LC or no audio, MP4 or MOV, within the duration, size and
+// frame limits of a status, and already framed as asked.
+func fastPathOK(m Media, v Stream, opts Options) bool {
+	p := m.Probe
+	if m.Format == "gif" || !strings.Contains(p.FormatName, "mp4") && !strings.Contains(p.FormatName, "mov") {
+		return false
+	}
+	if v.Codec != "h264" || v.PixFmt != "yuv420p" || v.Width%2 != 0 || v.Height%2 != 0 {
+		return false
+	}
+	if a, ok := p.Audio(); ok && (a.Codec != "aac" || a.Profile != "LC") {
+		return false
+	}
+	if p.Duration <= 0 || p.Duration > MaxStatusSeconds+durationSlack || p.Size <= 0 || p.Size > MaxVideoBytes {
+		return false
+	}
+	dw, dh := v.DisplaySize()
+	bw, bh := statusBox(dw, dh)
+	if dw > bw || dh > bh {
+		return false
+	}
+	return opts.VideoFit == FitKeep || isStatusAspect(dw, dh)
+}
+
+// isStatusAspect reports whether w×h is 9:16 within a pixel.
+func isStatusAspect(w, h int) bool {
+	return math.Abs(float64(w)*aspectH/aspectW-float64(h)) <= aspectH/aspectW
+}
+
+// videoFilter returns the -vf chain that frames a dw×dh (displayed) video as
+// fit asks, never scaling up, and the output size. Sides are even, as H.264
+// in yuv420p needs.
+func videoFilter(dw, dh int, fit Fit) (string, int, int) {
+	var steps []string
+	var w, h int
+	switch fit {
+	case FitCrop:
+		r := centerCrop(dw, dh, aspectW, aspectH)
+		steps = append(steps, fmt.Sprintf("crop=%d:%d:%d:%d", r.Dx(), r.Dy(), r.Min.X, r.Min.Y))
+		w, h = fitWithin(r.Dx(), r.Dy(), TargetShort, TargetLong)
+		w, h = even(w), even(h)
+		steps = append(steps, fmt.Sprintf("scale=%d:%d:flags=bicubic", w, h))
+	case FitPad:
+		fw, fh := fitWithin(dw, dh, TargetShort, TargetLong)
+		fw, fh = even(fw), even(fh)
+		// The 9:16 canvas around the fitted picture.
+		w, h = fw, fh
+		if fw*aspectH > fh*aspectW {
+			h = even(int(math.Round(float64(fw) * aspectH / aspectW)))
+		} else {
+			w = even(int(math.Round(float64(fh) * aspectW / aspectH)))
+		}
+		w, h = max(w, fw), max(h, fh)
+		steps = append(steps,
+			fmt.Sprintf("scale=%d:%d:flags=bicubic", fw, fh),
+			fmt.Sprintf("pad=%d:%d:%d:%d:color=black", w, h, (w-fw)/2&^1, (h-fh)/2&^1))
+	default: // FitKeep
+		bw, bh := statusBox(dw, dh)
+		w, h = fitWithin(dw, dh, bw, bh)
+		w, h = even(w), even(h)
+		steps = append(steps, fmt.Sprintf("scale=%d:%d:flags=bicubic", w, h))
+	}
+	steps = append(steps, "setsar=1", "format=yuv420p")
+	return strings.Join(steps, ","), w, h
+}
+
+// videoBitrateCap returns the video bitrate that keeps d seconds of status,
+// with its audio and one second of VBV buffer, under the size budget.
+func videoBitrateCap(d float64) int {
+	bits := float64(sizeBudget)*8 - statusAudioRate*d
+	return int(min(videoMaxRate, bits/(d+1)))
+}
+
+// videoArgs returns the ffmpeg arguments that carry out plan on src into
+// dst. The output is always the last argument.
+func videoArgs(plan videoPlan, src, dst string, threads int) []string {
+	secs := strconv.FormatFloat(plan.duration, 'f', 3, 64)
+	args := []string{"-nostdin", "-hide_banner", "-loglevel", "error", "-y"}
+	if !plan.copy {
+		// Before -i: ffmpeg stops reading the input at 60 s.
+		args = append(args, "-t", strconv.Itoa(MaxStatusSeconds))
+	}
+	args = append(args, "-i", src)
+	if plan.silent {
+		args = append(args, "-f", "lavfi", "-t", secs, "-i", "anullsrc=channel_layout=stereo:sample_rate=44100")
+	}
+	// The first real video stream (capital V skips cover art) and the
+	// first audio stream, or the silent one.
+	args = append(args, "-map", "0:V:0")
+	if plan.silent {
+		args = append(args, "-map", "1:a:0", "-shortest")
+	} else {
+		args = append(args, "-map", "0:a:0")
+	}
+	if plan.copy {
+		args = append(args, "-c:v", "copy")
+		if plan.silent {
+			args = append(args, "-c:a", "aac", "-b:a", strconv.Itoa(statusAudioRate))
+		} else {
+			args = append(args, "-c:a", "copy")
+		}
+	} else {
+		rate := strconv.Itoa(plan.maxRate)
+		args = append(args,
+			"-vf", plan.filter, "-fpsmax", maxFPS,
+			"-c:v", "libx264", "-preset", videoPreset, "-crf", videoCRF,
+			"-maxrate", rate, "-bufsize", rate, "-profile:v", "high",
+			"-c:a", "aac", "-b:a", strconv.Itoa(statusAudioRate), "-ac", "2", "-ar", "44100")
+		if threads > 0 {
+			n := strconv.Itoa(threads)
+			args = append(args, "-threads", n, "-filter_threads", n)
+		}
+	}
+	return append(args, "-map_metadata", "-1", "-movflags", "+faststart", "-f", "mp4", dst)
+}
+
+// prepareVideo writes src, sniffed as video, to dst as an MP4 status.
 func (t *Transcoder) prepareVideo(ctx context.Context, src, dst string, m Media, opts Options) (Result, error) {
-	return Result{}, errors.New("transcode: video: not implemented")
+	plan, err := planVideo(m, opts)
+	if err != nil {
+		return Result{}, err
+	}
+	if err := t.ffmpeg(ctx, videoArgs(plan, src, dst, t.cfg.Threads)); err != nil {
+		return Result{}, err
+	}
+	// Report what was written, not what was planned.
+	p, err := t.probe(ctx, dst)
+	if err != nil {
+		return Result{}, fmt.Errorf("probing the prepared video: %w", err)
+	}
+	v, ok := p.Video()
+	if !ok {
+		return Result{}, fmt.Errorf("%w: the prepared video has no video stream", ErrCorruptMedia)
+	}
+	w, h := v.DisplaySize()
+	return Result{ContentType: "video/mp4", Width: w, Height: h, Duration: p.Duration, FastPath: plan.copy}, nil
 }

@@ -111,6 +111,7 @@ func runPrepare(ctx context.Context, log *slog.Logger, f prepareFlags, files []s
 	for i := range results {
 		results[i] = make(chan fileResult, 1)
 	}
+	stems := pipeline.Stems(files)
 	sem := make(chan struct{}, f.jobs)
 	var wg sync.WaitGroup
 	for i, src := range files {
@@ -120,7 +121,7 @@ func runPrepare(ctx context.Context, log *slog.Logger, f prepareFlags, files []s
 				defer func() { <-sem }()
 			case <-ctx.Done():
 			}
-			results[i] <- prepareOne(ctx, pl, src, opts)
+			results[i] <- prepareOne(ctx, pl, src, stems[i], opts)
 		})
 	}
 	// Print in input order, each line as soon as it and those before it
@@ -159,11 +160,11 @@ func runPrepare(ctx context.Context, log *slog.Logger, f prepareFlags, files []s
 	return nil
 }
 
-func prepareOne(ctx context.Context, pl *pipeline.Pipeline, src string, opts transcode.Options) fileResult {
+func prepareOne(ctx context.Context, pl *pipeline.Pipeline, src, stem string, opts transcode.Options) fileResult {
 	if err := ctx.Err(); err != nil {
 		return fileResult{Prepared: pipeline.Prepared{Source: src}, Error: &errorBody{string(transcode.CodeCanceled), "not started: interrupted"}}
 	}
-	p, err := pl.Prepare(ctx, src, opts)
+	p, err := pl.Prepare(ctx, src, stem, opts)
 	if err != nil {
 		return fileResult{Prepared: pipeline.Prepared{Source: src}, Error: &errorBody{pipeline.CodeOf(err), err.Error()}}
 	}
