@@ -38,7 +38,7 @@ ff -f lavfi -i testsrc2=size=640x480 -frames:v 1 -q:v 4 sample.jpg
 ff -f lavfi -i "color=c=red@0.5:size=200x100,format=rgba" -frames:v 1 alpha.png
 ff -f lavfi -i testsrc2=size=300x200 -frames:v 1 -c:v libwebp sample.webp
 ff -f lavfi -i testsrc2=size=120x90 -frames:v 1 sample.bmp
-ff -f lavfi -i testsrc2=size=120x90 -frames:v 1 -compression_algo deflate sample.tiff
+ff -f lavfi -i testsrc2=size=120x90 -frames:v 1 -pix_fmt rgb24 -compression_algo deflate sample.tiff
 ff -f lavfi -i testsrc2=size=90x90 -frames:v 1 static.gif
 
 # Bad inputs

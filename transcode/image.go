@@ -1,11 +1,203 @@
 package transcode
 
 import (
+	"bufio"
 	"context"
-	"errors"
+	"fmt"
+	"image"
+	"image/color"
+	_ "image/gif" // registered for image.Decode
+	"image/jpeg"
+	_ "image/png"
+	"os"
+
+	"github.com/disintegration/imaging"
+	"github.com/muesli/smartcrop"
+	_ "golang.org/x/image/bmp"
+	_ "golang.org/x/image/tiff"
+	_ "golang.org/x/image/webp"
 )
 
-// prepareImage writes the prepared image made from src to dst.
+// background is what transparent pixels are flattened onto: JPEG has no
+// alpha.
+var background = color.NRGBA{255, 255, 255, 255}
+
+// prepareImage writes src, sniffed as a picture, to dst as a 9:16 JPEG.
 func (t *Transcoder) prepareImage(ctx context.Context, src, dst string, m Media, opts Options) (Result, error) {
-	return Result{}, errors.New("transcode: image: not implemented")
+	var img image.Image
+	orient := 1
+	var err error
+	if m.Format == "heif" {
+		img, err = t.decodeHEIF(ctx, src)
+	} else {
+		img, orient, err = t.decodeFile(src, m.Format == "jpeg")
+	}
+	if err != nil {
+		return Result{}, err
+	}
+	if err := ctx.Err(); err != nil {
+		return Result{}, err
+	}
+	pic := newOriented(toYCbCr(img), orient)
+	var out image.Image
+	switch opts.Crop {
+	case CropPad:
+		out = pic.pad()
+	case CropSmart:
+		out = pic.cropScale(pic.smartCrop())
+	default:
+		out = pic.cropScale(centerCrop(pic.w, pic.h, aspectW, aspectH))
+	}
+	if err := ctx.Err(); err != nil {
+		return Result{}, err
+	}
+	if err := writeJPEG(dst, out, t.cfg.JPEGQuality); err != nil {
+		return Result{}, err
+	}
+	b := out.Bounds()
+	return Result{ContentType: "image/jpeg", Width: b.Dx(), Height: b.Dy()}, nil
+}
+
+// checkPixels refuses a picture whose declared size is over the limit,
+// before any of it is decoded.
+func (t *Transcoder) checkPixels(w, h int) error {
+	if w <= 0 || h <= 0 {
+		return fmt.Errorf("%w: picture declares %d×%d pixels", ErrCorruptMedia, w, h)
+	}
+	if int64(w)*int64(h) > t.cfg.MaxPixels {
+		return fmt.Errorf("%w: %d×%d is %d pixels, over the limit of %d", ErrTooManyPixels, w, h, int64(w)*int64(h), t.cfg.MaxPixels)
+	}
+	return nil
+}
+
+// decodeFile decodes the picture at path after checking its declared size,
+// and returns its EXIF orientation when exif is set (JPEG), else 1.
+func (t *Transcoder) decodeFile(path string, exif bool) (image.Image, int, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, 0, fmt.Errorf("transcode: %w", err)
+	}
+	defer f.Close()
+	cfg, _, err := image.DecodeConfig(bufio.NewReader(f))
+	if err != nil {
+		return nil, 0, fmt.Errorf("%w: %w", ErrCorruptMedia, err)
+	}
+	if err := t.checkPixels(cfg.Width, cfg.Height); err != nil {
+		return nil, 0, err
+	}
+	orient := 1
+	if exif {
+		if _, err := f.Seek(0, 0); err != nil {
+			return nil, 0, fmt.Errorf("transcode: %w", err)
+		}
+		orient = jpegOrientation(f)
+	}
+	if _, err := f.Seek(0, 0); err != nil {
+		return nil, 0, fmt.Errorf("transcode: %w", err)
+	}
+	img, _, err := image.Decode(bufio.NewReaderSize(f, 64<<10))
+	if err != nil {
+		return nil, 0, fmt.Errorf("%w: %w", ErrCorruptMedia, err)
+	}
+	return img, orient, nil
+}
+
+func writeJPEG(path string, img image.Image, quality int) error {
+	f, err := os.Create(path)
+	if err != nil {
+		return fmt.Errorf("transcode: %w", err)
+	}
+	w := bufio.NewWriterSize(f, 256<<10)
+	err = jpeg.Encode(w, img, &jpeg.Options{Quality: quality})
+	if err == nil {
+		err = w.Flush()
+	}
+	if cerr := f.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("transcode: writing %s: %w", path, err)
+	}
+	return nil
+}
+
+// oriented is a decoded picture and the EXIF orientation it is shown in.
+// Crops are given in displayed coordinates; the pixels stay as stored until
+// the output is small.
+type oriented struct {
+	src    *image.YCbCr
+	orient int
+	w, h   int // displayed size
+}
+
+func newOriented(src *image.YCbCr, orient int) oriented {
+	w, h := src.Rect.Dx(), src.Rect.Dy()
+	if orient < 1 || orient > 8 {
+		orient = 1
+	}
+	if orient >= 5 {
+		w, h = h, w
+	}
+	return oriented{src: src, orient: orient, w: w, h: h}
+}
+
+// cropScale cuts the displayed region r out and scales it down (never up)
+// to fit the status frame.
+func (p oriented) cropScale(r image.Rectangle) *image.YCbCr {
+	w, h := fitWithin(r.Dx(), r.Dy(), TargetShort, TargetLong)
+	return p.scaled(r, w, h)
+}
+
+// scaled returns the displayed region r scaled to w×h, upright.
+func (p oriented) scaled(r image.Rectangle, w, h int) *image.YCbCr {
+	sw, sh := p.src.Rect.Dx(), p.src.Rect.Dy()
+	sr := storedRect(rectOf(r), p.orient, sw, sh)
+	tw, th := w, h
+	if p.orient >= 5 {
+		tw, th = h, w
+	}
+	return orientYCbCr(resampleYCbCr(p.src, sr, tw, th), p.orient)
+}
+
+// smartCrop finds the most interesting part of the picture on a small copy
+// (muesli/smartcrop) and returns the largest 9:16 rectangle centred on it.
+func (p oriented) smartCrop() image.Rectangle {
+	full := centerCrop(p.w, p.h, aspectW, aspectH)
+	pw, ph := fitWithin(p.w, p.h, 400, 400)
+	preview := p.scaled(image.Rect(0, 0, p.w, p.h), pw, ph)
+	best, err := smartcrop.NewAnalyzer(imagingResizer{}).FindBestCrop(preview, aspectW, aspectH)
+	if err != nil || best.Empty() {
+		return full
+	}
+	// The centre of the interesting part, in displayed coordinates.
+	cx := (float64(best.Min.X+best.Max.X) / 2) * float64(p.w) / float64(pw)
+	cy := (float64(best.Min.Y+best.Max.Y) / 2) * float64(p.h) / float64(ph)
+	x := min(max(int(cx)-full.Dx()/2, 0), p.w-full.Dx())
+	y := min(max(int(cy)-full.Dy()/2, 0), p.h-full.Dy())
+	return image.Rect(x, y, x+full.Dx(), y+full.Dy())
+}
+
+// imagingResizer lets smartcrop scale with imaging.
+type imagingResizer struct{}
+
+func (imagingResizer) Resize(img image.Image, width, height uint) image.Image {
+	return imaging.Resize(img, int(width), int(height), imaging.Linear)
+}
+
+// pad fits the whole picture into a 9:16 frame over a blurred, zoomed,
+// slightly darkened copy of itself, so nothing is cut off. The blur works
+// on a copy at an eighth of the frame's size.
+func (p oriented) pad() *image.NRGBA {
+	fw, fh := fitWithin(p.w, p.h, TargetShort, TargetLong)
+	W, H := fw, fh
+	if fw*aspectH > fh*aspectW {
+		H = (fw*aspectH + aspectW/2) / aspectW
+	} else {
+		W = (fh*aspectW + aspectH/2) / aspectH
+	}
+	fg := p.scaled(image.Rect(0, 0, p.w, p.h), fw, fh)
+	small := p.scaled(centerCrop(p.w, p.h, aspectW, aspectH), max(1, W/8), max(1, H/8))
+	bg := imaging.Resize(imaging.Blur(small, 3), W, H, imaging.Linear)
+	bg = imaging.AdjustBrightness(bg, -20)
+	return imaging.Paste(bg, fg, image.Pt((W-fw)/2, (H-fh)/2))
 }
