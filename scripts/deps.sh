@@ -8,6 +8,8 @@ need=()
 have() { command -v "$1" >/dev/null 2>&1; }
 have ffmpeg && have ffprobe || need+=(ffmpeg)
 have heif-convert || need+=(libheif-examples)   # HEIC/HEIF/AVIF pictures
+# libjpeg-turbo's TurboJPEG API, for building (cgo) and running.
+[[ -e /usr/include/turbojpeg.h ]] || need+=(libturbojpeg0-dev)
 if [[ $what == test || $what == bench ]]; then
 	have heif-enc || need+=(libheif-examples)     # makes HEIC test pictures
 	have python3 || need+=(python3)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Regenerates the small committed fixtures in testdata/ (run from anywhere).
-# Needs ffmpeg and python3. The fixtures are committed, so tests and the
+# Needs ffmpeg, python3, imagemagick and libheif-examples. The fixtures are committed, so tests and the
 # README's commands never run this; it documents how each file was made.
 set -euo pipefail
 cd "$(dirname "$0")/samples"
@@ -40,6 +40,12 @@ ff -f lavfi -i testsrc2=size=300x200 -frames:v 1 -c:v libwebp sample.webp
 ff -f lavfi -i testsrc2=size=120x90 -frames:v 1 sample.bmp
 ff -f lavfi -i testsrc2=size=120x90 -frames:v 1 -pix_fmt rgb24 -compression_algo deflate sample.tiff
 ff -f lavfi -i testsrc2=size=90x90 -frames:v 1 static.gif
+# ImageMagick (Debian imagemagick) for the JPEG variants, libheif's heif-enc for HEIC.
+/usr/bin/convert sample.jpg -interlace Plane progressive.jpg
+/usr/bin/convert sample.jpg -colorspace CMYK cmyk.jpg
+/usr/bin/convert sample.jpg -colorspace Gray gray.jpg
+/usr/bin/convert -size 240x320 gradient:red-blue -depth 16 png16.png
+heif-enc -q 50 -o sample.heic sample.jpg
 
 # Bad inputs
 : > ../bad/empty.mp4

@@ -74,6 +74,6 @@ func (t *Transcoder) decodeHEIF(ctx context.Context, path string) (image.Image, 
 		return nil, fmt.Errorf("%w: heif-convert wrote no picture", ErrCorruptMedia)
 	}
 	sort.Strings(outs)
-	img, _, err := t.decodeFile(outs[0], false)
+	img, _, err := t.decodeFile(outs[0], false, nil)
 	return img, err
 }

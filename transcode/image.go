@@ -2,6 +2,7 @@ package transcode
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"image"
@@ -9,6 +10,7 @@ import (
 	_ "image/gif" // registered for image.Decode
 	"image/jpeg"
 	_ "image/png"
+	"io"
 	"os"
 
 	"github.com/disintegration/imaging"
@@ -30,7 +32,7 @@ func (t *Transcoder) prepareImage(ctx context.Context, src, dst string, m Media,
 	if m.Format == "heif" {
 		img, err = t.decodeHEIF(ctx, src)
 	} else {
-		img, orient, err = t.decodeFile(src, m.Format == "jpeg")
+		img, orient, err = t.decodeFile(src, true, shrinkFor(opts.Crop))
 	}
 	if err != nil {
 		return Result{}, err
@@ -71,35 +73,79 @@ func (t *Transcoder) checkPixels(w, h int) error {
 }
 
 // decodeFile decodes the picture at path after checking its declared size,
-// and returns its EXIF orientation when exif is set (JPEG), else 1.
-func (t *Transcoder) decodeFile(path string, exif bool) (image.Image, int, error) {
+// and returns its EXIF orientation when exif is set (JPEG), else 1. A JPEG
+// goes through libjpeg-turbo where available, shrunk in the DCT domain by
+// what shrink (given the displayed size) allows.
+func (t *Transcoder) decodeFile(path string, exif bool, shrink func(w, h int) int) (image.Image, int, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return nil, 0, fmt.Errorf("transcode: %w", err)
 	}
 	defer f.Close()
-	cfg, _, err := image.DecodeConfig(bufio.NewReader(f))
+	cfg, format, err := image.DecodeConfig(bufio.NewReader(f))
 	if err != nil {
 		return nil, 0, fmt.Errorf("%w: %w", ErrCorruptMedia, err)
 	}
 	if err := t.checkPixels(cfg.Width, cfg.Height); err != nil {
 		return nil, 0, err
 	}
-	orient := 1
-	if exif {
-		if _, err := f.Seek(0, 0); err != nil {
-			return nil, 0, fmt.Errorf("transcode: %w", err)
-		}
-		orient = jpegOrientation(f)
-	}
 	if _, err := f.Seek(0, 0); err != nil {
 		return nil, 0, fmt.Errorf("transcode: %w", err)
 	}
-	img, _, err := image.Decode(bufio.NewReaderSize(f, 64<<10))
+	if format != "jpeg" {
+		img, _, err := image.Decode(bufio.NewReaderSize(f, 64<<10))
+		if err != nil {
+			return nil, 0, fmt.Errorf("%w: %w", ErrCorruptMedia, err)
+		}
+		return img, 1, nil
+	}
+	// JPEG: whole in memory (the pixel limit bounds it), as TurboJPEG wants.
+	data, err := io.ReadAll(f)
+	if err != nil {
+		return nil, 0, fmt.Errorf("transcode: %s: %w", path, err)
+	}
+	orient := 1
+	if exif {
+		orient = jpegOrientation(bytes.NewReader(data))
+	}
+	s := 1
+	if shrink != nil {
+		dw, dh := cfg.Width, cfg.Height
+		if orient >= 5 {
+			dw, dh = dh, dw
+		}
+		s = shrink(dw, dh)
+	}
+	if m, ok, err := decodeJPEGFast(data, s); ok || err != nil {
+		if err != nil {
+			return nil, 0, fmt.Errorf("%w: %w", ErrCorruptMedia, err)
+		}
+		return m, orient, nil
+	}
+	img, err := jpeg.Decode(bytes.NewReader(data))
 	if err != nil {
 		return nil, 0, fmt.Errorf("%w: %w", ErrCorruptMedia, err)
 	}
 	return img, orient, nil
+}
+
+// shrinkFor returns how much a picture displayed at w×h may be shrunk while
+// decoding (1, 2, 4 or 8) and still give the output crop mode makes at
+// full quality.
+func shrinkFor(mode CropMode) func(w, h int) int {
+	return func(w, h int) int {
+		src := image.Rect(0, 0, w, h) // what the output is cut from
+		if mode != CropPad {
+			src = centerCrop(w, h, aspectW, aspectH)
+		}
+		ow, oh := fitWithin(src.Dx(), src.Dy(), TargetShort, TargetLong)
+		for _, s := range []int{8, 4, 2} {
+			if src.Dx() >= s*ow && src.Dy() >= s*oh {
+				return s
+			}
+		}
+		return 1
+	}
 }
 
 func writeJPEG(path string, img image.Image, quality int) error {
@@ -108,7 +154,13 @@ func writeJPEG(path string, img image.Image, quality int) error {
 		return fmt.Errorf("transcode: %w", err)
 	}
 	w := bufio.NewWriterSize(f, 256<<10)
-	err = jpeg.Encode(w, img, &jpeg.Options{Quality: quality})
+	done := false
+	if m, ok := img.(*image.YCbCr); ok {
+		done, err = encodeJPEGFast(w, m, quality)
+	}
+	if !done {
+		err = jpeg.Encode(w, img, &jpeg.Options{Quality: quality})
+	}
 	if err == nil {
 		err = w.Flush()
 	}
