@@ -1,0 +1,465 @@
+package transcode
+
+import (
+	"bytes"
+	"encoding/binary"
+	"errors"
+	"image"
+	"image/color"
+	"image/jpeg"
+	"image/png"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/disintegration/imaging"
+)
+
+// withOrientation returns a JPEG of img carrying EXIF orientation o.
+func withOrientation(t *testing.T, img image.Image, o int) []byte {
+	t.Helper()
+	var buf bytes.Buffer
+	if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: 95}); err != nil {
+		t.Fatal(err)
+	}
+	// APP1: "Exif\0\0", big-endian TIFF header, IFD0 with one SHORT entry.
+	tiff := []byte("MM\x00\x2a\x00\x00\x00\x08\x00\x01\x01\x12\x00\x03\x00\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x00")
+	binary.BigEndian.PutUint16(tiff[18:20], uint16(o))
+	seg := append([]byte("Exif\x00\x00"), tiff...)
+	app1 := []byte{0xFF, 0xE1, 0, 0}
+	binary.BigEndian.PutUint16(app1[2:], uint16(len(seg)+2))
+	data := buf.Bytes()
+	return append(append(append([]byte{}, data[:2]...), append(app1, seg...)...), data[2:]...)
+}
+
+// quadrants is a 9:16 picture with a red top-left quadrant and the rest
+// blue: any rotation or mirroring moves the red.
+func quadrants(w, h int) *image.NRGBA {
+	img := imaging.New(w, h, color.NRGBA{0, 0, 255, 255})
+	for y := range h / 2 {
+		for x := range w / 2 {
+			img.SetNRGBA(x, y, color.NRGBA{255, 0, 0, 255})
+		}
+	}
+	return img
+}
+
+func isRed(c color.Color) bool {
+	r, g, b, _ := c.RGBA()
+	return r>>8 > 200 && g>>8 < 60 && b>>8 < 60
+}
+
+func isBlue(c color.Color) bool {
+	r, g, b, _ := c.RGBA()
+	return r>>8 < 60 && g>>8 < 60 && b>>8 > 200
+}
+
+func decodeOutput(t *testing.T, path string) image.Image {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	img, err := jpeg.Decode(f)
+	if err != nil {
+		t.Fatalf("the output is not a JPEG: %v", err)
+	}
+	return img
+}
+
+func writeFile(t *testing.T, name string, data []byte) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestEXIFOrientation stores a picture as a camera would for each EXIF
+// orientation (using imaging's transforms, which the code under test does
+// not use) and checks that the prepared picture is upright.
+func TestEXIFOrientation(t *testing.T) {
+	tr := newTestTranscoder(t)
+	display := quadrants(180, 320)
+	// stored[o] shows as display once orientation o is applied.
+	stored := map[int]image.Image{
+		1: display,
+		2: imaging.FlipH(display),
+		3: imaging.Rotate180(display),
+		4: imaging.FlipV(display),
+		5: imaging.Transpose(display),
+		6: imaging.Rotate90(display),
+		7: imaging.Transverse(display),
+		8: imaging.Rotate270(display),
+	}
+	for o := 1; o <= 8; o++ {
+		t.Run(string(rune('0'+o)), func(t *testing.T) {
+			data := withOrientation(t, stored[o], o)
+			if got := jpegOrientation(bytes.NewReader(data)); got != o {
+				t.Fatalf("jpegOrientation = %d, want %d", got, o)
+			}
+			src := writeFile(t, "in.jpg", data)
+			dst := filepath.Join(t.TempDir(), "out.jpg")
+			res, err := tr.Prepare(t.Context(), src, dst, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			img := decodeOutput(t, dst)
+			if b := img.Bounds(); b.Dx() != 180 || b.Dy() != 320 || res.Width != 180 || res.Height != 320 {
+				t.Fatalf("output %v (result %d×%d), want 180×320", b, res.Width, res.Height)
+			}
+			if !isRed(img.At(45, 80)) || !isBlue(img.At(135, 80)) || !isBlue(img.At(45, 240)) {
+				t.Fatalf("output is not upright: top-left %v, top-right %v, bottom-left %v", img.At(45, 80), img.At(135, 80), img.At(45, 240))
+			}
+		})
+	}
+}
+
+func TestJPEGOrientationGarbage(t *testing.T) {
+	for name, data := range map[string][]byte{
+		"empty":         nil,
+		"not jpeg":      []byte("hello"),
+		"truncated app": {0xFF, 0xD8, 0xFF, 0xE1, 0x00, 0x40, 'E', 'x'},
+		"bad length":    {0xFF, 0xD8, 0xFF, 0xE1, 0x00, 0x01},
+		"no exif":       {0xFF, 0xD8, 0xFF, 0xDA},
+	} {
+		if got := jpegOrientation(bytes.NewReader(data)); got != 1 {
+			t.Errorf("%s: orientation %d, want 1", name, got)
+		}
+	}
+	if _, ok := exifOrientation([]byte("Exif\x00\x00II\x2a\x00\xff\xff\xff\x7f")); ok {
+		t.Error("an IFD offset past the end was followed")
+	}
+}
+
+func TestPrepareImageFormats(t *testing.T) {
+	needFFmpeg(t) // heif-convert comes with the same install step
+	tr := newTestTranscoder(t)
+	samples := filepath.Join("..", "testdata", "samples")
+	tests := []struct {
+		file         string
+		wantW, wantH int
+	}{
+		{"sample.jpg", 270, 480},
+		{"progressive.jpg", 270, 480},
+		{"cmyk.jpg", 270, 480},
+		{"gray.jpg", 270, 480},
+		{"sample.heic", 270, 480},
+		{"alpha.png", 56, 100},
+		{"png16.png", 180, 320},
+		{"static.gif", 51, 90}, // 90×90: cut to 9:16, never scaled up
+		{"sample.webp", 113, 200},
+		{"sample.bmp", 51, 90},
+		{"sample.tiff", 51, 90},
+	}
+	for _, tt := range tests {
+		t.Run(tt.file, func(t *testing.T) {
+			dst := filepath.Join(t.TempDir(), "out.jpg")
+			res, err := tr.Prepare(t.Context(), filepath.Join(samples, tt.file), dst, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if res.Kind != KindImage || res.ContentType != "image/jpeg" || res.Ext != ".jpg" {
+				t.Fatalf("result %+v", res)
+			}
+			b := decodeOutput(t, dst).Bounds()
+			if b.Dx() != tt.wantW || b.Dy() != tt.wantH {
+				t.Fatalf("output %d×%d, want %d×%d", b.Dx(), b.Dy(), tt.wantW, tt.wantH)
+			}
+			if !isStatusAspect(b.Dx(), b.Dy()) {
+				t.Fatalf("output %d×%d is not 9:16 within a pixel", b.Dx(), b.Dy())
+			}
+		})
+	}
+}
+
+func TestPrepareImageAlphaOnWhite(t *testing.T) {
+	tr := newTestTranscoder(t)
+	img := image.NewNRGBA(image.Rect(0, 0, 90, 160)) // fully transparent
+	for x := range 45 {
+		for y := range 160 {
+			img.SetNRGBA(x, y, color.NRGBA{0, 0, 0, 255}) // left half opaque black
+		}
+	}
+	var buf bytes.Buffer
+	png.Encode(&buf, img)
+	dst := filepath.Join(t.TempDir(), "out.jpg")
+	if _, err := tr.Prepare(t.Context(), writeFile(t, "in.png", buf.Bytes()), dst, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	out := decodeOutput(t, dst)
+	if r, g, b, _ := out.At(70, 80).RGBA(); r>>8 < 240 || g>>8 < 240 || b>>8 < 240 {
+		t.Fatalf("transparent area became %v, want white", out.At(70, 80))
+	}
+	if r, _, _, _ := out.At(20, 80).RGBA(); r>>8 > 20 {
+		t.Fatalf("opaque black became %v", out.At(20, 80))
+	}
+}
+
+func TestPrepareImageLarge(t *testing.T) {
+	tr := newTestTranscoder(t)
+	for _, c := range []struct {
+		name         string
+		w, h         int
+		wantW, wantH int
+	}{
+		{"landscape 12MP-like", 2016, 1512, 851, 1512}, // 9:16 cut 851×1512 is under 1080×1920: kept
+		{"portrait big", 2400, 4800, 1080, 1920},
+		{"panorama", 6000, 1000, 563, 1000},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var buf bytes.Buffer
+			jpeg.Encode(&buf, quadrants(c.w, c.h), &jpeg.Options{Quality: 80})
+			dst := filepath.Join(t.TempDir(), "out.jpg")
+			res, err := tr.Prepare(t.Context(), writeFile(t, "in.jpg", buf.Bytes()), dst, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			b := decodeOutput(t, dst).Bounds()
+			if b.Dx() != c.wantW || b.Dy() != c.wantH || res.Width != c.wantW {
+				t.Fatalf("output %v, want %d×%d", b, c.wantW, c.wantH)
+			}
+		})
+	}
+}
+
+func TestPrepareImagePad(t *testing.T) {
+	tr := newTestTranscoder(t)
+	// A wide red picture: padding keeps all of it, centred on a 9:16 frame.
+	var buf bytes.Buffer
+	jpeg.Encode(&buf, imaging.New(800, 200, color.NRGBA{255, 0, 0, 255}), &jpeg.Options{Quality: 90})
+	dst := filepath.Join(t.TempDir(), "out.jpg")
+	res, err := tr.Prepare(t.Context(), writeFile(t, "in.jpg", buf.Bytes()), dst, Options{Crop: CropPad})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := decodeOutput(t, dst)
+	b := out.Bounds()
+	if b.Dx() != 800 || b.Dy() != 1422 || res.Height != 1422 {
+		t.Fatalf("padded output %v, want 800×1422", b)
+	}
+	// The whole picture is there: left and right ends of the middle band.
+	for _, x := range []int{5, 400, 795} {
+		if !isRed(out.At(x, 711)) {
+			t.Fatalf("pixel (%d, 711) is %v: part of the picture was cut", x, out.At(x, 711))
+		}
+	}
+	// Above and below: the blurred, darkened copy, not plain white or black.
+	if r, g, _, _ := out.At(400, 100).RGBA(); r>>8 < 60 || r>>8 > 250 || g>>8 > 80 {
+		t.Fatalf("background %v is not a darkened red blur", out.At(400, 100))
+	}
+}
+
+func TestPrepareImageSmart(t *testing.T) {
+	tr := newTestTranscoder(t)
+	// Grey landscape with a saturated, detailed patch near the right edge:
+	// the center cut misses it, the smart cut must not.
+	img := imaging.New(1600, 900, color.NRGBA{128, 128, 128, 255})
+	for y := 300; y < 600; y++ {
+		for x := 1250; x < 1550; x++ {
+			c := color.NRGBA{230, 30, 30, 255}
+			if (x/10+y/10)%2 == 0 {
+				c = color.NRGBA{250, 220, 40, 255}
+			}
+			img.SetNRGBA(x, y, c)
+		}
+	}
+	var buf bytes.Buffer
+	jpeg.Encode(&buf, img, &jpeg.Options{Quality: 90})
+	src := writeFile(t, "in.jpg", buf.Bytes())
+	hasPatch := func(out image.Image) bool {
+		b := out.Bounds()
+		for x := b.Min.X; x < b.Max.X; x += 4 {
+			if r, g, bl, _ := out.At(x, b.Dy()/2).RGBA(); r>>8 > 200 && bl>>8 < 80 && g>>8 < 240 {
+				return true
+			}
+		}
+		return false
+	}
+	for _, c := range []struct {
+		mode  CropMode
+		patch bool
+	}{{CropCenter, false}, {CropSmart, true}} {
+		dst := filepath.Join(t.TempDir(), "out.jpg")
+		if _, err := tr.Prepare(t.Context(), src, dst, Options{Crop: c.mode}); err != nil {
+			t.Fatal(err)
+		}
+		out := decodeOutput(t, dst)
+		if b := out.Bounds(); b.Dx() != 506 || b.Dy() != 900 {
+			t.Fatalf("%s: output %v, want 506×900", c.mode, b)
+		}
+		if got := hasPatch(out); got != c.patch {
+			t.Errorf("%s crop shows the patch: %v, want %v", c.mode, got, c.patch)
+		}
+	}
+}
+
+func TestPrepareImageErrors(t *testing.T) {
+	tr := newTestTranscoder(t)
+	bad := filepath.Join("..", "testdata", "bad")
+	// A JPEG whose header claims 60000×60000.
+	var buf bytes.Buffer
+	jpeg.Encode(&buf, image.NewGray(image.Rect(0, 0, 8, 8)), nil)
+	bomb := buf.Bytes()
+	i := bytes.Index(bomb, []byte{0xFF, 0xC0})
+	binary.BigEndian.PutUint16(bomb[i+5:], 60000)
+	binary.BigEndian.PutUint16(bomb[i+7:], 60000)
+	for _, tt := range []struct {
+		name string
+		src  string
+		want error
+	}{
+		{"png bomb", filepath.Join(bad, "bomb.png"), ErrTooManyPixels},
+		{"jpeg bomb", writeFile(t, "bomb.jpg", bomb), ErrTooManyPixels},
+		{"truncated jpeg", filepath.Join(bad, "truncated.jpg"), ErrCorruptMedia},
+		{"png header only", writeFile(t, "head.png", []byte("\x89PNG\r\n\x1a\n\x00\x00\x00\x0dIHDR")), ErrCorruptMedia},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			dir := t.TempDir()
+			_, err := tr.Prepare(t.Context(), tt.src, filepath.Join(dir, "out.jpg"), Options{})
+			if !errors.Is(err, tt.want) {
+				t.Fatalf("Prepare = %v, want %v", err, tt.want)
+			}
+			if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+				t.Fatalf("a failed picture left %v", entries)
+			}
+		})
+	}
+}
+
+func TestHEIFSize(t *testing.T) {
+	ispe := func(w, h uint32) []byte {
+		b := make([]byte, 20)
+		binary.BigEndian.PutUint32(b[0:], 20)
+		copy(b[4:], "ispe")
+		binary.BigEndian.PutUint32(b[12:], w)
+		binary.BigEndian.PutUint32(b[16:], h)
+		return b
+	}
+	head := append(append(append([]byte("....ftypheic"), ispe(512, 512)...), ispe(4032, 3024)...), ispe(512, 512)...)
+	if w, h, ok := heifSize(head); !ok || w != 4032 || h != 3024 {
+		t.Fatalf("heifSize = %d×%d %v, want the grid's 4032×3024", w, h, ok)
+	}
+	if _, _, ok := heifSize([]byte("....ftypheic ispe")); ok {
+		t.Fatal("a bare 'ispe' string was taken for a box")
+	}
+	data, err := os.ReadFile(filepath.Join("..", "testdata", "samples", "sample.heic"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if w, h, ok := heifSize(data); !ok || w != 640 || h != 480 {
+		t.Fatalf("sample.heic: %d×%d %v, want 640×480", w, h, ok)
+	}
+	// A HEIC bomb is refused before heif-convert runs.
+	cfg := NewDefaultConfig()
+	cfg.MaxPixels = 1000
+	small, _ := New(cfg)
+	if _, err := small.Prepare(t.Context(), filepath.Join("..", "testdata", "samples", "sample.heic"), filepath.Join(t.TempDir(), "o.jpg"), Options{}); !errors.Is(err, ErrTooManyPixels) {
+		t.Fatalf("Prepare = %v, want ErrTooManyPixels", err)
+	}
+}
+
+func TestResample(t *testing.T) {
+	flat := plane{Pix: bytes.Repeat([]byte{77}, 300*200), Stride: 300, W: 300, H: 200}
+	out := plane{Pix: make([]byte, 70*90), Stride: 70, W: 70, H: 90}
+	resample(out, flat, rect{10, 20, 200, 150})
+	for i, v := range out.Pix {
+		if v != 77 {
+			t.Fatalf("a flat plane resampled to %d at %d", v, i)
+		}
+	}
+	// A horizontal ramp stays a non-decreasing ramp, at any ratio.
+	ramp := plane{Pix: make([]byte, 256*4), Stride: 256, W: 256, H: 4}
+	for y := range 4 {
+		for x := range 256 {
+			ramp.Pix[y*256+x] = byte(x)
+		}
+	}
+	for _, w := range []int{1, 3, 100, 255, 256} {
+		out := plane{Pix: make([]byte, w*2), Stride: w, W: w, H: 2}
+		resample(out, ramp, rect{0, 0, 256, 4})
+		for x := 1; x < w; x++ {
+			if out.Pix[x] < out.Pix[x-1] {
+				t.Fatalf("width %d: ramp not monotonic at %d: %v", w, x, out.Pix[:w])
+			}
+		}
+		if w >= 100 && (out.Pix[0] > 10 || out.Pix[w-1] < 245) {
+			t.Fatalf("width %d: ramp ends %d..%d, want about 0..255", w, out.Pix[0], out.Pix[w-1])
+		}
+	}
+	// Tiny sources (fewer samples than taps) work too.
+	one := plane{Pix: []byte{200}, Stride: 1, W: 1, H: 1}
+	o := plane{Pix: make([]byte, 1), Stride: 1, W: 1, H: 1}
+	resample(o, one, rect{0, 0, 1, 1})
+	if o.Pix[0] != 200 {
+		t.Fatalf("1×1 resampled to %d", o.Pix[0])
+	}
+}
+
+func TestShrinkFor(t *testing.T) {
+	for _, c := range []struct {
+		mode CropMode
+		w, h int
+		want int
+	}{
+		{CropCenter, 4032, 3024, 1}, // cut 1701×3024 → 1080×1920: under 2×
+		{CropCenter, 3024, 4032, 2}, // cut 2268×4032 → 1080×1920
+		{CropCenter, 9000, 16000, 8},
+		{CropPad, 4032, 3024, 2}, // the whole picture, fitted in 1080 wide
+		{CropCenter, 640, 480, 1},
+	} {
+		if got := shrinkFor(c.mode)(c.w, c.h); got != c.want {
+			t.Errorf("shrinkFor(%s)(%d, %d) = %d, want %d", c.mode, c.w, c.h, got, c.want)
+		}
+	}
+}
+
+// FuzzDecodeImage feeds arbitrary bytes to the picture path: size check,
+// decoding and preparing must fail cleanly, never panic or hang.
+func FuzzDecodeImage(f *testing.F) {
+	for _, dir := range []string{"samples", "bad"} {
+		files, _ := filepath.Glob(filepath.Join("..", "testdata", dir, "*"))
+		for _, p := range files {
+			if c, _ := sniffBytes(mustRead(f, p)); c == classImage {
+				f.Add(mustRead(f, p))
+			}
+		}
+	}
+	cfg := NewDefaultConfig()
+	cfg.MaxPixels = 4_000_000 // keep the fuzzer's memory bounded
+	tr, err := New(cfg)
+	if err != nil {
+		f.Fatal(err)
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		c, format := sniffBytes(data)
+		if c != classImage || format == "heif" {
+			return
+		}
+		dir := t.TempDir()
+		src := filepath.Join(dir, "in")
+		if err := os.WriteFile(src, data, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		dst := filepath.Join(dir, "out.jpg")
+		_, err := tr.PrepareMedia(t.Context(), src, Media{Kind: KindImage, Format: format}, dst, Options{})
+		if err != nil {
+			if code := CodeOf(err); code != CodeCorruptMedia && code != CodeTooManyPixels {
+				t.Fatalf("error %v has code %q", err, code)
+			}
+			if _, statErr := os.Stat(dst); statErr == nil {
+				t.Fatal("a failed picture left its output")
+			}
+		}
+	})
+}
+
+func mustRead(f *testing.F, path string) []byte {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		f.Fatal(err)
+	}
+	return data
+}
