@@ -13,10 +13,11 @@ import (
 // Probe is what ffprobe says about a media file, reduced to the facts
 // mediaprep decides on.
 type Probe struct {
-	FormatName string  // ffprobe's format_name, e.g. "mov,mp4,m4a,3gp,3g2,mj2"
-	Duration   float64 // seconds; 0 when unknown
-	BitRate    int64   // bits per second; 0 when unknown
-	Size       int64   // bytes
+	FormatName string            // ffprobe's format_name, e.g. "mov,mp4,m4a,3gp,3g2,mj2"
+	Duration   float64           // seconds; 0 when unknown
+	BitRate    int64             // bits per second; 0 when unknown
+	Size       int64             // bytes
+	Tags       map[string]string // container metadata, e.g. "location" from a phone
 	Streams    []Stream
 }
 
@@ -99,10 +100,11 @@ func (t *Transcoder) probe(ctx context.Context, path string) (*Probe, error) {
 func parseProbe(data []byte) (*Probe, error) {
 	var raw struct {
 		Format struct {
-			FormatName string `json:"format_name"`
-			Duration   string `json:"duration"`
-			BitRate    string `json:"bit_rate"`
-			Size       string `json:"size"`
+			FormatName string            `json:"format_name"`
+			Duration   string            `json:"duration"`
+			BitRate    string            `json:"bit_rate"`
+			Size       string            `json:"size"`
+			Tags       map[string]string `json:"tags"`
 		} `json:"format"`
 		Streams []struct {
 			Index       int    `json:"index"`
@@ -133,6 +135,7 @@ func parseProbe(data []byte) (*Probe, error) {
 		Duration:   parseFloat(raw.Format.Duration),
 		BitRate:    int64(parseFloat(raw.Format.BitRate)),
 		Size:       int64(parseFloat(raw.Format.Size)),
+		Tags:       raw.Format.Tags,
 	}
 	for _, rs := range raw.Streams {
 		s := Stream{

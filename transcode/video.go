@@ -2,8 +2,11 @@ package transcode
 
 import (
 	"context"
+	"encoding/binary"
 	"fmt"
+	"io"
 	"math"
+	"os"
 	"strconv"
 	"strings"
 )
@@ -23,6 +26,7 @@ const (
 // data, so that the decisions can be tested without ffmpeg.
 type videoPlan struct {
 	copy          bool    // fast path: remux with stream copy
+	asIs          bool    // fast path, and the file is already exactly what a status wants: copy its bytes
 	silent        bool    // the input has no audio: add a silent AAC track
 	duration      float64 // seconds of output
 	width, height int     // displayed size of the output
@@ -48,6 +52,10 @@ func planVideo(m Media, opts Options) (videoPlan, error) {
 	if !opts.ForceTranscode && fastPathOK(m, v, opts) {
 		p.copy = true
 		p.width, p.height = dw, dh
+		p.duration = m.Probe.Duration
+		// One video and one audio stream, nothing else, no location
+		// tag: only the moov position can still need a remux.
+		p.asIs = hasAudio && len(m.Probe.Streams) == 2 && !hasLocation(m.Probe.Tags)
 		return p, nil
 	}
 	p.filter, p.width, p.height = videoFilter(dw, dh, opts.VideoFit)
@@ -78,6 +86,18 @@ func fastPathOK(m Media, v Stream, opts Options) bool {
 		return false
 	}
 	return opts.VideoFit == FitKeep || isStatusAspect(dw, dh)
+}
+
+// hasLocation reports whether container tags hold a place (phones record
+// where a clip was shot): such a file is remuxed without its metadata
+// rather than served as it is.
+func hasLocation(tags map[string]string) bool {
+	for k := range tags {
+		if strings.Contains(strings.ToLower(k), "location") {
+			return true
+		}
+	}
+	return false
 }
 
 // isStatusAspect reports whether w×h is 9:16 within a pixel.
@@ -178,6 +198,18 @@ func (t *Transcoder) prepareVideo(ctx context.Context, src, dst string, m Media,
 	if err != nil {
 		return Result{}, err
 	}
+	if plan.copy {
+		// The fast path reports the input's facts: stream copy keeps them.
+		res := Result{ContentType: "video/mp4", Width: plan.width, Height: plan.height, Duration: plan.duration, FastPath: true}
+		if plan.asIs {
+			if ok, err := moovFirst(src); err != nil {
+				return Result{}, err
+			} else if ok {
+				return res, copyFile(ctx, src, dst)
+			}
+		}
+		return res, t.ffmpeg(ctx, videoArgs(plan, src, dst, t.cfg.Threads))
+	}
 	if err := t.ffmpeg(ctx, videoArgs(plan, src, dst, t.cfg.Threads)); err != nil {
 		return Result{}, err
 	}
@@ -191,5 +223,73 @@ func (t *Transcoder) prepareVideo(ctx context.Context, src, dst string, m Media,
 		return Result{}, fmt.Errorf("%w: the prepared video has no video stream", ErrCorruptMedia)
 	}
 	w, h := v.DisplaySize()
-	return Result{ContentType: "video/mp4", Width: w, Height: h, Duration: p.Duration, FastPath: plan.copy}, nil
+	return Result{ContentType: "video/mp4", Width: w, Height: h, Duration: p.Duration}, nil
 }
+
+// moovFirst reports whether the MP4 at path has its index (moov) before its
+// media data (mdat), so that players can start before the download ends:
+// what +faststart makes. It reads only the top-level box headers.
+func moovFirst(path string) (bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, fmt.Errorf("transcode: %w", err)
+	}
+	defer f.Close()
+	var hdr [16]byte
+	for range 64 { // top-level boxes are few; a longer list is not worth walking
+		if _, err := io.ReadFull(f, hdr[:8]); err != nil {
+			return false, nil
+		}
+		size := int64(binary.BigEndian.Uint32(hdr[:4]))
+		hlen := int64(8)
+		if size == 1 {
+			if _, err := io.ReadFull(f, hdr[8:16]); err != nil {
+				return false, nil
+			}
+			size, hlen = int64(binary.BigEndian.Uint64(hdr[8:16])), 16
+		}
+		switch string(hdr[4:8]) {
+		case "moov":
+			return true, nil
+		case "mdat":
+			return false, nil
+		}
+		if size < hlen {
+			return false, nil
+		}
+		if _, err := f.Seek(size-hlen, io.SeekCurrent); err != nil {
+			return false, nil
+		}
+	}
+	return false, nil
+}
+
+// copyFile copies src to dst, stopping when ctx ends.
+func copyFile(ctx context.Context, src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return fmt.Errorf("transcode: %w", err)
+	}
+	defer in.Close()
+	out, err := os.Create(dst)
+	if err != nil {
+		return fmt.Errorf("transcode: %w", err)
+	}
+	_, err = io.Copy(out, readerFunc(func(p []byte) (int, error) {
+		if err := ctx.Err(); err != nil {
+			return 0, err
+		}
+		return in.Read(p)
+	}))
+	if cerr := out.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("transcode: copying %s: %w", src, err)
+	}
+	return nil
+}
+
+type readerFunc func([]byte) (int, error)
+
+func (f readerFunc) Read(p []byte) (int, error) { return f(p) }

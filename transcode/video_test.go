@@ -67,6 +67,35 @@ func TestPlanVideoFastPath(t *testing.T) {
 	}
 }
 
+func TestPlanVideoAsIs(t *testing.T) {
+	m := Media{Kind: KindVideo, Format: "mov,mp4", Probe: phoneProbe()}
+	if p, _ := planVideo(m, Options{}.withDefaults()); !p.asIs {
+		t.Error("a compliant clip with one video and one audio stream is not served as it is")
+	}
+	m.Probe.Tags = map[string]string{"com.apple.quicktime.location.ISO6709": "+48.8577+002.295/"}
+	if p, _ := planVideo(m, Options{}.withDefaults()); !p.copy || p.asIs {
+		t.Errorf("a clip with a location tag: copy %v, asIs %v; want a remux that drops it", p.copy, p.asIs)
+	}
+	m = Media{Kind: KindVideo, Format: "mov,mp4", Probe: phoneProbe()}
+	m.Probe.Streams = append(m.Probe.Streams, Stream{Index: 2, Type: "data", Codec: "bin_data"})
+	if p, _ := planVideo(m, Options{}.withDefaults()); !p.copy || p.asIs {
+		t.Errorf("a clip with a data track: copy %v, asIs %v; want a remux", p.copy, p.asIs)
+	}
+}
+
+func TestMoovFirst(t *testing.T) {
+	for file, want := range map[string]bool{
+		"samples/sample.mp4": true,  // made with +faststart
+		"bad/truncated.mp4":  false, // moov at the end, cut off
+		"samples/sample.jpg": false,
+	} {
+		got, err := moovFirst(filepath.Join("..", "testdata", file))
+		if err != nil || got != want {
+			t.Errorf("moovFirst(%s) = %v, %v; want %v", file, got, err, want)
+		}
+	}
+}
+
 func TestVideoFilter(t *testing.T) {
 	tests := []struct {
 		name         string
