@@ -10,13 +10,10 @@ have ffmpeg && have ffprobe || need+=(ffmpeg)
 have heif-convert || need+=(libheif-examples)   # HEIC/HEIF/AVIF pictures
 # libjpeg-turbo's TurboJPEG API, for building (cgo) and running.
 [[ -e /usr/include/turbojpeg.h ]] || need+=(libturbojpeg0-dev)
-if [[ $what == test || $what == bench ]]; then
-	have heif-enc || need+=(libheif-examples)     # makes HEIC test pictures
-	have python3 || need+=(python3)
-fi
+have gcc || need+=(gcc)                          # cgo
+[[ -e /usr/include/stdio.h ]] || need+=(libc6-dev)
 if [[ $what == bench ]]; then
 	have vipsthumbnail || need+=(libvips-tools)   # the picture benchmark's reference
-	have hyperfine || need+=(hyperfine)
 fi
 if ((${#need[@]} == 0)); then
 	exit 0
