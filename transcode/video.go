@@ -213,17 +213,74 @@ func (t *Transcoder) prepareVideo(ctx context.Context, src, dst string, m Media,
 	if err := t.ffmpeg(ctx, videoArgs(plan, src, dst, t.cfg.Threads)); err != nil {
 		return Result{}, err
 	}
-	// Report what was written, not what was planned.
-	p, err := t.probe(ctx, dst)
+	// Report what was written, not what was planned: the duration from
+	// the output's own header (a few hundred bytes at its start, thanks to
+	// faststart), and the size the scale filter was told.
+	d, err := mp4Duration(dst)
 	if err != nil {
-		return Result{}, fmt.Errorf("probing the prepared video: %w", err)
+		return Result{}, err
 	}
-	v, ok := p.Video()
-	if !ok {
-		return Result{}, fmt.Errorf("%w: the prepared video has no video stream", ErrCorruptMedia)
+	return Result{ContentType: "video/mp4", Width: plan.width, Height: plan.height, Duration: d}, nil
+}
+
+// mp4Duration reads the duration of an MP4 from its movie header (mvhd).
+func mp4Duration(path string) (float64, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return 0, fmt.Errorf("transcode: %w", err)
 	}
-	w, h := v.DisplaySize()
-	return Result{ContentType: "video/mp4", Width: w, Height: h, Duration: p.Duration}, nil
+	defer f.Close()
+	moov, err := findBox(f, 1<<62, "moov")
+	if err != nil {
+		return 0, err
+	}
+	mvhd, err := findBox(f, moov, "mvhd")
+	if err != nil {
+		return 0, err
+	}
+	var b [32]byte
+	if _, err := io.ReadFull(f, b[:min(mvhd, 32)]); err != nil {
+		return 0, fmt.Errorf("%w: mvhd: %w", ErrCorruptMedia, err)
+	}
+	var scale, dur uint64
+	if b[0] == 1 { // version 1: 64-bit times
+		scale, dur = uint64(binary.BigEndian.Uint32(b[20:24])), binary.BigEndian.Uint64(b[24:32])
+	} else {
+		scale, dur = uint64(binary.BigEndian.Uint32(b[12:16])), uint64(binary.BigEndian.Uint32(b[16:20]))
+	}
+	if scale == 0 {
+		return 0, fmt.Errorf("%w: mvhd has no timescale", ErrCorruptMedia)
+	}
+	return float64(dur) / float64(scale), nil
+}
+
+// findBox walks the boxes from f's position, within limit bytes, to the
+// first of type name, and leaves f at its payload, whose size it returns.
+func findBox(f io.ReadSeeker, limit int64, name string) (int64, error) {
+	var hdr [16]byte
+	for limit >= 8 {
+		if _, err := io.ReadFull(f, hdr[:8]); err != nil {
+			break
+		}
+		size, hlen := int64(binary.BigEndian.Uint32(hdr[:4])), int64(8)
+		if size == 1 {
+			if _, err := io.ReadFull(f, hdr[8:16]); err != nil {
+				break
+			}
+			size, hlen = int64(binary.BigEndian.Uint64(hdr[8:16])), 16
+		}
+		if size < hlen || size > limit {
+			break
+		}
+		if string(hdr[4:8]) == name {
+			return size - hlen, nil
+		}
+		if _, err := f.Seek(size-hlen, io.SeekCurrent); err != nil {
+			break
+		}
+		limit -= size
+	}
+	return 0, fmt.Errorf("%w: no %s box", ErrCorruptMedia, name)
 }
 
 // moovFirst reports whether the MP4 at path has its index (moov) before its

@@ -270,6 +270,9 @@ func TestPrepareVideo(t *testing.T) {
 			if p.Duration <= 0.5 || p.Duration > tt.maxSecs {
 				t.Fatalf("duration %.2f, want within (0.5, %.1f]", p.Duration, tt.maxSecs)
 			}
+			if d := res.Duration - p.Duration; d > 0.1 || d < -0.1 {
+				t.Fatalf("reported duration %.3f, ffprobe says %.3f", res.Duration, p.Duration)
+			}
 			boxes := topLevelBoxes(t, dst)
 			if im, id := slices.Index(boxes, "moov"), slices.Index(boxes, "mdat"); im < 0 || im > id {
 				t.Fatalf("top-level boxes %v: moov must come before mdat (faststart)", boxes)

@@ -90,7 +90,7 @@ func BenchmarkImageProcess(b *testing.B) {
 	bin := buildBinary(b)
 	for _, c := range []struct{ name, size string }{{"landscape", "4032x3024"}, {"portrait", "3024x4032"}} {
 		src := generate(b, filepath.Join(genDir, "photo-"+c.size+".jpg"),
-			"-f", "lavfi", "-i", "mandelbrot=s="+c.size+",noise=alls=20:allf=u", "-frames:v", "1", "-q:v", "3")
+			"-f", "lavfi", "-i", "mandelbrot=s="+c.size+",noise=alls=25:allf=u", "-frames:v", "1", "-pix_fmt", "yuvj420p", "-q:v", "2")
 		b.Run(c.name, func(b *testing.B) {
 			out := b.TempDir()
 			var p pair

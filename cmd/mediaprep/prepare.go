@@ -92,9 +92,9 @@ func runPrepare(ctx context.Context, log *slog.Logger, f prepareFlags, files []s
 	tcfg := transcode.NewDefaultConfig()
 	tcfg.RunTimeout = f.timeout
 	tcfg.Logger = log
-	// Split the cores between the jobs, so that parallel ffmpeg runs don't
-	// fight over them.
-	tcfg.Threads = max(1, runtime.NumCPU()/f.jobs)
+	// Split the cores between the jobs that will run at once, so that
+	// parallel ffmpeg runs don't fight over them (one file gets them all).
+	tcfg.Threads = max(1, runtime.NumCPU()/min(f.jobs, len(files)))
 	tr, err := transcode.New(tcfg)
 	if err != nil {
 		return usageError{err}
