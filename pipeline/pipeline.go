@@ -125,15 +125,20 @@ func (p *Pipeline) Prepare(ctx context.Context, src, stem string, opts transcode
 }
 
 // Stems returns an output name stem for each source: the Slug of its file
-// name, made unique in order (name, name-2, name-3...), so that sources with
-// the same name in one run never overwrite each other and a rerun over the
-// same list names its outputs the same way.
+// name, made unique in order so that sources with the same name in one run
+// never overwrite each other: the first keeps the name, the next ones get
+// their own extension appended (clip, clip-mov), then a number (clip-2). A
+// rerun over the same list names its outputs the same way.
 func Stems(srcs []string) []string {
 	taken := make(map[string]bool, len(srcs))
 	stems := make([]string, len(srcs))
 	for i, src := range srcs {
-		base := Slug(strings.TrimSuffix(filepath.Base(src), filepath.Ext(src)))
+		ext := filepath.Ext(src)
+		base := Slug(strings.TrimSuffix(filepath.Base(src), ext))
 		stem := base
+		if taken[stem] && len(ext) > 1 {
+			stem = base + "-" + Slug(ext[1:])
+		}
 		for n := 2; taken[stem]; n++ {
 			stem = fmt.Sprintf("%s-%d", base, n)
 		}

@@ -70,8 +70,8 @@ func (f fakePreparer) PrepareMedia(ctx context.Context, src string, m transcode.
 }
 
 func TestStems(t *testing.T) {
-	got := Stems([]string{"a/Voice Note.wav", "b/Voice Note.m4a", "c/voice-note.ogg", "d/voice-note-2.mp3", "Clip.MOV"})
-	want := []string{"voice-note", "voice-note-2", "voice-note-3", "voice-note-2-2", "clip"}
+	got := Stems([]string{"a/Voice Note.wav", "b/Voice Note.m4a", "c/voice-note.ogg", "d/voice-note-2.mp3", "Clip.MOV", "x/clip.mov", "y/clip.mov", "noext", "noext"})
+	want := []string{"voice-note", "voice-note-m4a", "voice-note-ogg", "voice-note-2", "clip", "clip-mov", "clip-2", "noext", "noext-2"}
 	if !slices.Equal(got, want) {
 		t.Fatalf("Stems = %v, want %v", got, want)
 	}
