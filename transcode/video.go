@@ -230,7 +230,7 @@ func mp4Duration(path string) (float64, error) {
 		return 0, fmt.Errorf("transcode: %w", err)
 	}
 	defer f.Close()
-	moov, err := findBox(f, 1<<62, "moov")
+	moov, err := findBox(f, math.MaxInt64, "moov")
 	if err != nil {
 		return 0, err
 	}
@@ -254,71 +254,71 @@ func mp4Duration(path string) (float64, error) {
 	return float64(dur) / float64(scale), nil
 }
 
-// findBox walks the boxes from f's position, within limit bytes, to the
-// first of type name, and leaves f at its payload, whose size it returns.
-func findBox(f io.ReadSeeker, limit int64, name string) (int64, error) {
-	var hdr [16]byte
-	for limit >= 8 {
-		if _, err := io.ReadFull(f, hdr[:8]); err != nil {
-			break
-		}
-		size, hlen := int64(binary.BigEndian.Uint32(hdr[:4])), int64(8)
-		if size == 1 {
-			if _, err := io.ReadFull(f, hdr[8:16]); err != nil {
-				break
-			}
-			size, hlen = int64(binary.BigEndian.Uint64(hdr[8:16])), 16
-		}
-		if size < hlen || size > limit {
-			break
-		}
-		if string(hdr[4:8]) == name {
-			return size - hlen, nil
-		}
-		if _, err := f.Seek(size-hlen, io.SeekCurrent); err != nil {
-			break
-		}
-		limit -= size
-	}
-	return 0, fmt.Errorf("%w: no %s box", ErrCorruptMedia, name)
-}
-
 // moovFirst reports whether the MP4 at path has its index (moov) before its
 // media data (mdat), so that players can start before the download ends:
-// what +faststart makes. It reads only the top-level box headers.
+// what +faststart makes. It reads only top-level box headers.
 func moovFirst(path string) (bool, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return false, fmt.Errorf("transcode: %w", err)
 	}
 	defer f.Close()
-	var hdr [16]byte
-	for range 64 { // top-level boxes are few; a longer list is not worth walking
-		if _, err := io.ReadFull(f, hdr[:8]); err != nil {
-			return false, nil
+	found := ""
+	walkBoxes(f, math.MaxInt64, func(name string, _ int64) bool {
+		if name == "moov" || name == "mdat" {
+			found = name
+			return true
 		}
-		size := int64(binary.BigEndian.Uint32(hdr[:4]))
-		hlen := int64(8)
+		return false
+	})
+	return found == "moov", nil
+}
+
+// findBox walks the boxes from f's position, within limit bytes, to the
+// first of type name, and leaves f at its payload, whose size it returns.
+func findBox(f io.ReadSeeker, limit int64, name string) (int64, error) {
+	var payload int64 = -1
+	walkBoxes(f, limit, func(n string, size int64) bool {
+		if n == name {
+			payload = size
+			return true
+		}
+		return false
+	})
+	if payload < 0 {
+		return 0, fmt.Errorf("%w: no %s box", ErrCorruptMedia, name)
+	}
+	return payload, nil
+}
+
+// walkBoxes reads ISO BMFF box headers from f's position, within limit
+// bytes, calling stop with each box's type and payload size; when stop
+// returns true, f is left at that box's payload. Malformed sizes end the
+// walk.
+func walkBoxes(f io.ReadSeeker, limit int64, stop func(name string, payload int64) bool) {
+	var hdr [16]byte
+	for limit >= 8 {
+		if _, err := io.ReadFull(f, hdr[:8]); err != nil {
+			return
+		}
+		size, hlen := int64(binary.BigEndian.Uint32(hdr[:4])), int64(8)
 		if size == 1 {
 			if _, err := io.ReadFull(f, hdr[8:16]); err != nil {
-				return false, nil
+				return
 			}
 			size, hlen = int64(binary.BigEndian.Uint64(hdr[8:16])), 16
 		}
-		switch string(hdr[4:8]) {
-		case "moov":
-			return true, nil
-		case "mdat":
-			return false, nil
+		if size < hlen || size > limit {
+			return
 		}
-		if size < hlen {
-			return false, nil
+		if stop(string(hdr[4:8]), size-hlen) {
+			return
 		}
 		if _, err := f.Seek(size-hlen, io.SeekCurrent); err != nil {
-			return false, nil
+			return
 		}
+		limit -= size
 	}
-	return false, nil
 }
 
 // copyFile copies src to dst, stopping when ctx ends.
