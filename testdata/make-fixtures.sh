@@ -58,6 +58,8 @@ head -c 3000 sample.jpg > ../bad/truncated.jpg
 ff -f lavfi -i testsrc2=size=320x240:rate=25:duration=2 -c:v libx264 -preset ultrafast -pix_fmt yuv420p /tmp/moov-last.mp4
 head -c "$(( $(stat -c %s /tmp/moov-last.mp4) / 2 ))" /tmp/moov-last.mp4 > ../bad/truncated.mp4
 rm -f /tmp/moov-last.mp4
+# A faststart MP4 cut in half: the index is there, half the media is not.
+head -c "$(( $(stat -c %s sample.mp4) / 2 ))" sample.mp4 > ../bad/truncated-faststart.mp4
 # A PNG whose header claims 40000x40000 pixels (a decompression bomb).
 python3 - <<'PY'
 import struct, zlib

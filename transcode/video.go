@@ -68,7 +68,7 @@ func planVideo(m Media, opts Options) (videoPlan, error) {
 // frame limits of a status, and already framed as asked.
 func fastPathOK(m Media, v Stream, opts Options) bool {
 	p := m.Probe
-	if m.Format == "gif" || !strings.Contains(p.FormatName, "mp4") && !strings.Contains(p.FormatName, "mov") {
+	if m.Format == "gif" || !isISOBMFF(p) {
 		return false
 	}
 	if v.Codec != "h264" || v.PixFmt != "yuv420p" || v.Width%2 != 0 || v.Height%2 != 0 {
@@ -198,29 +198,59 @@ func (t *Transcoder) prepareVideo(ctx context.Context, src, dst string, m Media,
 	if err != nil {
 		return Result{}, err
 	}
-	if plan.copy {
-		// The fast path reports the input's facts: stream copy keeps them.
-		res := Result{ContentType: "video/mp4", Width: plan.width, Height: plan.height, Duration: plan.duration, FastPath: true}
-		if plan.asIs {
-			if ok, err := moovFirst(src); err != nil {
-				return Result{}, err
-			} else if ok {
-				return res, copyFile(ctx, src, dst)
-			}
+	if isISOBMFF(m.Probe) {
+		// A file cut short (an upload that stopped) still probes fine
+		// when its index comes first: refuse it rather than post a part.
+		if ok, err := boxesComplete(src); err != nil {
+			return Result{}, err
+		} else if !ok {
+			return Result{}, fmt.Errorf("%w: the file is truncated: its last box runs past its end", ErrCorruptMedia)
 		}
-		return res, t.ffmpeg(ctx, videoArgs(plan, src, dst, t.cfg.Threads))
+	}
+	res := Result{ContentType: "video/mp4", Width: plan.width, Height: plan.height, Duration: plan.duration, FastPath: plan.copy}
+	if plan.asIs {
+		if ok, err := moovFirst(src); err != nil {
+			return Result{}, err
+		} else if ok {
+			return res, copyFile(ctx, src, dst)
+		}
 	}
 	if err := t.ffmpeg(ctx, videoArgs(plan, src, dst, t.cfg.Threads)); err != nil {
 		return Result{}, err
 	}
 	// Report what was written, not what was planned: the duration from
-	// the output's own header (a few hundred bytes at its start, thanks to
-	// faststart), and the size the scale filter was told.
-	d, err := mp4Duration(dst)
-	if err != nil {
+	// the output's own header (at its start, thanks to faststart).
+	if res.Duration, err = mp4Duration(dst); err != nil {
 		return Result{}, err
 	}
-	return Result{ContentType: "video/mp4", Width: plan.width, Height: plan.height, Duration: d}, nil
+	// ffmpeg skips what it cannot decode and carries on: an output much
+	// shorter than its input means the input is broken.
+	if want := min(m.Probe.Duration, MaxStatusSeconds); want > 0 && res.Duration < want*0.9-0.5 {
+		return Result{}, fmt.Errorf("%w: only %.1f s of %.1f s could be decoded", ErrCorruptMedia, res.Duration, want)
+	}
+	return res, nil
+}
+
+// isISOBMFF reports whether ffprobe found an MP4/MOV/3GP container.
+func isISOBMFF(p *Probe) bool {
+	return strings.Contains(p.FormatName, "mp4") || strings.Contains(p.FormatName, "mov")
+}
+
+// boxesComplete reports whether the top-level boxes of the ISO BMFF file at
+// path end exactly at its end.
+func boxesComplete(path string) (bool, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return false, fmt.Errorf("transcode: %w", err)
+	}
+	defer f.Close()
+	st, err := f.Stat()
+	if err != nil {
+		return false, fmt.Errorf("transcode: %w", err)
+	}
+	walkBoxes(f, st.Size(), func(string, int64) bool { return false })
+	pos, err := f.Seek(0, io.SeekCurrent)
+	return err == nil && pos == st.Size(), nil
 }
 
 // mp4Duration reads the duration of an MP4 from its movie header (mvhd).
@@ -307,6 +337,9 @@ func walkBoxes(f io.ReadSeeker, limit int64, stop func(name string, payload int6
 				return
 			}
 			size, hlen = int64(binary.BigEndian.Uint64(hdr[8:16])), 16
+		}
+		if size == 0 { // the box runs to the end of the file
+			size = limit
 		}
 		if size < hlen || size > limit {
 			return

@@ -284,6 +284,46 @@ func TestPrepareVideo(t *testing.T) {
 func TestPrepareVideoFailures(t *testing.T) {
 	needFFmpeg(t)
 	samples := filepath.Join("..", "testdata", "samples")
+	t.Run("truncated with its index first", func(t *testing.T) {
+		// An upload cut short: moov (at the front) promises more media
+		// than the file holds. Neither the fast path nor a transcode may
+		// turn it into a shorter status.
+		data, err := os.ReadFile(filepath.Join(samples, "sample.mp4"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		dir := t.TempDir()
+		src := filepath.Join(dir, "cut.mp4")
+		os.WriteFile(src, data[:len(data)/2], 0o644)
+		tr := newTestTranscoder(t)
+		for _, force := range []bool{false, true} {
+			dst := filepath.Join(dir, "out.mp4")
+			_, err := tr.Prepare(t.Context(), src, dst, Options{ForceTranscode: force})
+			if !errors.Is(err, ErrCorruptMedia) {
+				t.Fatalf("force %v: Prepare = %v, want ErrCorruptMedia", force, err)
+			}
+			if _, err := os.Stat(dst); err == nil {
+				t.Fatalf("force %v: a truncated input left an output", force)
+			}
+		}
+	})
+	t.Run("decodes much shorter than it claims", func(t *testing.T) {
+		// A Matroska file cut short has no index to contradict: the
+		// duration check catches it.
+		tr := newTestTranscoder(t)
+		dir := t.TempDir()
+		long := makeMedia(t, dir, "long.mkv", strings.Fields("-f lavfi -i testsrc2=s=160x120:r=10:d=20 -c:v libx264 -preset ultrafast")...)
+		m, err := tr.Sniff(t.Context(), long)
+		if err != nil {
+			t.Fatal(err)
+		}
+		data, _ := os.ReadFile(long)
+		os.WriteFile(long, data[:len(data)/3], 0o644)
+		_, err = tr.PrepareMedia(t.Context(), long, m, filepath.Join(dir, "out.mp4"), Options{})
+		if !errors.Is(err, ErrCorruptMedia) {
+			t.Fatalf("Prepare = %v, want ErrCorruptMedia", err)
+		}
+	})
 	t.Run("deadline", func(t *testing.T) {
 		cfg := NewDefaultConfig()
 		cfg.RunTimeout = time.Millisecond

@@ -63,14 +63,15 @@ func TestPrepareBadInputs(t *testing.T) {
 	needFFmpeg(t)
 	out := t.TempDir()
 	want := map[string]string{
-		"empty.mp4":     "empty_file",
-		"text.mp4":      "unsupported_type",
-		"random.bin":    "unsupported_type",
-		"doc.pdf":       "unsupported_type",
-		"archive.zip":   "unsupported_type",
-		"truncated.mp4": "corrupt_media",
-		"truncated.jpg": "corrupt_media",
-		"bomb.png":      "too_many_pixels",
+		"empty.mp4":               "empty_file",
+		"text.mp4":                "unsupported_type",
+		"random.bin":              "unsupported_type",
+		"doc.pdf":                 "unsupported_type",
+		"archive.zip":             "unsupported_type",
+		"truncated.mp4":           "corrupt_media",
+		"truncated-faststart.mp4": "corrupt_media",
+		"truncated.jpg":           "corrupt_media",
+		"bomb.png":                "too_many_pixels",
 	}
 	args := []string{"prepare", "--json", "--out", out}
 	for name := range want {
