@@ -463,3 +463,28 @@ func mustRead(f *testing.F, path string) []byte {
 	}
 	return data
 }
+
+// TestPrepareImageStrayBytes: stray bytes before a marker (common in camera
+// files) are tolerated; only a truncated picture is refused.
+func TestPrepareImageStrayBytes(t *testing.T) {
+	tr := newTestTranscoder(t)
+	data := mustReadT(t, filepath.Join("..", "testdata", "samples", "sample.jpg"))
+	eoi := bytes.LastIndex(data, []byte{0xFF, 0xD9})
+	stray := append(append(append([]byte{}, data[:eoi]...), 0, 0), data[eoi:]...)
+	dst := filepath.Join(t.TempDir(), "out.jpg")
+	if _, err := tr.Prepare(t.Context(), writeFile(t, "stray.jpg", stray), dst, Options{}); err != nil {
+		t.Fatalf("Prepare = %v, want the picture", err)
+	}
+	if b := decodeOutput(t, dst).Bounds(); b.Dx() != 270 || b.Dy() != 480 {
+		t.Fatalf("output %v", b)
+	}
+}
+
+func mustReadT(t *testing.T, path string) []byte {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return data
+}

@@ -36,6 +36,7 @@ import (
 	"fmt"
 	"image"
 	"io"
+	"strings"
 	"unsafe"
 )
 
@@ -90,9 +91,13 @@ func decodeJPEGFast(data []byte, shrink int) (m *image.YCbCr, ok bool, err error
 	if C.mp_decode(h, buf, C.ulong(len(data)),
 		(*C.uchar)(&m.Y[0]), (*C.uchar)(&m.Cb[0]), (*C.uchar)(&m.Cr[0]),
 		C.int(sw), C.int(yw), C.int(cw), C.int(sh)) != 0 {
-		// Warnings (a truncated file) are errors too: a status must not
-		// show half a picture.
-		return nil, false, turboError(h)
+		// Warnings about stray bytes are common in camera files and
+		// harmless; a premature end (a truncated file) is not: a status
+		// must not show half a picture.
+		err := turboError(h)
+		if C.tjGetErrorCode(h) != C.TJERR_WARNING || strings.Contains(err.Error(), "remature end") {
+			return nil, false, err
+		}
 	}
 	return m, true, nil
 }
