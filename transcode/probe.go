@@ -28,6 +28,7 @@ type Stream struct {
 	Codec       string // codec_name, e.g. "h264", "aac"
 	Profile     string // e.g. "LC", "High"
 	PixFmt      string // video only, e.g. "yuv420p"
+	Transfer    string // video only: color_transfer, e.g. "bt709", "arib-std-b67" (HLG), "smpte2084" (PQ)
 	Width       int    // coded width, before rotation
 	Height      int    // coded height, before rotation
 	Rotation    int    // display rotation in degrees, normalised to 0, 90, 180, 270
@@ -65,6 +66,12 @@ func (p *Probe) AudioCount() int {
 		}
 	}
 	return n
+}
+
+// HDR reports whether the stream is high dynamic range (HLG or PQ), as
+// phones record by default: shown as SDR without tone mapping it looks grey.
+func (s Stream) HDR() bool {
+	return s.Transfer == "arib-std-b67" || s.Transfer == "smpte2084"
 }
 
 // DisplaySize is the size a player shows: width and height swapped for a
@@ -112,6 +119,7 @@ func parseProbe(data []byte) (*Probe, error) {
 			CodecName   string `json:"codec_name"`
 			Profile     string `json:"profile"`
 			PixFmt      string `json:"pix_fmt"`
+			Transfer    string `json:"color_transfer"`
 			Width       int    `json:"width"`
 			Height      int    `json:"height"`
 			Duration    string `json:"duration"`
@@ -144,6 +152,7 @@ func parseProbe(data []byte) (*Probe, error) {
 			Codec:       rs.CodecName,
 			Profile:     rs.Profile,
 			PixFmt:      rs.PixFmt,
+			Transfer:    rs.Transfer,
 			Width:       rs.Width,
 			Height:      rs.Height,
 			AttachedPic: rs.Disposition.AttachedPic != 0,

@@ -58,7 +58,7 @@ func planVideo(m Media, opts Options) (videoPlan, error) {
 		p.asIs = hasAudio && len(m.Probe.Streams) == 2 && !hasLocation(m.Probe.Tags)
 		return p, nil
 	}
-	p.filter, p.width, p.height = videoFilter(dw, dh, opts.VideoFit)
+	p.filter, p.width, p.height = videoFilter(dw, dh, opts.VideoFit, v.HDR())
 	p.maxRate = videoBitrateCap(p.duration)
 	return p, nil
 }
@@ -71,7 +71,7 @@ func fastPathOK(m Media, v Stream, opts Options) bool {
 	if m.Format == "gif" || !isISOBMFF(p) {
 		return false
 	}
-	if v.Codec != "h264" || v.PixFmt != "yuv420p" || v.Width%2 != 0 || v.Height%2 != 0 {
+	if v.Codec != "h264" || v.PixFmt != "yuv420p" || v.HDR() || v.Width%2 != 0 || v.Height%2 != 0 {
 		return false
 	}
 	if a, ok := p.Audio(); ok && (a.Codec != "aac" || a.Profile != "LC") {
@@ -105,10 +105,14 @@ func isStatusAspect(w, h int) bool {
 	return math.Abs(float64(w)*aspectH/aspectW-float64(h)) <= aspectH/aspectW
 }
 
+// toneMap turns HDR (HLG or PQ, BT.2020) into SDR BT.709 with the Hable
+// curve, after scaling so that it works on the small picture.
+const toneMap = "zscale=t=linear:npl=100,format=gbrpf32le,zscale=p=bt709,tonemap=tonemap=hable:desat=0,zscale=t=bt709:m=bt709:r=tv"
+
 // videoFilter returns the -vf chain that frames a dw×dh (displayed) video as
 // fit asks, never scaling up, and the output size. Sides are even, as H.264
-// in yuv420p needs.
-func videoFilter(dw, dh int, fit Fit) (string, int, int) {
+// in yuv420p needs. HDR input is tone-mapped to SDR.
+func videoFilter(dw, dh int, fit Fit, hdr bool) (string, int, int) {
 	var steps []string
 	var w, h int
 	switch fit {
@@ -137,6 +141,14 @@ func videoFilter(dw, dh int, fit Fit) (string, int, int) {
 		w, h = fitWithin(dw, dh, bw, bh)
 		w, h = even(w), even(h)
 		steps = append(steps, fmt.Sprintf("scale=%d:%d:flags=bicubic", w, h))
+	}
+	if hdr {
+		// After scale, before pad's black bars join in.
+		i := len(steps)
+		if fit == FitPad {
+			i--
+		}
+		steps = append(steps[:i], append([]string{toneMap}, steps[i:]...)...)
 	}
 	steps = append(steps, "setsar=1", "format=yuv420p")
 	return strings.Join(steps, ","), w, h
@@ -183,6 +195,7 @@ func videoArgs(plan videoPlan, src, dst string, threads int) []string {
 			"-vf", plan.filter, "-fpsmax", maxFPS,
 			"-c:v", "libx264", "-preset", videoPreset, "-crf", videoCRF,
 			"-maxrate", rate, "-bufsize", rate, "-profile:v", "high",
+			"-color_primaries", "bt709", "-color_trc", "bt709", "-colorspace", "bt709",
 			"-c:a", "aac", "-b:a", strconv.Itoa(statusAudioRate), "-ac", "2", "-ar", "44100")
 		if threads > 0 {
 			n := strconv.Itoa(threads)

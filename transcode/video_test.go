@@ -34,6 +34,7 @@ func TestPlanVideoFastPath(t *testing.T) {
 		{"forced transcode", func(_ *Media, o *Options) { o.ForceTranscode = true }, false},
 		{"no audio", func(m *Media, _ *Options) { m.Probe.Streams = m.Probe.Streams[:1] }, true},
 		{"hevc", func(m *Media, _ *Options) { m.Probe.Streams[0].Codec = "hevc" }, false},
+		{"8-bit HLG", func(m *Media, _ *Options) { m.Probe.Streams[0].Transfer = "arib-std-b67" }, false},
 		{"10-bit", func(m *Media, _ *Options) { m.Probe.Streams[0].PixFmt = "yuv420p10le" }, false},
 		{"odd width", func(m *Media, _ *Options) { m.Probe.Streams[0].Width = 1919 }, false},
 		{"mp3 audio", func(m *Media, _ *Options) { m.Probe.Streams[1].Codec = "mp3" }, false},
@@ -116,7 +117,7 @@ func TestVideoFilter(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			f, w, h := videoFilter(tt.w, tt.h, tt.fit)
+			f, w, h := videoFilter(tt.w, tt.h, tt.fit, false)
 			if w != tt.wantW || h != tt.wantH {
 				t.Fatalf("size %d×%d, want %d×%d (filter %s)", w, h, tt.wantW, tt.wantH, f)
 			}
@@ -130,6 +131,22 @@ func TestVideoFilter(t *testing.T) {
 				t.Fatalf("%s output %d×%d is not 9:16", tt.fit, w, h)
 			}
 		})
+	}
+}
+
+func TestVideoFilterHDR(t *testing.T) {
+	for _, fit := range []Fit{FitKeep, FitCrop, FitPad} {
+		f, _, _ := videoFilter(3840, 2160, fit, true)
+		iScale, iTone := strings.Index(f, "scale="), strings.Index(f, "tonemap=")
+		if iTone < 0 || iScale > iTone {
+			t.Errorf("%s: HDR filter %q must tone-map, after scaling", fit, f)
+		}
+		if iPad := strings.Index(f, "pad="); iPad >= 0 && iPad < iTone {
+			t.Errorf("%s: bars are padded before tone mapping: %q", fit, f)
+		}
+		if sdr, _, _ := videoFilter(3840, 2160, fit, false); strings.Contains(sdr, "tonemap") {
+			t.Errorf("%s: SDR input is tone-mapped: %q", fit, sdr)
+		}
 	}
 }
 
@@ -220,6 +237,8 @@ func TestPrepareVideo(t *testing.T) {
 	// A landscape-coded clip that phones show in portrait.
 	coded := gen("coded.mp4", "-f lavfi -i testsrc2=s=640x360:r=15:d=2 -f lavfi -i sine=duration=2 "+x264+" -c:a aac -shortest")
 	rotated := gen("rotated.mp4", "-i "+coded+" -c copy -metadata:s:v:0 rotate=90")
+	hlg := gen("hlg.mp4", "-f lavfi -i testsrc2=s=640x360:r=15:d=1 -c:v libx265 -preset ultrafast -pix_fmt yuv420p10le"+
+		" -color_primaries bt2020 -color_trc arib-std-b67 -colorspace bt2020nc -tag:v hvc1 -x265-params log-level=error")
 	samples := filepath.Join("..", "testdata", "samples")
 
 	tests := []struct {
@@ -238,6 +257,7 @@ func TestPrepareVideo(t *testing.T) {
 		{"crop to 9:16", coded, Options{VideoFit: FitCrop}, false, 202, 360, 2.2},
 		{"pad to 9:16", coded, Options{VideoFit: FitPad}, false, 640, 1138, 2.2},
 		{"webm", filepath.Join(samples, "sample.webm"), Options{}, false, 320, 240, 2.2},
+		{"10-bit HLG HEVC tone-mapped", hlg, Options{}, false, 640, 360, 1.2},
 		{"camera mts", filepath.Join(samples, "camera.mts"), Options{}, false, 320, 240, 1.2},
 		{"animated gif", filepath.Join(samples, "animated.gif"), Options{}, false, 160, 120, 1.2},
 		{"compliant mp4", filepath.Join(samples, "sample.mp4"), Options{}, true, 320, 240, 3.2},
@@ -266,6 +286,9 @@ func TestPrepareVideo(t *testing.T) {
 			}
 			if v.Width%2 != 0 || v.Height%2 != 0 {
 				t.Fatalf("odd coded size %d×%d", v.Width, v.Height)
+			}
+			if v.HDR() {
+				t.Fatalf("the output is still HDR (%s)", v.Transfer)
 			}
 			if p.Duration <= 0.5 || p.Duration > tt.maxSecs {
 				t.Fatalf("duration %.2f, want within (0.5, %.1f]", p.Duration, tt.maxSecs)
