@@ -8,7 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 )
 
 // heifHeadLen bounds how much of a HEIF file is searched for its 'ispe'
@@ -73,7 +73,7 @@ func (t *Transcoder) decodeHEIF(ctx context.Context, path string) (image.Image, 
 	if len(outs) == 0 {
 		return nil, fmt.Errorf("%w: heif-convert wrote no picture", ErrCorruptMedia)
 	}
-	sort.Strings(outs)
+	slices.Sort(outs)
 	img, _, err := t.decodeFile(outs[0], false, nil)
 	return img, err
 }

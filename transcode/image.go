@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"image"
-	"image/color"
 	_ "image/gif" // registered for image.Decode
 	"image/jpeg"
 	_ "image/png"
@@ -19,10 +18,6 @@ import (
 	_ "golang.org/x/image/tiff"
 	_ "golang.org/x/image/webp"
 )
-
-// background is what transparent pixels are flattened onto: JPEG has no
-// alpha.
-var background = color.NRGBA{255, 255, 255, 255}
 
 // prepareImage writes src, sniffed as a picture, to dst as a 9:16 JPEG.
 func (t *Transcoder) prepareImage(ctx context.Context, src, dst string, m Media, opts Options) (Result, error) {
@@ -40,7 +35,7 @@ func (t *Transcoder) prepareImage(ctx context.Context, src, dst string, m Media,
 	if err := ctx.Err(); err != nil {
 		return Result{}, err
 	}
-	pic := newOriented(toYCbCr(img), orient)
+	pic := newOriented(toYCbCr(img, t.cfg.Background), orient)
 	var out image.Image
 	switch opts.Crop {
 	case CropPad:

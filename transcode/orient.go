@@ -96,51 +96,56 @@ func orientYCbCr(m *image.YCbCr, o int) *image.YCbCr {
 }
 
 // toYCbCr returns img as a YCbCr picture: JPEG's own planes as they are,
-// anything else converted to 4:4:4 with transparency flattened onto the
-// background.
-func toYCbCr(img image.Image) *image.YCbCr {
-	if m, ok := img.(*image.YCbCr); ok {
+// grey as its luma plane with neutral chroma, anything else converted to
+// 4:4:4 with transparency flattened onto bg.
+func toYCbCr(img image.Image, bg color.NRGBA) *image.YCbCr {
+	switch m := img.(type) {
+	case *image.YCbCr:
 		return m
+	case *image.Gray:
+		return grayToYCbCr(m)
 	}
 	b := img.Bounds()
-	w, h := b.Dx(), b.Dy()
-	if g, ok := img.(*image.Gray); ok {
-		// Grey: the luma plane as it is, neutral chroma.
-		out := image.NewYCbCr(image.Rect(0, 0, w, h), image.YCbCrSubsampleRatio420)
-		for y := range h {
-			copy(out.Y[y*out.YStride:y*out.YStride+w], g.Pix[(y)*g.Stride:])
+	out := image.NewYCbCr(image.Rect(0, 0, b.Dx(), b.Dy()), image.YCbCrSubsampleRatio444)
+	// rgbAt returns the pixel at (x, y) of img (relative to its bounds),
+	// over bg, as 8-bit RGB.
+	var rgbAt func(x, y int) (r, g, b uint8)
+	if n, ok := img.(*image.NRGBA); ok { // PNG's common case, without the interface call per pixel
+		rgbAt = func(x, y int) (uint8, uint8, uint8) {
+			i := n.PixOffset(b.Min.X+x, b.Min.Y+y)
+			p := n.Pix[i : i+4 : i+4]
+			a := uint32(p[3])
+			over := func(c, bgc uint8) uint8 { return uint8((uint32(c)*a + uint32(bgc)*(255-a) + 127) / 255) }
+			return over(p[0], bg.R), over(p[1], bg.G), over(p[2], bg.B)
 		}
-		for i := range out.Cb {
-			out.Cb[i], out.Cr[i] = 128, 128
+	} else {
+		rgbAt = func(x, y int) (uint8, uint8, uint8) {
+			// Premultiplied 16-bit: over the background is c + bg·(1−a).
+			r, g, bl, a := img.At(b.Min.X+x, b.Min.Y+y).RGBA()
+			over := func(c uint32, bgc uint8) uint8 { return uint8(min((c+uint32(bgc)*0x101*(0xffff-a)/0xffff)>>8, 255)) }
+			return over(r, bg.R), over(g, bg.G), over(bl, bg.B)
 		}
-		return out
 	}
-	out := image.NewYCbCr(image.Rect(0, 0, w, h), image.YCbCrSubsampleRatio444)
-	bgR, bgG, bgB := uint32(background.R), uint32(background.G), uint32(background.B)
-	parallel(h, func(y0, y1 int) {
+	parallel(b.Dy(), func(y0, y1 int) {
 		for y := y0; y < y1; y++ {
-			for x := range w {
-				var r, g, bl uint32
-				if n, ok := img.(*image.NRGBA); ok {
-					i := n.PixOffset(b.Min.X+x, b.Min.Y+y)
-					p := n.Pix[i : i+4 : i+4]
-					a := uint32(p[3])
-					r = (uint32(p[0])*a + bgR*(255-a) + 127) / 255
-					g = (uint32(p[1])*a + bgG*(255-a) + 127) / 255
-					bl = (uint32(p[2])*a + bgB*(255-a) + 127) / 255
-				} else {
-					// Premultiplied 16-bit: over the background is
-					// c + bg·(1−a).
-					cr, cg, cb, ca := img.At(b.Min.X+x, b.Min.Y+y).RGBA()
-					r = (cr + bgR*0x101*(0xffff-ca)/0xffff) >> 8
-					g = (cg + bgG*0x101*(0xffff-ca)/0xffff) >> 8
-					bl = (cb + bgB*0x101*(0xffff-ca)/0xffff) >> 8
-				}
-				yy, cbb, crr := color.RGBToYCbCr(uint8(min(r, 255)), uint8(min(g, 255)), uint8(min(bl, 255)))
+			for x := range b.Dx() {
 				i := y*out.YStride + x
-				out.Y[i], out.Cb[i], out.Cr[i] = yy, cbb, crr
+				out.Y[i], out.Cb[i], out.Cr[i] = color.RGBToYCbCr(rgbAt(x, y))
 			}
 		}
 	})
+	return out
+}
+
+// grayToYCbCr wraps a grey picture's pixels as the luma of a 4:2:0 picture.
+func grayToYCbCr(g *image.Gray) *image.YCbCr {
+	b := g.Bounds()
+	out := image.NewYCbCr(image.Rect(0, 0, b.Dx(), b.Dy()), image.YCbCrSubsampleRatio420)
+	for y := range b.Dy() {
+		copy(out.Y[y*out.YStride:y*out.YStride+b.Dx()], g.Pix[g.PixOffset(b.Min.X, b.Min.Y+y):])
+	}
+	for i := range out.Cb {
+		out.Cb[i], out.Cr[i] = 128, 128
+	}
 	return out
 }

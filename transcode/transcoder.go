@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"image/color"
 	"io"
 	"log/slog"
 	"os"
@@ -44,6 +45,7 @@ type Config struct {
 	RunTimeout    time.Duration // deadline of one ffmpeg or heif-convert run; default 10 min
 	Threads       int           // threads one ffmpeg run may use; 0 lets ffmpeg choose
 	JPEGQuality   int           // quality of prepared pictures, 1..100; default 85
+	Background    color.NRGBA   // what transparent pixels become (JPEG has no alpha); default white
 
 	Logger *slog.Logger // receives every external command at debug level; default discards
 }
@@ -60,6 +62,7 @@ func NewDefaultConfig() Config {
 		ProbeTimeout:  30 * time.Second,
 		RunTimeout:    10 * time.Minute,
 		JPEGQuality:   85,
+		Background:    color.NRGBA{255, 255, 255, 255},
 		Logger:        slog.New(slog.DiscardHandler),
 	}
 }
