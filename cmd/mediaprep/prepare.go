@@ -39,7 +39,7 @@ audio becomes MP3 (at most 60 s, no tags), pictures become 9:16 JPEG.
 
 Exit status: 0 when every file succeeded, 1 when any failed (the others
 still finish), 2 for usage errors, 130 when interrupted.`,
-		Args: cobra.MinimumNArgs(1),
+		Args: usageArgs(cobra.MinimumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runPrepare(cmd.Context(), g.logger(), f, args, stdout)
 		},

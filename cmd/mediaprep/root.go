@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"strings"
 
 	"github.com/spf13/cobra"
 )
@@ -58,6 +57,15 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		Short:         "Turn raw media into WhatsApp statuses",
 		SilenceUsage:  true,
 		SilenceErrors: true,
+		// Runnable, so that an unknown subcommand reaches RunE as an
+		// argument and is reported as a usage error.
+		Args: cobra.ArbitraryArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 {
+				return usagef("unknown command %q", args[0])
+			}
+			return cmd.Help()
+		},
 	}
 	root.SetArgs(args)
 	root.SetOut(stdout)
@@ -82,22 +90,17 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	default:
 		fmt.Fprintf(stderr, "mediaprep: %v\n", err)
-		// cobra reports unknown commands and arguments as plain errors.
-		if isCobraUsage(err) {
-			return exitUsage
-		}
 		return exitFailed
 	}
 }
 
-// isCobraUsage tells cobra's own usage complaints (unknown command, wrong
-// number of arguments) from failures of the work.
-func isCobraUsage(err error) bool {
-	msg := err.Error()
-	for _, p := range []string{"unknown command", "unknown flag", "unknown shorthand", "accepts ", "requires at least", "invalid argument"} {
-		if strings.Contains(msg, p) {
-			return true
+// usageArgs wraps a cobra argument check so that its complaint is a usage
+// error.
+func usageArgs(check cobra.PositionalArgs) cobra.PositionalArgs {
+	return func(cmd *cobra.Command, args []string) error {
+		if err := check(cmd, args); err != nil {
+			return usageError{err}
 		}
+		return nil
 	}
-	return false
 }
