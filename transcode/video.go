@@ -222,7 +222,7 @@ func (t *Transcoder) prepareVideo(ctx context.Context, src, dst string, m Media,
 	}
 	res := Result{ContentType: "video/mp4", Width: plan.width, Height: plan.height, Duration: plan.duration, FastPath: plan.copy}
 	if plan.asIs {
-		if ok, err := moovFirst(src); err != nil {
+		if ok, err := servableAsIs(src); err != nil {
 			return Result{}, err
 		} else if ok {
 			return res, copyFile(ctx, src, dst)
@@ -297,15 +297,23 @@ func mp4Duration(path string) (float64, error) {
 	return float64(dur) / float64(scale), nil
 }
 
-// moovFirst reports whether the MP4 at path has its index (moov) before its
-// media data (mdat), so that players can start before the download ends:
-// what +faststart makes. It reads only top-level box headers.
-func moovFirst(path string) (bool, error) {
+// servableAsIs reports whether the file at path is an MP4 proper (its
+// ftyp brand is not QuickTime's) with its index (moov) before its media
+// data (mdat), so that players can start before the download ends: what a
+// remux with +faststart would make. It reads only top-level box headers.
+func servableAsIs(path string) (bool, error) {
 	f, err := os.Open(path)
 	if err != nil {
 		return false, fmt.Errorf("transcode: %w", err)
 	}
 	defer f.Close()
+	var ftyp [12]byte
+	if _, err := io.ReadFull(f, ftyp[:]); err != nil || string(ftyp[4:8]) != "ftyp" || string(ftyp[8:12]) == "qt  " {
+		return false, nil
+	}
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		return false, fmt.Errorf("transcode: %w", err)
+	}
 	found := ""
 	walkBoxes(f, math.MaxInt64, func(name string, _ int64) bool {
 		if name == "moov" || name == "mdat" {

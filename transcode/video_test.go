@@ -84,15 +84,16 @@ func TestPlanVideoAsIs(t *testing.T) {
 	}
 }
 
-func TestMoovFirst(t *testing.T) {
+func TestServableAsIs(t *testing.T) {
 	for file, want := range map[string]bool{
 		"samples/sample.mp4": true,  // made with +faststart
+		"samples/sample.mov": false, // QuickTime, not MP4
 		"bad/truncated.mp4":  false, // moov at the end, cut off
 		"samples/sample.jpg": false,
 	} {
-		got, err := moovFirst(filepath.Join("..", "testdata", file))
+		got, err := servableAsIs(filepath.Join("..", "testdata", file))
 		if err != nil || got != want {
-			t.Errorf("moovFirst(%s) = %v, %v; want %v", file, got, err, want)
+			t.Errorf("servableAsIs(%s) = %v, %v; want %v", file, got, err, want)
 		}
 	}
 }
