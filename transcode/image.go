@@ -55,6 +55,10 @@ func (t *Transcoder) prepareImage(ctx context.Context, src, dst string, m Media,
 	return Result{ContentType: "image/jpeg", Width: b.Dx(), Height: b.Dy()}, nil
 }
 
+// maxJPEGScans bounds the scans of a JPEG (libjpeg-turbo's djpeg suggests
+// limits of this order against scan-flooding files).
+const maxJPEGScans = 100
+
 // checkPixels refuses a picture whose declared size is over the limit,
 // before any of it is decoded.
 func (t *Transcoder) checkPixels(w, h int) error {
@@ -98,6 +102,12 @@ func (t *Transcoder) decodeFile(path string, exif bool, shrink func(w, h int) in
 	data, err := io.ReadAll(f)
 	if err != nil {
 		return nil, 0, fmt.Errorf("transcode: %s: %w", path, err)
+	}
+	// A progressive JPEG may hold any number of scans, each a pass over
+	// the whole picture: thousands make a tiny file decode for minutes.
+	// Real files have about ten.
+	if n := bytes.Count(data, []byte{0xFF, 0xDA}); n > maxJPEGScans {
+		return nil, 0, fmt.Errorf("%w: %d scans, more than the %d a picture needs", ErrCorruptMedia, n, maxJPEGScans)
 	}
 	orient := 1
 	if exif {

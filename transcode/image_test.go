@@ -10,6 +10,7 @@ import (
 	"image/png"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 
 	"github.com/disintegration/imaging"
@@ -326,6 +327,28 @@ func TestPrepareImageErrors(t *testing.T) {
 				t.Fatalf("a failed picture left %v", entries)
 			}
 		})
+	}
+}
+
+// scanFlood returns a progressive JPEG with far more scans than a picture
+// needs: the first scan repeated.
+func scanFlood(t *testing.T) []byte {
+	data := mustReadT(t, filepath.Join("..", "testdata", "samples", "progressive.jpg"))
+	sos := bytes.Index(data, []byte{0xFF, 0xDA})
+	next := sos + 2 + bytes.Index(data[sos+2:], []byte{0xFF, 0xDA})
+	scan := data[sos:next]
+	out := append([]byte{}, data[:next]...)
+	for range 2 * maxJPEGScans {
+		out = append(out, scan...)
+	}
+	return append(out, data[next:]...)
+}
+
+func TestPrepareImageScanFlood(t *testing.T) {
+	tr := newTestTranscoder(t)
+	_, err := tr.Prepare(t.Context(), writeFile(t, "scans.jpg", scanFlood(t)), filepath.Join(t.TempDir(), "out.jpg"), Options{})
+	if !errors.Is(err, ErrCorruptMedia) || !strings.Contains(err.Error(), "scans") {
+		t.Fatalf("Prepare = %v, want corrupt_media for too many scans", err)
 	}
 }
 
