@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin/mediaprep
 SAMPLES := $(wildcard testdata/samples/*)
 
-.PHONY: run test bench lint build deps clean
+.PHONY: run test bench fuzz lint build deps clean
 
 # The main job: prepare the samples in testdata/ into ./out and print the summary.
 run:
@@ -23,6 +23,13 @@ test:
 bench:
 	scripts/deps.sh bench
 	$(GO) test -run '^$$' -bench . -benchtime 5x -timeout 60m ./...
+
+# Fuzz the parsers of untrusted bytes for a while each (make test runs only their seeds).
+FUZZTIME ?= 60s
+fuzz:
+	scripts/deps.sh test
+	$(GO) test ./transcode -run '^$$' -fuzz FuzzSniffBytes -fuzztime $(FUZZTIME)
+	$(GO) test ./transcode -run '^$$' -fuzz FuzzDecodeImage -fuzztime $(FUZZTIME)
 
 lint:
 	$(GO) vet ./...
