@@ -190,9 +190,9 @@ func TestInterrupt(t *testing.T) {
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
 		t.Fatalf("go build: %v\n%s", err, out)
 	}
-	// A source that takes a while to encode: 50 s of 1080p.
+	// A source that takes a while to encode: 20 s of 1080p.
 	src := filepath.Join(dir, "long.mp4")
-	gen := exec.Command("ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=s=1920x1080:r=30:d=50",
+	gen := exec.Command("ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=s=1920x1080:r=30:d=20",
 		"-c:v", "libx264", "-preset", "ultrafast", "-crf", "40", src)
 	if out, err := gen.CombinedOutput(); err != nil {
 		t.Fatalf("making the source: %v\n%s", err, out)
@@ -204,20 +204,20 @@ func TestInterrupt(t *testing.T) {
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	// Wait until ffmpeg is writing its temporary output.
+	// Wait until mediaprep's ffmpeg child is running.
 	deadline := time.Now().Add(60 * time.Second)
+	var children []int
 	for {
-		entries, _ := os.ReadDir(out)
-		if len(entries) > 0 {
+		children = childPIDs(cmd.Process.Pid, "ffmpeg")
+		if len(children) > 0 {
 			break
 		}
 		if time.Now().After(deadline) {
 			cmd.Process.Kill()
-			t.Fatalf("ffmpeg never started writing: %s", stdout.String())
+			t.Fatalf("ffmpeg never started: %s", stdout.String())
 		}
-		time.Sleep(50 * time.Millisecond)
+		time.Sleep(20 * time.Millisecond)
 	}
-	children := childPIDs(cmd.Process.Pid)
 	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
 		t.Fatal(err)
 	}
@@ -238,8 +238,9 @@ func TestInterrupt(t *testing.T) {
 	}
 }
 
-// childPIDs lists the processes whose parent is pid (Linux /proc).
-func childPIDs(pid int) []int {
+// childPIDs lists the processes named comm whose parent is pid (Linux
+// /proc).
+func childPIDs(pid int, comm string) []int {
 	var pids []int
 	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
 	for _, path := range stats {
@@ -249,7 +250,11 @@ func childPIDs(pid int) []int {
 		}
 		// pid (comm) state ppid ...; comm may hold spaces and parentheses.
 		s := string(b)
-		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+		lp, rp := strings.IndexByte(s, '('), strings.LastIndexByte(s, ')')
+		if lp < 0 || rp < lp || s[lp+1:rp] != comm {
+			continue
+		}
+		f := strings.Fields(s[rp+1:])
 		if len(f) > 1 && f[1] == strconv.Itoa(pid) {
 			child, _ := strconv.Atoi(strings.Fields(s)[0])
 			pids = append(pids, child)
