@@ -46,6 +46,25 @@ ff -f lavfi -i testsrc2=size=90x90 -frames:v 1 static.gif
 /usr/bin/convert sample.jpg -colorspace Gray gray.jpg
 /usr/bin/convert -size 240x320 gradient:red-blue -depth 16 png16.png
 heif-enc -q 50 -o sample.heic sample.jpg
+# Chroma layouts other than 4:2:0, WebP with alpha (left half opaque black, right half transparent).
+ff -f lavfi -i testsrc2=size=160x120 -frames:v 1 -pix_fmt yuvj444p -q:v 4 yuv444.jpg
+ff -f lavfi -i testsrc2=size=160x120 -frames:v 1 -pix_fmt yuvj422p -q:v 4 yuv422.jpg
+ff -f lavfi -i "color=black:s=90x160,format=rgba,geq=r=0:g=0:b=0:a='if(lt(X,45),255,0)'" -frames:v 1 \
+   -c:v libwebp -pix_fmt yuva420p -q:v 80 alpha.webp
+# HEIC as an iPhone writes it: pixels stored sideways (64x48, left half red, right half blue),
+# an 'irot' turning them upright (48x64, red on top) and EXIF orientation 6, which libheif
+# applies through irot and copies unchanged into heif-convert's JPEG.
+ff -f lavfi -i color=red:s=32x48 -f lavfi -i color=blue:s=32x48 -filter_complex hstack -frames:v 1 -q:v 2 /tmp/sideways.jpg
+python3 - <<'PY'
+import struct
+d = open("/tmp/sideways.jpg", "rb").read()
+tiff = b"MM\x00\x2a\x00\x00\x00\x08\x00\x01\x01\x12\x00\x03\x00\x00\x00\x01\x00\x06\x00\x00\x00\x00\x00\x00"
+seg = b"Exif\x00\x00" + tiff
+open("/tmp/sideways-o6.jpg", "wb").write(d[:2] + b"\xff\xe1" + struct.pack(">H", len(seg) + 2) + seg + d[2:])
+PY
+heif-enc -q 60 -o /tmp/sideways.heic /tmp/sideways-o6.jpg
+python3 ../heif-irot.py /tmp/sideways.heic rotated.heic 3
+rm -f /tmp/sideways.jpg /tmp/sideways-o6.jpg /tmp/sideways.heic
 
 # Bad inputs
 : > ../bad/empty.mp4

@@ -21,11 +21,14 @@ import (
 
 // prepareImage writes src, sniffed as a picture, to dst as a 9:16 JPEG.
 func (t *Transcoder) prepareImage(ctx context.Context, src, dst string, m Media, opts Options) (Result, error) {
+	if err := ctx.Err(); err != nil {
+		return Result{}, err
+	}
 	var img image.Image
 	orient := 1
 	var err error
 	if m.Format == "heif" {
-		img, err = t.decodeHEIF(ctx, src)
+		img, err = t.decodeHEIF(ctx, src, shrinkFor(opts.Crop))
 	} else {
 		img, orient, err = t.decodeFile(src, true, shrinkFor(opts.Crop))
 	}

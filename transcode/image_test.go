@@ -352,38 +352,6 @@ func TestPrepareImageScanFlood(t *testing.T) {
 	}
 }
 
-func TestHEIFSize(t *testing.T) {
-	ispe := func(w, h uint32) []byte {
-		b := make([]byte, 20)
-		binary.BigEndian.PutUint32(b[0:], 20)
-		copy(b[4:], "ispe")
-		binary.BigEndian.PutUint32(b[12:], w)
-		binary.BigEndian.PutUint32(b[16:], h)
-		return b
-	}
-	head := append(append(append([]byte("....ftypheic"), ispe(512, 512)...), ispe(4032, 3024)...), ispe(512, 512)...)
-	if w, h, ok := heifSize(head); !ok || w != 4032 || h != 3024 {
-		t.Fatalf("heifSize = %d×%d %v, want the grid's 4032×3024", w, h, ok)
-	}
-	if _, _, ok := heifSize([]byte("....ftypheic ispe")); ok {
-		t.Fatal("a bare 'ispe' string was taken for a box")
-	}
-	data, err := os.ReadFile(filepath.Join("..", "testdata", "samples", "sample.heic"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if w, h, ok := heifSize(data); !ok || w != 640 || h != 480 {
-		t.Fatalf("sample.heic: %d×%d %v, want 640×480", w, h, ok)
-	}
-	// A HEIC bomb is refused before heif-convert runs.
-	cfg := NewDefaultConfig()
-	cfg.MaxPixels = 1000
-	small, _ := New(cfg)
-	if _, err := small.Prepare(t.Context(), filepath.Join("..", "testdata", "samples", "sample.heic"), filepath.Join(t.TempDir(), "o.jpg"), Options{}); !errors.Is(err, ErrTooManyPixels) {
-		t.Fatalf("Prepare = %v, want ErrTooManyPixels", err)
-	}
-}
-
 func TestResample(t *testing.T) {
 	flat := plane{Pix: bytes.Repeat([]byte{77}, 300*200), Stride: 300, W: 300, H: 200}
 	out := plane{Pix: make([]byte, 70*90), Stride: 70, W: 70, H: 90}
