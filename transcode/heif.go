@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"image"
 	"io"
 	"os"
 	"os/exec"
@@ -131,27 +130,27 @@ func childBox(p []byte, typ string) ([]byte, bool) {
 // shrink allows, as decodeFile does). libheif applies the picture's
 // rotation and mirroring (irot, imir) itself and copies the EXIF block
 // unchanged, orientation tag included: the result must not be turned again.
-func (t *Transcoder) decodeHEIF(ctx context.Context, path string, shrink func(w, h int) int) (image.Image, error) {
+func (t *Transcoder) decodeHEIF(ctx context.Context, path string, shrink func(w, h int) int) (decoded, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, fmt.Errorf("transcode: %w", err)
+		return decoded{}, fmt.Errorf("transcode: %w", err)
 	}
 	fi, err := f.Stat()
 	if err != nil {
 		f.Close()
-		return nil, fmt.Errorf("transcode: %w", err)
+		return decoded{}, fmt.Errorf("transcode: %w", err)
 	}
 	w, h, err := heifSize(f, fi.Size())
 	f.Close()
 	if err != nil {
-		return nil, fmt.Errorf("%w: %s: %w", ErrCorruptMedia, path, err)
+		return decoded{}, fmt.Errorf("%w: %s: %w", ErrCorruptMedia, path, err)
 	}
 	if err := t.checkPixels(w, h); err != nil {
-		return nil, err
+		return decoded{}, err
 	}
 	dir, err := os.MkdirTemp("", "mediaprep-heif-*")
 	if err != nil {
-		return nil, fmt.Errorf("transcode: %w", err)
+		return decoded{}, fmt.Errorf("transcode: %w", err)
 	}
 	defer os.RemoveAll(dir)
 	out := filepath.Join(dir, "picture.jpg")
@@ -161,12 +160,12 @@ func (t *Transcoder) decodeHEIF(ctx context.Context, path string, shrink func(w,
 		// is at fault. A missing program, a timeout or a cancel keeps its
 		// own code.
 		if _, ok := errors.AsType[*exec.ExitError](err); ok && ctx.Err() == nil {
-			return nil, fmt.Errorf("%w: %w", ErrCorruptMedia, err)
+			return decoded{}, fmt.Errorf("%w: %w", ErrCorruptMedia, err)
 		}
-		return nil, fmt.Errorf("transcode: %s: %w", path, err)
+		return decoded{}, fmt.Errorf("transcode: %s: %w", path, err)
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, err
+		return decoded{}, err
 	}
 	// A file with several top-level pictures becomes picture-1.jpg,
 	// picture-2.jpg...: take the first. (Auxiliary pictures such as depth
@@ -174,9 +173,8 @@ func (t *Transcoder) decodeHEIF(ctx context.Context, path string, shrink func(w,
 	if _, err := os.Stat(out); err != nil {
 		out = filepath.Join(dir, "picture-1.jpg")
 		if _, err := os.Stat(out); err != nil {
-			return nil, fmt.Errorf("%w: heif-convert wrote no picture", ErrCorruptMedia)
+			return decoded{}, fmt.Errorf("%w: heif-convert wrote no picture", ErrCorruptMedia)
 		}
 	}
-	img, _, err := t.decodeFile(out, false, shrink)
-	return img, err
+	return t.decodeFile(out, false, shrink)
 }

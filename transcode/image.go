@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"image"
+	"image/color"
 	_ "image/gif" // registered for image.Decode
 	"image/jpeg"
 	_ "image/png"
@@ -24,13 +25,12 @@ func (t *Transcoder) prepareImage(ctx context.Context, src, dst string, m Media,
 	if err := ctx.Err(); err != nil {
 		return Result{}, err
 	}
-	var img image.Image
-	orient := 1
+	var d decoded
 	var err error
 	if m.Format == "heif" {
-		img, err = t.decodeHEIF(ctx, src, shrinkFor(opts.Crop))
+		d, err = t.decodeHEIF(ctx, src, shrinkFor(opts.Crop))
 	} else {
-		img, orient, err = t.decodeFile(src, true, shrinkFor(opts.Crop))
+		d, err = t.decodeFile(src, true, shrinkFor(opts.Crop))
 	}
 	if err != nil {
 		return Result{}, err
@@ -38,7 +38,7 @@ func (t *Transcoder) prepareImage(ctx context.Context, src, dst string, m Media,
 	if err := ctx.Err(); err != nil {
 		return Result{}, err
 	}
-	pic := newOriented(toYCbCr(img, t.cfg.Background), orient)
+	pic := newOriented(d, t.cfg.Background)
 	var out image.Image
 	switch opts.Crop {
 	case CropPad:
@@ -74,67 +74,75 @@ func (t *Transcoder) checkPixels(w, h int) error {
 	return nil
 }
 
+// decoded is a picture as decoded: maybe shrunk by the JPEG decoder, with
+// the size it has in the file and the EXIF orientation it is shown in.
+type decoded struct {
+	img    image.Image
+	stored image.Point // size in the file, before any shrink
+	orient int         // EXIF orientation, 1..8
+}
+
 // decodeFile decodes the picture at path after checking its declared size,
-// and returns its EXIF orientation when exif is set (JPEG), else 1. A JPEG
-// goes through libjpeg-turbo where available, shrunk in the DCT domain by
-// what shrink (given the displayed size) allows.
-func (t *Transcoder) decodeFile(path string, exif bool, shrink func(w, h int) int) (image.Image, int, error) {
+// with its EXIF orientation when exif is set (JPEG), else 1. A JPEG goes
+// through libjpeg-turbo where available, shrunk in the DCT domain by what
+// shrink (given the displayed size) allows.
+func (t *Transcoder) decodeFile(path string, exif bool, shrink func(w, h int) int) (decoded, error) {
 	f, err := os.Open(path)
 	if err != nil {
-		return nil, 0, fmt.Errorf("transcode: %w", err)
+		return decoded{}, fmt.Errorf("transcode: %w", err)
 	}
 	defer f.Close()
 	cfg, format, err := image.DecodeConfig(bufio.NewReader(f))
 	if err != nil {
-		return nil, 0, fmt.Errorf("%w: %w", ErrCorruptMedia, err)
+		return decoded{}, fmt.Errorf("%w: %w", ErrCorruptMedia, err)
 	}
 	if err := t.checkPixels(cfg.Width, cfg.Height); err != nil {
-		return nil, 0, err
+		return decoded{}, err
 	}
 	if _, err := f.Seek(0, 0); err != nil {
-		return nil, 0, fmt.Errorf("transcode: %w", err)
+		return decoded{}, fmt.Errorf("transcode: %w", err)
 	}
+	d := decoded{stored: image.Pt(cfg.Width, cfg.Height), orient: 1}
 	if format != "jpeg" {
-		img, _, err := image.Decode(bufio.NewReaderSize(f, 64<<10))
+		d.img, _, err = image.Decode(bufio.NewReaderSize(f, 64<<10))
 		if err != nil {
-			return nil, 0, fmt.Errorf("%w: %w", ErrCorruptMedia, err)
+			return decoded{}, fmt.Errorf("%w: %w", ErrCorruptMedia, err)
 		}
-		return img, 1, nil
+		return d, nil
 	}
 	// JPEG: whole in memory (the pixel limit bounds it), as TurboJPEG wants.
 	data, err := io.ReadAll(f)
 	if err != nil {
-		return nil, 0, fmt.Errorf("transcode: %s: %w", path, err)
+		return decoded{}, fmt.Errorf("transcode: %s: %w", path, err)
 	}
 	// A progressive JPEG may hold any number of scans, each a pass over
 	// the whole picture: thousands make a tiny file decode for minutes.
 	// Real files have about ten.
 	if n := bytes.Count(data, []byte{0xFF, 0xDA}); n > maxJPEGScans {
-		return nil, 0, fmt.Errorf("%w: %d scans, more than the %d a picture needs", ErrCorruptMedia, n, maxJPEGScans)
+		return decoded{}, fmt.Errorf("%w: %d scans, more than the %d a picture needs", ErrCorruptMedia, n, maxJPEGScans)
 	}
-	orient := 1
 	if exif {
-		orient = jpegOrientation(bytes.NewReader(data))
+		d.orient = jpegOrientation(bytes.NewReader(data))
 	}
 	s := 1
 	if shrink != nil {
 		dw, dh := cfg.Width, cfg.Height
-		if orient >= 5 {
+		if d.orient >= 5 {
 			dw, dh = dh, dw
 		}
 		s = shrink(dw, dh)
 	}
 	if m, ok, err := decodeJPEGFast(data, s); ok || err != nil {
 		if err != nil {
-			return nil, 0, fmt.Errorf("%w: %w", ErrCorruptMedia, err)
+			return decoded{}, fmt.Errorf("%w: %w", ErrCorruptMedia, err)
 		}
-		return m, orient, nil
+		d.img = m
+		return d, nil
 	}
-	img, err := jpeg.Decode(bytes.NewReader(data))
-	if err != nil {
-		return nil, 0, fmt.Errorf("%w: %w", ErrCorruptMedia, err)
+	if d.img, err = jpeg.Decode(bytes.NewReader(data)); err != nil {
+		return decoded{}, fmt.Errorf("%w: %w", ErrCorruptMedia, err)
 	}
-	return img, orient, nil
+	return d, nil
 }
 
 // shrinkFor returns how much a picture displayed at w×h may be shrunk while
@@ -182,23 +190,33 @@ func writeJPEG(path string, img image.Image, quality int) error {
 }
 
 // oriented is a decoded picture and the EXIF orientation it is shown in.
-// Crops are given in displayed coordinates; the pixels stay as stored until
-// the output is small.
+// Crops are given in displayed coordinates of the picture at the size it
+// has in the file, whatever the decoder shrank it to: output sizes do not
+// depend on the shrink. The pixels stay as stored until the output is
+// small.
 type oriented struct {
 	src    *image.YCbCr
 	orient int
-	w, h   int // displayed size
+	stored image.Point // size in the file
+	w, h   int         // displayed size
 }
 
-func newOriented(src *image.YCbCr, orient int) oriented {
-	w, h := src.Rect.Dx(), src.Rect.Dy()
+// newOriented converts d to YCbCr, transparency flattened onto bg.
+func newOriented(d decoded, bg color.NRGBA) oriented {
+	src := toYCbCr(d.img, bg)
+	orient := d.orient
 	if orient < 1 || orient > 8 {
 		orient = 1
 	}
+	stored := d.stored
+	if stored.X <= 0 || stored.Y <= 0 {
+		stored = src.Rect.Size()
+	}
+	w, h := stored.X, stored.Y
 	if orient >= 5 {
 		w, h = h, w
 	}
-	return oriented{src: src, orient: orient, w: w, h: h}
+	return oriented{src: src, orient: orient, stored: stored, w: w, h: h}
 }
 
 // cropScale cuts the displayed region r out and scales it down (never up)
@@ -210,8 +228,11 @@ func (p oriented) cropScale(r image.Rectangle) *image.YCbCr {
 
 // scaled returns the displayed region r scaled to w×h, upright.
 func (p oriented) scaled(r image.Rectangle, w, h int) *image.YCbCr {
-	sw, sh := p.src.Rect.Dx(), p.src.Rect.Dy()
-	sr := storedRect(rectOf(r), p.orient, sw, sh)
+	sr := storedRect(rectOf(r), p.orient, p.stored.X, p.stored.Y)
+	// From the size in the file to the size decoded.
+	fx := float64(p.src.Rect.Dx()) / float64(p.stored.X)
+	fy := float64(p.src.Rect.Dy()) / float64(p.stored.Y)
+	sr = rect{sr.x * fx, sr.y * fy, sr.w * fx, sr.h * fy}
 	tw, th := w, h
 	if p.orient >= 5 {
 		tw, th = h, w

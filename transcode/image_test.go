@@ -6,6 +6,8 @@ import (
 	"errors"
 	"image"
 	"image/color"
+	"image/color/palette"
+	"image/gif"
 	"image/jpeg"
 	"image/png"
 	"os"
@@ -152,6 +154,10 @@ func TestPrepareImageFormats(t *testing.T) {
 		{"png16.png", 180, 320},
 		{"static.gif", 51, 90}, // 90×90: cut to 9:16, never scaled up
 		{"sample.webp", 113, 200},
+		{"alpha.webp", 90, 160},
+		{"yuv444.jpg", 68, 120},
+		{"yuv422.jpg", 68, 120},
+		{"rotated.heic", 36, 64},
 		{"sample.bmp", 51, 90},
 		{"sample.tiff", 51, 90},
 	}
@@ -478,4 +484,132 @@ func mustReadT(t *testing.T, path string) []byte {
 		t.Fatal(err)
 	}
 	return data
+}
+
+// TestPrepareImageTransparency: every format that carries transparency,
+// and the grey ones, come out with the left half black and the (formerly
+// transparent or white) right half white.
+func TestPrepareImageTransparency(t *testing.T) {
+	const w, h = 90, 160
+	left := func(x int) bool { return x < w/2 }
+	encPNG := func(img image.Image) []byte {
+		var buf bytes.Buffer
+		if err := png.Encode(&buf, img); err != nil {
+			t.Fatal(err)
+		}
+		return buf.Bytes()
+	}
+	paletted := func(p color.Palette, in, out uint8) *image.Paletted {
+		img := image.NewPaletted(image.Rect(0, 0, w, h), p)
+		for y := range h {
+			for x := range w {
+				img.Pix[y*img.Stride+x] = out
+				if left(x) {
+					img.Pix[y*img.Stride+x] = in
+				}
+			}
+		}
+		return img
+	}
+	twoColours := color.Palette{color.NRGBA{0, 0, 0, 255}, color.NRGBA{0, 0, 0, 0}}
+	nrgba64 := image.NewNRGBA64(image.Rect(0, 0, w, h)) // transparent
+	gray := image.NewGray(image.Rect(0, 0, w, h))
+	gray16 := image.NewGray16(image.Rect(0, 0, w, h))
+	for y := range h {
+		for x := range w {
+			if left(x) {
+				nrgba64.SetNRGBA64(x, y, color.NRGBA64{0, 0, 0, 0xffff})
+				gray16.SetGray16(x, y, color.Gray16{0})
+			} else {
+				gray.SetGray(x, y, color.Gray{255})
+				gray16.SetGray16(x, y, color.Gray16{0xffff})
+			}
+		}
+	}
+	// A transparent index in a full palette, as GIF encoders write it.
+	gifPalette := append(color.Palette{color.NRGBA{0, 0, 0, 0}}, palette.Plan9[1:]...)
+	var gifBuf bytes.Buffer
+	if err := gif.Encode(&gifBuf, paletted(gifPalette, 0 /* placeholder */, 0), nil); err != nil {
+		t.Fatal(err)
+	}
+	gifBuf.Reset()
+	black := uint8(gifPalette.Index(color.NRGBA{0, 0, 0, 255}))
+	if err := gif.Encode(&gifBuf, paletted(gifPalette, black, 0), &gif.Options{NumColors: 256}); err != nil {
+		t.Fatal(err)
+	}
+	tests := []struct {
+		name string
+		data []byte
+	}{
+		{"png palette with a transparent entry", encPNG(paletted(twoColours, 0, 1))},
+		{"png 16-bit with alpha", encPNG(nrgba64)},
+		{"png grey", encPNG(gray)},
+		{"png grey 16-bit", encPNG(gray16)},
+		{"gif transparent index", gifBuf.Bytes()},
+		{"webp with alpha", mustReadT(t, filepath.Join("..", "testdata", "samples", "alpha.webp"))},
+	}
+	tr := newTestTranscoder(t)
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			dst := filepath.Join(t.TempDir(), "out.jpg")
+			res, err := tr.Prepare(t.Context(), writeFile(t, "in", tt.data), dst, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := decodeOutput(t, dst)
+			if b := out.Bounds(); b.Dx() != w || b.Dy() != h || res.Width != w || res.Height != h {
+				t.Fatalf("output %v, result %d×%d, want %d×%d", b, res.Width, res.Height, w, h)
+			}
+			for y := 10; y < h; y += 30 {
+				if r, g, b, _ := out.At(w-10, y).RGBA(); r>>8 < 240 || g>>8 < 240 || b>>8 < 240 {
+					t.Fatalf("right half (%d, %d) is %v, want white", w-10, y, out.At(w-10, y))
+				}
+				if r, g, b, _ := out.At(10, y).RGBA(); r>>8 > 20 || g>>8 > 20 || b>>8 > 20 {
+					t.Fatalf("left half (10, %d) is %v, want black", y, out.At(10, y))
+				}
+			}
+		})
+	}
+}
+
+// TestPrepareImageOrientedLarge: camera-sized pictures with odd sides,
+// stored sideways or upside down, go through the shrinking JPEG decoder
+// and the resampler at full output size and come out upright.
+func TestPrepareImageOrientedLarge(t *testing.T) {
+	if testing.Short() {
+		t.Skip("encodes 10 MP pictures")
+	}
+	display := quadrants(2401, 4001) // red top-left quadrant, the rest blue
+	tr := newTestTranscoder(t)
+	for _, c := range []struct {
+		o      int
+		stored image.Image
+	}{
+		{6, imaging.Rotate90(display)},
+		{8, imaging.Rotate270(display)},
+		{3, imaging.Rotate180(display)},
+	} {
+		t.Run(string(rune('0'+c.o)), func(t *testing.T) {
+			src := writeFile(t, "in.jpg", withOrientation(t, c.stored, c.o))
+			dst := filepath.Join(t.TempDir(), "out.jpg")
+			res, err := tr.Prepare(t.Context(), src, dst, Options{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := decodeOutput(t, dst)
+			if b := out.Bounds(); b.Dx() != 1080 || b.Dy() != 1920 || res.Width != 1080 || res.Height != 1920 {
+				t.Fatalf("output %v, result %d×%d, want 1080×1920", b, res.Width, res.Height)
+			}
+			// The 9:16 cut of 2401×4001 is 2250 wide from x=75: the red
+			// quadrant ends at 1200, that is at x≈524 of the output.
+			for _, p := range []struct {
+				x, y int
+				red  bool
+			}{{100, 100, true}, {480, 900, true}, {580, 100, false}, {100, 1000, false}, {1000, 1800, false}} {
+				if got := out.At(p.x, p.y); isRed(got) != p.red || !p.red && !isBlue(got) {
+					t.Fatalf("(%d, %d) is %v, want red %v", p.x, p.y, got, p.red)
+				}
+			}
+		})
+	}
 }
