@@ -88,18 +88,3 @@ func BenchmarkTrim(b *testing.B) {
 	}
 	reportPair(b, "10min", l, "60s", c)
 }
-
-// BenchmarkImage12MP: the picture path in-process, decode to encode, on a
-// 12 MP JPEG (the whole-process comparison with vipsthumbnail is
-// BenchmarkImageProcess in cmd/mediaprep).
-func BenchmarkImage12MP(b *testing.B) {
-	src := genInput(b, "photo-4032x3024.jpg",
-		"-f", "lavfi", "-i", "mandelbrot=s=4032x3024,noise=alls=25:allf=u", "-frames:v", "1", "-pix_fmt", "yuvj420p", "-q:v", "2")
-	tr := newTestTranscoder(b)
-	dst := filepath.Join(b.TempDir(), "out.jpg")
-	for b.Loop() {
-		if _, err := tr.Prepare(b.Context(), src, dst, Options{}); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
