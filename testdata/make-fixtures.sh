@@ -46,6 +46,7 @@ ff -f lavfi -i testsrc2=size=90x90 -frames:v 1 static.gif
 /usr/bin/convert sample.jpg -colorspace Gray gray.jpg
 /usr/bin/convert -size 240x320 gradient:red-blue -depth 16 png16.png
 heif-enc -q 50 -o sample.heic sample.jpg
+heif-enc -A -q 50 -o sample.avif sample.jpg
 # Chroma layouts other than 4:2:0, WebP with alpha (left half opaque black, right half transparent).
 ff -f lavfi -i testsrc2=size=160x120 -frames:v 1 -pix_fmt yuvj444p -q:v 4 yuv444.jpg
 ff -f lavfi -i testsrc2=size=160x120 -frames:v 1 -pix_fmt yuvj422p -q:v 4 yuv422.jpg

@@ -104,17 +104,20 @@ func TestEXIFOrientation(t *testing.T) {
 				t.Fatalf("jpegOrientation = %d, want %d", got, o)
 			}
 			src := writeFile(t, "in.jpg", data)
-			dst := filepath.Join(t.TempDir(), "out.jpg")
-			res, err := tr.Prepare(t.Context(), src, dst, Options{})
-			if err != nil {
-				t.Fatal(err)
-			}
-			img := decodeOutput(t, dst)
-			if b := img.Bounds(); b.Dx() != 180 || b.Dy() != 320 || res.Width != 180 || res.Height != 320 {
-				t.Fatalf("output %v (result %d×%d), want 180×320", b, res.Width, res.Height)
-			}
-			if !isRed(img.At(45, 80)) || !isBlue(img.At(135, 80)) || !isBlue(img.At(45, 240)) {
-				t.Fatalf("output is not upright: top-left %v, top-right %v, bottom-left %v", img.At(45, 80), img.At(135, 80), img.At(45, 240))
+			// The picture is 9:16 already: every crop mode keeps all of it.
+			for _, mode := range []CropMode{CropCenter, CropSmart, CropPad} {
+				dst := filepath.Join(t.TempDir(), "out.jpg")
+				res, err := tr.Prepare(t.Context(), src, dst, Options{Crop: mode})
+				if err != nil {
+					t.Fatal(err)
+				}
+				img := decodeOutput(t, dst)
+				if b := img.Bounds(); b.Dx() != 180 || b.Dy() != 320 || res.Width != 180 || res.Height != 320 {
+					t.Fatalf("%s: output %v (result %d×%d), want 180×320", mode, b, res.Width, res.Height)
+				}
+				if !isRed(img.At(45, 80)) || !isBlue(img.At(135, 80)) || !isBlue(img.At(45, 240)) {
+					t.Fatalf("%s: output is not upright: top-left %v, top-right %v, bottom-left %v", mode, img.At(45, 80), img.At(135, 80), img.At(45, 240))
+				}
 			}
 		})
 	}
@@ -150,6 +153,7 @@ func TestPrepareImageFormats(t *testing.T) {
 		{"cmyk.jpg", 270, 480},
 		{"gray.jpg", 270, 480},
 		{"sample.heic", 270, 480},
+		{"sample.avif", 270, 480},
 		{"alpha.png", 56, 100},
 		{"png16.png", 180, 320},
 		{"static.gif", 51, 90}, // 90×90: cut to 9:16, never scaled up
