@@ -1,0 +1,35 @@
+package storage
+
+import (
+	"errors"
+	"fmt"
+)
+
+// Stable codes of storage failures, as CodeOf reports them.
+const (
+	CodeStorageFailed = "storage_failed" // the object store refused or could not be reached
+	CodeLinkRejected  = "link_rejected"  // the link would not be delivered by Green API
+)
+
+// Sentinel errors; match them with errors.Is.
+var (
+	ErrStorage      = errors.New("storage: object store failed")
+	ErrLinkRejected = errors.New("storage: link is not a direct media link")
+)
+
+// CodeOf returns the stable code of a storage error, or "" when err is not
+// one.
+func CodeOf(err error) string {
+	switch {
+	case errors.Is(err, ErrLinkRejected):
+		return CodeLinkRejected
+	case errors.Is(err, ErrStorage):
+		return CodeStorageFailed
+	}
+	return ""
+}
+
+// opError wraps a failure of the object store with the operation and key.
+func opError(op, key string, err error) error {
+	return fmt.Errorf("%w: %s %s: %w", ErrStorage, op, key, err)
+}

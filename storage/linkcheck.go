@@ -1,0 +1,97 @@
+package storage
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Checker fetches links the way Green API will before a status is posted.
+// The zero value uses a client with a 20-second timeout.
+type Checker struct {
+	Client *http.Client
+}
+
+// CheckLink fetches link with GET and "Range: bytes=0-0" (falling back to
+// HEAD when the server refuses that) and returns an error wrapping
+// ErrLinkRejected unless it answers 200 or 206 with contentType (parameters
+// ignored) and no "attachment" disposition. Green API accepts a download
+// link with HTTP 200 and then never delivers the status, so such a link
+// must not be posted.
+func (c Checker) CheckLink(ctx context.Context, link, contentType string) error {
+	hc := c.Client
+	if hc == nil {
+		hc = &http.Client{Timeout: 20 * time.Second}
+	}
+	where := redactQuery(link)
+	resp, err := fetch(ctx, hc, http.MethodGet, link)
+	if err == nil && (resp.StatusCode == http.StatusMethodNotAllowed || resp.StatusCode == http.StatusNotImplemented ||
+		resp.StatusCode == http.StatusRequestedRangeNotSatisfiable) {
+		resp, err = fetch(ctx, hc, http.MethodHead, link)
+	}
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		return fmt.Errorf("%w: %s: %s", ErrLinkRejected, where, stripURL(err, link, where))
+	}
+	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusPartialContent {
+		return fmt.Errorf("%w: %s answers %s", ErrLinkRejected, where, resp.Status)
+	}
+	got := resp.Header.Get("Content-Type")
+	mt, _, _ := mime.ParseMediaType(got)
+	want, _, _ := mime.ParseMediaType(contentType)
+	if mt == "" || mt != want {
+		why := ""
+		if mt == "application/octet-stream" || mt == "binary/octet-stream" {
+			why = " (a download link: Green API accepts it and never delivers the status)"
+		}
+		return fmt.Errorf("%w: %s is served as %q, want %q%s", ErrLinkRejected, where, got, contentType, why)
+	}
+	if d, _, _ := mime.ParseMediaType(resp.Header.Get("Content-Disposition")); d == "attachment" {
+		return fmt.Errorf("%w: %s is served with Content-Disposition: attachment (a download link: Green API accepts it and never delivers the status)", ErrLinkRejected, where)
+	}
+	return nil
+}
+
+func fetch(ctx context.Context, hc *http.Client, method, link string) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, link, nil)
+	if err != nil {
+		return nil, err
+	}
+	if method == http.MethodGet {
+		req.Header.Set("Range", "bytes=0-0")
+	}
+	resp, err := hc.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	resp.Body.Close()
+	return resp, nil
+}
+
+// redactQuery drops the query of a link (a presigned link's signature) for
+// messages.
+func redactQuery(link string) string {
+	u, err := url.Parse(link)
+	if err != nil {
+		return "link"
+	}
+	u.RawQuery, u.Fragment, u.User = "", "", nil
+	return u.String()
+}
+
+// stripURL returns err's text with the full link replaced by its redacted
+// form (net/http quotes the whole URL in its errors).
+func stripURL(err error, link, redacted string) string {
+	s := err.Error()
+	s = strings.ReplaceAll(s, link, redacted)
+	s = strings.ReplaceAll(s, fmt.Sprintf("%q", link), redacted)
+	return s
+}

@@ -1,0 +1,212 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	awshttp "github.com/aws/aws-sdk-go-v2/aws/transport/http"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/feature/s3/transfermanager"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+)
+
+// Object is a stored file as the pipeline sees it.
+type Object struct {
+	Key          string
+	ContentType  string            // e.g. "video/mp4"
+	Size         int64             // bytes; -1 when unknown before upload
+	FileName     string            // shown by browsers; UTF-8 allowed (RFC 2231 in the header)
+	Metadata     map[string]string // user metadata (x-amz-meta-*), lower-case names
+	LastModified time.Time
+}
+
+// Link is a direct link to an object.
+type Link struct {
+	URL     string
+	Expires time.Time // zero for public links
+}
+
+// Store puts prepared files into one bucket and makes links to them. It is
+// safe for concurrent use.
+type Store struct {
+	cfg     Config
+	s3      *s3.Client
+	presign *s3.PresignClient
+	tm      *transfermanager.Client
+}
+
+// New validates cfg and returns a Store. It reads credentials from the
+// standard AWS chain unless cfg.Credentials is set; it does not contact the
+// server (see Ping).
+func New(ctx context.Context, cfg Config) (*Store, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	opts := []func(*config.LoadOptions) error{
+		config.WithRegion(cfg.Region),
+		config.WithRequestChecksumCalculation(aws.RequestChecksumCalculationWhenRequired),
+		config.WithResponseChecksumValidation(aws.ResponseChecksumValidationWhenRequired),
+	}
+	if cfg.Credentials != nil {
+		opts = append(opts, config.WithCredentialsProvider(cfg.Credentials))
+	}
+	awsCfg, err := config.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("storage: AWS configuration: %w", err)
+	}
+	client := s3.NewFromConfig(awsCfg, func(o *s3.Options) {
+		if cfg.Endpoint != "" {
+			o.BaseEndpoint = aws.String(cfg.Endpoint)
+		}
+		o.UsePathStyle = cfg.PathStyle
+	})
+	tm := transfermanager.New(client, func(o *transfermanager.Options) {
+		o.PartSizeBytes = cfg.PartSize
+		o.MultipartUploadThreshold = cfg.PartSize
+		o.Concurrency = cfg.Concurrency
+		o.RequestChecksumCalculation = aws.RequestChecksumCalculationWhenRequired
+		o.FailTimeout = 30 * time.Second // abort a failed multipart upload even after ctx is canceled
+	})
+	return &Store{cfg: cfg, s3: client, presign: s3.NewPresignClient(client), tm: tm}, nil
+}
+
+// Key returns the object key of a prepared file: the configured prefix, the
+// first 16 hex digits of digest (which must identify the content and the
+// options it was prepared with), then the ASCII slug and extension, e.g.
+// "statuses/3fa2c0de91b47a10-beach.mp4".
+func (s *Store) Key(digest, slug, ext string) string {
+	name := fmt.Sprintf("%.16s-%s%s", digest, slug, ext)
+	if s.cfg.Prefix == "" {
+		return name
+	}
+	return s.cfg.Prefix + "/" + name
+}
+
+// Ping checks that the bucket exists and the credentials reach it.
+func (s *Store) Ping(ctx context.Context) error {
+	_, err := s.s3.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(s.cfg.Bucket)})
+	if err != nil {
+		return opError("head bucket", s.cfg.Bucket, err)
+	}
+	return nil
+}
+
+// Lookup returns the stored object at key, and false when there is none.
+func (s *Store) Lookup(ctx context.Context, key string) (Object, bool, error) {
+	out, err := s.s3.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(s.cfg.Bucket), Key: aws.String(key)})
+	if err != nil {
+		if isNotFound(err) {
+			return Object{}, false, nil
+		}
+		return Object{}, false, opError("head", key, err)
+	}
+	obj := Object{
+		Key:          key,
+		ContentType:  aws.ToString(out.ContentType),
+		Size:         aws.ToInt64(out.ContentLength),
+		Metadata:     out.Metadata,
+		LastModified: aws.ToTime(out.LastModified),
+	}
+	if _, params, err := mime.ParseMediaType(aws.ToString(out.ContentDisposition)); err == nil {
+		obj.FileName = params["filename"]
+	}
+	return obj, true, nil
+}
+
+// Put streams body to key with obj's Content-Type, file name and metadata,
+// an inline Content-Disposition and the configured Cache-Control. obj.Size
+// may be -1 when unknown. Memory use is bounded by the part size times the
+// concurrency, whatever the size of body. A failed multipart upload is
+// aborted, so nothing half-written stays behind under key.
+func (s *Store) Put(ctx context.Context, key string, body io.Reader, obj Object) (Object, error) {
+	if obj.ContentType == "" {
+		return Object{}, fmt.Errorf("storage: put %s: no content type", key)
+	}
+	in := &transfermanager.UploadObjectInput{
+		Bucket:             aws.String(s.cfg.Bucket),
+		Key:                aws.String(key),
+		Body:               body,
+		ContentType:        aws.String(obj.ContentType),
+		ContentDisposition: aws.String(inlineDisposition(obj.FileName)),
+		CacheControl:       aws.String(s.cfg.CacheControl),
+		Metadata:           obj.Metadata,
+	}
+	if obj.Size >= 0 {
+		in.ContentLength = aws.Int64(obj.Size)
+	}
+	if _, err := s.tm.UploadObject(ctx, in); err != nil {
+		return Object{}, opError("put", key, err)
+	}
+	obj.Key = key
+	return obj, nil
+}
+
+// Delete removes the object at key; a missing object is not an error.
+func (s *Store) Delete(ctx context.Context, key string) error {
+	_, err := s.s3.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(s.cfg.Bucket), Key: aws.String(key)})
+	if err != nil && !isNotFound(err) {
+		return opError("delete", key, err)
+	}
+	return nil
+}
+
+// Link returns a direct link to key: presigned for LinkTTL, or under
+// PublicBaseURL.
+func (s *Store) Link(ctx context.Context, key string) (Link, error) {
+	if s.cfg.LinkMode == LinkPublic {
+		u, err := url.JoinPath(s.cfg.PublicBaseURL, key)
+		if err != nil {
+			return Link{}, fmt.Errorf("storage: link %s: %w", key, err)
+		}
+		return Link{URL: u}, nil
+	}
+	now := time.Now()
+	req, err := s.presign.PresignGetObject(ctx, &s3.GetObjectInput{
+		Bucket: aws.String(s.cfg.Bucket),
+		Key:    aws.String(key),
+	}, s3.WithPresignExpires(s.cfg.LinkTTL))
+	if err != nil {
+		return Link{}, opError("presign", key, err)
+	}
+	return Link{URL: req.URL, Expires: now.Add(s.cfg.LinkTTL)}, nil
+}
+
+// inlineDisposition is "inline" with the file name, non-ASCII names encoded
+// as RFC 2231 UTF-8 (filename*=utf-8”…).
+func inlineDisposition(name string) string {
+	if name == "" {
+		return "inline"
+	}
+	if d := mime.FormatMediaType("inline", map[string]string{"filename": name}); d != "" {
+		return d
+	}
+	return "inline"
+}
+
+func isNotFound(err error) bool {
+	var nf *types.NotFound
+	var nsk *types.NoSuchKey
+	if errors.As(err, &nf) || errors.As(err, &nsk) {
+		return true
+	}
+	var re *awshttp.ResponseError
+	return errors.As(err, &re) && re.HTTPStatusCode() == http.StatusNotFound
+}
+
+// String describes the store without secrets, for logs.
+func (s *Store) String() string {
+	ep := s.cfg.Endpoint
+	if ep == "" {
+		ep = "aws:" + s.cfg.Region
+	}
+	return strings.TrimSuffix(ep, "/") + "/" + s.cfg.Bucket
+}
