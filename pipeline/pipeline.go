@@ -175,6 +175,3 @@ func Slug(s string) string {
 	}
 	return b.String()
 }
-
-// CodeOf returns the stable code of an error from a Pipeline call.
-func CodeOf(err error) string { return string(transcode.CodeOf(err)) }

@@ -15,6 +15,17 @@ have gcc || need+=(gcc)                          # cgo
 if [[ $what == bench ]]; then
 	have vipsthumbnail || need+=(libvips-tools)   # the picture benchmark's reference
 fi
+# The S3-compatible server the integration tests and benchmarks start
+# (storage/s3test). Built once with the Go toolchain, then cached in Go's bin
+# folder; a fresh machine takes about three minutes here.
+if [[ $what == test || $what == bench ]]; then
+	gobin=$(go env GOBIN)
+	gobin=${gobin:-$(go env GOPATH)/bin}
+	if ! have versitygw && [[ ! -x $gobin/versitygw ]]; then
+		echo "deps: building versitygw v1.8.0 into $gobin" >&2
+		go install github.com/versity/versitygw/cmd/versitygw@v1.8.0
+	fi
+fi
 if ((${#need[@]} == 0)); then
 	exit 0
 fi

@@ -30,7 +30,10 @@ func TestConfigValidate(t *testing.T) {
 		{"ttl over 7 days", func(c *storage.Config) { c.LinkTTL = 8 * 24 * time.Hour }, []string{"MEDIAPREP_LINK_TTL"}},
 		{"ttl of 7 days", func(c *storage.Config) { c.LinkTTL = 7 * 24 * time.Hour }, nil},
 		{"public without base", func(c *storage.Config) { c.LinkMode = storage.LinkPublic }, []string{"MEDIAPREP_PUBLIC_BASE_URL"}},
-		{"public with base", func(c *storage.Config) { c.LinkMode = storage.LinkPublic; c.PublicBaseURL = "https://cdn.example.com/m" }, nil},
+		{"public with base", func(c *storage.Config) {
+			c.LinkMode = storage.LinkPublic
+			c.PublicBaseURL = "https://cdn.example.com/m"
+		}, nil},
 		{"unknown mode", func(c *storage.Config) { c.LinkMode = "signed" }, []string{"MEDIAPREP_LINK_MODE"}},
 		{"prefix with space", func(c *storage.Config) { c.Prefix = "my statuses" }, []string{"MEDIAPREP_S3_PREFIX"}},
 		{"endpoint not a URL", func(c *storage.Config) { c.Endpoint = "localhost:9000" }, []string{"MEDIAPREP_S3_ENDPOINT"}},

@@ -46,7 +46,7 @@ type jsonLine struct {
 func runJSON(t *testing.T, args ...string) ([]jsonLine, int) {
 	t.Helper()
 	var stdout, stderr bytes.Buffer
-	code := run(t.Context(), args, &stdout, &stderr)
+	code := run(t.Context(), args, noEnv, &stdout, &stderr)
 	var lines []jsonLine
 	sc := bufio.NewScanner(&stdout)
 	for sc.Scan() {
@@ -156,7 +156,7 @@ func TestPrepareSamples(t *testing.T) {
 	}
 	// The readable summary names every file and ends with the count.
 	var stdout bytes.Buffer
-	if code := run(t.Context(), append([]string{"prepare", "--out", t.TempDir()}, samples[:2]...), &stdout, &stdout); code != exitOK {
+	if code := run(t.Context(), append([]string{"prepare", "--out", t.TempDir()}, samples[:2]...), noEnv, &stdout, &stdout); code != exitOK {
 		t.Fatalf("summary run: exit %d: %s", code, stdout.String())
 	}
 	if !strings.Contains(stdout.String(), "2 prepared, 0 failed") {
@@ -174,7 +174,7 @@ func TestUsageErrors(t *testing.T) {
 		{"no-such-command"},
 	} {
 		var out bytes.Buffer
-		if code := run(t.Context(), args, &out, &out); code != exitUsage {
+		if code := run(t.Context(), args, noEnv, &out, &out); code != exitUsage {
 			t.Errorf("%v: exit %d, want %d (%s)", args, code, exitUsage, out.String())
 		}
 	}
@@ -262,3 +262,6 @@ func childPIDs(pid int, comm string) []int {
 	}
 	return pids
 }
+
+// noEnv is an empty environment for run.
+func noEnv(string) string { return "" }

@@ -51,7 +51,7 @@ func (g *globalFlags) logger() *slog.Logger {
 }
 
 // run executes mediaprep with args and returns its exit status.
-func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) int {
 	root := &cobra.Command{
 		Use:           "mediaprep",
 		Short:         "Turn raw media into WhatsApp statuses",
@@ -75,7 +75,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	root.PersistentFlags().BoolVarP(&g.verbose, "verbose", "v", false, "log every ffmpeg/ffprobe command to stderr")
 	root.PersistentFlags().BoolVar(&g.logJSON, "log-json", false, "log as JSON lines")
 	g.stderr = stderr
-	root.AddCommand(newPrepareCmd(&g, stdout))
+	root.AddCommand(newPrepareCmd(&g, stdout), newPostCmd(&g, stdout, getenv), newBatchCmd(&g, stdout, getenv))
 
 	err := root.ExecuteContext(ctx)
 	var ee exitError

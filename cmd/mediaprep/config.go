@@ -1,0 +1,99 @@
+package main
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/mediaprep/mediaprep/greenapi"
+	"github.com/mediaprep/mediaprep/storage"
+)
+
+// settings are the Green API and storage settings of post and batch: read
+// from the environment, then overridden by flags.
+type settings struct {
+	greenURL, instance string
+	endpoint, bucket   string
+	region, prefix     string
+	pathStyle          string
+	linkMode, linkTTL  string
+	publicBaseURL      string
+}
+
+// env names, in the order README lists them.
+var settingEnv = []struct {
+	name, flag, usage string
+	field             func(*settings) *string
+}{
+	{"MEDIAPREP_GREENAPI_URL", "greenapi-url", "Green API host (default " + greenapi.DefaultAPIURL + ")", func(s *settings) *string { return &s.greenURL }},
+	{"MEDIAPREP_GREENAPI_INSTANCE", "instance", "Green API idInstance", func(s *settings) *string { return &s.instance }},
+	{"MEDIAPREP_S3_ENDPOINT", "s3-endpoint", "S3 endpoint URL (empty: AWS S3)", func(s *settings) *string { return &s.endpoint }},
+	{"MEDIAPREP_S3_BUCKET", "bucket", "bucket the prepared files go to", func(s *settings) *string { return &s.bucket }},
+	{"MEDIAPREP_S3_REGION", "region", "S3 region (default us-east-1)", func(s *settings) *string { return &s.region }},
+	{"MEDIAPREP_S3_PREFIX", "prefix", "key prefix (default statuses)", func(s *settings) *string { return &s.prefix }},
+	{"MEDIAPREP_S3_PATH_STYLE", "path-style", "path-style S3 addressing: true for MinIO, versitygw, Ceph", func(s *settings) *string { return &s.pathStyle }},
+	{"MEDIAPREP_LINK_MODE", "link-mode", "presign or public (default presign)", func(s *settings) *string { return &s.linkMode }},
+	{"MEDIAPREP_LINK_TTL", "link-ttl", "life of a presigned link, more than 24h, at most 168h (default 72h)", func(s *settings) *string { return &s.linkTTL }},
+	{"MEDIAPREP_PUBLIC_BASE_URL", "public-base-url", "base URL of public links (link mode public)", func(s *settings) *string { return &s.publicBaseURL }},
+}
+
+// addSettingFlags adds a flag per setting; its default is the environment
+// variable's value. The token has no flag: a flag would show in ps.
+func addSettingFlags(fl *pflag.FlagSet, s *settings, getenv func(string) string) {
+	for _, e := range settingEnv {
+		fl.StringVar(e.field(s), e.flag, getenv(e.name), e.usage+" ["+e.name+"]")
+	}
+}
+
+// greenConfig returns the Green API configuration, token from the
+// environment.
+func (s *settings) greenConfig(getenv func(string) string) greenapi.Config {
+	return greenapi.Config{
+		APIURL:     s.greenURL,
+		IDInstance: s.instance,
+		Token:      getenv("MEDIAPREP_GREENAPI_TOKEN"),
+	}
+}
+
+// storageConfig returns the storage configuration; errors in values that do
+// not parse are returned along with those of Validate.
+func (s *settings) storageConfig() (storage.Config, error) {
+	cfg := storage.NewDefaultConfig()
+	var errs []error
+	cfg.Endpoint, cfg.Bucket = s.endpoint, s.bucket
+	if s.region != "" {
+		cfg.Region = s.region
+	}
+	if s.prefix != "" {
+		cfg.Prefix = s.prefix
+	}
+	if s.pathStyle != "" {
+		b, err := strconv.ParseBool(s.pathStyle)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("storage: path style %q is not true or false (set MEDIAPREP_S3_PATH_STYLE)", s.pathStyle))
+		}
+		cfg.PathStyle = b
+	}
+	if s.linkMode != "" {
+		cfg.LinkMode = storage.LinkMode(s.linkMode)
+	}
+	if s.linkTTL != "" {
+		d, err := time.ParseDuration(s.linkTTL)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("storage: link TTL %q is not a duration like 72h (set MEDIAPREP_LINK_TTL)", s.linkTTL))
+		} else {
+			cfg.LinkTTL = d
+		}
+	}
+	cfg.PublicBaseURL = s.publicBaseURL
+	if len(errs) == 0 {
+		return cfg, cfg.Validate()
+	}
+	if err := cfg.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	return cfg, errors.Join(errs...)
+}

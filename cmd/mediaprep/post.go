@@ -1,0 +1,156 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"runtime"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mediaprep/mediaprep/greenapi"
+	"github.com/mediaprep/mediaprep/pipeline"
+	"github.com/mediaprep/mediaprep/transcode"
+)
+
+// addPublishFlags adds the flags post and batch share.
+func addPublishFlags(cmd *cobra.Command, f *publishFlags, getenv func(string) string) {
+	fl := cmd.Flags()
+	fl.BoolVar(&f.json, "json", false, "print one JSON object per file: the prepare object plus url and idMessage")
+	fl.IntVarP(&f.jobs, "jobs", "j", runtime.NumCPU(), "files worked on at once")
+	fl.StringVar(&f.crop, "crop", string(transcode.CropCenter), "how pictures become 9:16: center, smart or pad")
+	fl.StringVar(&f.videoFit, "video-fit", string(transcode.FitKeep), "how videos are framed: keep, crop or pad (9:16)")
+	fl.BoolVar(&f.forceTranscode, "force-transcode", false, "re-encode videos even when a stream copy would do")
+	fl.DurationVar(&f.timeout, "timeout", transcode.NewDefaultConfig().RunTimeout, "deadline of one ffmpeg run")
+	fl.BoolVar(&f.dryRun, "dry-run", false, "prepare, store and check the link, then print the request instead of posting (token redacted)")
+	fl.StringVar(&f.caption, "caption", "", "caption of picture and video statuses (at most 1024 characters)")
+	fl.StringSliceVar(&f.participants, "participants", nil, "chat ids that may see the status, e.g. 79001234567@c.us (default: all contacts)")
+	fl.StringVar(&f.backgroundColor, "background-color", "", "background of voice and text statuses, #RRGGBB")
+	addSettingFlags(fl, &f.settings, getenv)
+}
+
+type postFlags struct {
+	publishFlags
+	text string
+	font string
+}
+
+func newPostCmd(g *globalFlags, stdout io.Writer, getenv func(string) string) *cobra.Command {
+	var f postFlags
+	cmd := &cobra.Command{
+		Use:   "post [flags] FILE...\n  mediaprep post --text TEXT [--font NAME] [--background-color #RRGGBB]",
+		Short: "Prepare, store and post files (or a text) as WhatsApp statuses",
+		Long: `post runs the whole path for each FILE: prepare it (see prepare), store it in
+the bucket, check that its link is a direct link with the right Content-Type,
+and post it with sendMediaStatus (pictures, video) or sendVoiceStatus (audio).
+With --text it posts a text status with sendTextStatus instead.
+
+Settings come from the environment (MEDIAPREP_GREENAPI_URL, _INSTANCE,
+_TOKEN, MEDIAPREP_S3_*, MEDIAPREP_LINK_*, MEDIAPREP_PUBLIC_BASE_URL; the
+AWS credentials from the standard AWS chain); flags override them. The
+token is only read from MEDIAPREP_GREENAPI_TOKEN.
+
+Exit status: 0 when every file was posted, 1 when any failed (the others
+still finish), 2 for usage errors and bad settings, 130 when interrupted.`,
+		Args: usageArgs(func(cmd *cobra.Command, args []string) error {
+			if f.text != "" && len(args) > 0 {
+				return fmt.Errorf("--text posts a text status: give no files with it")
+			}
+			if f.text == "" && len(args) == 0 {
+				return fmt.Errorf("give files to post, or --text")
+			}
+			return nil
+		}),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if f.text != "" {
+				return runPostText(cmd.Context(), g.logger(), &f, getenv, stdout)
+			}
+			return runPost(cmd.Context(), g.logger(), &f.publishFlags, getenv, args, stdout)
+		},
+	}
+	addPublishFlags(cmd, &f.publishFlags, getenv)
+	fl := cmd.Flags()
+	fl.StringVarP(&f.out, "out", "o", "", "keep the prepared files in this folder (default: a temporary folder)")
+	fl.StringVar(&f.text, "text", "", "post this text status (at most 500 characters)")
+	fl.StringVar(&f.font, "font", "", "font of a text status: SERIF, SANS_SERIF, NORICAN_REGULAR, BRYNDAN_WRITE, OSWALD_HEAVY")
+	return cmd
+}
+
+func runPost(ctx context.Context, log *slog.Logger, f *publishFlags, getenv func(string) string, files []string, stdout io.Writer) error {
+	if f.out == "" {
+		dir, err := os.MkdirTemp("", "mediaprep-post-")
+		if err != nil {
+			return err
+		}
+		defer os.RemoveAll(dir)
+		f.out = dir
+	}
+	p, err := newPublisher(ctx, log, f, getenv, len(files), nil)
+	if err != nil {
+		return err
+	}
+	stems := pipeline.Stems(files)
+	jobs := make([]pipeline.Job, len(files))
+	for i, src := range files {
+		jobs[i] = pipeline.Job{Source: src, Stem: stems[i], Prepare: p.opts, Status: p.status}
+	}
+	return p.publishAll(ctx, f, jobs, stdout)
+}
+
+func runPostText(ctx context.Context, log *slog.Logger, f *postFlags, getenv func(string) string, stdout io.Writer) error {
+	gcfg := f.greenConfig(getenv)
+	gcfg.Logger = log
+	if err := gcfg.Validate(); err != nil {
+		return usageError{err}
+	}
+	client, err := greenapi.New(gcfg)
+	if err != nil {
+		return usageError{err}
+	}
+	st := greenapi.TextStatus{Message: f.text, BackgroundColor: f.backgroundColor, Font: f.font, Participants: f.participants}
+	if err := st.Validate(); err != nil {
+		return usageError{err}
+	}
+	type textResult struct {
+		Method    string            `json:"method"`
+		IDMessage string            `json:"idMessage,omitempty"`
+		Request   *greenapi.Request `json:"request,omitempty"`
+		Error     *errorBody        `json:"error,omitempty"`
+	}
+	r := textResult{Method: string(pipeline.MethodTextStatus)}
+	if f.dryRun {
+		req, err := client.DryRun(r.Method, st)
+		if err != nil {
+			return usageError{err}
+		}
+		r.Request = &req
+	} else {
+		sent, err := client.SendTextStatus(ctx, st)
+		if err != nil {
+			r.Error = &errorBody{greenapi.CodeOf(err), err.Error()}
+		}
+		r.IDMessage = sent.IDMessage
+	}
+	switch {
+	case f.json:
+		line, _ := json.Marshal(r)
+		fmt.Fprintf(stdout, "%s\n", line)
+	case r.Error != nil:
+		fmt.Fprintf(stdout, "FAIL  text: %s: %s\n", r.Error.Code, r.Error.Message)
+	case r.Request != nil:
+		body, _ := json.Marshal(r.Request.Body)
+		fmt.Fprintf(stdout, "dry   text: would POST %s %s\n", r.Request.URL, body)
+	default:
+		fmt.Fprintf(stdout, "ok    text -> %s %s\n", r.Method, r.IDMessage)
+	}
+	switch {
+	case r.Error != nil && ctx.Err() != nil:
+		return exitError{exitInterrupted}
+	case r.Error != nil:
+		return exitError{exitFailed}
+	}
+	return nil
+}

@@ -1,0 +1,353 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"runtime"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/vbauerster/mpb/v8"
+	"github.com/vbauerster/mpb/v8/decor"
+
+	"github.com/mediaprep/mediaprep/greenapi"
+	"github.com/mediaprep/mediaprep/pipeline"
+	"github.com/mediaprep/mediaprep/storage"
+	"github.com/mediaprep/mediaprep/transcode"
+)
+
+// publishFlags are the flags post and batch share.
+type publishFlags struct {
+	settings
+	out             string
+	json            bool
+	jobs            int
+	crop            string
+	videoFit        string
+	forceTranscode  bool
+	timeout         time.Duration
+	dryRun          bool
+	caption         string
+	participants    []string
+	backgroundColor string
+}
+
+// publisher is what post and batch wire up from their flags.
+type publisher struct {
+	pub    *pipeline.Publisher
+	dry    *dryRunSender // nil unless --dry-run
+	opts   transcode.Options
+	status pipeline.Status
+}
+
+// newPublisher validates every setting at once and wires storage, the link
+// check and Green API (or its dry run) into a Publisher.
+func newPublisher(ctx context.Context, log *slog.Logger, f *publishFlags, getenv func(string) string, files int, ledger pipeline.Ledger) (*publisher, error) {
+	opts := transcode.Options{
+		Crop:           transcode.CropMode(f.crop),
+		VideoFit:       transcode.Fit(f.videoFit),
+		ForceTranscode: f.forceTranscode,
+	}
+	var errs []error
+	if err := opts.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if f.jobs < 1 {
+		errs = append(errs, fmt.Errorf("-j %d: need at least one job", f.jobs))
+	}
+	scfg, err := f.storageConfig()
+	if err != nil {
+		errs = append(errs, err)
+	}
+	gcfg := f.greenConfig(getenv)
+	gcfg.Logger = log
+	if err := gcfg.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if len(errs) > 0 {
+		return nil, usageError{joinLines(errs)}
+	}
+	tcfg := transcode.NewDefaultConfig()
+	tcfg.RunTimeout = f.timeout
+	tcfg.Logger = log
+	tcfg.Threads = max(1, runtime.NumCPU()/max(1, min(f.jobs, files)))
+	tr, err := transcode.New(tcfg)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	pcfg := pipeline.NewDefaultConfig()
+	pcfg.OutDir = f.out
+	pl, err := pipeline.New(pcfg, tr)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	st, err := storage.New(ctx, scfg)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	client, err := greenapi.New(gcfg)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	p := &publisher{opts: opts, status: pipeline.Status{
+		Caption: f.caption, Participants: f.participants, BackgroundColor: f.backgroundColor,
+	}}
+	var send pipeline.Sender = client
+	if f.dryRun {
+		p.dry = &dryRunSender{client: client}
+		send = p.dry
+		ledger = nil
+	}
+	p.pub = pipeline.NewPublisher(pl, st, storage.Checker{}, send, pipeline.PublisherConfig{
+		Ledger: ledger, DryRun: f.dryRun, Logger: log,
+	})
+	return p, nil
+}
+
+// result is one line of --json output of post and batch.
+type result struct {
+	pipeline.Posted
+	Request *greenapi.Request `json:"request,omitempty"` // --dry-run: what would be sent
+	Error   *errorBody        `json:"error,omitempty"`
+}
+
+// MarshalJSON prints a failed file as {"source","error"} only.
+func (r result) MarshalJSON() ([]byte, error) {
+	if r.Error != nil {
+		return json.Marshal(struct {
+			Source string     `json:"source"`
+			Error  *errorBody `json:"error"`
+		}{r.Source, r.Error})
+	}
+	return json.Marshal(struct {
+		pipeline.Posted
+		Request *greenapi.Request `json:"request,omitempty"`
+	}{r.Posted, r.Request})
+}
+
+// publishAll runs jobs with f.jobs at once and prints a line (or a JSON
+// object) per job in input order, with live bars on a terminal, then a
+// summary. It returns the exit status as an error.
+func (p *publisher) publishAll(ctx context.Context, f *publishFlags, jobs []pipeline.Job, stdout io.Writer) error {
+	start := time.Now()
+	var bars *mpb.Progress
+	if !f.json && isTerminal(stdout) {
+		bars = mpb.NewWithContext(ctx, mpb.WithOutput(stdout), mpb.WithWidth(24))
+	}
+	results := make([]chan result, len(jobs))
+	for i := range results {
+		results[i] = make(chan result, 1)
+	}
+	sem := make(chan struct{}, f.jobs)
+	var wg sync.WaitGroup
+	for i, j := range jobs {
+		var bar *mpb.Bar
+		var stage stageText
+		if bars != nil {
+			bar = newBar(bars, j.Source, &stage)
+			j.Progress = func(s pipeline.Stage) { stage.set(string(s)); bar.Increment() }
+		}
+		wg.Go(func() {
+			select {
+			case sem <- struct{}{}:
+				defer func() { <-sem }()
+			case <-ctx.Done():
+			}
+			r := p.publishOne(ctx, j)
+			if bar != nil {
+				stage.set(outcome(r))
+				bar.SetTotal(-1, true)
+			}
+			results[i] <- r
+		})
+	}
+	var posted, skipped, failed int
+	codes := map[string]int{}
+	lines := make([]result, 0, len(jobs))
+	for _, ch := range results {
+		r := <-ch
+		switch {
+		case r.Error != nil:
+			failed++
+			codes[r.Error.Code]++
+		case r.Skipped:
+			skipped++
+		default:
+			posted++
+		}
+		if bars != nil {
+			lines = append(lines, r)
+			continue
+		}
+		if f.json {
+			line, _ := json.Marshal(r)
+			fmt.Fprintf(stdout, "%s\n", line)
+		} else {
+			printPosted(stdout, r)
+		}
+	}
+	wg.Wait()
+	if bars != nil {
+		bars.Wait()
+		for _, r := range lines {
+			printPosted(stdout, r)
+		}
+	}
+	if !f.json {
+		verb := "posted"
+		if f.dryRun {
+			verb = "would be posted (dry run)"
+		}
+		fmt.Fprintf(stdout, "%d %s, %d skipped (posted before), %d failed in %.1f s", posted, verb, skipped, failed, time.Since(start).Seconds())
+		if failed > 0 {
+			fmt.Fprintf(stdout, " (%s)", formatCodes(codes))
+		}
+		fmt.Fprintln(stdout)
+	}
+	switch {
+	case ctx.Err() != nil:
+		return exitError{exitInterrupted}
+	case failed > 0:
+		return exitError{exitFailed}
+	}
+	return nil
+}
+
+func (p *publisher) publishOne(ctx context.Context, j pipeline.Job) result {
+	if err := ctx.Err(); err != nil {
+		return result{Posted: pipeline.Posted{Prepared: pipeline.Prepared{Source: j.Source}}, Error: &errorBody{string(transcode.CodeCanceled), "not started: interrupted"}}
+	}
+	posted, err := p.pub.Publish(ctx, j)
+	if err != nil {
+		return result{Posted: pipeline.Posted{Prepared: pipeline.Prepared{Source: j.Source}}, Error: &errorBody{pipeline.CodeOf(err), err.Error()}}
+	}
+	r := result{Posted: posted}
+	if p.dry != nil {
+		r.Request = p.dry.request(posted.URL)
+	}
+	return r
+}
+
+func printPosted(w io.Writer, r result) {
+	switch {
+	case r.Error != nil:
+		fmt.Fprintf(w, "FAIL  %s: %s: %s\n", r.Source, r.Error.Code, r.Error.Message)
+	case r.Skipped:
+		fmt.Fprintf(w, "skip  %s: posted before as %s (--force posts it again)\n", r.Source, r.IDMessage)
+	case r.Request != nil:
+		body, _ := json.Marshal(r.Request.Body)
+		fmt.Fprintf(w, "dry   %-5s %s: would POST %s %s\n", r.Kind, r.Source, r.Request.URL, body)
+	default:
+		fmt.Fprintf(w, "ok    %-5s %s -> %s %s  %s\n", r.Kind, r.Source, r.Method, r.IDMessage, r.URL)
+	}
+}
+
+func outcome(r result) string {
+	switch {
+	case r.Error != nil:
+		return "FAIL " + r.Error.Code
+	case r.Skipped:
+		return "skipped"
+	case r.DryRun:
+		return "dry run"
+	}
+	return "posted"
+}
+
+// stageText is the text a bar shows, set from the job's goroutine.
+type stageText struct {
+	mu sync.Mutex
+	s  string
+}
+
+func (t *stageText) set(s string) { t.mu.Lock(); t.s = s; t.mu.Unlock() }
+func (t *stageText) get() string  { t.mu.Lock(); defer t.mu.Unlock(); return t.s }
+
+func newBar(p *mpb.Progress, name string, stage *stageText) *mpb.Bar {
+	stage.set("queued")
+	return p.AddBar(4,
+		mpb.PrependDecorators(decor.Name(shorten(name, 32), decor.WCSyncSpaceR)),
+		mpb.AppendDecorators(
+			decor.Any(func(decor.Statistics) string { return stage.get() }, decor.WCSyncSpaceR),
+			decor.Elapsed(decor.ET_STYLE_GO),
+		),
+	)
+}
+
+func shorten(s string, n int) string {
+	r := []rune(s)
+	if len(r) <= n {
+		return s
+	}
+	return "…" + string(r[len(r)-n+1:])
+}
+
+// isTerminal reports whether w is a character device (a terminal).
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	fi, err := f.Stat()
+	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+}
+
+// dryRunSender stands in for Green API with --dry-run: it validates each
+// status as the real call would and keeps the request it would send.
+type dryRunSender struct {
+	client *greenapi.Client
+	mu     sync.Mutex
+	sent   map[string]greenapi.Request // by urlFile
+}
+
+func (d *dryRunSender) keep(method string, urlFile string, status any) (greenapi.Sent, error) {
+	req, err := d.client.DryRun(method, status)
+	if err != nil {
+		return greenapi.Sent{}, err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if d.sent == nil {
+		d.sent = make(map[string]greenapi.Request)
+	}
+	d.sent[urlFile] = req
+	return greenapi.Sent{}, nil
+}
+
+func (d *dryRunSender) request(urlFile string) *greenapi.Request {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	if r, ok := d.sent[urlFile]; ok {
+		return &r
+	}
+	return nil
+}
+
+func (d *dryRunSender) SendMediaStatus(_ context.Context, s greenapi.MediaStatus) (greenapi.Sent, error) {
+	return d.keep("sendMediaStatus", s.URLFile, s)
+}
+
+func (d *dryRunSender) SendVoiceStatus(_ context.Context, s greenapi.VoiceStatus) (greenapi.Sent, error) {
+	return d.keep("sendVoiceStatus", s.URLFile, s)
+}
+
+func (d *dryRunSender) SendTextStatus(_ context.Context, s greenapi.TextStatus) (greenapi.Sent, error) {
+	return d.keep("sendTextStatus", "", s)
+}
+
+// joinLines joins errors one per line.
+func joinLines(errs []error) error {
+	if len(errs) == 1 {
+		return errs[0]
+	}
+	msg := "bad settings:"
+	for _, e := range errs {
+		msg += "\n  " + strings.ReplaceAll(e.Error(), "\n", "\n  ")
+	}
+	return fmt.Errorf("%s", msg)
+}

@@ -1,0 +1,113 @@
+package pipeline
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sync"
+)
+
+// FileLedger is a Ledger kept as JSON lines in one file, one line per post,
+// written and synced before Record returns. A line cut short by a crash is
+// ignored when the file is read again. It is safe for concurrent use within
+// one process; two processes must not share a file.
+type FileLedger struct {
+	mu   sync.Mutex
+	f    *os.File
+	seen map[string]Posted
+}
+
+type ledgerLine struct {
+	ID     string `json:"id"`
+	Posted Posted `json:"posted"`
+}
+
+// LedgerName is the ledger's file name in a batch's output folder.
+const LedgerName = "mediaprep-ledger.jsonl"
+
+// OpenLedger opens (or creates) the ledger file at path.
+func OpenLedger(path string) (*FileLedger, error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return nil, fmt.Errorf("pipeline: ledger: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil, fmt.Errorf("pipeline: ledger: %w", err)
+	}
+	l := &FileLedger{f: f, seen: make(map[string]Posted)}
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	torn := false
+	for sc.Scan() {
+		var line ledgerLine
+		if err := json.Unmarshal(sc.Bytes(), &line); err != nil || line.ID == "" {
+			torn = true // a line cut short by a crash; the post is redone if it was not recorded
+			continue
+		}
+		l.seen[line.ID] = line.Posted
+	}
+	if err := sc.Err(); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("pipeline: ledger %s: %w", path, err)
+	}
+	if torn {
+		// Start the next record on a line of its own.
+		if _, err := f.Write([]byte("\n")); err != nil {
+			f.Close()
+			return nil, fmt.Errorf("pipeline: ledger %s: %w", path, err)
+		}
+	}
+	return l, nil
+}
+
+// Lookup implements Ledger.
+func (l *FileLedger) Lookup(id string) (Posted, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	p, ok := l.seen[id]
+	return p, ok
+}
+
+// Record implements Ledger: one line, written and synced.
+func (l *FileLedger) Record(id string, p Posted) error {
+	b, err := json.Marshal(ledgerLine{ID: id, Posted: p})
+	if err != nil {
+		return err
+	}
+	b = append(b, '\n')
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.f == nil {
+		return errors.New("pipeline: ledger is closed")
+	}
+	if _, err := l.f.Write(b); err != nil {
+		return fmt.Errorf("pipeline: ledger: %w", err)
+	}
+	if err := l.f.Sync(); err != nil {
+		return fmt.Errorf("pipeline: ledger: %w", err)
+	}
+	l.seen[id] = p
+	return nil
+}
+
+// Len returns the number of posts recorded.
+func (l *FileLedger) Len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.seen)
+}
+
+// Close closes the file.
+func (l *FileLedger) Close() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.f == nil {
+		return nil
+	}
+	err := l.f.Close()
+	l.f = nil
+	return err
+}

@@ -1,0 +1,370 @@
+package pipeline
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/mediaprep/mediaprep/greenapi"
+	"github.com/mediaprep/mediaprep/storage"
+	"github.com/mediaprep/mediaprep/transcode"
+)
+
+// Recipe names the version of the preparation recipe. It is part of every
+// object key, so a change to how files are prepared gets new keys instead of
+// reusing objects prepared the old way.
+const Recipe = "mediaprep-1"
+
+// Store is what publishing needs from object storage; *storage.Store is the
+// implementation.
+type Store interface {
+	// Key returns the object key for a content digest, slug and extension.
+	Key(digest, slug, ext string) string
+	// Lookup returns the object at key, and false when there is none.
+	Lookup(ctx context.Context, key string) (storage.Object, bool, error)
+	// Put streams body to key; on error nothing is left under key.
+	Put(ctx context.Context, key string, body io.Reader, obj storage.Object) (storage.Object, error)
+	// Link returns a direct link to key.
+	Link(ctx context.Context, key string) (storage.Link, error)
+}
+
+var _ Store = (*storage.Store)(nil)
+
+// LinkChecker fetches a link as Green API will and returns an error when it
+// would not be delivered; storage.Checker is the implementation.
+type LinkChecker interface {
+	CheckLink(ctx context.Context, link, contentType string) error
+}
+
+var _ LinkChecker = storage.Checker{}
+
+// Sender posts statuses; *greenapi.Client is the implementation, and a
+// dry-run sender stands in for it when nothing may be posted.
+type Sender interface {
+	SendMediaStatus(ctx context.Context, s greenapi.MediaStatus) (greenapi.Sent, error)
+	SendVoiceStatus(ctx context.Context, s greenapi.VoiceStatus) (greenapi.Sent, error)
+	SendTextStatus(ctx context.Context, s greenapi.TextStatus) (greenapi.Sent, error)
+}
+
+var _ Sender = (*greenapi.Client)(nil)
+
+// Ledger remembers what was posted, so a rerun does not post it again.
+// Implementations must be safe for concurrent use.
+type Ledger interface {
+	// Lookup returns the record of a post id, and false when there is none.
+	Lookup(id string) (Posted, bool)
+	// Record stores p under id durably before it returns.
+	Record(id string, p Posted) error
+}
+
+// Status is what a media status says besides its file.
+type Status struct {
+	Caption         string   `json:"caption,omitempty"`         // pictures and video
+	Participants    []string `json:"participants,omitempty"`    // chat ids; none means all contacts
+	BackgroundColor string   `json:"backgroundColor,omitempty"` // voice statuses, #RRGGBB
+}
+
+// Job is one source file to publish.
+type Job struct {
+	Source  string
+	Stem    string // output name stem, see Stems
+	Prepare transcode.Options
+	Status  Status
+	Force   bool // post even when the ledger says it was posted
+
+	// Progress, when set, is called as the job enters each stage.
+	Progress func(Stage)
+}
+
+// Stage is a step of publishing a file, as Job.Progress reports it.
+type Stage string
+
+// The stages in order.
+const (
+	StagePreparing Stage = "preparing"
+	StageStoring   Stage = "storing"
+	StageChecking  Stage = "checking link"
+	StagePosting   Stage = "posting"
+)
+
+func (j Job) stage(s Stage) {
+	if j.Progress != nil {
+		j.Progress(s)
+	}
+}
+
+// Posted is the result of publishing a file. Its JSON form is the prepare
+// object plus where the file is and what Green API answered.
+type Posted struct {
+	Prepared
+	Key         string    `json:"key"`
+	URL         string    `json:"url"`
+	LinkExpires time.Time `json:"linkExpires,omitzero"`
+	Stored      bool      `json:"stored"`              // uploaded now; false when the bucket already had it
+	IDMessage   string    `json:"idMessage,omitempty"` // empty in a dry run
+	PostID      string    `json:"postId"`              // the ledger's id: content, options and status
+	PostedAt    time.Time `json:"postedAt,omitzero"`
+	Skipped     bool      `json:"skipped,omitempty"` // the ledger had it; nothing was done
+	DryRun      bool      `json:"dryRun,omitempty"`
+}
+
+// PublisherConfig configures a Publisher.
+type PublisherConfig struct {
+	Ledger Ledger       // optional: skip what was posted before
+	DryRun bool         // the Sender does not post; nothing is recorded
+	Logger *slog.Logger // default: discard
+}
+
+// Publisher runs the whole recipe for a file: sniff → prepare → store →
+// verify link → post. It is safe for concurrent use.
+type Publisher struct {
+	pipe  *Pipeline
+	store Store
+	check LinkChecker
+	send  Sender
+	cfg   PublisherConfig
+}
+
+// NewPublisher returns a Publisher that prepares with pipe, stores in store,
+// checks links with check and posts with send.
+func NewPublisher(pipe *Pipeline, store Store, check LinkChecker, send Sender, cfg PublisherConfig) *Publisher {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	return &Publisher{pipe: pipe, store: store, check: check, send: send, cfg: cfg}
+}
+
+// ErrNotDirect is returned when the stored file's link would not be
+// delivered by Green API; it wraps storage.ErrLinkRejected.
+var ErrNotDirect = storage.ErrLinkRejected
+
+// Publish prepares j.Source, stores it (or finds it already stored), checks
+// its link and posts it with the method of its kind. The status fields are
+// validated before any work; broken media fails in the prepare step and
+// nothing is stored or posted. With a Ledger, a post already recorded for
+// the same content, options and status is skipped unless j.Force.
+func (p *Publisher) Publish(ctx context.Context, j Job) (Posted, error) {
+	log := p.cfg.Logger.With("source", j.Source)
+	j.stage(StagePreparing)
+	m, err := p.pipe.prep.Sniff(ctx, j.Source)
+	if err != nil {
+		return Posted{}, fmt.Errorf("%s: %w", j.Source, err)
+	}
+	method := MethodFor(m.Kind)
+	name := j.Stem + transcode.ExtFor(m.Kind)
+	if err := validateStatus(method, name, j.Status); err != nil {
+		return Posted{}, fmt.Errorf("%s: %w", j.Source, err)
+	}
+	srcSum, err := fileSHA256(j.Source)
+	if err != nil {
+		return Posted{}, fmt.Errorf("%s: %w", j.Source, err)
+	}
+	digest := contentDigest(srcSum, j.Prepare)
+	postID := postID(digest, method, j.Status)
+	if p.cfg.Ledger != nil && !j.Force {
+		if prev, ok := p.cfg.Ledger.Lookup(postID); ok {
+			log.Debug("already posted", "idMessage", prev.IDMessage)
+			prev.Source, prev.Skipped = j.Source, true
+			return prev, nil
+		}
+	}
+
+	key := p.store.Key(digest, j.Stem, transcode.ExtFor(m.Kind))
+	out := Posted{Key: key, PostID: postID}
+	obj, found, err := p.store.Lookup(ctx, key)
+	if err != nil {
+		return Posted{}, fmt.Errorf("%s: %w", j.Source, err)
+	}
+	if found {
+		prep, ok := preparedFrom(obj, j.Source, name)
+		if !ok {
+			found = false // stored by something else: prepare and store again
+		} else {
+			out.Prepared = prep
+			log.Debug("found in storage", "key", key)
+		}
+	}
+	if !found {
+		prep, err := p.pipe.Prepare(ctx, j.Source, j.Stem, j.Prepare)
+		if err != nil {
+			return Posted{}, err
+		}
+		j.stage(StageStoring)
+		if err := p.put(ctx, key, prep, srcSum); err != nil {
+			return Posted{}, fmt.Errorf("%s: %w", j.Source, err)
+		}
+		out.Prepared, out.Stored = prep, true
+		log.Debug("stored", "key", key, "bytes", prep.SizeBytes)
+	}
+
+	link, err := p.store.Link(ctx, key)
+	if err != nil {
+		return Posted{}, fmt.Errorf("%s: %w", j.Source, err)
+	}
+	out.URL, out.LinkExpires = link.URL, link.Expires
+	j.stage(StageChecking)
+	if err := p.check.CheckLink(ctx, link.URL, out.ContentType); err != nil {
+		return Posted{}, fmt.Errorf("%s: %w", j.Source, err)
+	}
+
+	j.stage(StagePosting)
+	sent, err := p.post(ctx, out.Prepared, link.URL, j.Status)
+	if err != nil {
+		return Posted{}, fmt.Errorf("%s: %w", j.Source, err)
+	}
+	out.IDMessage, out.DryRun = sent.IDMessage, p.cfg.DryRun
+	out.PostedAt = time.Now().UTC().Truncate(time.Second)
+	if p.cfg.DryRun {
+		return out, nil
+	}
+	log.Info("posted", "method", out.Method, "idMessage", out.IDMessage, "key", key)
+	if p.cfg.Ledger != nil {
+		if err := p.cfg.Ledger.Record(postID, out); err != nil {
+			return out, fmt.Errorf("%s: posted as %s but not recorded: %w", j.Source, out.IDMessage, err)
+		}
+	}
+	return out, nil
+}
+
+// PostText posts a text status.
+func (p *Publisher) PostText(ctx context.Context, s greenapi.TextStatus) (greenapi.Sent, error) {
+	return p.send.SendTextStatus(ctx, s)
+}
+
+func (p *Publisher) put(ctx context.Context, key string, prep Prepared, srcSum string) error {
+	f, err := os.Open(prep.Output)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	_, err = p.store.Put(ctx, key, f, storage.Object{
+		ContentType: prep.ContentType,
+		Size:        prep.SizeBytes,
+		FileName:    prep.FileName,
+		Metadata: map[string]string{
+			"recipe":        Recipe,
+			"kind":          string(prep.Kind),
+			"width":         strconv.Itoa(prep.Width),
+			"height":        strconv.Itoa(prep.Height),
+			"duration":      strconv.FormatFloat(prep.DurationSeconds, 'f', 3, 64),
+			"sha256":        prep.SHA256,
+			"source-sha256": srcSum,
+			"fast-path":     strconv.FormatBool(prep.FastPath),
+		},
+	})
+	return err
+}
+
+// preparedFrom rebuilds what Prepare said about a file from the metadata Put
+// stored with it; false when the object was not stored by this recipe.
+func preparedFrom(obj storage.Object, src, name string) (Prepared, bool) {
+	md := obj.Metadata
+	if md["recipe"] != Recipe || md["sha256"] == "" {
+		return Prepared{}, false
+	}
+	kind := transcode.Kind(md["kind"])
+	w, _ := strconv.Atoi(md["width"])
+	h, _ := strconv.Atoi(md["height"])
+	d, _ := strconv.ParseFloat(md["duration"], 64)
+	return Prepared{
+		Source:          src,
+		Kind:            kind,
+		Method:          MethodFor(kind),
+		FileName:        name,
+		ContentType:     obj.ContentType,
+		Width:           w,
+		Height:          h,
+		DurationSeconds: d,
+		SizeBytes:       obj.Size,
+		SHA256:          md["sha256"],
+		FastPath:        md["fast-path"] == "true",
+	}, true
+}
+
+func (p *Publisher) post(ctx context.Context, prep Prepared, link string, st Status) (greenapi.Sent, error) {
+	switch prep.Method {
+	case MethodVoiceStatus:
+		return p.send.SendVoiceStatus(ctx, greenapi.VoiceStatus{
+			URLFile: link, FileName: prep.FileName, BackgroundColor: st.BackgroundColor, Participants: st.Participants,
+		})
+	case MethodMediaStatus:
+		return p.send.SendMediaStatus(ctx, greenapi.MediaStatus{
+			URLFile: link, FileName: prep.FileName, Caption: st.Caption, Participants: st.Participants,
+		})
+	}
+	return greenapi.Sent{}, fmt.Errorf("pipeline: no status method for %q", prep.Method)
+}
+
+// validateStatus checks the status fields before any work is done, with a
+// stand-in link (the real one exists only after storing).
+func validateStatus(method Method, fileName string, st Status) error {
+	const link = "https://mediaprep.invalid/status"
+	if method == MethodVoiceStatus {
+		if st.Caption != "" {
+			return &greenapi.Error{Method: string(method), Code: greenapi.CodeInvalidRequest, Field: "caption",
+				Message: "caption: voice statuses have no caption (use backgroundColor)"}
+		}
+		return greenapi.VoiceStatus{URLFile: link, FileName: fileName, BackgroundColor: st.BackgroundColor, Participants: st.Participants}.Validate()
+	}
+	if st.BackgroundColor != "" {
+		return &greenapi.Error{Method: string(method), Code: greenapi.CodeInvalidRequest,
+			Message: "backgroundColor: only voice and text statuses have a background colour"}
+	}
+	return greenapi.MediaStatus{URLFile: link, FileName: fileName, Caption: st.Caption, Participants: st.Participants}.Validate()
+}
+
+// contentDigest identifies a prepared file before it is prepared: the
+// source's SHA-256, the options that change the output and the recipe.
+func contentDigest(srcSum string, o transcode.Options) string {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\n%s\ncrop=%s\nfit=%s\nforce=%t\n", Recipe, srcSum, o.Crop, o.VideoFit, o.ForceTranscode)
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// postID identifies a post: the prepared content and what the status says.
+func postID(digest string, method Method, st Status) string {
+	parts := slices.Clone(st.Participants)
+	slices.Sort(parts)
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\n%s\ncaption=%q\nbg=%q\nparticipants=%s\n", digest, method, st.Caption, strings.ToUpper(st.BackgroundColor), strings.Join(parts, ","))
+	return hex.EncodeToString(h.Sum(nil))[:32]
+}
+
+func fileSHA256(path string) (string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return hex.EncodeToString(h.Sum(nil)), nil
+}
+
+// CodeOf returns the stable code of an error from a Pipeline or Publisher
+// call: a storage or Green API code when it is one of theirs, else the
+// preparation's code.
+func CodeOf(err error) string {
+	if err == nil {
+		return ""
+	}
+	if c := storage.CodeOf(err); c != "" {
+		return c
+	}
+	var ge *greenapi.Error
+	if errors.As(err, &ge) {
+		return greenapi.CodeOf(err)
+	}
+	return string(transcode.CodeOf(err))
+}
