@@ -1,0 +1,132 @@
+package greenapi
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"net/http"
+	"net/url"
+	"strings"
+	"time"
+)
+
+// Defaults applied by New for zero Config fields.
+const (
+	DefaultAPIURL        = "https://api.green-api.com"
+	DefaultTimeout       = 30 * time.Second
+	DefaultMaxAttempts   = 5
+	DefaultRatePerSecond = 5.0
+)
+
+// Config configures a Client. The zero value of every optional field means
+// its default. Only cmd/ reads the environment; the names mentioned in
+// Validate's messages are the ones it uses.
+type Config struct {
+	APIURL     string // Green API host; default DefaultAPIURL ("https://api.green-api.com")
+	IDInstance string // idInstance, digits; required
+	Token      string // apiTokenInstance; required; never logged or printed
+	// HTTPClient sends the requests; default &http.Client{Timeout: 30 * time.Second}.
+	// Its Timeout bounds one attempt.
+	HTTPClient *http.Client
+	// MaxAttempts is the number of requests made for one call when the
+	// failures are retryable; default 5. 1 means no retries.
+	MaxAttempts int
+	// RatePerSecond caps the three status send methods together, per
+	// instance (one Client per instance); default 5, Green API's limit.
+	RatePerSecond float64
+	Logger        *slog.Logger // debug lines per request; default discards
+}
+
+// String prints the Config with the token redacted, so %v and %+v are safe.
+func (c Config) String() string {
+	tok := ""
+	if c.Token != "" {
+		tok = redacted
+	}
+	return fmt.Sprintf("{APIURL:%s IDInstance:%s Token:%s MaxAttempts:%d RatePerSecond:%g}",
+		Redact(c.APIURL, c.Token), c.IDInstance, tok, c.MaxAttempts, c.RatePerSecond)
+}
+
+// GoString is like String, for %#v.
+func (c Config) GoString() string { return "greenapi.Config" + c.String() }
+
+// LogValue keeps the token out of slog output.
+func (c Config) LogValue() slog.Value {
+	return slog.GroupValue(
+		slog.String("api_url", Redact(c.APIURL, c.Token)),
+		slog.String("id_instance", c.IDInstance),
+	)
+}
+
+// Validate reports every problem in c at once (errors.Join), each wrapping
+// ErrConfig and saying what to set. Zero optional fields are fine.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(format string, a ...any) {
+		errs = append(errs, fmt.Errorf("%w: "+format, append([]any{ErrConfig}, a...)...))
+	}
+	if c.APIURL != "" {
+		u, err := url.Parse(c.APIURL)
+		switch {
+		case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+			bad("APIURL %q is not an absolute http(s) URL; set MEDIAPREP_GREENAPI_URL (default %s)",
+				Redact(c.APIURL, c.Token), DefaultAPIURL)
+		case u.RawQuery != "" || u.Fragment != "" || u.User != nil:
+			bad("APIURL %q must not have a query, fragment or user info; set MEDIAPREP_GREENAPI_URL",
+				Redact(u.Redacted(), c.Token))
+		}
+	}
+	switch {
+	case c.IDInstance == "":
+		bad("IDInstance is empty; set MEDIAPREP_GREENAPI_INSTANCE to the instance's idInstance")
+	case !isDigits(c.IDInstance):
+		bad("IDInstance %q must be digits only; set MEDIAPREP_GREENAPI_INSTANCE", Redact(c.IDInstance, c.Token))
+	}
+	switch {
+	case c.Token == "":
+		bad("Token is empty; set MEDIAPREP_GREENAPI_TOKEN to the instance's apiTokenInstance")
+	case strings.ContainsAny(c.Token, "/?#% \t\r\n"):
+		bad("Token contains a character an apiTokenInstance never has (/?#%% or space); check MEDIAPREP_GREENAPI_TOKEN")
+	}
+	if c.MaxAttempts < 0 {
+		bad("MaxAttempts %d is negative; use 0 for the default (%d) or 1 for no retries", c.MaxAttempts, DefaultMaxAttempts)
+	}
+	if c.RatePerSecond < 0 || math.IsNaN(c.RatePerSecond) || math.IsInf(c.RatePerSecond, 0) {
+		bad("RatePerSecond %v must be a positive number; use 0 for the default (%g)", c.RatePerSecond, DefaultRatePerSecond)
+	}
+	return errors.Join(errs...)
+}
+
+// withDefaults returns c with zero fields filled in.
+func (c Config) withDefaults() Config {
+	if c.APIURL == "" {
+		c.APIURL = DefaultAPIURL
+	}
+	c.APIURL = strings.TrimRight(c.APIURL, "/")
+	if c.HTTPClient == nil {
+		c.HTTPClient = &http.Client{Timeout: DefaultTimeout}
+	}
+	if c.MaxAttempts == 0 {
+		c.MaxAttempts = DefaultMaxAttempts
+	}
+	if c.RatePerSecond == 0 {
+		c.RatePerSecond = DefaultRatePerSecond
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+func isDigits(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, r := range s {
+		if r < '0' || r > '9' {
+			return false
+		}
+	}
+	return true
+}
