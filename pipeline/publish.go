@@ -161,6 +161,7 @@ func (p *Publisher) Publish(ctx context.Context, j Job) (Posted, error) {
 	}
 	method := MethodFor(m.Kind)
 	name := j.Stem + transcode.ExtFor(m.Kind)
+	j.Status = statusFor(method, j.Status, log)
 	if err := validateStatus(method, name, j.Status); err != nil {
 		return Posted{}, fmt.Errorf("%s: %w", j.Source, err)
 	}
@@ -304,20 +305,28 @@ func (p *Publisher) post(ctx context.Context, prep Prepared, link string, st Sta
 	return greenapi.Sent{}, fmt.Errorf("pipeline: no status method for %q", prep.Method)
 }
 
+// statusFor keeps the fields of st that method takes: voice statuses have
+// no caption and media statuses no background colour, so a caption given for
+// a whole batch is dropped for its audio files (with a log line) instead of
+// failing them.
+func statusFor(method Method, st Status, log *slog.Logger) Status {
+	if method == MethodVoiceStatus && st.Caption != "" {
+		log.Warn("caption ignored: voice statuses have none")
+		st.Caption = ""
+	}
+	if method == MethodMediaStatus && st.BackgroundColor != "" {
+		log.Warn("backgroundColor ignored: picture and video statuses have none")
+		st.BackgroundColor = ""
+	}
+	return st
+}
+
 // validateStatus checks the status fields before any work is done, with a
 // stand-in link (the real one exists only after storing).
 func validateStatus(method Method, fileName string, st Status) error {
 	const link = "https://mediaprep.invalid/status"
 	if method == MethodVoiceStatus {
-		if st.Caption != "" {
-			return &greenapi.Error{Method: string(method), Code: greenapi.CodeInvalidRequest, Field: "caption",
-				Message: "caption: voice statuses have no caption (use backgroundColor)"}
-		}
 		return greenapi.VoiceStatus{URLFile: link, FileName: fileName, BackgroundColor: st.BackgroundColor, Participants: st.Participants}.Validate()
-	}
-	if st.BackgroundColor != "" {
-		return &greenapi.Error{Method: string(method), Code: greenapi.CodeInvalidRequest,
-			Message: "backgroundColor: only voice and text statuses have a background colour"}
 	}
 	return greenapi.MediaStatus{URLFile: link, FileName: fileName, Caption: st.Caption, Participants: st.Participants}.Validate()
 }
