@@ -363,6 +363,8 @@ func (c *Client) statusError(method string, r result, attempts int, kind error) 
 		e.Code, msg = CodeRateLimited, "too many requests"
 	case s == http.StatusInternalServerError && !retryableStatus(s, r.body):
 		e.Code, msg = CodeServerError, "the file at urlFile exceeds Green API's upload limit (100 MB)"
+	case s == 499:
+		e.Code, msg = CodeServerError, "Green API gave up on the request (499)"
 	case s >= 500:
 		e.Code, msg = CodeServerError, "Green API server error"
 	default:
