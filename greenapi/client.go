@@ -84,7 +84,7 @@ func (c *Client) SendTextStatus(ctx context.Context, s TextStatus) (Sent, error)
 func (c *Client) sendStatus(ctx context.Context, status any) (Sent, error) {
 	method, body, err := sendBody(status)
 	if err != nil {
-		return Sent{}, err
+		return Sent{}, c.redactInvalid(err)
 	}
 	var sent Sent
 	err = c.do(ctx, call{
@@ -183,7 +183,7 @@ func (c *Client) DryRun(method string, status any) (Request, error) {
 			Message: fmt.Sprintf("%T does not go with method %q", status, method)}
 	}
 	if err != nil {
-		return Request{}, err
+		return Request{}, c.redactInvalid(err)
 	}
 	return Request{Method: http.MethodPost, URL: c.redact(c.url(method, nil)), Body: body}, nil
 }
@@ -197,6 +197,15 @@ func (c *Client) url(method string, q url.Values) string {
 }
 
 func (c *Client) redact(s string) string { return Redact(s, c.cfg.Token) }
+
+// redactInvalid redacts a validation error's message: it quotes the
+// caller's input, which could hold the token by mistake.
+func (c *Client) redactInvalid(err error) error {
+	if e, ok := err.(*Error); ok {
+		e.Message = c.redact(e.Message)
+	}
+	return err
+}
 
 // call describes one API call for do.
 type call struct {

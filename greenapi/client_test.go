@@ -310,4 +310,3 @@ func equalJSON(a, b map[string]any) bool {
 	}
 	return true
 }
-

@@ -111,3 +111,13 @@ func noProtocolErrors(t *testing.T, srv *greenapitest.Server) {
 		t.Errorf("stand-in refused: %q", errs)
 	}
 }
+
+// newRedirectLoop returns the URL of a server that redirects every request
+// to itself with the path (token included), until net/http gives up.
+func newRedirectLoop(t *testing.T) string {
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Redirect(w, r, r.URL.Path+"x", http.StatusTemporaryRedirect)
+	}))
+	t.Cleanup(srv.Close)
+	return srv.URL
+}
