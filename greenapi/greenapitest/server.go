@@ -199,7 +199,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if pathOK {
 		a = s.handle(r, method)
 	} else {
-		a = s.refuse(http.StatusNotFound, "path %q is not /waInstance{idInstance}/{method}/{apiTokenInstance}", redactPath(r.URL.Path))
+		a = s.refuse(http.StatusNotFound, "path %q is not /waInstance{idInstance}/{method}/{apiTokenInstance}", s.redactPath(r.URL.Path))
 	}
 
 	if faulted && f.Accept {
@@ -282,7 +282,11 @@ func (s *Server) methodOf(p string) (method string, ok bool) {
 	return parts[1], true
 }
 
-func redactPath(p string) string {
+// redactPath hides the token, and whatever sits where it should be.
+func (s *Server) redactPath(p string) string {
+	if s.token != "" {
+		p = strings.ReplaceAll(p, s.token, "<token>")
+	}
 	parts := strings.Split(p, "/")
 	if len(parts) > 3 {
 		parts[3] = "<token>"
