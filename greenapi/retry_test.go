@@ -80,8 +80,8 @@ func TestRetryAfterHonoured(t *testing.T) {
 		minGap     time.Duration
 	}{
 		{"seconds", func() string { return "1" }, time.Second},
-		// HTTP dates have one-second resolution: now+2s truncated is > now+1s.
-		{"http date", func() string { return time.Now().Add(2 * time.Second).UTC().Format(http.TimeFormat) }, time.Second},
+		// HTTP dates have one-second resolution: now+3s truncated is ≥ now+2s.
+		{"http date", func() string { return time.Now().Add(3 * time.Second).UTC().Format(http.TimeFormat) }, time.Second},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
