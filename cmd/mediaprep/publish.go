@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -8,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -143,27 +145,41 @@ func (p *publisher) publishAll(ctx context.Context, f *publishFlags, jobs []pipe
 	for i := range results {
 		results[i] = make(chan result, 1)
 	}
-	sem := make(chan struct{}, f.jobs)
-	var wg sync.WaitGroup
+	// Start the biggest files first: size is a fair guess at the work, and
+	// running the long jobs first leaves short ones for the end, so the
+	// cores stay busy until the last file (longest-first scheduling).
+	order := make([]int, len(jobs))
+	sizes := make([]int64, len(jobs))
 	for i, j := range jobs {
-		var bar *mpb.Bar
-		var stage stageText
-		if bars != nil {
-			bar = newBar(bars, j.Source, &stage)
-			j.Progress = func(s pipeline.Stage) { stage.set(string(s)); bar.Increment() }
+		order[i] = i
+		if fi, err := os.Stat(j.Source); err == nil {
+			sizes[i] = fi.Size()
 		}
+	}
+	slices.SortStableFunc(order, func(a, b int) int { return cmp.Compare(sizes[b], sizes[a]) })
+	queue := make(chan int, len(jobs))
+	for _, i := range order {
+		queue <- i
+	}
+	close(queue)
+	var wg sync.WaitGroup
+	for range min(f.jobs, len(jobs)) {
 		wg.Go(func() {
-			select {
-			case sem <- struct{}{}:
-				defer func() { <-sem }()
-			case <-ctx.Done():
+			for i := range queue {
+				j := jobs[i]
+				var bar *mpb.Bar
+				var stage stageText
+				if bars != nil {
+					bar = newBar(bars, j.Source, &stage)
+					j.Progress = func(s pipeline.Stage) { stage.set(string(s)); bar.Increment() }
+				}
+				r := p.publishOne(ctx, j)
+				if bar != nil {
+					stage.set(outcome(r))
+					bar.SetTotal(-1, true)
+				}
+				results[i] <- r
 			}
-			r := p.publishOne(ctx, j)
-			if bar != nil {
-				stage.set(outcome(r))
-				bar.SetTotal(-1, true)
-			}
-			results[i] <- r
 		})
 	}
 	var posted, skipped, failed int
