@@ -9,10 +9,12 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/mediaprep/mediaprep/greenapi"
 	"github.com/mediaprep/mediaprep/storage"
@@ -114,7 +116,10 @@ type Posted struct {
 	PostID      string    `json:"postId"`              // the ledger's id: content, options and status
 	PostedAt    time.Time `json:"postedAt,omitzero"`
 	Skipped     bool      `json:"skipped,omitempty"` // the ledger had it; nothing was done
-	DryRun      bool      `json:"dryRun,omitempty"`
+	// OutcomeUnknown is set in a ledger record when the send was written
+	// and no answer came: the status may or may not have been posted.
+	OutcomeUnknown bool `json:"outcomeUnknown,omitempty"`
+	DryRun         bool `json:"dryRun,omitempty"`
 }
 
 // PublisherConfig configures a Publisher.
@@ -173,6 +178,13 @@ func (p *Publisher) Publish(ctx context.Context, j Job) (Posted, error) {
 	postID := postID(digest, method, j.Status)
 	if p.cfg.Ledger != nil && !j.Force {
 		if prev, ok := p.cfg.Ledger.Lookup(postID); ok {
+			if prev.OutcomeUnknown {
+				return Posted{}, fmt.Errorf("%s: %w", j.Source, &greenapi.Error{
+					Method: string(prev.Method), Code: greenapi.CodeOutcomeUnknown,
+					Message: fmt.Sprintf("an earlier run sent this status at %s and got no answer; it may have been posted. Check getOutgoingStatuses, then run again with --force to post it anyway",
+						prev.PostedAt.Format(time.RFC3339)),
+				})
+			}
 			log.Debug("already posted", "idMessage", prev.IDMessage)
 			prev.Source, prev.Skipped = j.Source, true
 			return prev, nil
@@ -220,6 +232,14 @@ func (p *Publisher) Publish(ctx context.Context, j Job) (Posted, error) {
 	j.stage(StagePosting)
 	sent, err := p.post(ctx, out.Prepared, link.URL, j.Status)
 	if err != nil {
+		if greenapi.CodeOf(err) == greenapi.CodeOutcomeUnknown && p.cfg.Ledger != nil && !p.cfg.DryRun {
+			// The status may have been posted: remember that, so that a
+			// rerun does not post it a second time without --force.
+			out.OutcomeUnknown, out.PostedAt = true, time.Now().UTC().Truncate(time.Second)
+			if rerr := p.cfg.Ledger.Record(postID, out); rerr != nil {
+				log.Error("ledger", "err", rerr)
+			}
+		}
 		return Posted{}, fmt.Errorf("%s: %w", j.Source, err)
 	}
 	out.IDMessage, out.DryRun = sent.IDMessage, p.cfg.DryRun
@@ -250,7 +270,7 @@ func (p *Publisher) put(ctx context.Context, key string, prep Prepared, srcSum s
 	_, err = p.store.Put(ctx, key, f, storage.Object{
 		ContentType: prep.ContentType,
 		Size:        prep.SizeBytes,
-		FileName:    prep.FileName,
+		FileName:    displayName(prep),
 		Metadata: map[string]string{
 			"recipe":        Recipe,
 			"kind":          string(prep.Kind),
@@ -263,6 +283,17 @@ func (p *Publisher) put(ctx context.Context, key string, prep Prepared, srcSum s
 		},
 	})
 	return err
+}
+
+// displayName is the name a browser shows for the stored file: the
+// source's own name (UTF-8 allowed) with the prepared file's extension.
+func displayName(prep Prepared) string {
+	base := filepath.Base(prep.Source)
+	stem := strings.TrimSuffix(base, filepath.Ext(base))
+	if stem == "" || stem == "." || !utf8.ValidString(stem) {
+		return prep.FileName
+	}
+	return stem + filepath.Ext(prep.FileName)
 }
 
 // preparedFrom rebuilds what Prepare said about a file from the metadata Put

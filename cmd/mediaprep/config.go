@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"net/http"
 	"strconv"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 // from the environment, then overridden by flags.
 type settings struct {
 	greenURL, instance string
+	greenTimeout       string
 	endpoint, bucket   string
 	region, prefix     string
 	pathStyle          string
@@ -30,6 +32,7 @@ var settingEnv = []struct {
 }{
 	{"MEDIAPREP_GREENAPI_URL", "greenapi-url", "Green API host (default " + greenapi.DefaultAPIURL + ")", func(s *settings) *string { return &s.greenURL }},
 	{"MEDIAPREP_GREENAPI_INSTANCE", "instance", "Green API idInstance", func(s *settings) *string { return &s.instance }},
+	{"MEDIAPREP_GREENAPI_TIMEOUT", "greenapi-timeout", "deadline of one Green API request (default 30s)", func(s *settings) *string { return &s.greenTimeout }},
 	{"MEDIAPREP_S3_ENDPOINT", "s3-endpoint", "S3 endpoint URL (empty: AWS S3)", func(s *settings) *string { return &s.endpoint }},
 	{"MEDIAPREP_S3_BUCKET", "bucket", "bucket the prepared files go to", func(s *settings) *string { return &s.bucket }},
 	{"MEDIAPREP_S3_REGION", "region", "S3 region (default us-east-1)", func(s *settings) *string { return &s.region }},
@@ -49,13 +52,26 @@ func addSettingFlags(fl *pflag.FlagSet, s *settings, getenv func(string) string)
 }
 
 // greenConfig returns the Green API configuration, token from the
-// environment.
-func (s *settings) greenConfig(getenv func(string) string) greenapi.Config {
-	return greenapi.Config{
+// environment; a timeout that does not parse is returned as an error.
+func (s *settings) greenConfig(getenv func(string) string) (greenapi.Config, error) {
+	cfg := greenapi.Config{
 		APIURL:     s.greenURL,
 		IDInstance: s.instance,
 		Token:      getenv("MEDIAPREP_GREENAPI_TOKEN"),
 	}
+	var errs []error
+	if s.greenTimeout != "" {
+		d, err := time.ParseDuration(s.greenTimeout)
+		if err != nil || d <= 0 {
+			errs = append(errs, fmt.Errorf("greenapi: timeout %q is not a positive duration like 30s (set MEDIAPREP_GREENAPI_TIMEOUT)", s.greenTimeout))
+		} else {
+			cfg.HTTPClient = &http.Client{Timeout: d}
+		}
+	}
+	if err := cfg.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	return cfg, errors.Join(errs...)
 }
 
 // storageConfig returns the storage configuration; errors in values that do

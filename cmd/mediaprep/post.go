@@ -101,11 +101,11 @@ func runPost(ctx context.Context, log *slog.Logger, f *publishFlags, getenv func
 }
 
 func runPostText(ctx context.Context, log *slog.Logger, f *postFlags, getenv func(string) string, stdout io.Writer) error {
-	gcfg := f.greenConfig(getenv)
-	gcfg.Logger = log
-	if err := gcfg.Validate(); err != nil {
+	gcfg, err := f.greenConfig(getenv)
+	if err != nil {
 		return usageError{err}
 	}
+	gcfg.Logger = log
 	client, err := greenapi.New(gcfg)
 	if err != nil {
 		return usageError{err}

@@ -498,3 +498,59 @@ func writeFile(t *testing.T, path, content string) {
 		t.Fatal(err)
 	}
 }
+
+func TestBatchOutcomeUnknownIsNotPostedAgain(t *testing.T) {
+	e := newE2E(t)
+	e.env["MEDIAPREP_GREENAPI_TIMEOUT"] = "500ms"
+	dir := t.TempDir()
+	copyFile(t, sample("sample.jpg"), filepath.Join(dir, "a.jpg"))
+	out := filepath.Join(t.TempDir(), "out")
+
+	// Green API takes the status and the answer is lost.
+	e.green.Inject("sendMediaStatus", greenapitest.Fault{Hang: true, Accept: true})
+	stdout, code := e.run("batch", "--json", "--out", out, dir)
+	lines := parseLines(t, stdout)
+	if code != exitFailed || len(lines) != 1 || lines[0].Error == nil || lines[0].Error.Code != "outcome_unknown" {
+		t.Fatalf("lost answer: exit %d\n%s", code, stdout)
+	}
+	if !strings.Contains(lines[0].Error.Message, "getOutgoingStatuses") {
+		t.Errorf("message does not say what to check: %s", lines[0].Error.Message)
+	}
+	if n := e.green.Count("sendMediaStatus"); n != 1 {
+		t.Fatalf("%d send requests, want exactly 1 (a lost answer is not retried)", n)
+	}
+
+	// A rerun does not send it again on its own...
+	stdout, code = e.run("batch", "--json", "--out", out, dir)
+	lines = parseLines(t, stdout)
+	if code != exitFailed || len(lines) != 1 || lines[0].Error == nil || lines[0].Error.Code != "outcome_unknown" || !strings.Contains(lines[0].Error.Message, "--force") {
+		t.Fatalf("rerun: exit %d\n%s", code, stdout)
+	}
+	if n := e.green.Count("sendMediaStatus"); n != 1 {
+		t.Fatalf("rerun sent again: %d requests", n)
+	}
+	// ...only when told to.
+	if stdout, code := e.run("batch", "--json", "--force", "--out", out, dir); code != exitOK {
+		t.Fatalf("--force: exit %d\n%s", code, stdout)
+	}
+	if n := len(e.green.Posted()); n != 2 {
+		t.Errorf("%d statuses accepted, want 2 (the lost one and the forced one)", n)
+	}
+}
+
+func TestPostStorageDown(t *testing.T) {
+	e := newE2E(t)
+	e.s3.Stop()
+	stdout, code := e.run("post", "--json", sample("sample.jpg"))
+	lines := parseLines(t, stdout)
+	if code != exitFailed || len(lines) != 1 || lines[0].Error == nil || lines[0].Error.Code != "storage_failed" {
+		t.Fatalf("exit %d\n%s", code, stdout)
+	}
+	if n := len(e.green.Requests()); n != 0 {
+		t.Errorf("%d requests reached Green API with the storage down", n)
+	}
+	e.s3.Restart()
+	if stdout, code := e.run("post", "--json", sample("sample.jpg")); code != exitOK {
+		t.Fatalf("after restart: exit %d\n%s", code, stdout)
+	}
+}

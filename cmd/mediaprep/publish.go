@@ -66,11 +66,11 @@ func newPublisher(ctx context.Context, log *slog.Logger, f *publishFlags, getenv
 	if err != nil {
 		errs = append(errs, err)
 	}
-	gcfg := f.greenConfig(getenv)
-	gcfg.Logger = log
-	if err := gcfg.Validate(); err != nil {
+	gcfg, err := f.greenConfig(getenv)
+	if err != nil {
 		errs = append(errs, err)
 	}
+	gcfg.Logger = log
 	if len(errs) > 0 {
 		return nil, usageError{joinLines(errs)}
 	}
