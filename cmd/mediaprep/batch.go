@@ -50,7 +50,7 @@ Exit status: 0 when every file was posted or skipped, 1 when any failed,
 2 for usage errors and bad settings, 130 when interrupted.`,
 		Args: usageArgs(cobra.MinimumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runBatch(cmd.Context(), g.logger(), &f, getenv, args, stdout)
+			return runBatch(cmd.Context(), runLogger(g, f.json, stdout), &f, getenv, args, stdout)
 		},
 	}
 	addPublishFlags(cmd, &f.publishFlags, getenv)

@@ -68,7 +68,7 @@ still finish), 2 for usage errors and bad settings, 130 when interrupted.`,
 			if f.text != "" {
 				return runPostText(cmd.Context(), g.logger(), &f, getenv, stdout)
 			}
-			return runPost(cmd.Context(), g.logger(), &f.publishFlags, getenv, args, stdout)
+			return runPost(cmd.Context(), runLogger(g, f.json, stdout), &f.publishFlags, getenv, args, stdout)
 		},
 	}
 	addPublishFlags(cmd, &f.publishFlags, getenv)

@@ -12,6 +12,7 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -552,5 +553,42 @@ func TestPostStorageDown(t *testing.T) {
 	e.s3.Restart()
 	if stdout, code := e.run("post", "--json", sample("sample.jpg")); code != exitOK {
 		t.Fatalf("after restart: exit %d\n%s", code, stdout)
+	}
+}
+
+func TestBatchBarsOnATerminal(t *testing.T) {
+	script, err := exec.LookPath("script") // util-linux: runs a command on a pseudo-terminal
+	if err != nil {
+		t.Skip("script(1) not installed")
+	}
+	e := newE2E(t)
+	bin := filepath.Join(t.TempDir(), "mediaprep")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	dir := t.TempDir()
+	copyFile(t, sample("sample.jpg"), filepath.Join(dir, "a.jpg"))
+	copyFile(t, sample("sample.wav"), filepath.Join(dir, "b.wav"))
+	cmd := exec.Command(script, "-qec", fmt.Sprintf("stty cols 100 rows 30; %s batch -j 2 --out %s %s", bin, filepath.Join(t.TempDir(), "out"), dir), "/dev/null")
+	cmd.Env = os.Environ()
+	for k, v := range e.env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	out, err := cmd.CombinedOutput()
+	e.out.Write(out)
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	s := string(out)
+	for _, want := range []string{"\x1b[", "all files", "2/2", "2 posted, 0 skipped"} {
+		if !strings.Contains(s, want) {
+			t.Errorf("terminal output lacks %q:\n%q", want, s)
+		}
+	}
+	if strings.Contains(s, "level=INFO") {
+		t.Errorf("info log lines tear the bars:\n%s", s)
+	}
+	if n := len(e.green.Posted()); n != 2 {
+		t.Errorf("%d posted, want 2", n)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"runtime"
 	"slices"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/vbauerster/mpb/v8"
+	"github.com/vbauerster/mpb/v8/cwriter"
 	"github.com/vbauerster/mpb/v8/decor"
 
 	"github.com/mediaprep/mediaprep/greenapi"
@@ -141,6 +143,8 @@ func (p *publisher) publishAll(ctx context.Context, f *publishFlags, jobs []pipe
 	if !f.json && isTerminal(stdout) {
 		bars = mpb.NewWithContext(ctx, mpb.WithOutput(stdout), mpb.WithWidth(24))
 	}
+	// On a terminal each running file has a bar with its stage, lines of
+	// finished files appear above the bars, and a last bar counts them all.
 	results := make([]chan result, len(jobs))
 	for i := range results {
 		results[i] = make(chan result, 1)
@@ -162,6 +166,12 @@ func (p *publisher) publishAll(ctx context.Context, f *publishFlags, jobs []pipe
 		queue <- i
 	}
 	close(queue)
+	var total *mpb.Bar
+	if bars != nil {
+		total = bars.AddBar(int64(len(jobs)), mpb.BarPriority(1<<30),
+			mpb.PrependDecorators(decor.Name("all files", decor.WCSyncSpaceR)),
+			mpb.AppendDecorators(decor.CountersNoUnit("%d/%d", decor.WCSyncSpaceR), decor.Elapsed(decor.ET_STYLE_GO)))
+	}
 	var wg sync.WaitGroup
 	for range min(f.jobs, len(jobs)) {
 		wg.Go(func() {
@@ -174,9 +184,11 @@ func (p *publisher) publishAll(ctx context.Context, f *publishFlags, jobs []pipe
 					j.Progress = func(s pipeline.Stage) { stage.set(string(s)); bar.Increment() }
 				}
 				r := p.publishOne(ctx, j)
-				if bar != nil {
-					stage.set(outcome(r))
-					bar.SetTotal(-1, true)
+				if bars != nil {
+					// The file's line goes above the bars, its bar away.
+					printPosted(bars, r)
+					bar.Abort(true)
+					total.Increment()
 				}
 				results[i] <- r
 			}
@@ -184,7 +196,6 @@ func (p *publisher) publishAll(ctx context.Context, f *publishFlags, jobs []pipe
 	}
 	var posted, skipped, failed int
 	codes := map[string]int{}
-	lines := make([]result, 0, len(jobs))
 	for _, ch := range results {
 		r := <-ch
 		switch {
@@ -196,23 +207,21 @@ func (p *publisher) publishAll(ctx context.Context, f *publishFlags, jobs []pipe
 		default:
 			posted++
 		}
-		if bars != nil {
-			lines = append(lines, r)
-			continue
-		}
-		if f.json {
+		switch {
+		case bars != nil: // printed above the bars already
+		case f.json:
 			line, _ := json.Marshal(r)
 			fmt.Fprintf(stdout, "%s\n", line)
-		} else {
+		default:
 			printPosted(stdout, r)
 		}
 	}
 	wg.Wait()
 	if bars != nil {
-		bars.Wait()
-		for _, r := range lines {
-			printPosted(stdout, r)
+		if ctx.Err() != nil {
+			total.Abort(false)
 		}
+		bars.Wait()
 	}
 	if !f.json {
 		verb := "posted"
@@ -259,7 +268,11 @@ func printPosted(w io.Writer, r result) {
 		body, _ := json.Marshal(r.Request.Body)
 		fmt.Fprintf(w, "dry   %-5s %s: would POST %s %s\n", r.Kind, r.Source, r.Request.URL, body)
 	default:
-		fmt.Fprintf(w, "ok    %-5s %s -> %s %s  %s\n", r.Kind, r.Source, r.Method, r.IDMessage, r.URL)
+		stored := "stored as"
+		if !r.Stored {
+			stored = "already stored as"
+		}
+		fmt.Fprintf(w, "ok    %-5s %s -> %s %s (%s %s; --json shows the link)\n", r.Kind, r.Source, r.Method, r.IDMessage, stored, r.Key)
 	}
 }
 
@@ -285,9 +298,9 @@ func (t *stageText) set(s string) { t.mu.Lock(); t.s = s; t.mu.Unlock() }
 func (t *stageText) get() string  { t.mu.Lock(); defer t.mu.Unlock(); return t.s }
 
 func newBar(p *mpb.Progress, name string, stage *stageText) *mpb.Bar {
-	stage.set("queued")
-	return p.AddBar(4,
-		mpb.PrependDecorators(decor.Name(shorten(name, 32), decor.WCSyncSpaceR)),
+	stage.set("starting")
+	return p.AddBar(4, mpb.BarRemoveOnComplete(),
+		mpb.PrependDecorators(decor.Name(shorten(filepath.Base(name), 32), decor.WCSyncSpaceR)),
 		mpb.AppendDecorators(
 			decor.Any(func(decor.Statistics) string { return stage.get() }, decor.WCSyncSpaceR),
 			decor.Elapsed(decor.ET_STYLE_GO),
@@ -303,14 +316,15 @@ func shorten(s string, n int) string {
 	return "…" + string(r[len(r)-n+1:])
 }
 
-// isTerminal reports whether w is a character device (a terminal).
+// isTerminal reports whether w is a terminal with a known width (bars
+// need one; a pseudo-terminal without a size gets plain lines).
 func isTerminal(w io.Writer) bool {
 	f, ok := w.(*os.File)
-	if !ok {
+	if !ok || !cwriter.IsTerminal(int(f.Fd())) {
 		return false
 	}
-	fi, err := f.Stat()
-	return err == nil && fi.Mode()&os.ModeCharDevice != 0
+	width, _, err := cwriter.GetSize(int(f.Fd()))
+	return err == nil && width > 0
 }
 
 // dryRunSender stands in for Green API with --dry-run: it validates each
@@ -366,4 +380,14 @@ func joinLines(errs []error) error {
 		msg += "\n  " + strings.ReplaceAll(e.Error(), "\n", "\n  ")
 	}
 	return fmt.Errorf("%s", msg)
+}
+
+// runLogger is the logger of post and batch: on a terminal with bars, info
+// lines would tear the bars, so only warnings and errors are logged unless
+// -v asks for everything.
+func runLogger(g *globalFlags, asJSON bool, stdout io.Writer) *slog.Logger {
+	if !asJSON && !g.verbose && isTerminal(stdout) {
+		return g.loggerAt(slog.LevelWarn)
+	}
+	return g.logger()
 }

@@ -39,8 +39,11 @@ type globalFlags struct {
 }
 
 // logger returns the logger the flags ask for, writing to stderr.
-func (g *globalFlags) logger() *slog.Logger {
-	opts := &slog.HandlerOptions{Level: slog.LevelInfo}
+func (g *globalFlags) logger() *slog.Logger { return g.loggerAt(slog.LevelInfo) }
+
+// loggerAt is logger with level as the level without -v.
+func (g *globalFlags) loggerAt(level slog.Level) *slog.Logger {
+	opts := &slog.HandlerOptions{Level: level}
 	if g.verbose {
 		opts.Level = slog.LevelDebug
 	}
