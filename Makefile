@@ -30,6 +30,8 @@ fuzz:
 	scripts/deps.sh test
 	$(GO) test ./transcode -run '^$$' -fuzz FuzzSniffBytes -fuzztime $(FUZZTIME)
 	$(GO) test ./transcode -run '^$$' -fuzz FuzzDecodeImage -fuzztime $(FUZZTIME)
+	$(GO) test ./transcode -run '^$$' -fuzz FuzzHEIFSize -fuzztime $(FUZZTIME)
+	$(GO) test ./greenapi/internal/grapheme -run '^$$' -fuzz FuzzCount -fuzztime $(FUZZTIME)
 
 lint:
 	$(GO) vet ./...

@@ -1,0 +1,60 @@
+package pipeline
+
+import (
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+)
+
+func TestLedgerSurvivesReopenAndTornLine(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "out", LedgerName)
+	l, err := OpenLedger(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var wg sync.WaitGroup
+	for i := range 20 {
+		wg.Go(func() {
+			p := Posted{IDMessage: "3EB0" + string(rune('A'+i)), URL: "https://example.com/x"}
+			if err := l.Record(string(rune('a'+i)), p); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	// A crash in the middle of a line.
+	f, _ := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
+	f.WriteString(`{"id":"zz","posted":{"idMess`)
+	f.Close()
+
+	l, err = OpenLedger(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if l.Len() != 20 {
+		t.Fatalf("reopened ledger holds %d posts, want 20", l.Len())
+	}
+	if p, ok := l.Lookup("c"); !ok || p.IDMessage != "3EB0C" {
+		t.Errorf("Lookup(c) = %+v, %v", p, ok)
+	}
+	if _, ok := l.Lookup("zz"); ok {
+		t.Error("the torn line was read as a post")
+	}
+	// The next record starts on a line of its own and is read back.
+	if err := l.Record("new", Posted{IDMessage: "3EB0NEW"}); err != nil {
+		t.Fatal(err)
+	}
+	l.Close()
+	l, err = OpenLedger(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	if p, ok := l.Lookup("new"); !ok || p.IDMessage != "3EB0NEW" || l.Len() != 21 {
+		t.Errorf("after the torn line: Lookup(new) = %+v, %v; %d posts", p, ok, l.Len())
+	}
+}
