@@ -7,24 +7,17 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"runtime"
 
 	"github.com/spf13/cobra"
 
 	"github.com/mediaprep/mediaprep/greenapi"
 	"github.com/mediaprep/mediaprep/pipeline"
-	"github.com/mediaprep/mediaprep/transcode"
 )
 
 // addPublishFlags adds the flags post and batch share.
 func addPublishFlags(cmd *cobra.Command, f *publishFlags, getenv func(string) string) {
 	fl := cmd.Flags()
-	fl.BoolVar(&f.json, "json", false, "print one JSON object per file: the prepare object plus url and idMessage")
-	fl.IntVarP(&f.jobs, "jobs", "j", runtime.NumCPU(), "files worked on at once")
-	fl.StringVar(&f.crop, "crop", string(transcode.CropCenter), "how pictures become 9:16: center, smart or pad")
-	fl.StringVar(&f.videoFit, "video-fit", string(transcode.FitKeep), "how videos are framed: keep, crop or pad (9:16)")
-	fl.BoolVar(&f.forceTranscode, "force-transcode", false, "re-encode videos even when a stream copy would do")
-	fl.DurationVar(&f.timeout, "timeout", transcode.NewDefaultConfig().RunTimeout, "deadline of one ffmpeg run")
+	f.prepFlags.add(fl)
 	fl.BoolVar(&f.dryRun, "dry-run", false, "prepare, store and check the link, then print the request instead of posting (token redacted)")
 	fl.StringVar(&f.caption, "caption", "", "caption of picture and video statuses (at most 1024 characters)")
 	fl.StringSliceVar(&f.participants, "participants", nil, "chat ids that may see the status, e.g. 79001234567@c.us (default: all contacts)")

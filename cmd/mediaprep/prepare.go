@@ -6,11 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"maps"
-	"runtime"
-	"slices"
 	"sync"
-	"time"
 
 	"github.com/spf13/cobra"
 
@@ -18,18 +14,8 @@ import (
 	"github.com/mediaprep/mediaprep/transcode"
 )
 
-type prepareFlags struct {
-	out            string
-	json           bool
-	jobs           int
-	crop           string
-	videoFit       string
-	forceTranscode bool
-	timeout        time.Duration
-}
-
 func newPrepareCmd(g *globalFlags, stdout io.Writer) *cobra.Command {
-	var f prepareFlags
+	var f prepFlags
 	cmd := &cobra.Command{
 		Use:   "prepare [flags] FILE...",
 		Short: "Prepare media files for WhatsApp statuses (MP4, MP3 or 9:16 JPEG)",
@@ -46,12 +32,7 @@ still finish), 2 for usage errors, 130 when interrupted.`,
 	}
 	fl := cmd.Flags()
 	fl.StringVarP(&f.out, "out", "o", "out", "folder for the prepared files")
-	fl.BoolVar(&f.json, "json", false, "print one JSON object per input")
-	fl.IntVarP(&f.jobs, "jobs", "j", runtime.NumCPU(), "files prepared at once")
-	fl.StringVar(&f.crop, "crop", string(transcode.CropCenter), "how pictures become 9:16: center, smart or pad")
-	fl.StringVar(&f.videoFit, "video-fit", string(transcode.FitKeep), "how videos are framed: keep, crop or pad (9:16)")
-	fl.BoolVar(&f.forceTranscode, "force-transcode", false, "re-encode videos even when a stream copy would do")
-	fl.DurationVar(&f.timeout, "timeout", transcode.NewDefaultConfig().RunTimeout, "deadline of one ffmpeg run")
+	f.add(fl)
 	return cmd
 }
 
@@ -77,36 +58,17 @@ func (r fileResult) MarshalJSON() ([]byte, error) {
 	return json.Marshal(r.Prepared)
 }
 
-func runPrepare(ctx context.Context, log *slog.Logger, f prepareFlags, files []string, stdout io.Writer) error {
-	opts := transcode.Options{
-		Crop:           transcode.CropMode(f.crop),
-		VideoFit:       transcode.Fit(f.videoFit),
-		ForceTranscode: f.forceTranscode,
-	}
-	if err := opts.Validate(); err != nil {
-		return usageError{err}
-	}
-	if f.jobs < 1 {
-		return usagef("-j %d: need at least one job", f.jobs)
-	}
-	tcfg := transcode.NewDefaultConfig()
-	tcfg.RunTimeout = f.timeout
-	tcfg.Logger = log
-	// Split the cores between the jobs that will run at once, so that
-	// parallel ffmpeg runs don't fight over them (one file gets them all).
-	tcfg.Threads = max(1, runtime.NumCPU()/min(f.jobs, len(files)))
-	tr, err := transcode.New(tcfg)
+func runPrepare(ctx context.Context, log *slog.Logger, f prepFlags, files []string, stdout io.Writer) error {
+	opts, err := f.options()
 	if err != nil {
 		return usageError{err}
 	}
-	pcfg := pipeline.NewDefaultConfig()
-	pcfg.OutDir = f.out
-	pl, err := pipeline.New(pcfg, tr)
+	pl, err := f.pipeline(log, len(files))
 	if err != nil {
 		return usageError{err}
 	}
 
-	start := time.Now()
+	t := newTally()
 	results := make([]chan fileResult, len(files))
 	for i := range results {
 		results[i] = make(chan fileResult, 1)
@@ -126,16 +88,13 @@ func runPrepare(ctx context.Context, log *slog.Logger, f prepareFlags, files []s
 	}
 	// Print in input order, each line as soon as it and those before it
 	// are done.
-	var ok, failed int
-	codes := map[string]int{}
 	for _, ch := range results {
 		r := <-ch
+		code := ""
 		if r.Error != nil {
-			failed++
-			codes[r.Error.Code]++
-		} else {
-			ok++
+			code = r.Error.Code
 		}
+		t.add(code, false)
 		if f.json {
 			line, _ := json.Marshal(r)
 			fmt.Fprintf(stdout, "%s\n", line)
@@ -145,19 +104,9 @@ func runPrepare(ctx context.Context, log *slog.Logger, f prepareFlags, files []s
 	}
 	wg.Wait()
 	if !f.json {
-		fmt.Fprintf(stdout, "%d prepared, %d failed in %.1f s", ok, failed, time.Since(start).Seconds())
-		if failed > 0 {
-			fmt.Fprintf(stdout, " (%s)", formatCodes(codes))
-		}
-		fmt.Fprintln(stdout)
+		t.summary(stdout, "prepared", false)
 	}
-	switch {
-	case ctx.Err() != nil:
-		return exitError{exitInterrupted}
-	case failed > 0:
-		return exitError{exitFailed}
-	}
-	return nil
+	return t.exit(ctx)
 }
 
 func prepareOne(ctx context.Context, pl *pipeline.Pipeline, src, stem string, opts transcode.Options) fileResult {
@@ -199,15 +148,4 @@ func humanBytes(n int64) string {
 		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
 	}
 	return fmt.Sprintf("%d B", n)
-}
-
-func formatCodes(codes map[string]int) string {
-	var s string
-	for _, c := range slices.Sorted(maps.Keys(codes)) {
-		if s != "" {
-			s += ", "
-		}
-		s += fmt.Sprintf("%s: %d", c, codes[c])
-	}
-	return s
 }

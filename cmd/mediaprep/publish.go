@@ -9,11 +9,9 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strings"
 	"sync"
-	"time"
 
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/cwriter"
@@ -28,13 +26,7 @@ import (
 // publishFlags are the flags post and batch share.
 type publishFlags struct {
 	settings
-	out             string
-	json            bool
-	jobs            int
-	crop            string
-	videoFit        string
-	forceTranscode  bool
-	timeout         time.Duration
+	prepFlags
 	dryRun          bool
 	caption         string
 	participants    []string
@@ -52,17 +44,10 @@ type publisher struct {
 // newPublisher validates every setting at once and wires storage, the link
 // check and Green API (or its dry run) into a Publisher.
 func newPublisher(ctx context.Context, log *slog.Logger, f *publishFlags, getenv func(string) string, files int, ledger pipeline.Ledger) (*publisher, error) {
-	opts := transcode.Options{
-		Crop:           transcode.CropMode(f.crop),
-		VideoFit:       transcode.Fit(f.videoFit),
-		ForceTranscode: f.forceTranscode,
-	}
 	var errs []error
-	if err := opts.Validate(); err != nil {
+	opts, err := f.options()
+	if err != nil {
 		errs = append(errs, err)
-	}
-	if f.jobs < 1 {
-		errs = append(errs, fmt.Errorf("-j %d: need at least one job", f.jobs))
 	}
 	scfg, err := f.storageConfig()
 	if err != nil {
@@ -76,17 +61,7 @@ func newPublisher(ctx context.Context, log *slog.Logger, f *publishFlags, getenv
 	if len(errs) > 0 {
 		return nil, usageError{joinLines(errs)}
 	}
-	tcfg := transcode.NewDefaultConfig()
-	tcfg.RunTimeout = f.timeout
-	tcfg.Logger = log
-	tcfg.Threads = max(1, runtime.NumCPU()/max(1, min(f.jobs, files)))
-	tr, err := transcode.New(tcfg)
-	if err != nil {
-		return nil, usageError{err}
-	}
-	pcfg := pipeline.NewDefaultConfig()
-	pcfg.OutDir = f.out
-	pl, err := pipeline.New(pcfg, tr)
+	pl, err := f.pipeline(log, files)
 	if err != nil {
 		return nil, usageError{err}
 	}
@@ -138,7 +113,7 @@ func (r result) MarshalJSON() ([]byte, error) {
 // object) per job in input order, with live bars on a terminal, then a
 // summary. It returns the exit status as an error.
 func (p *publisher) publishAll(ctx context.Context, f *publishFlags, jobs []pipeline.Job, stdout io.Writer) error {
-	start := time.Now()
+	t := newTally()
 	var bars *mpb.Progress
 	if !f.json && isTerminal(stdout) {
 		bars = mpb.NewWithContext(ctx, mpb.WithOutput(stdout), mpb.WithWidth(24))
@@ -194,19 +169,13 @@ func (p *publisher) publishAll(ctx context.Context, f *publishFlags, jobs []pipe
 			}
 		})
 	}
-	var posted, skipped, failed int
-	codes := map[string]int{}
 	for _, ch := range results {
 		r := <-ch
-		switch {
-		case r.Error != nil:
-			failed++
-			codes[r.Error.Code]++
-		case r.Skipped:
-			skipped++
-		default:
-			posted++
+		code := ""
+		if r.Error != nil {
+			code = r.Error.Code
 		}
+		t.add(code, r.Skipped)
 		switch {
 		case bars != nil: // printed above the bars already
 		case f.json:
@@ -228,19 +197,9 @@ func (p *publisher) publishAll(ctx context.Context, f *publishFlags, jobs []pipe
 		if f.dryRun {
 			verb = "would be posted (dry run)"
 		}
-		fmt.Fprintf(stdout, "%d %s, %d skipped (posted before), %d failed in %.1f s", posted, verb, skipped, failed, time.Since(start).Seconds())
-		if failed > 0 {
-			fmt.Fprintf(stdout, " (%s)", formatCodes(codes))
-		}
-		fmt.Fprintln(stdout)
+		t.summary(stdout, verb, true)
 	}
-	switch {
-	case ctx.Err() != nil:
-		return exitError{exitInterrupted}
-	case failed > 0:
-		return exitError{exitFailed}
-	}
-	return nil
+	return t.exit(ctx)
 }
 
 func (p *publisher) publishOne(ctx context.Context, j pipeline.Job) result {
