@@ -232,7 +232,7 @@ func (p *Publisher) Publish(ctx context.Context, j Job) (Posted, error) {
 	j.stage(StagePosting)
 	sent, err := p.post(ctx, out.Prepared, link.URL, j.Status)
 	if err != nil {
-		if greenapi.CodeOf(err) == greenapi.CodeOutcomeUnknown && p.cfg.Ledger != nil && !p.cfg.DryRun {
+		if errors.Is(err, greenapi.ErrOutcomeUnknown) && p.cfg.Ledger != nil && !p.cfg.DryRun {
 			// The status may have been posted: remember that, so that a
 			// rerun does not post it a second time without --force.
 			out.OutcomeUnknown, out.PostedAt = true, time.Now().UTC().Truncate(time.Second)
