@@ -266,6 +266,12 @@ func (c *Client) do(ctx context.Context, k call) error {
 				e.Message = "unreadable answer (" + c.redact(derr.Error()) + "): " + bodyText(r.body, c.cfg.Token)
 			}
 			return e
+		} else if k.send && r.status == http.StatusGatewayTimeout {
+			// A gateway that timed out waiting for Green API: the request
+			// went through, so the status may have been queued.
+			return &Error{Method: k.method, HTTPStatus: r.status, Code: CodeOutcomeUnknown, Attempts: attempt,
+				Message: "a gateway timed out waiting for Green API (HTTP 504); the status may have been posted: check getOutgoingStatuses before sending it again",
+				kind:    ErrOutcomeUnknown}
 		} else if !retryableStatus(r.status, r.body) {
 			return c.statusError(k.method, r, attempt, ErrPermanent)
 		}

@@ -30,8 +30,11 @@
 // every wait ends early when ctx is done. 429 is retried honouring
 // Retry-After (seconds or an HTTP date, capped at 60 s); 499, 500, 502,
 // 503, 504 and network failures are retried up to Config.MaxAttempts
-// requests in all. 400, 401, 403, 466, other answers, and 500 "exceeded max
-// upload size" are not retried. Retries pass through the rate limiter too.
+// requests in all (504 only for the GET methods and deleteStatus: for a send
+// it means a gateway passed the request on and gave up waiting, so it is an
+// unknown outcome, see below). 400, 401, 403, 466, other answers, and 500
+// "exceeded max upload size" are not retried. Retries pass through the rate
+// limiter too.
 //
 // # Sends are never repeated blindly
 //

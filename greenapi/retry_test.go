@@ -51,7 +51,7 @@ func TestRetriedThenSuccess(t *testing.T) {
 	}{
 		{"429 without Retry-After", []greenapitest.Fault{{Status: 429}}},
 		{"500 502 503", []greenapitest.Fault{{Status: 500}, {Status: 502}, {Status: 503}}},
-		{"499 504", []greenapitest.Fault{{Status: 499}, {Status: 504}}},
+		{"499 503", []greenapitest.Fault{{Status: 499}, {Status: 503}}},
 		{"four failures, fifth attempt succeeds", []greenapitest.Fault{{Status: 503}, {Status: 429}, {Status: 502}, {Status: 500}}},
 	}
 	for _, tt := range tests {
@@ -179,6 +179,15 @@ func TestLongErrorBodyTrimmed(t *testing.T) {
 }
 
 // A send that may have reached the server is never retried.
+func TestGatewayTimeoutOnSendIsOutcomeUnknown(t *testing.T) {
+	srv, c, _ := newStandIn(t, nil)
+	srv.Inject("sendTextStatus", greenapitest.Fault{Status: 504, Accept: true})
+	wantError(t, sendText(c, t.Context()), "outcome_unknown", greenapi.ErrOutcomeUnknown, 504, 1)
+	if n := srv.Count("sendTextStatus"); n != 1 {
+		t.Errorf("%d requests after a 504, want 1: the gateway may have passed the status on", n)
+	}
+}
+
 func TestLostSendAnswerIsOutcomeUnknown(t *testing.T) {
 	t.Parallel()
 	files := media(t)
