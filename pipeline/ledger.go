@@ -8,12 +8,16 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"syscall"
 )
 
 // FileLedger is a Ledger kept as JSON lines in one file, one line per post,
 // written and synced before Record returns. A line cut short by a crash is
 // ignored when the file is read again. It is safe for concurrent use within
-// one process; two processes must not share a file.
+// one process, and it holds an exclusive lock on the file so that a second
+// process cannot open it at the same time (two runs posting from one
+// ledger could post the same file twice). The file is private to its owner:
+// it holds presigned links.
 type FileLedger struct {
 	mu   sync.Mutex
 	f    *os.File
@@ -25,6 +29,10 @@ type ledgerLine struct {
 	Posted Posted `json:"posted"`
 }
 
+// ErrLedgerBusy is returned by OpenLedger when another process has the
+// ledger open.
+var ErrLedgerBusy = errors.New("pipeline: ledger busy")
+
 // LedgerName is the ledger's file name in a batch's output folder.
 const LedgerName = "mediaprep-ledger.jsonl"
 
@@ -33,9 +41,16 @@ func OpenLedger(path string) (*FileLedger, error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
 		return nil, fmt.Errorf("pipeline: ledger: %w", err)
 	}
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o644)
+	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_APPEND, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("pipeline: ledger: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("%w: %s is in use by another mediaprep run; wait for it or give this run another --out", ErrLedgerBusy, path)
+		}
+		return nil, fmt.Errorf("pipeline: ledger %s: lock: %w", path, err)
 	}
 	l := &FileLedger{f: f, seen: make(map[string]Posted)}
 	sc := bufio.NewScanner(f)

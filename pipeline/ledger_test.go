@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"errors"
 	"os"
 	"path/filepath"
 	"sync"
@@ -56,5 +57,27 @@ func TestLedgerSurvivesReopenAndTornLine(t *testing.T) {
 	defer l.Close()
 	if p, ok := l.Lookup("new"); !ok || p.IDMessage != "3EB0NEW" || l.Len() != 21 {
 		t.Errorf("after the torn line: Lookup(new) = %+v, %v; %d posts", p, ok, l.Len())
+	}
+}
+
+func TestLedgerIsExclusive(t *testing.T) {
+	path := filepath.Join(t.TempDir(), LedgerName)
+	l, err := OpenLedger(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// flock locks belong to the open file description: a second open in
+	// this process conflicts as one in another process would.
+	if _, err := OpenLedger(path); !errors.Is(err, ErrLedgerBusy) {
+		t.Fatalf("second OpenLedger = %v, want ErrLedgerBusy", err)
+	}
+	l.Close()
+	l2, err := OpenLedger(path)
+	if err != nil {
+		t.Fatalf("OpenLedger after Close: %v", err)
+	}
+	l2.Close()
+	if fi, _ := os.Stat(path); fi.Mode().Perm() != 0o600 {
+		t.Errorf("ledger mode %v, want 0600 (it holds presigned links)", fi.Mode().Perm())
 	}
 }

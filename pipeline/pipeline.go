@@ -99,6 +99,11 @@ func (p *Pipeline) Prepare(ctx context.Context, src, stem string, opts transcode
 	if err != nil {
 		return Prepared{}, fmt.Errorf("%s: %w", src, err)
 	}
+	return p.prepareSniffed(ctx, src, stem, m, opts)
+}
+
+// prepareSniffed is Prepare for a source already sniffed as m.
+func (p *Pipeline) prepareSniffed(ctx context.Context, src, stem string, m transcode.Media, opts transcode.Options) (Prepared, error) {
 	if err := os.MkdirAll(p.cfg.OutDir, 0o755); err != nil {
 		return Prepared{}, fmt.Errorf("pipeline: output folder: %w", err)
 	}

@@ -13,6 +13,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -132,11 +133,14 @@ type PublisherConfig struct {
 // Publisher runs the whole recipe for a file: sniff → prepare → store →
 // verify link → post. It is safe for concurrent use.
 type Publisher struct {
-	pipe  *Pipeline
-	store Store
-	check LinkChecker
-	send  Sender
-	cfg   PublisherConfig
+	pipe   *Pipeline
+	stored Store
+	check  LinkChecker
+	sender Sender
+	cfg    PublisherConfig
+
+	mu       sync.Mutex
+	inflight map[string]chan struct{} // post ids being published, closed when done
 }
 
 // NewPublisher returns a Publisher that prepares with pipe, stores in store,
@@ -145,120 +149,203 @@ func NewPublisher(pipe *Pipeline, store Store, check LinkChecker, send Sender, c
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Publisher{pipe: pipe, store: store, check: check, send: send, cfg: cfg}
+	return &Publisher{pipe: pipe, stored: store, check: check, sender: send, cfg: cfg, inflight: make(map[string]chan struct{})}
 }
-
-// ErrNotDirect is returned when the stored file's link would not be
-// delivered by Green API; it wraps storage.ErrLinkRejected.
-var ErrNotDirect = storage.ErrLinkRejected
 
 // Publish prepares j.Source, stores it (or finds it already stored), checks
 // its link and posts it with the method of its kind. The status fields are
-// validated before any work; broken media fails in the prepare step and
+// checked before any work; broken media fails in the prepare step and
 // nothing is stored or posted. With a Ledger, a post already recorded for
-// the same content, options and status is skipped unless j.Force.
+// the same content, options and status is skipped unless j.Force, and two
+// jobs of the same post never run at once.
 func (p *Publisher) Publish(ctx context.Context, j Job) (Posted, error) {
-	log := p.cfg.Logger.With("source", j.Source)
-	j.stage(StagePreparing)
-	m, err := p.pipe.prep.Sniff(ctx, j.Source)
-	if err != nil {
-		return Posted{}, fmt.Errorf("%s: %w", j.Source, err)
-	}
-	method := MethodFor(m.Kind)
-	name := j.Stem + transcode.ExtFor(m.Kind)
-	j.Status = statusFor(method, j.Status, log)
-	if err := validateStatus(method, name, j.Status); err != nil {
-		return Posted{}, fmt.Errorf("%s: %w", j.Source, err)
-	}
-	srcSum, err := fileSHA256(j.Source)
-	if err != nil {
-		return Posted{}, fmt.Errorf("%s: %w", j.Source, err)
-	}
-	digest := contentDigest(srcSum, j.Prepare)
-	postID := postID(digest, method, j.Status)
-	if p.cfg.Ledger != nil && !j.Force {
-		if prev, ok := p.cfg.Ledger.Lookup(postID); ok {
-			if prev.OutcomeUnknown {
-				return Posted{}, fmt.Errorf("%s: %w", j.Source, &greenapi.Error{
-					Method: string(prev.Method), Code: greenapi.CodeOutcomeUnknown,
-					Message: fmt.Sprintf("an earlier run sent this status at %s and got no answer; it may have been posted. Check getOutgoingStatuses, then run again with --force to post it anyway",
-						prev.PostedAt.Format(time.RFC3339)),
-				})
+	r := &run{Job: j, log: p.cfg.Logger.With("source", j.Source)}
+	defer p.release(r)
+	// The recipe. A step may end the run early with r.done (posted before).
+	for _, step := range []func(context.Context, *run) error{
+		p.sniff,    // what the file is, the method that posts it, the status checked
+		p.identify, // content + options → digest, object key and post id
+		p.claim,    // the ledger: posted before? another job posting it now?
+		p.store,    // found in the bucket, or prepared and uploaded
+		p.link,     // a direct link, fetched as Green API will fetch it
+		p.send,     // the Green API call
+		p.record,   // the ledger
+	} {
+		if err := step(ctx, r); err != nil {
+			if r.posted {
+				return r.out, fmt.Errorf("%s: %w", j.Source, err)
 			}
-			log.Debug("already posted", "idMessage", prev.IDMessage)
-			prev.Source, prev.Skipped = j.Source, true
-			return prev, nil
-		}
-	}
-
-	key := p.store.Key(digest, j.Stem, transcode.ExtFor(m.Kind))
-	out := Posted{Key: key, PostID: postID}
-	obj, found, err := p.store.Lookup(ctx, key)
-	if err != nil {
-		return Posted{}, fmt.Errorf("%s: %w", j.Source, err)
-	}
-	if found {
-		prep, ok := preparedFrom(obj, j.Source, name)
-		if !ok {
-			found = false // stored by something else: prepare and store again
-		} else {
-			out.Prepared = prep
-			log.Debug("found in storage", "key", key)
-		}
-	}
-	if !found {
-		prep, err := p.pipe.Prepare(ctx, j.Source, j.Stem, j.Prepare)
-		if err != nil {
-			return Posted{}, err
-		}
-		j.stage(StageStoring)
-		if err := p.put(ctx, key, prep, srcSum); err != nil {
 			return Posted{}, fmt.Errorf("%s: %w", j.Source, err)
 		}
-		out.Prepared, out.Stored = prep, true
-		log.Debug("stored", "key", key, "bytes", prep.SizeBytes)
+		if r.done {
+			break
+		}
 	}
+	return r.out, nil
+}
 
-	link, err := p.store.Link(ctx, key)
+// run is one job going through Publish.
+type run struct {
+	Job
+	log     *slog.Logger
+	media   transcode.Media
+	method  Method
+	name    string // fileName for Green API: stem + extension
+	srcSum  string // SHA-256 of the source
+	digest  string // content + options, see contentDigest
+	claimed bool   // holds p.inflight[out.PostID]
+	posted  bool   // Green API took it
+	done    bool   // nothing more to do
+	out     Posted
+}
+
+func (p *Publisher) sniff(ctx context.Context, r *run) error {
+	r.stage(StagePreparing)
+	m, err := p.pipe.prep.Sniff(ctx, r.Source)
 	if err != nil {
-		return Posted{}, fmt.Errorf("%s: %w", j.Source, err)
+		return err
 	}
-	out.URL, out.LinkExpires = link.URL, link.Expires
-	j.stage(StageChecking)
-	if err := p.check.CheckLink(ctx, link.URL, out.ContentType); err != nil {
-		return Posted{}, fmt.Errorf("%s: %w", j.Source, err)
-	}
+	r.media, r.method = m, MethodFor(m.Kind)
+	r.name = r.Stem + transcode.ExtFor(m.Kind)
+	r.Status = statusFor(r.method, r.Status, r.log)
+	return validateStatus(r.method, r.name, r.Status)
+}
 
-	j.stage(StagePosting)
-	sent, err := p.post(ctx, out.Prepared, link.URL, j.Status)
+func (p *Publisher) identify(_ context.Context, r *run) error {
+	sum, err := fileSHA256(r.Source)
+	if err != nil {
+		return err
+	}
+	r.srcSum, r.digest = sum, contentDigest(sum, r.Prepare)
+	// The key is named after the source's own name, not the run's stem,
+	// so the same file gets the same key in any run.
+	base := filepath.Base(r.Source)
+	r.out.Key = p.stored.Key(r.digest, Slug(strings.TrimSuffix(base, filepath.Ext(base))), transcode.ExtFor(r.media.Kind))
+	r.out.PostID = postID(r.digest, r.method, r.Status)
+	return nil
+}
+
+// claim consults the ledger. Jobs with the same post id (the same file
+// given twice, or two copies of it) run one after the other, so that the
+// second finds the first's record instead of posting again.
+func (p *Publisher) claim(ctx context.Context, r *run) error {
+	if p.cfg.Ledger == nil {
+		return nil
+	}
+	for {
+		p.mu.Lock()
+		busy, ok := p.inflight[r.out.PostID]
+		if !ok {
+			p.inflight[r.out.PostID] = make(chan struct{})
+			r.claimed = true
+			p.mu.Unlock()
+			break
+		}
+		p.mu.Unlock()
+		select {
+		case <-busy:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+	prev, ok := p.cfg.Ledger.Lookup(r.out.PostID)
+	if !ok || r.Force {
+		return nil
+	}
+	if prev.OutcomeUnknown {
+		return &greenapi.Error{
+			Method: string(prev.Method), Code: greenapi.CodeOutcomeUnknown,
+			Message: fmt.Sprintf("an earlier run sent this status at %s and got no answer; it may have been posted. Check getOutgoingStatuses, then run again with --force to post it anyway",
+				prev.PostedAt.Format(time.RFC3339)),
+		}
+	}
+	r.log.Debug("already posted", "idMessage", prev.IDMessage)
+	prev.Source, prev.Skipped = r.Source, true
+	r.out, r.done = prev, true
+	return nil
+}
+
+// release lets the next job with the same post id go on.
+func (p *Publisher) release(r *run) {
+	if !r.claimed {
+		return
+	}
+	p.mu.Lock()
+	close(p.inflight[r.out.PostID])
+	delete(p.inflight, r.out.PostID)
+	p.mu.Unlock()
+}
+
+func (p *Publisher) store(ctx context.Context, r *run) error {
+	key := r.out.Key
+	obj, found, err := p.stored.Lookup(ctx, key)
+	if err != nil {
+		return err
+	}
+	if found {
+		if prep, ok := preparedFrom(obj, r.Source, r.name); ok {
+			r.out.Prepared = prep
+			r.log.Debug("found in storage", "key", key)
+			return nil
+		}
+		// Stored by something else: prepare and store again.
+	}
+	prep, err := p.pipe.prepareSniffed(ctx, r.Source, r.Stem, r.media, r.Prepare)
+	if err != nil {
+		return err
+	}
+	r.stage(StageStoring)
+	if err := p.put(ctx, key, prep, r.srcSum); err != nil {
+		return err
+	}
+	r.out.Prepared, r.out.Stored = prep, true
+	r.log.Debug("stored", "key", key, "bytes", prep.SizeBytes)
+	return nil
+}
+
+func (p *Publisher) link(ctx context.Context, r *run) error {
+	link, err := p.stored.Link(ctx, r.out.Key)
+	if err != nil {
+		return err
+	}
+	r.out.URL, r.out.LinkExpires = link.URL, link.Expires
+	r.stage(StageChecking)
+	// The type the link must be served with comes from the kind, not from
+	// the stored object, so a wrongly typed object cannot vouch for itself.
+	return p.check.CheckLink(ctx, link.URL, transcode.ContentTypeFor(r.media.Kind))
+}
+
+func (p *Publisher) send(ctx context.Context, r *run) error {
+	r.stage(StagePosting)
+	sent, err := p.post(ctx, r.out.Prepared, r.out.URL, r.Status)
+	r.out.PostedAt = time.Now().UTC().Truncate(time.Second)
 	if err != nil {
 		if errors.Is(err, greenapi.ErrOutcomeUnknown) && p.cfg.Ledger != nil && !p.cfg.DryRun {
 			// The status may have been posted: remember that, so that a
 			// rerun does not post it a second time without --force.
-			out.OutcomeUnknown, out.PostedAt = true, time.Now().UTC().Truncate(time.Second)
-			if rerr := p.cfg.Ledger.Record(postID, out); rerr != nil {
-				log.Error("ledger", "err", rerr)
+			r.out.OutcomeUnknown = true
+			if rerr := p.cfg.Ledger.Record(r.out.PostID, r.out); rerr != nil {
+				r.log.Error("ledger", "err", rerr)
 			}
 		}
-		return Posted{}, fmt.Errorf("%s: %w", j.Source, err)
+		return err
 	}
-	out.IDMessage, out.DryRun = sent.IDMessage, p.cfg.DryRun
-	out.PostedAt = time.Now().UTC().Truncate(time.Second)
-	if p.cfg.DryRun {
-		return out, nil
+	r.out.IDMessage, r.out.DryRun = sent.IDMessage, p.cfg.DryRun
+	if !p.cfg.DryRun {
+		r.posted = true
+		r.log.Info("posted", "method", r.out.Method, "idMessage", r.out.IDMessage, "key", r.out.Key)
 	}
-	log.Info("posted", "method", out.Method, "idMessage", out.IDMessage, "key", key)
-	if p.cfg.Ledger != nil {
-		if err := p.cfg.Ledger.Record(postID, out); err != nil {
-			return out, fmt.Errorf("%s: posted as %s but not recorded: %w", j.Source, out.IDMessage, err)
-		}
-	}
-	return out, nil
+	return nil
 }
 
-// PostText posts a text status.
-func (p *Publisher) PostText(ctx context.Context, s greenapi.TextStatus) (greenapi.Sent, error) {
-	return p.send.SendTextStatus(ctx, s)
+func (p *Publisher) record(_ context.Context, r *run) error {
+	if p.cfg.Ledger == nil || p.cfg.DryRun {
+		return nil
+	}
+	if err := p.cfg.Ledger.Record(r.out.PostID, r.out); err != nil {
+		return fmt.Errorf("posted as %s but not recorded: %w", r.out.IDMessage, err)
+	}
+	return nil
 }
 
 func (p *Publisher) put(ctx context.Context, key string, prep Prepared, srcSum string) error {
@@ -267,7 +354,7 @@ func (p *Publisher) put(ctx context.Context, key string, prep Prepared, srcSum s
 		return err
 	}
 	defer f.Close()
-	_, err = p.store.Put(ctx, key, f, storage.Object{
+	_, err = p.stored.Put(ctx, key, f, storage.Object{
 		ContentType: prep.ContentType,
 		Size:        prep.SizeBytes,
 		FileName:    displayName(prep),
@@ -325,11 +412,11 @@ func preparedFrom(obj storage.Object, src, name string) (Prepared, bool) {
 func (p *Publisher) post(ctx context.Context, prep Prepared, link string, st Status) (greenapi.Sent, error) {
 	switch prep.Method {
 	case MethodVoiceStatus:
-		return p.send.SendVoiceStatus(ctx, greenapi.VoiceStatus{
+		return p.sender.SendVoiceStatus(ctx, greenapi.VoiceStatus{
 			URLFile: link, FileName: prep.FileName, BackgroundColor: st.BackgroundColor, Participants: st.Participants,
 		})
 	case MethodMediaStatus:
-		return p.send.SendMediaStatus(ctx, greenapi.MediaStatus{
+		return p.sender.SendMediaStatus(ctx, greenapi.MediaStatus{
 			URLFile: link, FileName: prep.FileName, Caption: st.Caption, Participants: st.Participants,
 		})
 	}

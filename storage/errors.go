@@ -7,13 +7,13 @@ import (
 
 // Stable codes of storage failures, as CodeOf reports them.
 const (
-	CodeStorageFailed = "storage_failed" // the object store refused or could not be reached
-	CodeLinkRejected  = "link_rejected"  // the link would not be delivered by Green API
+	CodeFailed       = "storage_failed" // the object store refused or could not be reached
+	CodeLinkRejected = "link_rejected"  // the link would not be delivered by Green API
 )
 
 // Sentinel errors; match them with errors.Is.
 var (
-	ErrStorage      = errors.New("storage: object store failed")
+	ErrFailed       = errors.New("storage: object store failed")
 	ErrLinkRejected = errors.New("storage: link is not a direct media link")
 )
 
@@ -23,13 +23,13 @@ func CodeOf(err error) string {
 	switch {
 	case errors.Is(err, ErrLinkRejected):
 		return CodeLinkRejected
-	case errors.Is(err, ErrStorage):
-		return CodeStorageFailed
+	case errors.Is(err, ErrFailed):
+		return CodeFailed
 	}
 	return ""
 }
 
 // opError wraps a failure of the object store with the operation and key.
 func opError(op, key string, err error) error {
-	return fmt.Errorf("%w: %s %s: %w", ErrStorage, op, key, err)
+	return fmt.Errorf("%w: %s %s: %w", ErrFailed, op, key, err)
 }

@@ -46,7 +46,7 @@ func (c Checker) CheckLink(ctx context.Context, link, contentType string) error 
 	got := resp.Header.Get("Content-Type")
 	mt, _, _ := mime.ParseMediaType(got)
 	want, _, _ := mime.ParseMediaType(contentType)
-	if mt == "" || mt != want {
+	if mt == "" || mt != want || mt == "application/octet-stream" || mt == "binary/octet-stream" {
 		why := ""
 		if mt == "application/octet-stream" || mt == "binary/octet-stream" {
 			why = " (a download link: Green API accepts it and never delivers the status)"

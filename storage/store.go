@@ -170,6 +170,20 @@ func (s *Store) Link(ctx context.Context, key string) (Link, error) {
 		return Link{URL: u}, nil
 	}
 	now := time.Now()
+	expires := now.Add(s.cfg.LinkTTL)
+	// A presigned link dies with the credentials that signed it, whatever
+	// its own expiry says (temporary keys: SSO, STS, instance roles).
+	creds, err := s.s3.Options().Credentials.Retrieve(ctx)
+	if err != nil {
+		return Link{}, opError("presign", key, err)
+	}
+	if creds.CanExpire && creds.Expires.Before(expires) {
+		if creds.Expires.Before(now.Add(MinLinkTTL)) {
+			return Link{}, fmt.Errorf("%w: presign %s: the credentials expire at %s, so the link would die before Green API's 24-hour queue ends: use long-lived keys, or MEDIAPREP_LINK_MODE=public",
+				ErrFailed, key, creds.Expires.UTC().Format(time.RFC3339))
+		}
+		expires = creds.Expires
+	}
 	req, err := s.presign.PresignGetObject(ctx, &s3.GetObjectInput{
 		Bucket: aws.String(s.cfg.Bucket),
 		Key:    aws.String(key),
@@ -177,7 +191,7 @@ func (s *Store) Link(ctx context.Context, key string) (Link, error) {
 	if err != nil {
 		return Link{}, opError("presign", key, err)
 	}
-	return Link{URL: req.URL, Expires: now.Add(s.cfg.LinkTTL)}, nil
+	return Link{URL: req.URL, Expires: expires}, nil
 }
 
 // inlineDisposition is "inline" with the file name, non-ASCII names encoded

@@ -2,15 +2,19 @@ package storage_test
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/mediaprep/mediaprep/storage"
 	"github.com/mediaprep/mediaprep/storage/s3test"
@@ -179,7 +183,7 @@ func TestPutFailureLeavesNothing(t *testing.T) {
 	for _, n := range []int{1 << 20, 12 << 20} { // in the first part; after two parts
 		key := st.Key("0123456789abcdef", "broken", ".mp4")
 		_, err := st.Put(t.Context(), key, &errReader{n: n}, storage.Object{ContentType: "video/mp4", Size: -1})
-		if err == nil || storage.CodeOf(err) != storage.CodeStorageFailed {
+		if err == nil || storage.CodeOf(err) != storage.CodeFailed {
 			t.Fatalf("Put of a failing reader (%d bytes) = %v, code %q", n, err, storage.CodeOf(err))
 		}
 		if _, ok, err := st.Lookup(t.Context(), key); ok || err != nil {
@@ -196,7 +200,7 @@ func TestStorageDown(t *testing.T) {
 	}
 	srv.Stop()
 	err = st.Ping(t.Context())
-	if storage.CodeOf(err) != storage.CodeStorageFailed {
+	if storage.CodeOf(err) != storage.CodeFailed {
 		t.Fatalf("Ping with the server down = %v", err)
 	}
 	srv.Restart()
@@ -234,4 +238,45 @@ func hexOf(b []byte) string {
 		s = append(s, digits[c>>4], digits[c&15])
 	}
 	return string(s)
+}
+
+// expiring are credentials that expire at a set time, like those of an
+// instance role or an SSO session.
+type expiring time.Duration
+
+func (e expiring) Retrieve(context.Context) (aws.Credentials, error) {
+	return aws.Credentials{AccessKeyID: "k", SecretAccessKey: "s", CanExpire: true, Expires: time.Now().Add(time.Duration(e))}, nil
+}
+
+func TestPresignWithExpiringCredentials(t *testing.T) {
+	for _, tc := range []struct {
+		life    time.Duration
+		refused bool
+	}{
+		{time.Hour, true},       // dies inside Green API's 24 h queue
+		{48 * time.Hour, false}, // outlives the queue: the link's expiry is cut to it
+		{30 * 24 * time.Hour, false},
+	} {
+		cfg := storage.NewDefaultConfig()
+		cfg.Bucket, cfg.Endpoint, cfg.PathStyle = "media", "http://127.0.0.1:1", true
+		cfg.Credentials = expiring(tc.life)
+		st, err := storage.New(t.Context(), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		link, err := st.Link(t.Context(), "statuses/x.jpg")
+		if tc.refused {
+			if storage.CodeOf(err) != storage.CodeFailed || !strings.Contains(fmt.Sprint(err), "24-hour") {
+				t.Errorf("credentials living %s: Link = %+v, %v; want refused", tc.life, link, err)
+			}
+			continue
+		}
+		if err != nil {
+			t.Fatalf("credentials living %s: %v", tc.life, err)
+		}
+		want := min(tc.life, cfg.LinkTTL)
+		if d := time.Until(link.Expires); d > want || d < want-time.Minute {
+			t.Errorf("credentials living %s: link expires in %s, want %s", tc.life, d, want)
+		}
+	}
 }

@@ -39,7 +39,7 @@ func (t *Transcoder) prepareAudio(ctx context.Context, src, dst string, m Media,
 	if err != nil {
 		return Result{}, fmt.Errorf("probing the prepared audio: %w", err)
 	}
-	return Result{ContentType: "audio/mpeg", Duration: p.Duration}, nil
+	return Result{ContentType: ContentTypeFor(KindAudio), Duration: p.Duration}, nil
 }
 
 // ffmpeg runs ffmpeg with args under the run deadline. A failure that is

@@ -55,7 +55,7 @@ func (t *Transcoder) prepareImage(ctx context.Context, src, dst string, m Media,
 		return Result{}, err
 	}
 	b := out.Bounds()
-	return Result{ContentType: "image/jpeg", Width: b.Dx(), Height: b.Dy()}, nil
+	return Result{ContentType: ContentTypeFor(KindImage), Width: b.Dx(), Height: b.Dy()}, nil
 }
 
 // maxJPEGScans bounds the scans of a JPEG (libjpeg-turbo's djpeg suggests

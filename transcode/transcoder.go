@@ -191,6 +191,19 @@ func ExtFor(k Kind) string {
 	return ""
 }
 
+// ContentTypeFor returns the media type of a prepared file of kind k.
+func ContentTypeFor(k Kind) string {
+	switch k {
+	case KindImage:
+		return "image/jpeg"
+	case KindVideo:
+		return "video/mp4"
+	case KindAudio:
+		return "audio/mpeg"
+	}
+	return ""
+}
+
 // Prepare sniffs the file at src and prepares it into dst: it is Sniff
 // followed by PrepareMedia. dst's extension is not consulted; name it with
 // ExtFor of the sniffed kind.

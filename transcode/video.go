@@ -220,7 +220,7 @@ func (t *Transcoder) prepareVideo(ctx context.Context, src, dst string, m Media,
 			return Result{}, fmt.Errorf("%w: the file is truncated: its last box runs past its end", ErrCorruptMedia)
 		}
 	}
-	res := Result{ContentType: "video/mp4", Width: plan.width, Height: plan.height, Duration: plan.duration, FastPath: plan.copy}
+	res := Result{ContentType: ContentTypeFor(KindVideo), Width: plan.width, Height: plan.height, Duration: plan.duration, FastPath: plan.copy}
 	if plan.asIs {
 		if ok, err := servableAsIs(src); err != nil {
 			return Result{}, err

@@ -86,6 +86,10 @@ func (m meta) apply(st pipeline.Status) pipeline.Status {
 const CodeBadMetadata = "bad_metadata"
 
 func runBatch(ctx context.Context, log *slog.Logger, f *batchFlags, getenv func(string) string, args []string, stdout io.Writer) error {
+	c, err := f.check(getenv)
+	if err != nil {
+		return err
+	}
 	files, manifests, err := collect(args, f.out, f.manifest)
 	if err != nil {
 		return usageError{err}
@@ -93,25 +97,15 @@ func runBatch(ctx context.Context, log *slog.Logger, f *batchFlags, getenv func(
 	if len(files) == 0 {
 		return usagef("no files to post in %s", strings.Join(args, ", "))
 	}
-	byFile := map[string]meta{}
-	for _, m := range manifests {
-		entries, err := readManifest(m)
-		if err != nil {
-			return usageError{err}
-		}
-		for k, v := range entries {
-			byFile[k] = v
-		}
+	byFile, err := readManifests(manifests, files)
+	if err != nil {
+		return usageError{err}
 	}
-	ledger, err := pipeline.OpenLedger(filepath.Join(f.out, pipeline.LedgerName))
+	p, err := newPublisher(ctx, log, &f.publishFlags, c, len(files), filepath.Join(f.out, pipeline.LedgerName))
 	if err != nil {
 		return err
 	}
-	defer ledger.Close()
-	p, err := newPublisher(ctx, log, &f.publishFlags, getenv, len(files), ledger)
-	if err != nil {
-		return err
-	}
+	defer p.Close()
 	stems := pipeline.Stems(files)
 	jobs := make([]pipeline.Job, 0, len(files))
 	var bad []result
@@ -203,6 +197,14 @@ func collect(args []string, out, manifest string) (files, manifests []string, er
 			return nil, nil, err
 		}
 	}
+	// The same file named twice (a folder and a file in it) is one file.
+	seen := make(map[string]bool, len(files))
+	files = slices.DeleteFunc(files, func(f string) bool {
+		abs, _ := filepath.Abs(f)
+		dup := seen[abs]
+		seen[abs] = true
+		return dup
+	})
 	return files, manifests, nil
 }
 
@@ -225,6 +227,38 @@ func readSidecar(path string) (meta, error) {
 		return meta{}, fmt.Errorf("sidecar %s: \"file\" belongs in a manifest", path)
 	}
 	return m, nil
+}
+
+// readManifests reads the manifests into metas by absolute file path. An
+// entry that names none of the files is an error: a misspelt name would
+// otherwise post its file without the caption meant for it.
+func readManifests(manifests, files []string) (map[string]meta, error) {
+	byFile := map[string]meta{}
+	for _, m := range manifests {
+		entries, err := readManifest(m)
+		if err != nil {
+			return nil, err
+		}
+		for k, v := range entries {
+			byFile[k] = v
+		}
+	}
+	known := make(map[string]bool, len(files))
+	for _, f := range files {
+		abs, _ := filepath.Abs(f)
+		known[abs] = true
+	}
+	var missing []string
+	for abs, m := range byFile {
+		if !known[abs] {
+			missing = append(missing, m.File)
+		}
+	}
+	if len(missing) > 0 {
+		slices.Sort(missing)
+		return nil, fmt.Errorf("%s: manifest entries name no file being posted: %s", CodeBadMetadata, strings.Join(missing, ", "))
+	}
+	return byFile, nil
 }
 
 // readManifest reads a CSV or JSON manifest into metas by absolute file

@@ -73,6 +73,10 @@ still finish), 2 for usage errors and bad settings, 130 when interrupted.`,
 }
 
 func runPost(ctx context.Context, log *slog.Logger, f *publishFlags, getenv func(string) string, files []string, stdout io.Writer) error {
+	c, err := f.check(getenv)
+	if err != nil {
+		return err
+	}
 	if f.out == "" {
 		dir, err := os.MkdirTemp("", "mediaprep-post-")
 		if err != nil {
@@ -81,10 +85,11 @@ func runPost(ctx context.Context, log *slog.Logger, f *publishFlags, getenv func
 		defer os.RemoveAll(dir)
 		f.out = dir
 	}
-	p, err := newPublisher(ctx, log, f, getenv, len(files), nil)
+	p, err := newPublisher(ctx, log, f, c, len(files), "")
 	if err != nil {
 		return err
 	}
+	defer p.Close()
 	stems := pipeline.Stems(files)
 	jobs := make([]pipeline.Job, len(files))
 	for i, src := range files {

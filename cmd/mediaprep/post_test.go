@@ -15,7 +15,9 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -455,14 +457,40 @@ func TestBatchResume(t *testing.T) {
 	if n := len(e.green.Requests()); n != 3 {
 		t.Errorf("%d Green API requests after the rerun, want 3", n)
 	}
+	// A dry run reads the ledger too (and never writes it).
+	stdout, code = e.run("batch", "--json", "--dry-run", "--force", "--out", out, dir)
+	if lines := parseLines(t, stdout); code != exitOK || len(lines) != 3 || !lines[0].DryRun {
+		t.Fatalf("forced dry run: exit %d\n%s", code, stdout)
+	}
+	stdout, code = e.run("batch", "--json", "--dry-run", "--out", out, dir)
+	for _, l := range parseLines(t, stdout) {
+		if !l.Skipped {
+			t.Errorf("dry run: %s would be posted again: %+v", l.Source, l)
+		}
+	}
 
-	// A changed caption is a new status; --force posts again without
-	// uploading again.
+	// A changed caption is a new status: only that file is posted again,
+	// and its picture is not uploaded again.
 	writeFile(t, filepath.Join(dir, "Beach Day.jpg.json"), `{"caption": "changed"}`)
+	stdout, code = e.run("batch", "--json", "--out", out, dir)
+	lines = parseLines(t, stdout)
+	if code != exitOK || len(lines) != 3 || len(e.green.Posted()) != 4 {
+		t.Fatalf("rerun with a changed caption: exit %d, %d posted, want 4\n%s", code, len(e.green.Posted()), stdout)
+	}
+	if last := e.green.Posted()[3]; last.Body["caption"] != "changed" {
+		t.Errorf("re-posted %v, want the changed caption", last.Body)
+	}
+	for _, l := range lines {
+		if strings.HasSuffix(l.Source, "Beach Day.jpg") == l.Skipped {
+			t.Errorf("%s: skipped=%v", l.Source, l.Skipped)
+		}
+	}
+
+	// --force posts everything again, without uploading again.
 	stdout, code = e.run("batch", "--json", "--force", "--out", out, dir)
 	lines = parseLines(t, stdout)
-	if code != exitOK || len(lines) != 3 || len(e.green.Posted()) != 6 {
-		t.Fatalf("forced rerun: exit %d, %d posted\n%s", code, len(e.green.Posted()), stdout)
+	if code != exitOK || len(lines) != 3 || len(e.green.Posted()) != 7 {
+		t.Fatalf("forced rerun: exit %d, %d posted, want 7\n%s", code, len(e.green.Posted()), stdout)
 	}
 	for _, l := range lines {
 		if l.Stored {
@@ -590,5 +618,129 @@ func TestBatchBarsOnATerminal(t *testing.T) {
 	}
 	if n := len(e.green.Posted()); n != 2 {
 		t.Errorf("%d posted, want 2", n)
+	}
+}
+
+func TestBatchSameContentTwiceIsPostedOnce(t *testing.T) {
+	e := newE2E(t)
+	dir := t.TempDir()
+	copyFile(t, sample("sample.jpg"), filepath.Join(dir, "a.jpg"))
+	copyFile(t, sample("sample.jpg"), filepath.Join(dir, "b.jpg"))
+	// The folder and a file in it: a.jpg is named twice.
+	stdout, code := e.run("batch", "--json", "-j", "2", "--out", filepath.Join(t.TempDir(), "out"), dir, filepath.Join(dir, "a.jpg"))
+	lines := parseLines(t, stdout)
+	if code != exitOK || len(lines) != 2 {
+		t.Fatalf("exit %d, %d lines, want 2 (a.jpg once)\n%s", code, len(lines), stdout)
+	}
+	if n := len(e.green.Posted()); n != 1 {
+		t.Errorf("%d statuses posted for two copies of one picture with one caption, want 1", n)
+	}
+	if lines[0].Skipped == lines[1].Skipped {
+		t.Errorf("want one posted and one skipped: %+v", lines)
+	}
+}
+
+func TestBatchManifests(t *testing.T) {
+	e := newE2E(t)
+	dir := t.TempDir()
+	copyFile(t, sample("sample.jpg"), filepath.Join(dir, "a.jpg"))
+	copyFile(t, sample("png16.png"), filepath.Join(dir, "sub", "b.png"))
+	manifest := filepath.Join(t.TempDir(), "captions.json")
+	writeFile(t, manifest, `[{"file": "`+filepath.Join(dir, "a.jpg")+`", "caption": "A"}, {"file": "`+filepath.Join(dir, "sub", "b.png")+`", "caption": "B", "participants": ["79001234567@c.us"]}]`)
+	out := filepath.Join(t.TempDir(), "out")
+	if stdout, code := e.run("batch", "--json", "--manifest", manifest, "--out", out, dir); code != exitOK {
+		t.Fatalf("exit %d\n%s", code, stdout)
+	}
+	captions := map[string]bool{}
+	for _, p := range e.green.Posted() {
+		captions[fmt.Sprintf("%v %v", p.Body["caption"], p.Body["participants"])] = true
+	}
+	if !captions["A <nil>"] || !captions["B [79001234567@c.us]"] {
+		t.Errorf("posted %v", captions)
+	}
+
+	// A manifest entry that names no file is refused before anything is
+	// posted: its file would go out without its caption.
+	writeFile(t, filepath.Join(dir, "manifest.csv"), "file,caption\na.jpg,A\nsub/c.png,C\n")
+	stdout, code := e.run("batch", "--force", "--out", out, dir)
+	if code != exitUsage || !strings.Contains(e.out.String(), "sub/c.png") {
+		t.Errorf("unknown manifest entry: exit %d\n%s", code, stdout)
+	}
+	if n := len(e.green.Posted()); n != 2 {
+		t.Errorf("%d posted, want still 2", n)
+	}
+}
+
+func TestBatchInterruptOnATerminal(t *testing.T) {
+	script, err := exec.LookPath("script")
+	if err != nil {
+		t.Skip("script(1) not installed")
+	}
+	e := newE2E(t)
+	// Every send hangs until the run is interrupted.
+	e.green.Inject("sendMediaStatus", greenapitest.Fault{Hang: true}, greenapitest.Fault{Hang: true})
+	bin := filepath.Join(t.TempDir(), "mediaprep")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	dir := t.TempDir()
+	for _, n := range []string{"a", "b", "c", "d"} {
+		copyFile(t, sample("sample.jpg"), filepath.Join(dir, n+".jpg"))
+		writeFile(t, filepath.Join(dir, n+".jpg.json"), `{"caption": "`+n+`"}`)
+	}
+	out := filepath.Join(t.TempDir(), "out")
+	cmd := exec.Command(script, "-qec", fmt.Sprintf("stty cols 100 rows 30; exec %s batch -j 2 --out %s %s", bin, out, dir), "/dev/null")
+	cmd.Env = os.Environ()
+	for k, v := range e.env {
+		cmd.Env = append(cmd.Env, k+"="+v)
+	}
+	var buf bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &buf, &buf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	// Wait until both sends hang, then press Ctrl-C.
+	deadline := time.Now().Add(60 * time.Second)
+	for e.green.Count("sendMediaStatus") < 2 {
+		if time.Now().After(deadline) {
+			cmd.Process.Kill()
+			t.Fatalf("the sends never started:\n%s", buf.String())
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	pids := childPIDs(cmd.Process.Pid, "mediaprep")
+	if len(pids) != 1 {
+		cmd.Process.Kill()
+		t.Fatalf("mediaprep processes under script: %v", pids)
+	}
+	syscall.Kill(pids[0], syscall.SIGINT)
+	err = cmd.Wait()
+	e.out.Write(buf.Bytes())
+	if code := cmd.ProcessState.ExitCode(); code != exitInterrupted || strings.Contains(buf.String(), "panic") {
+		t.Fatalf("exit %d (%v), want %d:\n%s", code, err, exitInterrupted, buf.String())
+	}
+	for _, n := range []string{"a.jpg", "b.jpg", "c.jpg", "d.jpg"} {
+		if !strings.Contains(buf.String(), n) {
+			t.Errorf("no line for %s after the interrupt:\n%s", n, buf.String())
+		}
+	}
+	// The two sends in flight may have been posted: a rerun must not send
+	// them again, and sends the other two.
+	stdout, code := e.run("batch", "--json", "--out", out, dir)
+	lines := parseLines(t, stdout)
+	var unknown, posted int
+	for _, l := range lines {
+		switch {
+		case l.Error != nil && l.Error.Code == "outcome_unknown":
+			unknown++
+		case l.Error == nil && !l.Skipped:
+			posted++
+		}
+	}
+	if code != exitFailed || unknown != 2 || posted != 2 {
+		t.Errorf("rerun: exit %d, %d outcome_unknown, %d posted; want 2 and 2\n%s", code, unknown, posted, stdout)
+	}
+	if n := e.green.Count("sendMediaStatus"); n != 4 {
+		t.Errorf("%d send requests in all, want 4", n)
 	}
 }

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 
 	"github.com/spf13/cobra"
@@ -122,7 +123,7 @@ func prepareOne(ctx context.Context, pl *pipeline.Pipeline, src, stem string, op
 
 func printHuman(w io.Writer, r fileResult) {
 	if r.Error != nil {
-		fmt.Fprintf(w, "FAIL  %s: %s: %s\n", r.Source, r.Error.Code, r.Error.Message)
+		fmt.Fprintf(w, "FAIL  %s: %s: %s\n", r.Source, r.Error.Code, strings.TrimPrefix(r.Error.Message, r.Source+": "))
 		return
 	}
 	p := r.Prepared

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"cmp"
 	"context"
 	"encoding/json"
@@ -37,55 +38,81 @@ type publishFlags struct {
 type publisher struct {
 	pub    *pipeline.Publisher
 	dry    *dryRunSender // nil unless --dry-run
+	ledger *pipeline.FileLedger
 	opts   transcode.Options
 	status pipeline.Status
 }
 
-// newPublisher validates every setting at once and wires storage, the link
-// check and Green API (or its dry run) into a Publisher.
-func newPublisher(ctx context.Context, log *slog.Logger, f *publishFlags, getenv func(string) string, files int, ledger pipeline.Ledger) (*publisher, error) {
+// checked are the settings of post and batch, validated.
+type checked struct {
+	opts    transcode.Options
+	storage storage.Config
+	green   greenapi.Config
+}
+
+// check validates every setting and flag at once, before anything is
+// touched, and reports all the problems together.
+func (f *publishFlags) check(getenv func(string) string) (checked, error) {
+	var c checked
 	var errs []error
-	opts, err := f.options()
-	if err != nil {
+	var err error
+	if c.opts, err = f.options(); err != nil {
 		errs = append(errs, err)
 	}
-	scfg, err := f.storageConfig()
-	if err != nil {
+	if c.storage, err = f.storageConfig(); err != nil {
 		errs = append(errs, err)
 	}
-	gcfg, err := f.greenConfig(getenv)
-	if err != nil {
+	if c.green, err = f.greenConfig(getenv); err != nil {
 		errs = append(errs, err)
 	}
-	gcfg.Logger = log
 	if len(errs) > 0 {
-		return nil, usageError{joinLines(errs)}
+		return c, usageError{joinLines(errs)}
 	}
+	return c, nil
+}
+
+// newPublisher wires storage, the link check and Green API (or its dry
+// run) into a Publisher for a run over files files. With a ledger path, it
+// opens the ledger there; a dry run reads it but never writes to it.
+func newPublisher(ctx context.Context, log *slog.Logger, f *publishFlags, c checked, files int, ledgerPath string) (*publisher, error) {
 	pl, err := f.pipeline(log, files)
 	if err != nil {
 		return nil, usageError{err}
 	}
-	st, err := storage.New(ctx, scfg)
+	st, err := storage.New(ctx, c.storage)
 	if err != nil {
 		return nil, usageError{err}
 	}
-	client, err := greenapi.New(gcfg)
+	c.green.Logger = log
+	client, err := greenapi.New(c.green)
 	if err != nil {
 		return nil, usageError{err}
 	}
-	p := &publisher{opts: opts, status: pipeline.Status{
+	p := &publisher{opts: c.opts, status: pipeline.Status{
 		Caption: f.caption, Participants: f.participants, BackgroundColor: f.backgroundColor,
 	}}
+	pcfg := pipeline.PublisherConfig{DryRun: f.dryRun, Logger: log}
+	if ledgerPath != "" {
+		if p.ledger, err = pipeline.OpenLedger(ledgerPath); err != nil {
+			return nil, err
+		}
+		pcfg.Ledger = p.ledger
+	}
 	var send pipeline.Sender = client
 	if f.dryRun {
 		p.dry = &dryRunSender{client: client}
 		send = p.dry
-		ledger = nil
 	}
-	p.pub = pipeline.NewPublisher(pl, st, storage.Checker{}, send, pipeline.PublisherConfig{
-		Ledger: ledger, DryRun: f.dryRun, Logger: log,
-	})
+	p.pub = pipeline.NewPublisher(pl, st, storage.Checker{}, send, pcfg)
 	return p, nil
+}
+
+// Close closes the ledger.
+func (p *publisher) Close() error {
+	if p.ledger == nil {
+		return nil
+	}
+	return p.ledger.Close()
 }
 
 // result is one line of --json output of post and batch.
@@ -116,7 +143,9 @@ func (p *publisher) publishAll(ctx context.Context, f *publishFlags, jobs []pipe
 	t := newTally()
 	var bars *mpb.Progress
 	if !f.json && isTerminal(stdout) {
-		bars = mpb.NewWithContext(ctx, mpb.WithOutput(stdout), mpb.WithWidth(24))
+		// Not tied to ctx: on Ctrl-C the interrupted files still get their
+		// lines and the container ends when the last one is counted.
+		bars = mpb.New(mpb.WithOutput(stdout), mpb.WithWidth(24))
 	}
 	// On a terminal each running file has a bar with its stage, lines of
 	// finished files appear above the bars, and a last bar counts them all.
@@ -154,15 +183,21 @@ func (p *publisher) publishAll(ctx context.Context, f *publishFlags, jobs []pipe
 				j := jobs[i]
 				var bar *mpb.Bar
 				var stage stageText
-				if bars != nil {
+				if bars != nil && ctx.Err() == nil {
 					bar = newBar(bars, j.Source, &stage)
 					j.Progress = func(s pipeline.Stage) { stage.set(string(s)); bar.Increment() }
 				}
 				r := p.publishOne(ctx, j)
 				if bars != nil {
 					// The file's line goes above the bars, its bar away.
-					printPosted(bars, r)
-					bar.Abort(true)
+					var line bytes.Buffer
+					printPosted(&line, r)
+					if _, err := bars.Write(line.Bytes()); err != nil {
+						stdout.Write(line.Bytes())
+					}
+					if bar != nil {
+						bar.Abort(true)
+					}
 					total.Increment()
 				}
 				results[i] <- r
@@ -187,9 +222,6 @@ func (p *publisher) publishAll(ctx context.Context, f *publishFlags, jobs []pipe
 	}
 	wg.Wait()
 	if bars != nil {
-		if ctx.Err() != nil {
-			total.Abort(false)
-		}
 		bars.Wait()
 	}
 	if !f.json {
@@ -220,7 +252,7 @@ func (p *publisher) publishOne(ctx context.Context, j pipeline.Job) result {
 func printPosted(w io.Writer, r result) {
 	switch {
 	case r.Error != nil:
-		fmt.Fprintf(w, "FAIL  %s: %s: %s\n", r.Source, r.Error.Code, r.Error.Message)
+		fmt.Fprintf(w, "FAIL  %s: %s: %s\n", r.Source, r.Error.Code, strings.TrimPrefix(r.Error.Message, r.Source+": "))
 	case r.Skipped:
 		fmt.Fprintf(w, "skip  %s: posted before as %s (--force posts it again)\n", r.Source, r.IDMessage)
 	case r.Request != nil:
@@ -233,18 +265,6 @@ func printPosted(w io.Writer, r result) {
 		}
 		fmt.Fprintf(w, "ok    %-5s %s -> %s %s (%s %s; --json shows the link)\n", r.Kind, r.Source, r.Method, r.IDMessage, stored, r.Key)
 	}
-}
-
-func outcome(r result) string {
-	switch {
-	case r.Error != nil:
-		return "FAIL " + r.Error.Code
-	case r.Skipped:
-		return "skipped"
-	case r.DryRun:
-		return "dry run"
-	}
-	return "posted"
 }
 
 // stageText is the text a bar shows, set from the job's goroutine.
