@@ -22,7 +22,8 @@ type Checker struct {
 // ErrLinkRejected unless it answers 200 or 206 with contentType (parameters
 // ignored) and no "attachment" disposition. Green API accepts a download
 // link with HTTP 200 and then never delivers the status, so such a link
-// must not be posted.
+// must not be posted. (The HEAD fallback is for public links: a presigned
+// GET link's signature covers the method, so HEAD never passes there.)
 func (c Checker) CheckLink(ctx context.Context, link, contentType string) error {
 	hc := c.Client
 	if hc == nil {
