@@ -79,6 +79,13 @@ func Binary() (string, error) {
 // creates a bucket, and stops the server when the test ends.
 func Start(t testing.TB) *Server {
 	t.Helper()
+	return StartIn(t, t.TempDir())
+}
+
+// StartIn is Start with the buckets in dir (e.g. a folder in /dev/shm, so
+// that a benchmark measures the client rather than the disk).
+func StartIn(t testing.TB, dir string) *Server {
+	t.Helper()
 	bin, err := Binary()
 	if err != nil {
 		t.Fatal(err)
@@ -92,7 +99,7 @@ func Start(t testing.TB) *Server {
 	s := &Server{
 		Endpoint: "http://" + addr,
 		Bucket:   "media",
-		Dir:      t.TempDir(),
+		Dir:      dir,
 		t:        t,
 		bin:      bin,
 		addr:     addr,
