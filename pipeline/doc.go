@@ -2,9 +2,17 @@
 //
 //	sniff → prepare → store → verify link → post
 //
-// Sniffing and preparing are done by transcode; storing, verifying the link
-// and posting to Green API join as later steps behind small interfaces that
-// this package declares. The adapters (the prepare and batch commands, the
-// HTTP endpoint, the bucket watcher) only call a Pipeline and map its errors'
-// codes to exit statuses or HTTP answers.
+// Pipeline.Prepare runs the first two (transcode does the work). Publisher
+// runs them all, as the list of steps in Publisher.Publish shows: sniff,
+// identify (the content digest, object key and post id), claim (the
+// ledger), store (storage), link (a direct link, checked as Green API will
+// fetch it), send (greenapi), record. Each part it uses is a small interface
+// declared here (Preparer, Store, LinkChecker, Sender, Ledger) with a
+// compile-time assertion tying it to its implementation, so tests can use
+// fakes and the commands can swap in a dry-run Sender. FileLedger is the
+// batch command's ledger: what was posted, so a rerun posts nothing twice.
+//
+// The adapters (the prepare, post and batch commands; later the HTTP
+// endpoint and the bucket watcher) only build jobs, call a Pipeline or
+// Publisher, and map CodeOf their errors to exit statuses or HTTP answers.
 package pipeline

@@ -55,7 +55,6 @@ var _ LinkChecker = storage.Checker{}
 type Sender interface {
 	SendMediaStatus(ctx context.Context, s greenapi.MediaStatus) (greenapi.Sent, error)
 	SendVoiceStatus(ctx context.Context, s greenapi.VoiceStatus) (greenapi.Sent, error)
-	SendTextStatus(ctx context.Context, s greenapi.TextStatus) (greenapi.Sent, error)
 }
 
 var _ Sender = (*greenapi.Client)(nil)

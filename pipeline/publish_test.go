@@ -115,9 +115,6 @@ func (s *fakeSender) SendMediaStatus(_ context.Context, st greenapi.MediaStatus)
 func (s *fakeSender) SendVoiceStatus(_ context.Context, st greenapi.VoiceStatus) (greenapi.Sent, error) {
 	return s.send(st)
 }
-func (s *fakeSender) SendTextStatus(_ context.Context, st greenapi.TextStatus) (greenapi.Sent, error) {
-	return s.send(st)
-}
 
 type memLedger struct {
 	mu sync.Mutex

@@ -345,10 +345,6 @@ func (d *dryRunSender) SendVoiceStatus(_ context.Context, s greenapi.VoiceStatus
 	return d.keep("sendVoiceStatus", s.URLFile, s)
 }
 
-func (d *dryRunSender) SendTextStatus(_ context.Context, s greenapi.TextStatus) (greenapi.Sent, error) {
-	return d.keep("sendTextStatus", "", s)
-}
-
 // joinLines joins errors one per line.
 func joinLines(errs []error) error {
 	if len(errs) == 1 {
