@@ -617,3 +617,29 @@ func TestPrepareImageOrientedLarge(t *testing.T) {
 		})
 	}
 }
+
+func TestJPEGComplete(t *testing.T) {
+	files, _ := filepath.Glob("../testdata/samples/*.jpg")
+	gen, _ := filepath.Glob("../testdata/gen/*.jpg")
+	for _, f := range append(files, gen...) {
+		data, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !jpegComplete(data) {
+			t.Errorf("%s: complete file reported truncated", f)
+		}
+		if !jpegComplete(append(data, "vendor trailer \xff\xda\x00\x04xx"...)) {
+			t.Errorf("%s: data after the end made it truncated", f)
+		}
+		end := bytes.LastIndex(data, []byte{0xFF, 0xD9})
+		for _, cut := range []int{2, 100, len(data) / 2, end, end + 1} {
+			if cut >= 0 && cut < len(data) && jpegComplete(data[:cut]) {
+				t.Errorf("%s cut at %d of %d: reported complete", f, cut, len(data))
+			}
+		}
+	}
+	if bad, _ := os.ReadFile("../testdata/bad/truncated.jpg"); jpegComplete(bad) {
+		t.Error("testdata/bad/truncated.jpg reported complete")
+	}
+}
