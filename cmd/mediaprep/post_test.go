@@ -744,3 +744,32 @@ func TestBatchInterruptOnATerminal(t *testing.T) {
 		t.Errorf("%d send requests in all, want 4", n)
 	}
 }
+
+func TestStatusesListStatsDelete(t *testing.T) {
+	e := newE2E(t)
+	if stdout, code := e.run("post", "--participants", "79001234567@c.us,79007654321@c.us", sample("sample.jpg")); code != exitOK {
+		t.Fatalf("post: exit %d\n%s", code, stdout)
+	}
+	id := e.green.Posted()[0].IDMessage
+
+	stdout, code := e.run("statuses", "--json", "--minutes", "60")
+	var list []struct {
+		IDMessage string `json:"idMessage"`
+	}
+	if err := json.Unmarshal([]byte(stdout), &list); code != exitOK || err != nil || len(list) != 1 || list[0].IDMessage != id {
+		t.Fatalf("statuses: exit %d, %v: %s", code, err, stdout)
+	}
+	if stdout, code := e.run("statuses", "--stats", id); code != exitOK || !strings.Contains(stdout, "79007654321@c.us") || !strings.Contains(stdout, "2 participants") {
+		t.Errorf("--stats: exit %d\n%s", code, stdout)
+	}
+	if stdout, code := e.run("statuses", "--delete", id); code != exitOK || !strings.Contains(stdout, "deleted "+id) {
+		t.Errorf("--delete: exit %d\n%s", code, stdout)
+	}
+	if stdout, _ := e.run("statuses", "--json"); strings.TrimSpace(stdout) != "[]" {
+		t.Errorf("after delete: %s", stdout)
+	}
+	e.green.Inject("", greenapitest.Fault{Status: 401})
+	if stdout, code := e.run("statuses"); code != exitFailed || !strings.Contains(stdout, "unauthorized") {
+		t.Errorf("401: exit %d\n%s", code, stdout)
+	}
+}

@@ -1,0 +1,117 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"log/slog"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/mediaprep/mediaprep/greenapi"
+)
+
+type statusesFlags struct {
+	settings
+	minutes int
+	stats   string
+	delete  string
+	json    bool
+}
+
+func newStatusesCmd(g *globalFlags, stdout io.Writer, getenv func(string) string) *cobra.Command {
+	var f statusesFlags
+	cmd := &cobra.Command{
+		Use:   "statuses [--minutes N] | --stats ID | --delete ID",
+		Short: "List the statuses the instance sent, show who saw one, or delete one",
+		Long: `statuses lists the statuses the instance sent in the last --minutes
+(getOutgoingStatuses): the place to look after an outcome_unknown, before
+posting a file again. --stats ID shows who a status reached and saw it
+(getStatusStatistic); --delete ID deletes it (deleteStatus).
+
+Green API settings as for post.`,
+		Args: usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			return runStatuses(cmd.Context(), g.logger(), &f, getenv, stdout)
+		},
+	}
+	fl := cmd.Flags()
+	fl.IntVar(&f.minutes, "minutes", 1440, "how far back to list")
+	fl.StringVar(&f.stats, "stats", "", "show the statistic of the status with this idMessage")
+	fl.StringVar(&f.delete, "delete", "", "delete the status with this idMessage")
+	fl.BoolVar(&f.json, "json", false, "print JSON")
+	for _, e := range settingEnv {
+		if e.name == "MEDIAPREP_GREENAPI_URL" || e.name == "MEDIAPREP_GREENAPI_INSTANCE" || e.name == "MEDIAPREP_GREENAPI_TIMEOUT" {
+			fl.StringVar(e.field(&f.settings), e.flag, getenv(e.name), e.usage+" ["+e.name+"]")
+		}
+	}
+	return cmd
+}
+
+func runStatuses(ctx context.Context, log *slog.Logger, f *statusesFlags, getenv func(string) string, stdout io.Writer) error {
+	if f.stats != "" && f.delete != "" {
+		return usagef("--stats and --delete: give one")
+	}
+	gcfg, err := f.greenConfig(getenv)
+	if err != nil {
+		return usageError{err}
+	}
+	gcfg.Logger = log
+	client, err := greenapi.New(gcfg)
+	if err != nil {
+		return usageError{err}
+	}
+	var out any
+	switch {
+	case f.delete != "":
+		if err = client.DeleteStatus(ctx, f.delete); err == nil {
+			out = map[string]string{"deleted": f.delete}
+			if !f.json {
+				fmt.Fprintf(stdout, "deleted %s\n", f.delete)
+			}
+		}
+	case f.stats != "":
+		var st []greenapi.StatusStatistic
+		if st, err = client.GetStatusStatistic(ctx, f.stats); err == nil {
+			out = st
+			if !f.json {
+				for _, s := range st {
+					fmt.Fprintf(stdout, "%s  %-10s %s\n", unixTime(s.Timestamp), s.Status, s.Participant)
+				}
+				fmt.Fprintf(stdout, "%d participants\n", len(st))
+			}
+		}
+	default:
+		var st []greenapi.OutgoingStatus
+		if st, err = client.GetOutgoingStatuses(ctx, f.minutes); err == nil {
+			out = st
+			if !f.json {
+				for _, s := range st {
+					fmt.Fprintf(stdout, "%s  %s  %-16s %s %s\n", unixTime(s.Timestamp), s.IDMessage, s.TypeMessage, s.StatusMessage, s.FileName)
+				}
+				fmt.Fprintf(stdout, "%d statuses in the last %d minutes\n", len(st), f.minutes)
+			}
+		}
+	}
+	if err != nil {
+		if f.json {
+			line, _ := json.Marshal(map[string]*errorBody{"error": {greenapi.CodeOf(err), err.Error()}})
+			fmt.Fprintf(stdout, "%s\n", line)
+		} else {
+			fmt.Fprintf(stdout, "FAIL  %s: %s\n", greenapi.CodeOf(err), err)
+		}
+		if ctx.Err() != nil {
+			return exitError{exitInterrupted}
+		}
+		return exitError{exitFailed}
+	}
+	if f.json {
+		line, _ := json.Marshal(out)
+		fmt.Fprintf(stdout, "%s\n", line)
+	}
+	return nil
+}
+
+func unixTime(sec int64) string { return time.Unix(sec, 0).UTC().Format(time.RFC3339) }
