@@ -21,12 +21,13 @@ import (
 // genDir holds large generated inputs, kept between runs (git-ignored).
 var genDir = filepath.Join("..", "..", "testdata", "gen")
 
-// buildBinary builds mediaprep into a temporary folder.
-func buildBinary(b *testing.B) string {
-	b.Helper()
-	bin := filepath.Join(b.TempDir(), "mediaprep")
+// buildBinary builds mediaprep into a temporary folder, for tests and
+// benchmarks that run it as a real process.
+func buildBinary(tb testing.TB) string {
+	tb.Helper()
+	bin := filepath.Join(tb.TempDir(), "mediaprep")
 	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		b.Fatalf("go build: %v\n%s", err, out)
+		tb.Fatalf("go build: %v\n%s", err, out)
 	}
 	return bin
 }

@@ -186,10 +186,7 @@ func TestUsageErrors(t *testing.T) {
 func TestInterrupt(t *testing.T) {
 	needFFmpeg(t)
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "mediaprep")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildBinary(t)
 	// A source that takes a while to encode: 20 s of 1080p.
 	src := filepath.Join(dir, "long.mp4")
 	gen := exec.Command("ffmpeg", "-nostdin", "-loglevel", "error", "-f", "lavfi", "-i", "testsrc2=s=1920x1080:r=30:d=20",

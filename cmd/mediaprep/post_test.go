@@ -590,10 +590,7 @@ func TestBatchBarsOnATerminal(t *testing.T) {
 		t.Skip("script(1) not installed")
 	}
 	e := newE2E(t)
-	bin := filepath.Join(t.TempDir(), "mediaprep")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildBinary(t)
 	dir := t.TempDir()
 	copyFile(t, sample("sample.jpg"), filepath.Join(dir, "a.jpg"))
 	copyFile(t, sample("sample.wav"), filepath.Join(dir, "b.wav"))
@@ -679,10 +676,7 @@ func TestBatchInterruptOnATerminal(t *testing.T) {
 	e := newE2E(t)
 	// Every send hangs until the run is interrupted.
 	e.green.Inject("sendMediaStatus", greenapitest.Fault{Hang: true}, greenapitest.Fault{Hang: true})
-	bin := filepath.Join(t.TempDir(), "mediaprep")
-	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
-		t.Fatalf("go build: %v\n%s", err, out)
-	}
+	bin := buildBinary(t)
 	dir := t.TempDir()
 	for _, n := range []string{"a", "b", "c", "d"} {
 		copyFile(t, sample("sample.jpg"), filepath.Join(dir, n+".jpg"))
