@@ -142,7 +142,7 @@ func (r result) MarshalJSON() ([]byte, error) {
 func (p *publisher) publishAll(ctx context.Context, f *publishFlags, jobs []pipeline.Job, stdout io.Writer) error {
 	t := newTally()
 	var bars *mpb.Progress
-	if !f.json && isTerminal(stdout) {
+	if !f.json && len(jobs) > 0 && isTerminal(stdout) { // (no jobs: a total of 0 never completes)
 		// Not tied to ctx: on Ctrl-C the interrupted files still get their
 		// lines and the container ends when the last one is counted.
 		bars = mpb.New(mpb.WithOutput(stdout), mpb.WithWidth(24))
