@@ -594,11 +594,12 @@ func TestBatchBarsOnATerminal(t *testing.T) {
 	dir := t.TempDir()
 	copyFile(t, sample("sample.jpg"), filepath.Join(dir, "a.jpg"))
 	copyFile(t, sample("sample.wav"), filepath.Join(dir, "b.wav"))
-	cmd := exec.Command(script, "-qec", fmt.Sprintf("stty cols 100 rows 30; %s batch -j 2 --out %s %s", bin, filepath.Join(t.TempDir(), "out"), dir), "/dev/null")
-	cmd.Env = os.Environ()
+	env := os.Environ()
 	for k, v := range e.env {
-		cmd.Env = append(cmd.Env, k+"="+v)
+		env = append(env, k+"="+v)
 	}
+	cmd := exec.Command(script, "-qec", fmt.Sprintf("stty cols 100 rows 30; %s batch -j 2 --out %s %s", bin, filepath.Join(t.TempDir(), "out"), dir), "/dev/null")
+	cmd.Env = env
 	out, err := cmd.CombinedOutput()
 	e.out.Write(out)
 	if err != nil {
@@ -615,6 +616,21 @@ func TestBatchBarsOnATerminal(t *testing.T) {
 	}
 	if n := len(e.green.Posted()); n != 2 {
 		t.Errorf("%d posted, want 2", n)
+	}
+
+	// Nothing left to run (the only file's sidecar is broken): no bars that
+	// could wait forever, exit 1.
+	bad := t.TempDir()
+	copyFile(t, sample("sample.jpg"), filepath.Join(bad, "c.jpg"))
+	writeFile(t, filepath.Join(bad, "c.jpg.json"), `{"caption": `)
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	defer cancel()
+	cmd = exec.CommandContext(ctx, script, "-qec", fmt.Sprintf("stty cols 100 rows 30; %s batch --out %s %s", bin, filepath.Join(t.TempDir(), "out"), bad), "/dev/null")
+	cmd.Env = env
+	out, _ = cmd.CombinedOutput()
+	e.out.Write(out)
+	if code := cmd.ProcessState.ExitCode(); code != exitFailed || !strings.Contains(string(out), "bad_metadata") {
+		t.Errorf("only a broken sidecar: exit %d\n%s", code, out)
 	}
 }
 
