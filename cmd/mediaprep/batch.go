@@ -124,23 +124,7 @@ func runBatch(ctx context.Context, log *slog.Logger, f *batchFlags, getenv func(
 		st = side.apply(st)
 		jobs = append(jobs, pipeline.Job{Source: src, Stem: stems[i], Prepare: p.opts, Status: st, Force: f.force})
 	}
-	for _, r := range bad {
-		printBad(stdout, f.json, r)
-	}
-	err = p.publishAll(ctx, &f.publishFlags, jobs, stdout)
-	if err == nil && len(bad) > 0 {
-		return exitError{exitFailed}
-	}
-	return err
-}
-
-func printBad(w io.Writer, asJSON bool, r result) {
-	if asJSON {
-		line, _ := json.Marshal(r)
-		fmt.Fprintf(w, "%s\n", line)
-		return
-	}
-	printPosted(w, r)
+	return p.publishAll(ctx, &f.publishFlags, jobs, stdout, bad...)
 }
 
 // collect lists the media files under args in a stable order: folders are

@@ -504,7 +504,7 @@ func TestBatchResume(t *testing.T) {
 	// A sidecar that does not parse fails its file only.
 	writeFile(t, filepath.Join(dir, "voice.wav.json"), `{"colour": "#000000"}`)
 	stdout, code = e.run("batch", "--out", out, dir)
-	if code != exitFailed || !strings.Contains(stdout, "bad_metadata") || !strings.Contains(stdout, "2 skipped") {
+	if code != exitFailed || !strings.Contains(stdout, "bad_metadata") || !strings.Contains(stdout, "2 skipped (posted before), 1 failed") {
 		t.Errorf("bad sidecar: exit %d\n%s", code, stdout)
 	}
 }

@@ -138,9 +138,15 @@ func (r result) MarshalJSON() ([]byte, error) {
 
 // publishAll runs jobs with f.jobs at once and prints a line (or a JSON
 // object) per job in input order, with live bars on a terminal, then a
-// summary. It returns the exit status as an error.
-func (p *publisher) publishAll(ctx context.Context, f *publishFlags, jobs []pipeline.Job, stdout io.Writer) error {
+// summary. failed are files that failed before they became jobs (a broken
+// sidecar): they are printed first and counted. It returns the exit status
+// as an error.
+func (p *publisher) publishAll(ctx context.Context, f *publishFlags, jobs []pipeline.Job, stdout io.Writer, failed ...result) error {
 	t := newTally()
+	for _, r := range failed {
+		t.add(r.Error.Code, false)
+		p.print(stdout, f.json, r)
+	}
 	var bars *mpb.Progress
 	if !f.json && len(jobs) > 0 && isTerminal(stdout) { // (no jobs: a total of 0 never completes)
 		// Not tied to ctx: on Ctrl-C the interrupted files still get their
@@ -211,13 +217,8 @@ func (p *publisher) publishAll(ctx context.Context, f *publishFlags, jobs []pipe
 			code = r.Error.Code
 		}
 		t.add(code, r.Skipped)
-		switch {
-		case bars != nil: // printed above the bars already
-		case f.json:
-			line, _ := json.Marshal(r)
-			fmt.Fprintf(stdout, "%s\n", line)
-		default:
-			printPosted(stdout, r)
+		if bars == nil { // else printed above the bars already
+			p.print(stdout, f.json, r)
 		}
 	}
 	wg.Wait()
@@ -232,6 +233,16 @@ func (p *publisher) publishAll(ctx context.Context, f *publishFlags, jobs []pipe
 		t.summary(stdout, verb, true)
 	}
 	return t.exit(ctx)
+}
+
+// print writes r as a JSON line or a readable line.
+func (p *publisher) print(w io.Writer, asJSON bool, r result) {
+	if asJSON {
+		line, _ := json.Marshal(r)
+		fmt.Fprintf(w, "%s\n", line)
+		return
+	}
+	printPosted(w, r)
 }
 
 func (p *publisher) publishOne(ctx context.Context, j pipeline.Job) result {
