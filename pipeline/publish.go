@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -140,6 +141,7 @@ type Publisher struct {
 
 	mu       sync.Mutex
 	inflight map[string]chan struct{} // post ids being published, closed when done
+	posted   map[string]Posted        // post ids this Publisher posted (or may have)
 }
 
 // NewPublisher returns a Publisher that prepares with pipe, stores in store,
@@ -148,7 +150,8 @@ func NewPublisher(pipe *Pipeline, store Store, check LinkChecker, send Sender, c
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Publisher{pipe: pipe, stored: store, check: check, sender: send, cfg: cfg, inflight: make(map[string]chan struct{})}
+	return &Publisher{pipe: pipe, stored: store, check: check, sender: send, cfg: cfg,
+		inflight: make(map[string]chan struct{}), posted: make(map[string]Posted)}
 }
 
 // Publish prepares j.Source, stores it (or finds it already stored), checks
@@ -192,7 +195,7 @@ type run struct {
 	name    string // fileName for Green API: stem + extension
 	srcSum  string // SHA-256 of the source
 	digest  string // content + options, see contentDigest
-	claimed bool   // holds p.inflight[out.PostID]
+	claimed string // the post id whose p.inflight entry this run holds
 	posted  bool   // Green API took it
 	done    bool   // nothing more to do
 	out     Posted
@@ -215,7 +218,7 @@ func (p *Publisher) identify(_ context.Context, r *run) error {
 	if err != nil {
 		return err
 	}
-	r.srcSum, r.digest = sum, contentDigest(sum, r.Prepare)
+	r.srcSum, r.digest = sum, contentDigest(sum, r.media.Kind, r.Prepare)
 	// The key is named after the source's own name, not the run's stem,
 	// so the same file gets the same key in any run.
 	base := filepath.Base(r.Source)
@@ -224,19 +227,19 @@ func (p *Publisher) identify(_ context.Context, r *run) error {
 	return nil
 }
 
-// claim consults the ledger. Jobs with the same post id (the same file
-// given twice, or two copies of it) run one after the other, so that the
-// second finds the first's record instead of posting again.
+// claim makes jobs with the same post id (the same file given twice, or two
+// copies of it) run one after the other, then consults what was posted:
+// a post done by this Publisher already is skipped even with Force (Force
+// means "again", not "twice in one run"); one in the ledger is skipped
+// unless Force.
 func (p *Publisher) claim(ctx context.Context, r *run) error {
-	if p.cfg.Ledger == nil {
-		return nil
-	}
+	id := r.out.PostID
 	for {
 		p.mu.Lock()
-		busy, ok := p.inflight[r.out.PostID]
+		busy, ok := p.inflight[id]
 		if !ok {
-			p.inflight[r.out.PostID] = make(chan struct{})
-			r.claimed = true
+			p.inflight[id] = make(chan struct{})
+			r.claimed = id
 			p.mu.Unlock()
 			break
 		}
@@ -247,8 +250,13 @@ func (p *Publisher) claim(ctx context.Context, r *run) error {
 			return ctx.Err()
 		}
 	}
-	prev, ok := p.cfg.Ledger.Lookup(r.out.PostID)
-	if !ok || r.Force {
+	p.mu.Lock()
+	prev, ok := p.posted[id]
+	p.mu.Unlock()
+	if !ok && p.cfg.Ledger != nil && !r.Force {
+		prev, ok = p.cfg.Ledger.Lookup(id)
+	}
+	if !ok {
 		return nil
 	}
 	if prev.OutcomeUnknown {
@@ -266,12 +274,12 @@ func (p *Publisher) claim(ctx context.Context, r *run) error {
 
 // release lets the next job with the same post id go on.
 func (p *Publisher) release(r *run) {
-	if !r.claimed {
+	if r.claimed == "" {
 		return
 	}
 	p.mu.Lock()
-	close(p.inflight[r.out.PostID])
-	delete(p.inflight, r.out.PostID)
+	close(p.inflight[r.claimed])
+	delete(p.inflight, r.claimed)
 	p.mu.Unlock()
 }
 
@@ -282,12 +290,13 @@ func (p *Publisher) store(ctx context.Context, r *run) error {
 		return err
 	}
 	if found {
-		if prep, ok := preparedFrom(obj, r.Source, r.name); ok {
+		if prep, ok := preparedFrom(obj, r.Source, r.name); ok && prep.Kind == r.media.Kind && prep.ContentType == transcode.ContentTypeFor(prep.Kind) {
 			r.out.Prepared = prep
 			r.log.Debug("found in storage", "key", key)
 			return nil
 		}
-		// Stored by something else: prepare and store again.
+		// Stored by something else, or with the wrong type: prepare
+		// and store again.
 	}
 	prep, err := p.pipe.prepareSniffed(ctx, r.Source, r.Stem, r.media, r.Prepare)
 	if err != nil {
@@ -319,22 +328,34 @@ func (p *Publisher) send(ctx context.Context, r *run) error {
 	sent, err := p.post(ctx, r.out.Prepared, r.out.URL, r.Status)
 	r.out.PostedAt = time.Now().UTC().Truncate(time.Second)
 	if err != nil {
-		if errors.Is(err, greenapi.ErrOutcomeUnknown) && p.cfg.Ledger != nil && !p.cfg.DryRun {
-			// The status may have been posted: remember that, so that a
-			// rerun does not post it a second time without --force.
+		if errors.Is(err, greenapi.ErrOutcomeUnknown) && !p.cfg.DryRun {
+			// The status may have been posted: remember that, so that
+			// neither this run nor a rerun posts it a second time without
+			// --force.
 			r.out.OutcomeUnknown = true
-			if rerr := p.cfg.Ledger.Record(r.out.PostID, r.out); rerr != nil {
-				r.log.Error("ledger", "err", rerr)
+			p.remember(r.out)
+			if p.cfg.Ledger != nil {
+				if rerr := p.cfg.Ledger.Record(r.out.PostID, r.out); rerr != nil {
+					r.log.Error("ledger", "err", rerr)
+				}
 			}
 		}
 		return err
 	}
 	r.out.IDMessage, r.out.DryRun = sent.IDMessage, p.cfg.DryRun
+	p.remember(r.out)
 	if !p.cfg.DryRun {
 		r.posted = true
 		r.log.Info("posted", "method", r.out.Method, "idMessage", r.out.IDMessage, "key", r.out.Key)
 	}
 	return nil
+}
+
+// remember notes that this Publisher sent out (a dry run: would send).
+func (p *Publisher) remember(out Posted) {
+	p.mu.Lock()
+	p.posted[out.PostID] = out
+	p.mu.Unlock()
 }
 
 func (p *Publisher) record(_ context.Context, r *run) error {
@@ -428,11 +449,11 @@ func (p *Publisher) post(ctx context.Context, prep Prepared, link string, st Sta
 // failing them.
 func statusFor(method Method, st Status, log *slog.Logger) Status {
 	if method == MethodVoiceStatus && st.Caption != "" {
-		log.Warn("caption ignored: voice statuses have none")
+		log.Info("caption ignored: voice statuses have none")
 		st.Caption = ""
 	}
 	if method == MethodMediaStatus && st.BackgroundColor != "" {
-		log.Warn("backgroundColor ignored: picture and video statuses have none")
+		log.Info("backgroundColor ignored: picture and video statuses have none")
 		st.BackgroundColor = ""
 	}
 	return st
@@ -449,10 +470,20 @@ func validateStatus(method Method, fileName string, st Status) error {
 }
 
 // contentDigest identifies a prepared file before it is prepared: the
-// source's SHA-256, the options that change the output and the recipe.
-func contentDigest(srcSum string, o transcode.Options) string {
+// source's SHA-256, the recipe, and the options that change the output of
+// its kind (the crop for pictures, the fit and the fast path for video,
+// none for audio), defaults spelled out, so that another --crop does not
+// make a video or a voice note new content.
+func contentDigest(srcSum string, k transcode.Kind, o transcode.Options) string {
+	var opts string
+	switch k {
+	case transcode.KindImage:
+		opts = "crop=" + string(cmp.Or(o.Crop, transcode.CropCenter))
+	case transcode.KindVideo:
+		opts = fmt.Sprintf("fit=%s force=%t", cmp.Or(o.VideoFit, transcode.FitKeep), o.ForceTranscode)
+	}
 	h := sha256.New()
-	fmt.Fprintf(h, "%s\n%s\ncrop=%s\nfit=%s\nforce=%t\n", Recipe, srcSum, o.Crop, o.VideoFit, o.ForceTranscode)
+	fmt.Fprintf(h, "%s\n%s\n%s\n%s\n", Recipe, srcSum, k, opts)
 	return hex.EncodeToString(h.Sum(nil))
 }
 

@@ -139,6 +139,7 @@ func (l *memLedger) Record(id string, p Posted) error {
 }
 
 type parts struct {
+	pl     *Pipeline
 	prep   *countingPreparer
 	store  *memStore
 	check  *fakeChecker
@@ -155,12 +156,18 @@ func newParts(t *testing.T, kind transcode.Kind) *parts {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p.pub = NewPublisher(pl, p.store, p.check, p.send, PublisherConfig{Ledger: p.ledger})
+	p.pl = pl
+	p.again()
 	p.src = filepath.Join(t.TempDir(), "Beach Day.raw")
 	if err := os.WriteFile(p.src, bytes.Repeat([]byte("x"), 100), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	return p
+}
+
+// again starts a new run: a new Publisher over the same parts and ledger.
+func (p *parts) again() {
+	p.pub = NewPublisher(p.pl, p.store, p.check, p.send, PublisherConfig{Ledger: p.ledger})
 }
 
 func TestPublishRunsTheRecipeInOrder(t *testing.T) {
@@ -270,10 +277,77 @@ func TestPublishReusesStoredFileAndLedger(t *testing.T) {
 	if second.Stored || second.Skipped || second.Key != first.Key || p.prep.prepared != 1 || p.store.puts != 1 || len(p.send.sent) != 2 {
 		t.Errorf("new caption: %+v; prepared %d, puts %d, sends %d", second, p.prep.prepared, p.store.puts, len(p.send.sent))
 	}
-	// Other crop options are other content.
+	// Another crop is other content for a picture.
 	third, err := p.pub.Publish(t.Context(), Job{Source: p.src, Stem: "a", Status: Status{Caption: "one"}, Prepare: transcode.Options{Crop: transcode.CropPad}})
 	if err != nil || third.Key == first.Key || !third.Stored {
 		t.Errorf("pad crop: %+v, %v", third, err)
+	}
+}
+
+func TestPublishOptionsOfOtherKindsChangeNothing(t *testing.T) {
+	for _, kind := range []transcode.Kind{transcode.KindVideo, transcode.KindAudio} {
+		p := newParts(t, kind)
+		if _, err := p.pub.Publish(t.Context(), Job{Source: p.src, Stem: "a"}); err != nil {
+			t.Fatal(err)
+		}
+		p.again()
+		got, err := p.pub.Publish(t.Context(), Job{Source: p.src, Stem: "a", Prepare: transcode.Options{Crop: transcode.CropPad, VideoFit: kindFit(kind)}})
+		if err != nil || !got.Skipped || len(p.send.sent) != 1 || p.store.puts != 1 {
+			t.Errorf("%s with --crop pad: %+v, %v; %d sends, %d uploads; want skipped", kind, got, err, len(p.send.sent), p.store.puts)
+		}
+	}
+}
+
+// kindFit is a video fit that changes nothing for kind: the default for
+// video, any for audio.
+func kindFit(kind transcode.Kind) transcode.Fit {
+	if kind == transcode.KindVideo {
+		return transcode.FitKeep
+	}
+	return transcode.FitPad
+}
+
+// gatedPreparer prepares only once every job has entered its first stage,
+// so that all of them reach the claim before any can post.
+type gatedPreparer struct {
+	*countingPreparer
+	all <-chan struct{}
+}
+
+func (g gatedPreparer) PrepareMedia(ctx context.Context, src string, m transcode.Media, dst string, o transcode.Options) (transcode.Result, error) {
+	<-g.all
+	return g.countingPreparer.PrepareMedia(ctx, src, m, dst, o)
+}
+
+func TestPublishConcurrentFirstPostsOnce(t *testing.T) {
+	for _, withLedger := range []bool{true, false} {
+		p := newParts(t, transcode.KindImage)
+		const n = 6
+		all := make(chan struct{})
+		var started sync.WaitGroup
+		started.Add(n)
+		go func() { started.Wait(); close(all) }()
+		pl, _ := New(Config{OutDir: t.TempDir()}, gatedPreparer{p.prep, all})
+		cfg := PublisherConfig{}
+		if withLedger {
+			cfg.Ledger = p.ledger
+		}
+		pub := NewPublisher(pl, p.store, p.check, p.send, cfg)
+		var wg sync.WaitGroup
+		for range n {
+			var once sync.Once
+			wg.Go(func() {
+				_, err := pub.Publish(t.Context(), Job{Source: p.src, Stem: "a", Status: Status{Caption: "c"},
+					Progress: func(Stage) { once.Do(started.Done) }})
+				if err != nil {
+					t.Error(err)
+				}
+			})
+		}
+		wg.Wait()
+		if len(p.send.sent) != 1 || p.prep.prepared != 1 {
+			t.Errorf("ledger %v: %d concurrent first publishes of one post: %d sends, %d prepared; want 1, 1", withLedger, n, len(p.send.sent), p.prep.prepared)
+		}
 	}
 }
 
@@ -286,12 +360,18 @@ func TestPublishOutcomeUnknownBlocksARerun(t *testing.T) {
 		t.Fatalf("Publish = %v", err)
 	}
 	p.send.err = nil
+	p.again()
 	_, err := p.pub.Publish(t.Context(), job)
 	if CodeOf(err) != greenapi.CodeOutcomeUnknown || !strings.Contains(err.Error(), "--force") || len(p.send.sent) != 1 {
 		t.Fatalf("rerun = %v, %d sends; want outcome_unknown and no second send", err, len(p.send.sent))
 	}
 	job.Force = true
+	p.again()
 	if got, err := p.pub.Publish(t.Context(), job); err != nil || got.IDMessage == "" || len(p.send.sent) != 2 {
 		t.Fatalf("forced rerun = %+v, %v", got, err)
+	}
+	// Force means again, not twice in one run.
+	if got, err := p.pub.Publish(t.Context(), job); err != nil || !got.Skipped || len(p.send.sent) != 2 {
+		t.Fatalf("forced twice in one run = %+v, %v; %d sends", got, err, len(p.send.sent))
 	}
 }
