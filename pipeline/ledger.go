@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"sync"
@@ -52,30 +54,58 @@ func OpenLedger(path string) (*FileLedger, error) {
 		}
 		return nil, fmt.Errorf("pipeline: ledger %s: lock: %w", path, err)
 	}
-	l := &FileLedger{f: f, seen: make(map[string]Posted)}
-	sc := bufio.NewScanner(f)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	torn := false
-	for sc.Scan() {
-		var line ledgerLine
-		if err := json.Unmarshal(sc.Bytes(), &line); err != nil || line.ID == "" {
-			torn = true // a line cut short by a crash; the post is redone if it was not recorded
-			continue
-		}
-		l.seen[line.ID] = line.Posted
-	}
-	if err := sc.Err(); err != nil {
+	seen, err := readLedger(f)
+	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("pipeline: ledger %s: %w", path, err)
 	}
-	if torn {
-		// Start the next record on a line of its own.
-		if _, err := f.Write([]byte("\n")); err != nil {
-			f.Close()
-			return nil, fmt.Errorf("pipeline: ledger %s: %w", path, err)
+	// A crash may have cut the last line short: start the next record on
+	// a line of its own.
+	if fi, err := f.Stat(); err == nil && fi.Size() > 0 {
+		last := make([]byte, 1)
+		if _, err := f.ReadAt(last, fi.Size()-1); err == nil && last[0] != '\n' {
+			if _, err := f.Write([]byte("\n")); err != nil {
+				f.Close()
+				return nil, fmt.Errorf("pipeline: ledger %s: %w", path, err)
+			}
 		}
 	}
-	return l, nil
+	return &FileLedger{f: f, seen: seen}, nil
+}
+
+// ReadLedger reads the ledger at path without creating, locking or ever
+// writing it (a missing file is an empty ledger), for dry runs: its Record
+// fails.
+func ReadLedger(path string) (*FileLedger, error) {
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return &FileLedger{seen: map[string]Posted{}}, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("pipeline: ledger: %w", err)
+	}
+	defer f.Close()
+	seen, err := readLedger(f)
+	if err != nil {
+		return nil, fmt.Errorf("pipeline: ledger %s: %w", path, err)
+	}
+	return &FileLedger{seen: seen}, nil
+}
+
+// readLedger reads the records of r. A line that does not parse (cut short
+// by a crash) is skipped: its post is redone if it was not recorded.
+func readLedger(r io.Reader) (map[string]Posted, error) {
+	seen := make(map[string]Posted)
+	sc := bufio.NewScanner(r)
+	sc.Buffer(make([]byte, 64<<10), 1<<20)
+	for sc.Scan() {
+		var line ledgerLine
+		if err := json.Unmarshal(sc.Bytes(), &line); err != nil || line.ID == "" {
+			continue
+		}
+		seen[line.ID] = line.Posted
+	}
+	return seen, sc.Err()
 }
 
 // Lookup implements Ledger.
@@ -96,7 +126,7 @@ func (l *FileLedger) Record(id string, p Posted) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.f == nil {
-		return errors.New("pipeline: ledger is closed")
+		return errors.New("pipeline: ledger is closed or read-only")
 	}
 	if _, err := l.f.Write(b); err != nil {
 		return fmt.Errorf("pipeline: ledger: %w", err)

@@ -54,9 +54,28 @@ func TestLedgerSurvivesReopenAndTornLine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
 	if p, ok := l.Lookup("new"); !ok || p.IDMessage != "3EB0NEW" || l.Len() != 21 {
 		t.Errorf("after the torn line: Lookup(new) = %+v, %v; %d posts", p, ok, l.Len())
+	}
+	l.Close()
+	// Opening again adds nothing: the file ends with a newline now.
+	before, _ := os.ReadFile(path)
+	l, _ = OpenLedger(path)
+	l.Close()
+	if after, _ := os.ReadFile(path); len(after) != len(before) {
+		t.Errorf("reopening grew the ledger from %d to %d bytes", len(before), len(after))
+	}
+	// A dry run reads it without writing.
+	r, err := ReadLedger(path)
+	if err != nil || r.Len() != 21 || r.Record("x", Posted{}) == nil {
+		t.Errorf("ReadLedger: %d posts, %v; Record must fail", r.Len(), err)
+	}
+	missing := filepath.Join(t.TempDir(), "missing")
+	if none, err := ReadLedger(filepath.Join(missing, LedgerName)); err != nil || none.Len() != 0 {
+		t.Errorf("ReadLedger of a missing file = %v", err)
+	}
+	if _, err := os.Stat(missing); err == nil {
+		t.Error("ReadLedger created a folder")
 	}
 }
 

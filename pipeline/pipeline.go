@@ -48,7 +48,7 @@ type Prepared struct {
 	Source          string         `json:"source"`
 	Kind            transcode.Kind `json:"kind"`
 	Method          Method         `json:"method"`
-	Output          string         `json:"output"`
+	Output          string         `json:"output,omitempty"` // empty when the bucket already had the file
 	FileName        string         `json:"fileName"`
 	ContentType     string         `json:"contentType"`
 	Width           int            `json:"width"`

@@ -35,8 +35,8 @@ func newBatchCmd(g *globalFlags, stdout io.Writer, getenv func(string) string) *
 skipped) and the given files, like post, several at once (-j).
 
 Per-file settings come from a sidecar next to the file (NAME.EXT.json) or
-from one manifest for the whole folder (--manifest FILE, or manifest.json /
-manifest.csv at a folder's top). Both hold caption, participants and
+from a manifest (--manifest FILE, or any manifest.json / manifest.csv in
+the folders; its file names are relative to it). Both hold caption, participants and
 backgroundColor; a sidecar wins over the manifest, the manifest over flags.
   sidecar:  {"caption": "Sale!", "participants": ["79001234567@c.us"]}
   JSON:     [{"file": "a.jpg", "caption": "..."}, ...]
@@ -147,14 +147,6 @@ func collect(args []string, out, manifest string) (files, manifests []string, er
 			files = append(files, arg)
 			continue
 		}
-		for _, name := range []string{"manifest.json", "manifest.csv"} {
-			p := filepath.Join(arg, name)
-			abs, _ := filepath.Abs(p)
-			if _, err := os.Stat(p); err == nil && !skip[abs] {
-				skip[abs] = true
-				manifests = append(manifests, p)
-			}
-		}
 		err = filepath.WalkDir(arg, func(path string, d fs.DirEntry, err error) error {
 			if err != nil {
 				return err
@@ -167,6 +159,11 @@ func collect(args []string, out, manifest string) (files, manifests []string, er
 				return nil
 			}
 			if d.IsDir() || !d.Type().IsRegular() || skip[abs] {
+				return nil
+			}
+			if n := d.Name(); n == "manifest.json" || n == "manifest.csv" {
+				skip[abs] = true
+				manifests = append(manifests, path)
 				return nil
 			}
 			if strings.HasSuffix(path, ".json") {

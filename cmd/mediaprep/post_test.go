@@ -353,6 +353,30 @@ func TestPostDryRun(t *testing.T) {
 		t.Errorf("GET link: %s %s", resp.Status, resp.Header.Get("Content-Type"))
 	}
 
+	// A batch dry run: each file's line shows its own request, even for
+	// two copies of one picture (same object, same link) with different
+	// captions.
+	dir := t.TempDir()
+	for _, n := range []string{"a", "b", "c"} {
+		copyFile(t, sample("sample.jpg"), filepath.Join(dir, n, "pic.jpg"))
+		writeFile(t, filepath.Join(dir, n, "pic.jpg.json"), `{"caption": "caption `+n+`"}`)
+	}
+	out := filepath.Join(t.TempDir(), "out")
+	stdout, code = e.run("batch", "--dry-run", "--json", "-j", "3", "--out", out, dir)
+	if code != exitOK {
+		t.Fatalf("batch --dry-run: exit %d\n%s", code, stdout)
+	}
+	for _, l := range parseLines(t, stdout) {
+		var r struct{ Body map[string]any }
+		json.Unmarshal(l.Request, &r)
+		if want := "caption " + filepath.Base(filepath.Dir(l.Source)); r.Body["caption"] != want {
+			t.Errorf("%s: request caption %v, want %q", l.Source, r.Body["caption"], want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(out, "mediaprep-ledger.jsonl")); err == nil {
+		t.Error("a dry run created a ledger")
+	}
+
 	// Human output of a dry run.
 	stdout, code = e.run("post", "--dry-run", sample("sample.jpg"))
 	if code != exitOK || !strings.Contains(stdout, "would POST") {
@@ -672,6 +696,16 @@ func TestBatchManifests(t *testing.T) {
 		t.Errorf("posted %v", captions)
 	}
 
+	// A manifest in a subfolder names files relative to itself.
+	copyFile(t, sample("sample.jpg"), filepath.Join(dir, "sub", "deep", "c.jpg"))
+	writeFile(t, filepath.Join(dir, "sub", "deep", "manifest.json"), `[{"file": "c.jpg", "caption": "C"}]`)
+	if stdout, code := e.run("batch", "--json", "--manifest", manifest, "--out", out, dir); code != exitOK {
+		t.Fatalf("nested manifest: exit %d\n%s", code, stdout)
+	}
+	if last := e.green.Posted()[len(e.green.Posted())-1]; last.Body["caption"] != "C" || len(e.green.Posted()) != 3 {
+		t.Errorf("nested manifest: posted %d, last %v", len(e.green.Posted()), last.Body)
+	}
+
 	// A manifest entry that names no file is refused before anything is
 	// posted: its file would go out without its caption.
 	writeFile(t, filepath.Join(dir, "manifest.csv"), "file,caption\na.jpg,A\nsub/c.png,C\n")
@@ -679,8 +713,8 @@ func TestBatchManifests(t *testing.T) {
 	if code != exitUsage || !strings.Contains(e.out.String(), "sub/c.png") {
 		t.Errorf("unknown manifest entry: exit %d\n%s", code, stdout)
 	}
-	if n := len(e.green.Posted()); n != 2 {
-		t.Errorf("%d posted, want still 2", n)
+	if n := len(e.green.Posted()); n != 3 {
+		t.Errorf("%d posted, want still 3", n)
 	}
 }
 

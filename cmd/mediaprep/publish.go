@@ -92,7 +92,13 @@ func newPublisher(ctx context.Context, log *slog.Logger, f *publishFlags, c chec
 		Caption: f.caption, Participants: f.participants, BackgroundColor: f.backgroundColor,
 	}}
 	pcfg := pipeline.PublisherConfig{DryRun: f.dryRun, Logger: log}
-	if ledgerPath != "" {
+	switch {
+	case ledgerPath != "" && f.dryRun:
+		if p.ledger, err = pipeline.ReadLedger(ledgerPath); err != nil {
+			return nil, err
+		}
+		pcfg.Ledger = p.ledger
+	case ledgerPath != "":
 		if p.ledger, err = pipeline.OpenLedger(ledgerPath); err != nil {
 			return nil, err
 		}
@@ -193,7 +199,7 @@ func (p *publisher) publishAll(ctx context.Context, f *publishFlags, jobs []pipe
 					bar = newBar(bars, j.Source, &stage)
 					j.Progress = func(s pipeline.Stage) { stage.set(string(s)); bar.Increment() }
 				}
-				r := p.publishOne(ctx, j)
+				r := p.publishOne(context.WithValue(ctx, jobKey{}, i), j)
 				if bars != nil {
 					// The file's line goes above the bars, its bar away.
 					var line bytes.Buffer
@@ -254,8 +260,8 @@ func (p *publisher) publishOne(ctx context.Context, j pipeline.Job) result {
 		return result{Posted: pipeline.Posted{Prepared: pipeline.Prepared{Source: j.Source}}, Error: &errorBody{pipeline.CodeOf(err), err.Error()}}
 	}
 	r := result{Posted: posted}
-	if p.dry != nil {
-		r.Request = p.dry.request(posted.URL)
+	if p.dry != nil && !posted.Skipped {
+		r.Request = p.dry.request(ctx)
 	}
 	return r
 }
@@ -289,7 +295,9 @@ func (t *stageText) get() string  { t.mu.Lock(); defer t.mu.Unlock(); return t.s
 
 func newBar(p *mpb.Progress, name string, stage *stageText) *mpb.Bar {
 	stage.set("starting")
-	return p.AddBar(4, mpb.BarRemoveOnComplete(),
+	// Four stages; the fifth step is never taken: the bar is dropped when
+	// the file is done, so it stays up while the last stage runs.
+	return p.AddBar(5, mpb.BarRemoveOnComplete(),
 		mpb.PrependDecorators(decor.Name(shorten(filepath.Base(name), 32), decor.WCSyncSpaceR)),
 		mpb.AppendDecorators(
 			decor.Any(func(decor.Statistics) string { return stage.get() }, decor.WCSyncSpaceR),
@@ -317,43 +325,51 @@ func isTerminal(w io.Writer) bool {
 	return err == nil && width > 0
 }
 
+// jobKey is the context key of a job's index in its run, so that the
+// dry-run sender can tell whose request it is keeping.
+type jobKey struct{}
+
 // dryRunSender stands in for Green API with --dry-run: it validates each
-// status as the real call would and keeps the request it would send.
+// status as the real call would and keeps the request it would send, by
+// job.
 type dryRunSender struct {
 	client *greenapi.Client
 	mu     sync.Mutex
-	sent   map[string]greenapi.Request // by urlFile
+	sent   map[int]greenapi.Request
 }
 
-func (d *dryRunSender) keep(method string, urlFile string, status any) (greenapi.Sent, error) {
+func (d *dryRunSender) keep(ctx context.Context, method string, status any) (greenapi.Sent, error) {
 	req, err := d.client.DryRun(method, status)
 	if err != nil {
 		return greenapi.Sent{}, err
 	}
+	i, _ := ctx.Value(jobKey{}).(int)
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	if d.sent == nil {
-		d.sent = make(map[string]greenapi.Request)
+		d.sent = make(map[int]greenapi.Request)
 	}
-	d.sent[urlFile] = req
+	d.sent[i] = req
 	return greenapi.Sent{}, nil
 }
 
-func (d *dryRunSender) request(urlFile string) *greenapi.Request {
+// request returns the request kept for the job of ctx.
+func (d *dryRunSender) request(ctx context.Context) *greenapi.Request {
+	i, _ := ctx.Value(jobKey{}).(int)
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if r, ok := d.sent[urlFile]; ok {
+	if r, ok := d.sent[i]; ok {
 		return &r
 	}
 	return nil
 }
 
-func (d *dryRunSender) SendMediaStatus(_ context.Context, s greenapi.MediaStatus) (greenapi.Sent, error) {
-	return d.keep("sendMediaStatus", s.URLFile, s)
+func (d *dryRunSender) SendMediaStatus(ctx context.Context, s greenapi.MediaStatus) (greenapi.Sent, error) {
+	return d.keep(ctx, "sendMediaStatus", s)
 }
 
-func (d *dryRunSender) SendVoiceStatus(_ context.Context, s greenapi.VoiceStatus) (greenapi.Sent, error) {
-	return d.keep("sendVoiceStatus", s.URLFile, s)
+func (d *dryRunSender) SendVoiceStatus(ctx context.Context, s greenapi.VoiceStatus) (greenapi.Sent, error) {
+	return d.keep(ctx, "sendVoiceStatus", s)
 }
 
 // joinLines joins errors one per line.
