@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -43,11 +44,14 @@ var settingEnv = []struct {
 	{"MEDIAPREP_PUBLIC_BASE_URL", "public-base-url", "base URL of public links (link mode public)", func(s *settings) *string { return &s.publicBaseURL }},
 }
 
-// addSettingFlags adds a flag per setting; its default is the environment
-// variable's value. The token has no flag: a flag would show in ps.
-func addSettingFlags(fl *pflag.FlagSet, s *settings, getenv func(string) string) {
+// addSettingFlags adds a flag per setting (only those whose variables are
+// named in only, when given); its default is the environment variable's
+// value. The token has no flag: a flag would show in ps.
+func addSettingFlags(fl *pflag.FlagSet, s *settings, getenv func(string) string, only ...string) {
 	for _, e := range settingEnv {
-		fl.StringVar(e.field(s), e.flag, getenv(e.name), e.usage+" ["+e.name+"]")
+		if len(only) == 0 || slices.Contains(only, e.name) {
+			fl.StringVar(e.field(s), e.flag, getenv(e.name), e.usage+" ["+e.name+"]")
+		}
 	}
 }
 

@@ -42,11 +42,7 @@ Green API settings as for post.`,
 	fl.StringVar(&f.stats, "stats", "", "show the statistic of the status with this idMessage")
 	fl.StringVar(&f.delete, "delete", "", "delete the status with this idMessage")
 	fl.BoolVar(&f.json, "json", false, "print JSON")
-	for _, e := range settingEnv {
-		if e.name == "MEDIAPREP_GREENAPI_URL" || e.name == "MEDIAPREP_GREENAPI_INSTANCE" || e.name == "MEDIAPREP_GREENAPI_TIMEOUT" {
-			fl.StringVar(e.field(&f.settings), e.flag, getenv(e.name), e.usage+" ["+e.name+"]")
-		}
-	}
+	addSettingFlags(fl, &f.settings, getenv, "MEDIAPREP_GREENAPI_URL", "MEDIAPREP_GREENAPI_INSTANCE", "MEDIAPREP_GREENAPI_TIMEOUT")
 	return cmd
 }
 
