@@ -295,3 +295,18 @@ func skipSubBlocks(r *bufio.Reader) error {
 		}
 	}
 }
+
+// SniffHeaderLen is how many leading bytes SniffHeader wants.
+const SniffHeaderLen = sniffLen
+
+// SniffHeader tells from a file's first bytes (up to SniffHeaderLen) whether
+// Sniff could accept it: false means Sniff refuses the file whatever
+// follows, with format naming what it is when known ("pdf", "zip"). true
+// only means the file is worth reading further; its content is checked later.
+func SniffHeader(head []byte) (ok bool, format string) {
+	if len(head) > sniffLen {
+		head = head[:sniffLen]
+	}
+	class, format := sniffBytes(head)
+	return class != classUnsupported, format
+}

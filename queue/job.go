@@ -1,0 +1,77 @@
+package queue
+
+import "time"
+
+// State is where a job is. A job goes queued → preparing → storing →
+// posting → posted, or ends failed with an error code and message. A
+// retried job goes back to queued.
+type State string
+
+// The states of a job.
+const (
+	StateQueued    State = "queued"
+	StatePreparing State = "preparing"
+	StateStoring   State = "storing"
+	StatePosting   State = "posting"
+	StatePosted    State = "posted"
+	StateFailed    State = "failed"
+)
+
+// Final reports whether s is posted or failed.
+func (s State) Final() bool { return s == StatePosted || s == StateFailed }
+
+// Origin says where a job's source came from.
+type Origin string
+
+// The origins of a job.
+const (
+	OriginUpload Origin = "upload" // POST /v1/statuses
+	OriginInbox  Origin = "inbox"  // dropped under the bucket's inbox prefix
+)
+
+// Options are a job's status fields and preparation options, as given with
+// the upload, in a sidecar or in x-amz-meta-* headers.
+type Options struct {
+	Caption         string   `json:"caption,omitempty"`
+	Participants    []string `json:"participants,omitempty"`
+	BackgroundColor string   `json:"backgroundColor,omitempty"`
+	Crop            string   `json:"crop,omitempty"`     // transcode.CropMode
+	VideoFit        string   `json:"videoFit,omitempty"` // transcode.Fit
+	// Text and Font make a text status (sendTextStatus); a job with Text
+	// has no Source.
+	Text string `json:"text,omitempty"`
+	Font string `json:"font,omitempty"`
+}
+
+// Job is one source file (or one text status) with its options, and what
+// became of it. It is stored as JSON in a JetStream key-value bucket under
+// its ID, so any node can read it.
+type Job struct {
+	ID      string  `json:"id"`
+	State   State   `json:"state"`
+	Origin  Origin  `json:"origin"`
+	Source  string  `json:"source,omitempty"` // object key of the raw file; empty for a text status
+	Name    string  `json:"name,omitempty"`   // the file's own name (for the fileName Green API shows)
+	Size    int64   `json:"size,omitempty"`   // bytes of the source
+	Options Options `json:"options"`
+
+	// Filled in as the job runs.
+	Attempts    int       `json:"attempts,omitempty"` // deliveries so far
+	Key         string    `json:"key,omitempty"`      // the prepared object
+	URL         string    `json:"url,omitempty"`      // its direct link
+	LinkExpires time.Time `json:"linkExpires,omitzero"`
+	Method      string    `json:"method,omitempty"` // sendMediaStatus, sendVoiceStatus, sendTextStatus
+	IDMessage   string    `json:"idMessage,omitempty"`
+	DryRun      bool      `json:"dryRun,omitempty"`
+	// OutcomeUnknown: the send was written and no answer came; the
+	// status may have been posted, so the job is never sent again.
+	OutcomeUnknown bool      `json:"outcomeUnknown,omitempty"`
+	PostedAt       time.Time `json:"postedAt,omitzero"`
+	MovedTo        string    `json:"movedTo,omitempty"` // inbox jobs: where the source went (processed/… or failed/…)
+
+	ErrorCode string `json:"errorCode,omitempty"`
+	Error     string `json:"error,omitempty"`
+
+	Created time.Time `json:"created"`
+	Updated time.Time `json:"updated"`
+}
