@@ -235,6 +235,16 @@ func (c *Client) do(ctx context.Context, k call) error {
 		if err := k.lim.wait(ctx); err != nil {
 			return c.ctxError(ctx, k, last, attempt-1, false)
 		}
+		if k.send && c.cfg.SendLimiter != nil {
+			if err := c.cfg.SendLimiter.Wait(ctx); err != nil {
+				if ctx.Err() != nil {
+					return c.ctxError(ctx, k, last, attempt-1, false)
+				}
+				// Nothing was sent: the shared limiter is unreachable.
+				return &Error{Method: k.method, Code: CodeNetwork, Attempts: attempt - 1,
+					Message: "shared rate limiter: " + c.redact(err.Error()), kind: ErrRetryExhausted, cause: redactErr(err, c.cfg.Token)}
+			}
+		}
 		start := time.Now()
 		r := c.attempt(ctx, k, full)
 		c.logAttempt(ctx, k, full, r, attempt, time.Since(start))

@@ -1,6 +1,7 @@
 package greenapi
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -35,7 +36,18 @@ type Config struct {
 	// RatePerSecond caps the three status send methods together, per
 	// instance (one Client per instance); default 5, Green API's limit.
 	RatePerSecond float64
-	Logger        *slog.Logger // debug lines per request; default discards
+	// SendLimiter, when set, is waited on as well before every send
+	// request: a limiter shared by every process posting for the same
+	// instance (queue.Limiter), so that many workers together keep to
+	// RatePerSecond too.
+	SendLimiter Waiter
+	Logger      *slog.Logger // debug lines per request; default discards
+}
+
+// Waiter grants permission to send; Wait blocks until the caller may, or
+// returns ctx's error.
+type Waiter interface {
+	Wait(ctx context.Context) error
 }
 
 // String prints the Config with the token redacted, so %v and %+v are safe.
