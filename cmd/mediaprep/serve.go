@@ -1,0 +1,435 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/mediaprep/mediaprep/greenapi"
+	"github.com/mediaprep/mediaprep/queue"
+	"github.com/mediaprep/mediaprep/service"
+	"github.com/mediaprep/mediaprep/storage"
+	"github.com/mediaprep/mediaprep/transcode"
+)
+
+// serveFlags are the settings of serve and worker.
+type serveFlags struct {
+	settings
+	data          string
+	listen        string
+	natsURL       string
+	natsListen    string
+	workers       int
+	dryRun        bool
+	timeout       time.Duration
+	grace         time.Duration
+	ackWait       time.Duration
+	maxDeliver    int
+	maxUpload     int64
+	maxUploads    int
+	maxQueued     int
+	inboxPrefix   string
+	poll          time.Duration
+	settle        time.Duration
+	eventsSubject string
+}
+
+// serveEnv reads a setting with its default; flags override it.
+type serveEnv struct {
+	getenv func(string) string
+	errs   []error
+}
+
+func (e *serveEnv) str(name, def string) string {
+	if v := e.getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+func (e *serveEnv) dur(name string, def time.Duration) time.Duration {
+	v := e.getenv(name)
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		e.errs = append(e.errs, fmt.Errorf("%s=%q is not a duration like 30s", name, v))
+		return def
+	}
+	return d
+}
+
+func (e *serveEnv) num(name string, def int) int {
+	v := e.getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		e.errs = append(e.errs, fmt.Errorf("%s=%q is not a positive whole number", name, v))
+		return def
+	}
+	return n
+}
+
+func (e *serveEnv) size(name string, def int64) int64 {
+	v := e.getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := parseSize(v)
+	if err != nil {
+		e.errs = append(e.errs, fmt.Errorf("%s: %w", name, err))
+		return def
+	}
+	return n
+}
+
+// parseSize reads a byte count like 200MB, 1GiB or 5000000.
+func parseSize(s string) (int64, error) {
+	t := strings.ToUpper(strings.TrimSpace(s))
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"GIB", 1 << 30}, {"MIB", 1 << 20}, {"KIB", 1 << 10}, {"GB", 1e9}, {"MB", 1e6}, {"KB", 1e3}, {"B", 1}} {
+		if strings.HasSuffix(t, u.suffix) {
+			t, mult = strings.TrimSpace(strings.TrimSuffix(t, u.suffix)), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("%q is not a size like 200MB", s)
+	}
+	return n * mult, nil
+}
+
+func (f *serveFlags) add(fl *pflag.FlagSet, getenv func(string) string, withAPI bool) *serveEnv {
+	e := &serveEnv{getenv: getenv}
+	addSettingFlags(fl, &f.settings, getenv)
+	fl.StringVar(&f.data, "data", e.str("MEDIAPREP_DATA_DIR", "mediaprep-data"), "data folder: embedded queue, local storage and inbox, temp files [MEDIAPREP_DATA_DIR]")
+	fl.StringVar(&f.natsURL, "nats", getenv("MEDIAPREP_NATS_URL"), "NATS server(s) to join instead of the embedded one, e.g. nats://10.0.0.5:4222 [MEDIAPREP_NATS_URL]")
+	fl.IntVarP(&f.workers, "workers", "j", e.num("MEDIAPREP_WORKERS", max(1, runtime.NumCPU()/2)), "jobs run at once by this process [MEDIAPREP_WORKERS]")
+	fl.BoolVar(&f.dryRun, "dry-run", false, "never post: log the request each job would send (the default when no Green API credentials are set)")
+	fl.DurationVar(&f.timeout, "timeout", e.dur("MEDIAPREP_FFMPEG_TIMEOUT", 10*time.Minute), "deadline of one ffmpeg run [MEDIAPREP_FFMPEG_TIMEOUT]")
+	fl.DurationVar(&f.grace, "grace", e.dur("MEDIAPREP_SHUTDOWN_GRACE", 60*time.Second), "on SIGTERM, how long running jobs may go on before they are put back in the queue [MEDIAPREP_SHUTDOWN_GRACE]")
+	fl.DurationVar(&f.ackWait, "ack-wait", e.dur("MEDIAPREP_QUEUE_ACK_WAIT", 30*time.Second), "a job whose worker stops answering for this long is given to another worker [MEDIAPREP_QUEUE_ACK_WAIT]")
+	fl.IntVar(&f.maxDeliver, "max-deliver", e.num("MEDIAPREP_QUEUE_MAX_DELIVER", 10), "deliveries of a job before it fails [MEDIAPREP_QUEUE_MAX_DELIVER]")
+	if withAPI {
+		fl.StringVar(&f.listen, "listen", e.str("MEDIAPREP_LISTEN", "127.0.0.1:8080"), "HTTP address of the API and /media/ links [MEDIAPREP_LISTEN]")
+		fl.StringVar(&f.natsListen, "nats-listen", getenv("MEDIAPREP_NATS_LISTEN"), "let the embedded NATS server listen here too, so workers and bucket events can join, e.g. 127.0.0.1:4222 [MEDIAPREP_NATS_LISTEN]")
+		fl.Int64Var(&f.maxUpload, "max-upload", e.size("MEDIAPREP_MAX_UPLOAD", 200<<20), "largest upload in bytes [MEDIAPREP_MAX_UPLOAD]")
+		fl.IntVar(&f.maxUploads, "max-uploads", e.num("MEDIAPREP_MAX_UPLOADS", 32), "uploads received at once; more answer 503 [MEDIAPREP_MAX_UPLOADS]")
+		fl.IntVar(&f.maxQueued, "max-queued", e.num("MEDIAPREP_MAX_QUEUED", 1000), "jobs waiting or running; more uploads answer 429 [MEDIAPREP_MAX_QUEUED]")
+		fl.StringVar(&f.inboxPrefix, "inbox", e.str("MEDIAPREP_INBOX_PREFIX", "inbox/"), "prefix (or folder of the data dir) watched for dropped files [MEDIAPREP_INBOX_PREFIX]")
+		fl.DurationVar(&f.poll, "poll", e.dur("MEDIAPREP_INBOX_POLL", 10*time.Second), "time between two listings of the inbox; 0: events only [MEDIAPREP_INBOX_POLL]")
+		fl.DurationVar(&f.settle, "settle", e.dur("MEDIAPREP_INBOX_SETTLE", 3*time.Second), "a dropped file is taken once it is this old (a late sidecar is still honoured) [MEDIAPREP_INBOX_SETTLE]")
+		fl.StringVar(&f.eventsSubject, "events-subject", getenv("MEDIAPREP_S3_EVENTS_SUBJECT"), "NATS subject the bucket publishes its event notifications to, for instant pickup [MEDIAPREP_S3_EVENTS_SUBJECT]")
+	}
+	return e
+}
+
+func newServeCmd(g *globalFlags, getenv func(string) string) *cobra.Command {
+	var f serveFlags
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the service: HTTP uploads, the inbox and the workers, on an embedded or shared queue",
+		Long: `serve accepts uploads on POST /v1/statuses, picks up files dropped into the
+inbox (a folder of the data dir, or a prefix of the bucket), and posts them
+through a durable JetStream queue. With no configuration everything is
+embedded: the queue, storage in the data dir, links served under /media/,
+and Green API in dry-run until MEDIAPREP_GREENAPI_INSTANCE and
+MEDIAPREP_GREENAPI_TOKEN are set. See README for the HTTP API.`,
+		Args: usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			return runService(cmd.Context(), g, &f, getenv, true)
+		},
+	}
+	env := f.add(cmd.Flags(), getenv, true)
+	cmd.PreRunE = func(*cobra.Command, []string) error { return usageError{errors.Join(env.errs...)}.orNil() }
+	return cmd
+}
+
+func newWorkerCmd(g *globalFlags, getenv func(string) string) *cobra.Command {
+	var f serveFlags
+	cmd := &cobra.Command{
+		Use:   "worker",
+		Short: "Run workers only, sharing the queue of an external NATS with other serve and worker processes",
+		Args:  usageArgs(cobra.NoArgs),
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if f.natsURL == "" {
+				return usagef("worker needs --nats (or MEDIAPREP_NATS_URL): the queue it shares with serve")
+			}
+			return runService(cmd.Context(), g, &f, getenv, false)
+		},
+	}
+	env := f.add(cmd.Flags(), getenv, false)
+	cmd.PreRunE = func(*cobra.Command, []string) error { return usageError{errors.Join(env.errs...)}.orNil() }
+	return cmd
+}
+
+func (e usageError) orNil() error {
+	if e.err == nil {
+		return nil
+	}
+	return e
+}
+
+// runService runs serve (withAPI: the HTTP API and the inbox as well) or
+// worker until ctx ends, then shuts down gracefully.
+func runService(ctx context.Context, g *globalFlags, f *serveFlags, getenv func(string) string, withAPI bool) error {
+	log := g.logger()
+	if err := os.MkdirAll(f.data, 0o750); err != nil {
+		return usagef("data folder: %v", err)
+	}
+	tmp := filepath.Join(f.data, "tmp")
+	if err := os.RemoveAll(tmp); err != nil { // what a killed process left
+		return err
+	}
+	keys := apiKeys(getenv("MEDIAPREP_API_KEYS"))
+
+	// The listener first: local links need its address.
+	var ln net.Listener
+	if withAPI {
+		if err := service.CheckListen(f.listen, keys); err != nil {
+			return usageError{err}
+		}
+		var err error
+		if ln, err = net.Listen("tcp", f.listen); err != nil {
+			return usagef("listen: %v", err)
+		}
+		defer ln.Close()
+	}
+
+	// Storage: the bucket when one is configured, else the data dir.
+	var bucket service.Bucket
+	var media http.Handler
+	bucketName := ""
+	if f.bucket != "" {
+		scfg, err := f.storageConfig()
+		if err != nil {
+			return usageError{err}
+		}
+		st, err := storage.New(ctx, scfg)
+		if err != nil {
+			return usageError{err}
+		}
+		bucket, bucketName = st, scfg.Bucket
+	} else {
+		base := f.publicBaseURL
+		if base == "" {
+			if ln == nil {
+				return usagef("a worker on local storage needs MEDIAPREP_PUBLIC_BASE_URL: the address of the serve process whose /media/ serves the data dir")
+			}
+			base = "http://" + ln.Addr().String()
+			log.Warn("links are served from this machine's loopback address: Green API cannot fetch them; set MEDIAPREP_PUBLIC_BASE_URL to an address it can reach, or configure a bucket", "base", base)
+		}
+		dir, err := storage.NewDir(storage.DirConfig{Root: f.data, Prefix: f.prefix, PublicBaseURL: base})
+		if err != nil {
+			return usageError{err}
+		}
+		bucket, media = dir, dir.MediaHandler()
+	}
+
+	// The queue: embedded unless --nats.
+	nc, closeNATS, err := connectNATS(f, log)
+	if err != nil {
+		return err
+	}
+	defer closeNATS()
+	q, err := queue.Open(ctx, nc, queue.Config{AckWait: f.ackWait, MaxDeliver: f.maxDeliver, Logger: log})
+	if err != nil {
+		return fmt.Errorf("queue: %w", err)
+	}
+
+	metrics := service.NewMetrics()
+	metrics.QueueDepth(q.Depth)
+	send, dryRun, err := f.sender(getenv, q, metrics, log)
+	if err != nil {
+		return err
+	}
+	tcfg := transcode.NewDefaultConfig()
+	tcfg.RunTimeout = f.timeout
+	tcfg.Logger = log
+	tcfg.Threads = max(1, runtime.NumCPU()/f.workers)
+	tr, err := transcode.New(tcfg)
+	if err != nil {
+		return err
+	}
+	worker, err := service.NewWorker(service.WorkerConfig{
+		Jobs: q, Bucket: bucket, Prep: tr, Check: storage.Checker{}, Send: send, DryRun: dryRun,
+		TempDir: filepath.Join(tmp, "work"), Layout: service.Layout{Inbox: f.inboxPrefix},
+		Metrics: metrics, Logger: log,
+	})
+	if err != nil {
+		return err
+	}
+
+	var wg sync.WaitGroup
+	errc := make(chan error, 3)
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	if withAPI {
+		api, err := service.NewAPI(service.APIConfig{
+			Keys: keys, MaxUploadBytes: f.maxUpload, MaxConcurrentUploads: f.maxUploads, MaxQueued: f.maxQueued,
+			SpoolDir: filepath.Join(tmp, "uploads"), Media: media, Logger: log, Metrics: metrics,
+		}, q, bucket)
+		if err != nil {
+			return err
+		}
+		if err := os.MkdirAll(filepath.Join(tmp, "uploads"), 0o750); err != nil {
+			return err
+		}
+		srv := &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+				errc <- fmt.Errorf("http: %w", err)
+				cancel()
+			}
+		}()
+		go func() {
+			<-runCtx.Done()
+			sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+			defer scancel()
+			_ = srv.Shutdown(sctx) // uploads in flight finish; new ones are refused
+		}()
+
+		icfg := service.InboxConfig{
+			Bucket: bucket, Jobs: q, Layout: service.Layout{Inbox: f.inboxPrefix}, BucketName: bucketName,
+			Poll: f.poll, Settle: f.settle, TempDir: filepath.Join(tmp, "inbox"), Metrics: metrics, Logger: log,
+		}
+		if f.poll == 0 {
+			icfg.Poll = -1
+		}
+		if f.eventsSubject != "" {
+			icfg.Events, icfg.EventSubject = natsSubscriber(nc), f.eventsSubject
+		}
+		inbox, err := service.NewInbox(icfg)
+		if err != nil {
+			return usageError{err}
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := inbox.Run(runCtx); err != nil {
+				errc <- err
+				cancel()
+			}
+		}()
+		log.Info("serving", "addr", ln.Addr().String(), "data", f.data, "storage", fmt.Sprint(bucket),
+			"workers", f.workers, "dryRun", dryRun, "auth", len(keys) > 0)
+	} else {
+		log.Info("working", "storage", fmt.Sprint(bucket), "workers", f.workers, "dryRun", dryRun)
+	}
+
+	err = q.Work(runCtx, queue.WorkOptions{Concurrency: f.workers, Grace: f.grace}, worker.Handle)
+	cancel()
+	wg.Wait()
+	close(errc)
+	errs := []error{err}
+	for e := range errc {
+		errs = append(errs, e)
+	}
+	if err := errors.Join(errs...); err != nil {
+		return err
+	}
+	if ctx.Err() != nil {
+		log.Info("stopped; unfinished jobs stay queued")
+		return exitError{exitInterrupted}
+	}
+	return nil
+}
+
+// connectNATS joins --nats, or starts the embedded server in the data dir.
+func connectNATS(f *serveFlags, log *slog.Logger) (*nats.Conn, func(), error) {
+	opts := []nats.Option{nats.Name("mediaprep"), nats.MaxReconnects(-1), nats.ReconnectWait(time.Second)}
+	if f.natsURL != "" {
+		nc, err := nats.Connect(f.natsURL, opts...)
+		if err != nil {
+			return nil, nil, fmt.Errorf("nats %s: %w", f.natsURL, err)
+		}
+		return nc, nc.Close, nil
+	}
+	emb, err := queue.StartEmbedded(filepath.Join(f.data, "nats"), f.natsListen, log)
+	if err != nil {
+		return nil, nil, fmt.Errorf("embedded NATS: %w", err)
+	}
+	nc, err := emb.Connect(opts...)
+	if err != nil {
+		emb.Shutdown()
+		return nil, nil, err
+	}
+	if u := emb.ClientURL(); u != "" {
+		log.Info("embedded NATS listening", "url", u)
+	}
+	return nc, func() { nc.Close(); emb.Shutdown() }, nil
+}
+
+// natsSubscriber subscribes to core NATS messages (bucket events).
+func natsSubscriber(nc *nats.Conn) service.Subscriber {
+	return func(subject string, handle func([]byte)) (func() error, error) {
+		sub, err := nc.Subscribe(subject, func(m *nats.Msg) { handle(m.Data) })
+		if err != nil {
+			return nil, err
+		}
+		return sub.Unsubscribe, nil
+	}
+}
+
+// sender is Green API, or a dry run when asked or when no credentials are
+// set. Real sends wait on a limiter shared through the queue, so that all
+// workers together keep to Green API's rate.
+func (f *serveFlags) sender(getenv func(string) string, q *queue.Queue, m *service.Metrics, log *slog.Logger) (service.Sender, bool, error) {
+	noCreds := f.instance == "" && getenv("MEDIAPREP_GREENAPI_TOKEN") == ""
+	gcfg, err := f.greenConfig(getenv)
+	if noCreds {
+		gcfg, err = greenapi.Config{APIURL: f.greenURL, IDInstance: "0", Token: "dry-run"}, nil
+	}
+	if err != nil {
+		return nil, false, usageError{err}
+	}
+	hc := gcfg.HTTPClient
+	if hc == nil {
+		hc = &http.Client{Timeout: greenapi.DefaultTimeout}
+	}
+	hc.Transport = m.Transport(http.DefaultTransport)
+	gcfg.HTTPClient, gcfg.Logger = hc, log
+	dry := f.dryRun || noCreds
+	if !dry {
+		gcfg.SendLimiter = q.Limiter("greenapi-send-"+gcfg.IDInstance, int(greenapi.DefaultRatePerSecond), time.Second+50*time.Millisecond)
+	}
+	client, err := greenapi.New(gcfg)
+	if err != nil {
+		return nil, false, usageError{err}
+	}
+	if dry {
+		if noCreds {
+			log.Warn("no Green API credentials (MEDIAPREP_GREENAPI_INSTANCE, MEDIAPREP_GREENAPI_TOKEN): dry run, nothing is posted")
+		}
+		return &service.DryRunSender{Client: client, Logger: log}, true, nil
+	}
+	return client, false, nil
+}
+
+// apiKeys splits MEDIAPREP_API_KEYS (comma or space separated).
+func apiKeys(v string) []string {
+	return strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\t' })
+}
