@@ -43,7 +43,7 @@ func run(ctx context.Context, timeout time.Duration, stdout *bytes.Buffer, progr
 	// A process group of its own, so that a kill reaches anything the
 	// program started, and Ctrl-C in a terminal reaches only us: we decide
 	// when ffmpeg dies.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	cmd.SysProcAttr = procAttr()
 	cmd.Cancel = func() error {
 		return syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 	}
