@@ -8,6 +8,8 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"os"
+	"slices"
 	"strings"
 	"time"
 
@@ -27,6 +29,7 @@ type Object struct {
 	FileName     string            // shown by browsers; UTF-8 allowed (RFC 2231 in the header)
 	Metadata     map[string]string // user metadata (x-amz-meta-*), lower-case names
 	LastModified time.Time
+	ETag         string // entity tag without quotes; changes when the content does
 }
 
 // Link is a direct link to an object.
@@ -42,6 +45,9 @@ type Store struct {
 	s3      *s3.Client
 	presign *s3.PresignClient
 	tm      *transfermanager.Client
+
+	listPageSize int32 // keys per ListObjectsV2 page; 0 means the server's default (1000)
+	putFileLimit int64 // largest file PutFile sends in one PutObject; 0 means maxPutObject
 }
 
 // New validates cfg and returns a Store. It reads credentials from the
@@ -84,11 +90,15 @@ func New(ctx context.Context, cfg Config) (*Store, error) {
 // options it was prepared with), then the ASCII slug and extension, e.g.
 // "statuses/3fa2c0de91b47a10-beach.mp4".
 func (s *Store) Key(digest, slug, ext string) string {
+	return keyOf(s.cfg.Prefix, digest, slug, ext)
+}
+
+func keyOf(prefix, digest, slug, ext string) string {
 	name := fmt.Sprintf("%.16s-%s%s", digest, slug, ext)
-	if s.cfg.Prefix == "" {
+	if prefix == "" {
 		return name
 	}
-	return s.cfg.Prefix + "/" + name
+	return prefix + "/" + name
 }
 
 // Ping checks that the bucket exists and the credentials reach it.
@@ -109,17 +119,24 @@ func (s *Store) Lookup(ctx context.Context, key string) (Object, bool, error) {
 		}
 		return Object{}, false, opError("head", key, err)
 	}
+	return objectOf(key, out.ContentType, out.ContentDisposition, out.ETag, out.ContentLength, out.LastModified, out.Metadata), true, nil
+}
+
+// objectOf is the Object described by the headers of a HEAD or GET answer.
+// The SDK has already lower-cased the names of the user metadata.
+func objectOf(key string, ctype, disposition, etag *string, size *int64, modified *time.Time, md map[string]string) Object {
 	obj := Object{
 		Key:          key,
-		ContentType:  aws.ToString(out.ContentType),
-		Size:         aws.ToInt64(out.ContentLength),
-		Metadata:     out.Metadata,
-		LastModified: aws.ToTime(out.LastModified),
+		ContentType:  aws.ToString(ctype),
+		Size:         aws.ToInt64(size),
+		Metadata:     md,
+		LastModified: aws.ToTime(modified),
+		ETag:         strings.Trim(aws.ToString(etag), `"`),
 	}
-	if _, params, err := mime.ParseMediaType(aws.ToString(out.ContentDisposition)); err == nil {
+	if _, params, err := mime.ParseMediaType(aws.ToString(disposition)); err == nil {
 		obj.FileName = params["filename"]
 	}
-	return obj, true, nil
+	return obj
 }
 
 // Put streams body to key with obj's Content-Type, file name and metadata,
@@ -143,10 +160,12 @@ func (s *Store) Put(ctx context.Context, key string, body io.Reader, obj Object)
 	if obj.Size >= 0 {
 		in.ContentLength = aws.Int64(obj.Size)
 	}
-	if _, err := s.tm.UploadObject(ctx, in); err != nil {
+	out, err := s.tm.UploadObject(ctx, in)
+	if err != nil {
 		return Object{}, opError("put", key, err)
 	}
 	obj.Key = key
+	obj.ETag = strings.Trim(aws.ToString(out.ETag), `"`)
 	return obj, nil
 }
 
@@ -223,4 +242,138 @@ func (s *Store) String() string {
 		ep = "aws:" + s.cfg.Region
 	}
 	return strings.TrimSuffix(ep, "/") + "/" + s.cfg.Bucket
+}
+
+// maxPutObject is the largest object S3 accepts in one PutObject.
+const maxPutObject = 5 << 30
+
+// List returns every object under prefix (a plain string prefix, e.g.
+// "inbox/"), in key order, with Key, Size, LastModified and ETag set. It
+// pages through ListObjectsV2; multipart uploads in progress are not objects
+// yet and do not appear, nor do folder markers (keys ending in "/").
+func (s *Store) List(ctx context.Context, prefix string) ([]Object, error) {
+	in := &s3.ListObjectsV2Input{Bucket: aws.String(s.cfg.Bucket), Prefix: aws.String(prefix)}
+	if s.listPageSize > 0 {
+		in.MaxKeys = aws.Int32(s.listPageSize)
+	}
+	var objs []Object
+	for p := s3.NewListObjectsV2Paginator(s.s3, in); p.HasMorePages(); {
+		page, err := p.NextPage(ctx)
+		if err != nil {
+			return nil, opError("list", prefix, err)
+		}
+		for _, o := range page.Contents {
+			key := aws.ToString(o.Key)
+			if strings.HasSuffix(key, "/") {
+				continue
+			}
+			objs = append(objs, Object{
+				Key:          key,
+				Size:         aws.ToInt64(o.Size),
+				LastModified: aws.ToTime(o.LastModified),
+				ETag:         strings.Trim(aws.ToString(o.ETag), `"`),
+			})
+		}
+	}
+	slices.SortFunc(objs, func(a, b Object) int { return strings.Compare(a.Key, b.Key) })
+	return objs, nil
+}
+
+// Download streams the object at key into the file dst and returns its
+// metadata, as Lookup does. The content goes to a hidden temporary file next
+// to dst, synced and then renamed to dst, so dst is either the whole object
+// or untouched. A missing key is an error matching ErrNotFound.
+func (s *Store) Download(ctx context.Context, key, dst string) (Object, error) {
+	out, err := s.s3.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(s.cfg.Bucket), Key: aws.String(key)})
+	if err != nil {
+		if isNotFound(err) {
+			return Object{}, notFound("download", key)
+		}
+		return Object{}, opError("download", key, err)
+	}
+	defer out.Body.Close()
+	obj := objectOf(key, out.ContentType, out.ContentDisposition, out.ETag, out.ContentLength, out.LastModified, out.Metadata)
+	if _, err := writeFile(ctx, dst, out.Body, obj.Size); err != nil {
+		return Object{}, opError("download", key, err)
+	}
+	return obj, nil
+}
+
+// PutFile stores the file at path under key, like Put. A file of up to
+// 5 GiB goes in a single PutObject with the open file as its body, so it is
+// read from disk (twice: once for the request signature) and never held in
+// memory; a larger one takes Put's multipart path.
+func (s *Store) PutFile(ctx context.Context, key, path string, obj Object) (Object, error) {
+	if obj.ContentType == "" {
+		return Object{}, fmt.Errorf("storage: put %s: no content type", key)
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return Object{}, fmt.Errorf("storage: put %s: %w", key, err)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return Object{}, fmt.Errorf("storage: put %s: %w", key, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return Object{}, fmt.Errorf("storage: put %s: %s is not a regular file", key, path)
+	}
+	obj.Size = fi.Size()
+	limit := s.putFileLimit
+	if limit <= 0 {
+		limit = maxPutObject
+	}
+	if obj.Size > limit {
+		return s.Put(ctx, key, f, obj)
+	}
+	out, err := s.s3.PutObject(ctx, &s3.PutObjectInput{
+		Bucket:             aws.String(s.cfg.Bucket),
+		Key:                aws.String(key),
+		Body:               f,
+		ContentLength:      aws.Int64(obj.Size),
+		ContentType:        aws.String(obj.ContentType),
+		ContentDisposition: aws.String(inlineDisposition(obj.FileName)),
+		CacheControl:       aws.String(s.cfg.CacheControl),
+		Metadata:           obj.Metadata,
+	})
+	if err != nil {
+		return Object{}, opError("put", key, err)
+	}
+	obj.Key = key
+	obj.ETag = strings.Trim(aws.ToString(out.ETag), `"`)
+	return obj, nil
+}
+
+// Move renames the object at from to to: a server-side CopyObject that keeps
+// its content type, disposition, cache control and metadata, then a
+// DeleteObject of from. A missing from is an error matching ErrNotFound.
+// (CopyObject copies at most 5 GiB; larger objects fail with ErrFailed.)
+func (s *Store) Move(ctx context.Context, from, to string) error {
+	if from == to {
+		// S3 refuses to copy an object onto itself without a change.
+		if _, ok, err := s.Lookup(ctx, from); err != nil || !ok {
+			if err == nil {
+				err = notFound("move", from)
+			}
+			return err
+		}
+		return nil
+	}
+	_, err := s.s3.CopyObject(ctx, &s3.CopyObjectInput{
+		Bucket:            aws.String(s.cfg.Bucket),
+		Key:               aws.String(to),
+		CopySource:        aws.String(s.cfg.Bucket + "/" + escapeKey(from)),
+		MetadataDirective: types.MetadataDirectiveCopy,
+	})
+	if err != nil {
+		if isNotFound(err) {
+			return notFound("move", from)
+		}
+		return opError("move "+from+" to", to, err)
+	}
+	if err := s.Delete(ctx, from); err != nil {
+		return fmt.Errorf("%w (copied to %s)", err, to)
+	}
+	return nil
 }

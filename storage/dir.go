@@ -1,0 +1,531 @@
+package storage
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+)
+
+// metaDir is the hidden folder under a Dir's root that holds the metadata
+// of its objects: metaDir/<key>.json.
+const metaDir = ".meta"
+
+// DirConfig configures a Dir. Zero Prefix and CacheControl take their
+// defaults.
+type DirConfig struct {
+	Root          string // folder of the objects; created (0750) if missing
+	Prefix        string // key prefix of prepared files, default "statuses"; MediaHandler serves only keys under it
+	PublicBaseURL string // required: the service's own URL; links are PublicBaseURL + "/media/" + key
+	CacheControl  string // default "public, max-age=604800, immutable" (keys are content-addressed)
+}
+
+func (c DirConfig) withDefaults() DirConfig {
+	def := NewDefaultConfig()
+	if c.Prefix == "" {
+		c.Prefix = def.Prefix
+	}
+	if c.CacheControl == "" {
+		c.CacheControl = def.CacheControl
+	}
+	return c
+}
+
+// Validate reports every bad setting at once.
+func (c DirConfig) Validate() error {
+	c = c.withDefaults()
+	var errs []error
+	if c.Root == "" {
+		errs = append(errs, errors.New("storage: DirConfig.Root: no folder"))
+	}
+	if strings.Trim(c.Prefix, "/") != c.Prefix || !plainKey(c.Prefix) || checkKey(c.Prefix) != nil {
+		errs = append(errs, fmt.Errorf("storage: DirConfig.Prefix: %q must be plain ASCII (letters, digits, - _ . /) without a leading or trailing slash or hidden folders", c.Prefix))
+	}
+	u, err := url.Parse(c.PublicBaseURL)
+	if c.PublicBaseURL == "" || err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" || u.RawQuery != "" || u.Fragment != "" {
+		errs = append(errs, fmt.Errorf("storage: DirConfig.PublicBaseURL: links need an http(s) base URL without a query, got %q", c.PublicBaseURL))
+	}
+	return errors.Join(errs...)
+}
+
+// Dir keeps objects as files in a local folder: the same surface as Store,
+// for a service without object storage, which then serves the links itself
+// (see MediaHandler). The object at key is the file Root/key; its content
+// type, file name, cache control and metadata are in Root/.meta/key.json. A
+// file dropped into the folder by hand is an object too, without that
+// metadata. Keys are slash-separated and never have hidden (".") or empty
+// segments. Writes go to a hidden temporary file that is renamed once
+// complete, so no partial object is ever visible. It is safe for concurrent
+// use; concurrent writes of one key end with one of them whole.
+type Dir struct {
+	cfg  DirConfig
+	root string // absolute
+	base string // PublicBaseURL without a trailing slash
+}
+
+// NewDir validates cfg, creates the folder if needed and returns a Dir.
+func NewDir(cfg DirConfig) (*Dir, error) {
+	cfg = cfg.withDefaults()
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	root, err := filepath.Abs(cfg.Root)
+	if err != nil {
+		return nil, fmt.Errorf("storage: dir %s: %w", cfg.Root, err)
+	}
+	if err := os.MkdirAll(root, 0o750); err != nil {
+		return nil, fmt.Errorf("storage: dir: %w", err)
+	}
+	return &Dir{cfg: cfg, root: root, base: strings.TrimSuffix(cfg.PublicBaseURL, "/")}, nil
+}
+
+// String describes the Dir for logs.
+func (d *Dir) String() string { return d.root }
+
+// Key returns the key of a prepared file, as Store.Key does.
+func (d *Dir) Key(digest, slug, ext string) string {
+	return keyOf(d.cfg.Prefix, digest, slug, ext)
+}
+
+// Path returns the file of key. It refuses, with an error matching
+// ErrBadKey, a key that is empty, absolute, or has an empty or hidden
+// segment ("", ".", "..", ".meta", ".x"), a backslash or a NUL: such a key
+// could leave the folder or reach the Dir's own files.
+func (d *Dir) Path(key string) (string, error) {
+	if err := checkKey(key); err != nil {
+		return "", err
+	}
+	return filepath.Join(d.root, filepath.FromSlash(key)), nil
+}
+
+func checkKey(key string) error {
+	if key == "" {
+		return fmt.Errorf("%w: empty key", ErrBadKey)
+	}
+	if strings.ContainsAny(key, "\\\x00") {
+		return fmt.Errorf("%w: %q has a backslash or NUL", ErrBadKey, key)
+	}
+	for seg := range strings.SplitSeq(key, "/") {
+		if seg == "" || seg[0] == '.' {
+			return fmt.Errorf("%w: %q has an empty or hidden segment", ErrBadKey, key)
+		}
+	}
+	return nil
+}
+
+func (d *Dir) metaPath(key string) string {
+	return filepath.Join(d.root, metaDir, filepath.FromSlash(key)+".json")
+}
+
+// dirMeta is what a Dir keeps about an object besides its bytes.
+type dirMeta struct {
+	ContentType  string            `json:"content_type,omitempty"`
+	FileName     string            `json:"file_name,omitempty"`
+	CacheControl string            `json:"cache_control,omitempty"`
+	Metadata     map[string]string `json:"metadata,omitempty"`
+}
+
+// readMeta returns the metadata of key, and false when it has none.
+func (d *Dir) readMeta(key string) (dirMeta, bool, error) {
+	var m dirMeta
+	b, err := os.ReadFile(d.metaPath(key))
+	if isMissing(err) {
+		return m, false, nil
+	}
+	if err != nil {
+		return m, false, err
+	}
+	if err := json.Unmarshal(b, &m); err != nil {
+		return m, false, fmt.Errorf("%s: %w", d.metaPath(key), err)
+	}
+	return m, true, nil
+}
+
+func (d *Dir) writeMeta(key string, m dirMeta) error {
+	b, err := json.Marshal(m)
+	if err != nil {
+		return err
+	}
+	p := d.metaPath(key)
+	if err := os.MkdirAll(filepath.Dir(p), 0o750); err != nil {
+		return err
+	}
+	_, err = writeFile(context.Background(), p, bytes.NewReader(b), int64(len(b)))
+	return err
+}
+
+func (d *Dir) removeMeta(key string) error {
+	if err := os.Remove(d.metaPath(key)); err != nil && !isMissing(err) {
+		return err
+	}
+	return nil
+}
+
+// object is the Object of the file fi at key with metadata m.
+func object(key string, fi fs.FileInfo, m dirMeta) Object {
+	return Object{
+		Key:          key,
+		ContentType:  m.ContentType,
+		Size:         fi.Size(),
+		FileName:     m.FileName,
+		Metadata:     m.Metadata,
+		LastModified: fi.ModTime(),
+		ETag:         fileETag(fi),
+	}
+}
+
+// fileETag identifies a version of a file by its size and modification
+// time, as HTTP file servers do.
+func fileETag(fi fs.FileInfo) string {
+	return fmt.Sprintf("%x-%x", fi.Size(), fi.ModTime().UnixNano())
+}
+
+// stat returns the file of key, or ok false when key holds no object: no
+// file, a folder, a symbolic link or another special file.
+func (d *Dir) stat(key string) (p string, fi fs.FileInfo, ok bool, err error) {
+	p, err = d.Path(key)
+	if err != nil {
+		return "", nil, false, err
+	}
+	fi, err = os.Lstat(p)
+	if isMissing(err) {
+		return p, nil, false, nil
+	}
+	if err != nil {
+		return p, nil, false, err
+	}
+	return p, fi, fi.Mode().IsRegular(), nil
+}
+
+// Ping checks that the folder is a directory the Dir can write to.
+func (d *Dir) Ping(ctx context.Context) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	f, err := os.CreateTemp(d.root, tempPattern)
+	if err != nil {
+		return opError("ping", d.root, err)
+	}
+	f.Close()
+	os.Remove(f.Name())
+	return nil
+}
+
+// Lookup returns the object at key, and false when there is none.
+func (d *Dir) Lookup(ctx context.Context, key string) (Object, bool, error) {
+	if err := ctx.Err(); err != nil {
+		return Object{}, false, err
+	}
+	_, fi, ok, err := d.stat(key)
+	if err != nil || !ok {
+		return Object{}, false, wrapDirErr("head", key, err)
+	}
+	m, _, err := d.readMeta(key)
+	if err != nil {
+		return Object{}, false, opError("head", key, err)
+	}
+	return object(key, fi, m), true, nil
+}
+
+// Put writes body to key with obj's content type, file name and metadata
+// (names lower-cased, as S3 does). obj.Size may be -1 when unknown; any
+// other size must match body. On error nothing is left under key.
+func (d *Dir) Put(ctx context.Context, key string, body io.Reader, obj Object) (Object, error) {
+	if obj.ContentType == "" {
+		return Object{}, fmt.Errorf("storage: put %s: no content type", key)
+	}
+	p, err := d.Path(key)
+	if err != nil {
+		return Object{}, err
+	}
+	dir := filepath.Dir(p)
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return Object{}, opError("put", key, err)
+	}
+	tmp, _, err := copyToTemp(ctx, dir, body, obj.Size)
+	if err != nil {
+		return Object{}, opError("put", key, err)
+	}
+	return d.commit(key, p, tmp, obj)
+}
+
+// PutFile stores the file at path under key, like Put, and leaves it in
+// place. On the same file system the object is a hard link to it (no copy),
+// so the caller must not rewrite the file in place afterwards (removing or
+// replacing it is fine); elsewhere the file is copied.
+func (d *Dir) PutFile(ctx context.Context, key, path string, obj Object) (Object, error) {
+	if obj.ContentType == "" {
+		return Object{}, fmt.Errorf("storage: put %s: no content type", key)
+	}
+	p, err := d.Path(key)
+	if err != nil {
+		return Object{}, err
+	}
+	if err := ctx.Err(); err != nil {
+		return Object{}, err
+	}
+	src, err := os.Open(path)
+	if err != nil {
+		return Object{}, fmt.Errorf("storage: put %s: %w", key, err)
+	}
+	defer src.Close()
+	fi, err := src.Stat()
+	if err != nil {
+		return Object{}, fmt.Errorf("storage: put %s: %w", key, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return Object{}, fmt.Errorf("storage: put %s: %s is not a regular file", key, path)
+	}
+	dir := filepath.Dir(p)
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return Object{}, opError("put", key, err)
+	}
+	tmp, err := linkTemp(src, dir)
+	if err != nil { // another file system, or one without hard links
+		tmp, _, err = copyToTemp(ctx, dir, src, fi.Size())
+	}
+	if err != nil {
+		return Object{}, opError("put", key, err)
+	}
+	return d.commit(key, p, tmp, obj)
+}
+
+// linkTemp makes a hidden hard link to src in dir, after syncing src.
+func linkTemp(src *os.File, dir string) (string, error) {
+	if err := src.Sync(); err != nil {
+		return "", err
+	}
+	tmp := filepath.Join(dir, strings.Replace(tempPattern, "*", rand.Text(), 1))
+	if err := os.Link(src.Name(), tmp); err != nil {
+		return "", err
+	}
+	return tmp, nil
+}
+
+// commit makes the complete file tmp the object at key (file p): metadata
+// first, so that the object never appears without it.
+func (d *Dir) commit(key, p, tmp string, obj Object) (Object, error) {
+	m := dirMeta{ContentType: obj.ContentType, FileName: obj.FileName, CacheControl: d.cfg.CacheControl}
+	if len(obj.Metadata) > 0 {
+		m.Metadata = make(map[string]string, len(obj.Metadata))
+		for k, v := range obj.Metadata {
+			m.Metadata[strings.ToLower(k)] = v
+		}
+	}
+	_, _, existed, _ := d.stat(key)
+	err := d.writeMeta(key, m)
+	if err == nil {
+		err = os.Rename(tmp, p)
+		if err != nil && !existed {
+			d.removeMeta(key)
+		}
+	}
+	if err != nil {
+		os.Remove(tmp)
+		return Object{}, opError("put", key, err)
+	}
+	fi, err := os.Lstat(p)
+	if err != nil {
+		return Object{}, opError("put", key, err)
+	}
+	return object(key, fi, m), nil
+}
+
+// List returns every object whose key starts with prefix (e.g. "inbox/"),
+// in key order, with Key, Size, LastModified and ETag set. Hidden files and
+// folders (the metadata, temporary files of writes in progress), folders,
+// and symbolic links are not objects. A prefix whose folder does not exist
+// has no objects.
+func (d *Dir) List(ctx context.Context, prefix string) ([]Object, error) {
+	start := d.root
+	if i := strings.LastIndex(prefix, "/"); i >= 0 {
+		p, err := d.Path(prefix[:i])
+		if err != nil {
+			return nil, err
+		}
+		start = p
+	}
+	var objs []Object
+	err := filepath.WalkDir(start, func(path string, e fs.DirEntry, err error) error {
+		if err != nil {
+			if isMissing(err) {
+				return nil // gone since, or never there
+			}
+			return err
+		}
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if path != start && strings.HasPrefix(e.Name(), ".") {
+			if e.IsDir() {
+				return fs.SkipDir
+			}
+			return nil
+		}
+		if !e.Type().IsRegular() {
+			return nil
+		}
+		rel, err := filepath.Rel(d.root, path)
+		if err != nil {
+			return err
+		}
+		key := filepath.ToSlash(rel)
+		if !strings.HasPrefix(key, prefix) {
+			return nil
+		}
+		fi, err := e.Info()
+		if isMissing(err) {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		objs = append(objs, Object{Key: key, Size: fi.Size(), LastModified: fi.ModTime(), ETag: fileETag(fi)})
+		return nil
+	})
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, opError("list", prefix, err)
+	}
+	// WalkDir visits "a/b" before "a-c"; keys sort the other way.
+	slices.SortFunc(objs, func(a, b Object) int { return strings.Compare(a.Key, b.Key) })
+	return objs, nil
+}
+
+// Download copies the object at key to the file dst and returns its
+// metadata, as Lookup does. The copy goes to a hidden temporary file next to
+// dst, synced and then renamed to dst, so dst is either the whole object or
+// untouched. A missing key is an error matching ErrNotFound.
+func (d *Dir) Download(ctx context.Context, key, dst string) (Object, error) {
+	p, fi, ok, err := d.stat(key)
+	if err != nil || !ok {
+		if err == nil {
+			err = notFound("download", key)
+		}
+		return Object{}, wrapDirErr("download", key, err)
+	}
+	m, _, err := d.readMeta(key)
+	if err != nil {
+		return Object{}, opError("download", key, err)
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return Object{}, wrapDirErr("download", key, err)
+	}
+	defer f.Close()
+	if fi, err = f.Stat(); err != nil {
+		return Object{}, opError("download", key, err)
+	}
+	if _, err := writeFile(ctx, dst, f, fi.Size()); err != nil {
+		if ctx.Err() != nil {
+			return Object{}, ctx.Err()
+		}
+		return Object{}, opError("download", key, err)
+	}
+	return object(key, fi, m), nil
+}
+
+// Move renames the object at from, with its metadata, to to. A missing from
+// is an error matching ErrNotFound.
+func (d *Dir) Move(ctx context.Context, from, to string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	pf, _, ok, err := d.stat(from)
+	if err != nil || !ok {
+		if err == nil {
+			err = notFound("move", from)
+		}
+		return wrapDirErr("move", from, err)
+	}
+	pt, err := d.Path(to)
+	if err != nil {
+		return err
+	}
+	if from == to {
+		return nil
+	}
+	m, hasMeta, err := d.readMeta(from)
+	if err != nil {
+		return opError("move", from, err)
+	}
+	if err := os.MkdirAll(filepath.Dir(pt), 0o750); err != nil {
+		return opError("move "+from+" to", to, err)
+	}
+	// The metadata goes first, so that to never appears without it.
+	if hasMeta {
+		err = d.writeMeta(to, m)
+	} else {
+		err = d.removeMeta(to)
+	}
+	if err == nil {
+		err = os.Rename(pf, pt)
+	}
+	if err != nil {
+		return opError("move "+from+" to", to, err)
+	}
+	if err := d.removeMeta(from); err != nil {
+		return opError("move "+from+" to", to, err)
+	}
+	return nil
+}
+
+// Delete removes the object at key and its metadata; a missing object is
+// not an error.
+func (d *Dir) Delete(ctx context.Context, key string) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	p, fi, _, err := d.stat(key)
+	if err != nil {
+		return wrapDirErr("delete", key, err)
+	}
+	if fi != nil && !fi.IsDir() {
+		if err := os.Remove(p); err != nil && !isMissing(err) {
+			return opError("delete", key, err)
+		}
+	}
+	if err := d.removeMeta(key); err != nil {
+		return opError("delete", key, err)
+	}
+	return nil
+}
+
+// Link returns PublicBaseURL + "/media/" + key, each segment of key escaped.
+// It does not check that the object exists.
+func (d *Dir) Link(ctx context.Context, key string) (Link, error) {
+	if err := checkKey(key); err != nil {
+		return Link{}, err
+	}
+	return Link{URL: d.base + "/media/" + escapeKey(key)}, nil
+}
+
+// isMissing reports whether err says a file is not there, including a path
+// through a file ("a.jpg/b").
+func isMissing(err error) bool {
+	return errors.Is(err, fs.ErrNotExist) || errors.Is(err, syscall.ENOTDIR)
+}
+
+// wrapDirErr passes nil, bad keys and not-found errors through and wraps
+// the rest with opError.
+func wrapDirErr(op, key string, err error) error {
+	switch {
+	case err == nil, errors.Is(err, ErrBadKey), errors.Is(err, ErrNotFound):
+		return err
+	case isMissing(err):
+		return notFound(op, key)
+	}
+	return opError(op, key, err)
+}
