@@ -1,8 +1,10 @@
 # mediaprep: build with Go, run on Debian with ffmpeg and libheif.
 # Build: docker build -t mediaprep .
-# Run:   docker run --rm -v "$PWD:/data" mediaprep prepare --out /data/out /data/in/*
-#        docker run --rm -v "$PWD:/data" --env-file mediaprep.env mediaprep batch --out /data/out /data/in
-#        (mediaprep.env: MEDIAPREP_GREENAPI_*, MEDIAPREP_S3_*, AWS_ACCESS_KEY_ID/SECRET; see README)
+# Serve: docker run -d -p 8080:8080 -v mediaprep-data:/data --env-file mediaprep.env mediaprep
+#        (mediaprep.env: MEDIAPREP_API_KEYS — required, the server listens on all
+#        interfaces in the container — plus MEDIAPREP_GREENAPI_*, MEDIAPREP_S3_*,
+#        AWS_ACCESS_KEY_ID/SECRET, MEDIAPREP_PUBLIC_BASE_URL, MEDIAPREP_NATS_URL; see README)
+# Tools: docker run --rm -v "$PWD:/work" -w /work mediaprep prepare --out out in/*
 
 FROM golang:1.26-bookworm AS build
 # libjpeg-turbo's TurboJPEG API: the picture path links it through cgo.
@@ -25,6 +27,13 @@ RUN apt-get update \
 COPY --from=build /out/mediaprep /usr/local/bin/mediaprep
 USER mediaprep
 WORKDIR /data
+# /data holds the embedded queue, local storage and inbox, and temp files.
 VOLUME ["/data"]
+ENV MEDIAPREP_DATA_DIR=/data MEDIAPREP_LISTEN=0.0.0.0:8080
+EXPOSE 8080
+HEALTHCHECK --interval=30s --timeout=6s --start-period=30s CMD ["mediaprep", "healthcheck"]
+# SIGTERM: stop taking work, let running jobs finish (MEDIAPREP_SHUTDOWN_GRACE,
+# 60 s); give docker stop more than that: docker stop -t 90.
+STOPSIGNAL SIGTERM
 ENTRYPOINT ["mediaprep"]
-CMD ["--help"]
+CMD ["serve"]

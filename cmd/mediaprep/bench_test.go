@@ -33,7 +33,7 @@ func buildBinary(tb testing.TB) string {
 }
 
 // generate makes path with ffmpeg args unless it exists already.
-func generate(b *testing.B, path string, args ...string) string {
+func generate(b testing.TB, path string, args ...string) string {
 	b.Helper()
 	if _, err := os.Stat(path); err == nil {
 		return path

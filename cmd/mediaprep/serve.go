@@ -125,7 +125,7 @@ func (f *serveFlags) add(fl *pflag.FlagSet, getenv func(string) string, withAPI 
 	addSettingFlags(fl, &f.settings, getenv)
 	fl.StringVar(&f.data, "data", e.str("MEDIAPREP_DATA_DIR", "mediaprep-data"), "data folder: embedded queue, local storage and inbox, temp files [MEDIAPREP_DATA_DIR]")
 	fl.StringVar(&f.natsURL, "nats", getenv("MEDIAPREP_NATS_URL"), "NATS server(s) to join instead of the embedded one, e.g. nats://10.0.0.5:4222 [MEDIAPREP_NATS_URL]")
-	fl.IntVarP(&f.workers, "workers", "j", e.num("MEDIAPREP_WORKERS", max(1, runtime.NumCPU()/2)), "jobs run at once by this process [MEDIAPREP_WORKERS]")
+	fl.IntVarP(&f.workers, "workers", "j", e.num("MEDIAPREP_WORKERS", max(1, runtime.NumCPU()/2)), "jobs run at once by this process; serve --workers 0 only takes uploads and drops [MEDIAPREP_WORKERS]")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "never post: log the request each job would send (the default when no Green API credentials are set)")
 	fl.DurationVar(&f.timeout, "timeout", e.dur("MEDIAPREP_FFMPEG_TIMEOUT", 10*time.Minute), "deadline of one ffmpeg run [MEDIAPREP_FFMPEG_TIMEOUT]")
 	fl.DurationVar(&f.grace, "grace", e.dur("MEDIAPREP_SHUTDOWN_GRACE", 60*time.Second), "on SIGTERM, how long running jobs may go on before they are put back in the queue [MEDIAPREP_SHUTDOWN_GRACE]")
@@ -195,6 +195,9 @@ func (e usageError) orNil() error {
 // worker until ctx ends, then shuts down gracefully.
 func runService(ctx context.Context, g *globalFlags, f *serveFlags, getenv func(string) string, withAPI bool) error {
 	log := g.logger()
+	if f.workers < 0 || (!withAPI && f.workers == 0) {
+		return usagef("--workers %d: need at least %d", f.workers, map[bool]int{true: 0, false: 1}[withAPI])
+	}
 	if err := os.MkdirAll(f.data, 0o750); err != nil {
 		return usagef("data folder: %v", err)
 	}
@@ -267,7 +270,7 @@ func runService(ctx context.Context, g *globalFlags, f *serveFlags, getenv func(
 	tcfg := transcode.NewDefaultConfig()
 	tcfg.RunTimeout = f.timeout
 	tcfg.Logger = log
-	tcfg.Threads = max(1, runtime.NumCPU()/f.workers)
+	tcfg.Threads = max(1, runtime.NumCPU()/max(1, f.workers))
 	tr, err := transcode.New(tcfg)
 	if err != nil {
 		return err
@@ -340,7 +343,11 @@ func runService(ctx context.Context, g *globalFlags, f *serveFlags, getenv func(
 		log.Info("working", "storage", fmt.Sprint(bucket), "workers", f.workers, "dryRun", dryRun)
 	}
 
-	err = q.Work(runCtx, queue.WorkOptions{Concurrency: f.workers, Grace: f.grace}, worker.Handle)
+	if f.workers > 0 {
+		err = q.Work(runCtx, queue.WorkOptions{Concurrency: f.workers, Grace: f.grace}, worker.Handle)
+	} else {
+		<-runCtx.Done() // API and inbox only: workers run elsewhere
+	}
 	cancel()
 	wg.Wait()
 	close(errc)
