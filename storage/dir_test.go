@@ -120,7 +120,7 @@ func TestDirPutLookupLinkDelete(t *testing.T) {
 	}
 
 	for key, want := range map[string]string{
-		key:                         "https://media.example.com/app/media/statuses/0123456789abcdef-beach.jpg",
+		key:                          "https://media.example.com/app/media/statuses/0123456789abcdef-beach.jpg",
 		"statuses/a b+c/пляж #1.mp4": "https://media.example.com/app/media/statuses/a%20b%2Bc/%D0%BF%D0%BB%D1%8F%D0%B6%20%231.mp4",
 	} {
 		link, err := d.Link(t.Context(), key)
