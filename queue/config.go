@@ -1,0 +1,96 @@
+package queue
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"time"
+)
+
+// Config names the queue's stream, consumer and buckets, and sets how
+// deliveries behave. Zero fields take their defaults. Every process
+// sharing a queue must use the same Config: Open writes it to the server.
+type Config struct {
+	Stream       string        // default "MEDIAPREP_JOBS"
+	Subject      string        // default "mediaprep.jobs"
+	Consumer     string        // default "workers": one durable pull consumer shared by every worker
+	JobsBucket   string        // key-value bucket of job records, default "mediaprep_jobs"
+	ClaimsBucket string        // key-value bucket of Claim, default "mediaprep_claims"; claims expire after 7 days
+	LimitsBucket string        // key-value bucket of Limiter, default "mediaprep_limits"
+	AckWait      time.Duration // a delivery without news for this long goes to another worker; default 30s
+	MaxDeliver   int           // deliveries of a job before it fails with "max_deliveries"; default 10
+	MaxQueued    int64         // messages the stream holds at most; Enqueue then fails with ErrQueueFull; default 10000
+	Replicas     int           // copies of the stream and buckets in a NATS cluster, 1 to 5; default 1
+	Logger       *slog.Logger  // default discards
+}
+
+// claimsMaxAge is how long a claim is remembered.
+const claimsMaxAge = 7 * 24 * time.Hour
+
+var (
+	// Stream and consumer names: no spaces, dots, wildcards or slashes.
+	validName = regexp.MustCompile(`^[A-Za-z0-9_-]+$`)
+	// Subjects: dot-separated tokens without wildcards.
+	validSubject = regexp.MustCompile(`^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$`)
+)
+
+func (c Config) withDefaults() Config {
+	def := func(s *string, v string) {
+		if *s == "" {
+			*s = v
+		}
+	}
+	def(&c.Stream, "MEDIAPREP_JOBS")
+	def(&c.Subject, "mediaprep.jobs")
+	def(&c.Consumer, "workers")
+	def(&c.JobsBucket, "mediaprep_jobs")
+	def(&c.ClaimsBucket, "mediaprep_claims")
+	def(&c.LimitsBucket, "mediaprep_limits")
+	if c.AckWait == 0 {
+		c.AckWait = 30 * time.Second
+	}
+	if c.MaxDeliver == 0 {
+		c.MaxDeliver = 10
+	}
+	if c.MaxQueued == 0 {
+		c.MaxQueued = 10000
+	}
+	if c.Replicas == 0 {
+		c.Replicas = 1
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	return c
+}
+
+// Validate reports every bad setting at once.
+func (c Config) Validate() error {
+	c = c.withDefaults()
+	var errs []error
+	for _, n := range []struct{ field, v string }{
+		{"Stream", c.Stream}, {"Consumer", c.Consumer},
+		{"JobsBucket", c.JobsBucket}, {"ClaimsBucket", c.ClaimsBucket}, {"LimitsBucket", c.LimitsBucket},
+	} {
+		if !validName.MatchString(n.v) {
+			errs = append(errs, fmt.Errorf("queue: %s %q: use only letters, digits, - and _", n.field, n.v))
+		}
+	}
+	if !validSubject.MatchString(c.Subject) {
+		errs = append(errs, fmt.Errorf("queue: Subject %q: use dot-separated words of letters, digits, - and _ (no wildcards)", c.Subject))
+	}
+	if c.AckWait < time.Second {
+		errs = append(errs, fmt.Errorf("queue: AckWait %s: must be at least 1s", c.AckWait))
+	}
+	if c.MaxDeliver < 1 {
+		errs = append(errs, fmt.Errorf("queue: MaxDeliver %d: must be at least 1", c.MaxDeliver))
+	}
+	if c.MaxQueued < 1 {
+		errs = append(errs, fmt.Errorf("queue: MaxQueued %d: must be at least 1", c.MaxQueued))
+	}
+	if c.Replicas < 1 || c.Replicas > 5 {
+		errs = append(errs, fmt.Errorf("queue: Replicas %d: must be 1 to 5", c.Replicas))
+	}
+	return errors.Join(errs...)
+}

@@ -1,0 +1,21 @@
+// Package queue is mediaprep's durable job queue on NATS JetStream.
+//
+// A job is two things: its record, JSON in a key-value bucket under its ID
+// (Get, Update: any process can read and change it), and a message on a
+// work-queue stream whose payload is that ID. Enqueue writes the record,
+// then publishes the message. Every worker, in every process, pulls from
+// one shared durable consumer (Work); a message is acked when its handler
+// is done, put back with a delay for RetryLater, terminated when the job
+// failed for good, and put back at once when the worker shuts down. A
+// job whose message was delivered MaxDeliver times without an answer (the
+// worker died each time) is marked failed, from the server's advisory, so
+// that no job stays stuck.
+//
+// Two more buckets share what processes must agree on: Claim (has any
+// process already taken this object?) and Limiter (a rate limit kept by
+// all processes together).
+//
+// StartEmbedded runs a NATS server with JetStream inside the process, so
+// that one mediaprep needs nothing else; with a listen address, other
+// processes can join it.
+package queue

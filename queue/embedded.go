@@ -1,0 +1,111 @@
+package queue
+
+import (
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+)
+
+// readyTimeout is how long StartEmbedded waits for the server.
+const readyTimeout = 10 * time.Second
+
+// Embedded is a NATS server with JetStream running inside this process.
+type Embedded struct {
+	server *server.Server
+	listen bool
+}
+
+// StartEmbedded starts a NATS server with JetStream that stores its data
+// under dir. With listen "" it opens no port and only Connect reaches it;
+// with an address such as "127.0.0.1:4222" (":0" picks a free port) other
+// processes can connect to ClientURL too. Call Shutdown when done.
+func StartEmbedded(dir string, listen string, log *slog.Logger) (*Embedded, error) {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	if dir == "" {
+		return nil, fmt.Errorf("queue: the embedded NATS server needs a data folder")
+	}
+	opts := &server.Options{
+		ServerName: "mediaprep",
+		JetStream:  true,
+		StoreDir:   dir,
+		NoSigs:     true,
+		DontListen: listen == "",
+	}
+	if listen != "" {
+		host, port, err := net.SplitHostPort(listen)
+		p, perr := strconv.Atoi(port)
+		if err != nil || perr != nil || p < 0 || p > 65535 {
+			return nil, fmt.Errorf("queue: NATS listen address %q: want host:port, such as 127.0.0.1:4222 or :0 for any free port", listen)
+		}
+		if p == 0 {
+			p = server.RANDOM_PORT // 0 would mean the default 4222
+		}
+		opts.Host, opts.Port = host, p
+	}
+	s, err := server.NewServer(opts)
+	if err != nil {
+		return nil, fmt.Errorf("queue: embedded NATS server: %w", err)
+	}
+	s.SetLoggerV2(serverLog{log.With("component", "nats")}, false, false, false)
+	go s.Start()
+	if !s.ReadyForConnections(readyTimeout) {
+		s.Shutdown()
+		s.WaitForShutdown()
+		return nil, fmt.Errorf("queue: the embedded NATS server was not ready after %s (store %s, listen %q); see its log lines above", readyTimeout, dir, listen)
+	}
+	return &Embedded{server: s, listen: listen != ""}, nil
+}
+
+// Connect opens an in-process connection to the server.
+func (e *Embedded) Connect(opts ...nats.Option) (*nats.Conn, error) {
+	nc, err := nats.Connect("", append(opts, nats.InProcessServer(e.server))...)
+	if err != nil {
+		return nil, fmt.Errorf("queue: connecting to the embedded NATS server: %w", err)
+	}
+	return nc, nil
+}
+
+// ClientURL is the address other processes connect to, or "" when the
+// server does not listen.
+func (e *Embedded) ClientURL() string {
+	if !e.listen {
+		return ""
+	}
+	u, err := url.Parse(e.server.ClientURL())
+	if err != nil {
+		return e.server.ClientURL()
+	}
+	// A server listening on every interface is reached on loopback.
+	switch u.Hostname() {
+	case "", "0.0.0.0":
+		u.Host = net.JoinHostPort("127.0.0.1", u.Port())
+	case "::":
+		u.Host = net.JoinHostPort("::1", u.Port())
+	}
+	return u.String()
+}
+
+// Shutdown stops the server and waits until it has stopped.
+func (e *Embedded) Shutdown() {
+	e.server.Shutdown()
+	e.server.WaitForShutdown()
+}
+
+// serverLog hands the server's log lines to slog. Its notices (a banner
+// of a dozen lines at start) are debug lines here.
+type serverLog struct{ log *slog.Logger }
+
+func (l serverLog) Noticef(format string, v ...any) { l.log.Debug(fmt.Sprintf(format, v...)) }
+func (l serverLog) Warnf(format string, v ...any)   { l.log.Warn(fmt.Sprintf(format, v...)) }
+func (l serverLog) Fatalf(format string, v ...any)  { l.log.Error(fmt.Sprintf(format, v...)) }
+func (l serverLog) Errorf(format string, v ...any)  { l.log.Error(fmt.Sprintf(format, v...)) }
+func (l serverLog) Debugf(format string, v ...any)  { l.log.Debug(fmt.Sprintf(format, v...)) }
+func (l serverLog) Tracef(format string, v ...any)  { l.log.Debug(fmt.Sprintf(format, v...)) }

@@ -1,0 +1,127 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go"
+)
+
+// patience bounds every wait for something to happen; tests never assert
+// on how long anything took.
+const patience = 30 * time.Second
+
+// startServer starts an embedded server in a temporary folder.
+func startServer(t *testing.T) *Embedded {
+	t.Helper()
+	e, err := StartEmbedded(t.TempDir(), "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(e.Shutdown)
+	return e
+}
+
+// openQueue opens a Queue on a connection of its own, like another process.
+func openQueue(t *testing.T, e *Embedded, cfg Config) (*Queue, *nats.Conn) {
+	t.Helper()
+	nc, err := e.Connect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	if cfg.Logger == nil {
+		cfg.Logger = testLogger(t)
+	}
+	q, err := Open(t.Context(), nc, cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return q, nc
+}
+
+func testLogger(t *testing.T) *slog.Logger {
+	return slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// startWork runs q.Work until the returned stop is called (or the test
+// ends); stop waits for Work to return and checks its error.
+func startWork(t *testing.T, q *Queue, opt WorkOptions, h Handler) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- q.Work(ctx, opt, h) }()
+	stopped := false
+	stop = func() {
+		t.Helper()
+		if stopped {
+			return
+		}
+		stopped = true
+		cancel()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("Work: %v", err)
+			}
+		case <-time.After(patience):
+			t.Errorf("Work did not return within %s of its context ending", patience)
+		}
+	}
+	t.Cleanup(stop)
+	return stop
+}
+
+// waitFor polls cond until it holds, failing the test after patience.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(patience)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s after %s", what, patience)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// waitState waits until the job is in state and returns it.
+func waitState(t *testing.T, q *Queue, id string, state State) Job {
+	t.Helper()
+	var j Job
+	waitFor(t, "job "+id+" to be "+string(state), func() bool {
+		var err error
+		j, err = q.Get(t.Context(), id)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			t.Fatal(err)
+		}
+		return j.State == state
+	})
+	return j
+}
+
+// waitDepth waits until the queue holds n jobs.
+func waitDepth(t *testing.T, q *Queue, n int) {
+	t.Helper()
+	waitFor(t, "the queue to hold jobs", func() bool {
+		d, err := q.Depth(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return d == n
+	})
+}
+
+// receive waits for a value from ch.
+func receive[T any](t *testing.T, ch <-chan T, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(patience):
+		t.Fatalf("gave up waiting for %s after %s", what, patience)
+		panic("unreachable")
+	}
+}

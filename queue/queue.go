@@ -1,0 +1,229 @@
+package queue
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Queue is a job queue on one NATS connection. It is safe for concurrent
+// use; many Queues in many processes may share the same stream.
+type Queue struct {
+	cfg    Config
+	log    *slog.Logger
+	nc     *nats.Conn
+	js     jetstream.JetStream
+	stream jetstream.Stream
+	cons   jetstream.Consumer
+	jobs   jetstream.KeyValue
+	claims jetstream.KeyValue
+	limits jetstream.KeyValue
+}
+
+// Open creates the stream, the consumer and the buckets cfg names, or
+// updates them to cfg, and returns the queue on nc. Many processes may
+// call it at once. The caller closes nc after the last use of the Queue.
+func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Queue, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	cfg = cfg.withDefaults()
+	js, err := jetstream.New(nc)
+	if err != nil {
+		return nil, fmt.Errorf("queue: %w", err)
+	}
+	q := &Queue{cfg: cfg, log: cfg.Logger, nc: nc, js: js}
+
+	q.stream, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+		Name:        cfg.Stream,
+		Description: "mediaprep jobs waiting for a worker (payload: job id)",
+		Subjects:    []string{cfg.Subject},
+		Retention:   jetstream.WorkQueuePolicy,
+		Storage:     jetstream.FileStorage,
+		MaxMsgs:     cfg.MaxQueued,
+		Discard:     jetstream.DiscardNew,
+		Replicas:    cfg.Replicas,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("queue: creating stream %s: %w", cfg.Stream, err)
+	}
+	q.cons, err = js.CreateOrUpdateConsumer(ctx, cfg.Stream, jetstream.ConsumerConfig{
+		Durable:       cfg.Consumer,
+		Description:   "mediaprep workers",
+		AckPolicy:     jetstream.AckExplicitPolicy,
+		AckWait:       cfg.AckWait,
+		MaxDeliver:    cfg.MaxDeliver,
+		MaxAckPending: -1, // the stream's MaxMsgs bounds it
+		Replicas:      cfg.Replicas,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("queue: creating consumer %s on stream %s: %w", cfg.Consumer, cfg.Stream, err)
+	}
+	buckets := []struct {
+		kv  *jetstream.KeyValue
+		cfg jetstream.KeyValueConfig
+	}{
+		{&q.jobs, jetstream.KeyValueConfig{Bucket: cfg.JobsBucket, Description: "mediaprep job records"}},
+		{&q.claims, jetstream.KeyValueConfig{Bucket: cfg.ClaimsBucket, Description: "mediaprep claimed objects", TTL: claimsMaxAge}},
+		{&q.limits, jetstream.KeyValueConfig{Bucket: cfg.LimitsBucket, Description: "mediaprep shared rate limits"}},
+	}
+	for _, b := range buckets {
+		b.cfg.Storage, b.cfg.Replicas = jetstream.FileStorage, cfg.Replicas
+		*b.kv, err = js.CreateOrUpdateKeyValue(ctx, b.cfg)
+		if err != nil {
+			return nil, fmt.Errorf("queue: creating key-value bucket %s: %w", b.cfg.Bucket, err)
+		}
+	}
+	return q, nil
+}
+
+// validID is what a job ID may look like: it is a key in the jobs bucket
+// and a path segment in the HTTP API.
+var validID = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
+
+// Enqueue stores j as queued and puts it on the queue. A job without an
+// ID gets a random one; an ID already used is an error. When the queue
+// holds MaxQueued jobs it returns an error wrapping ErrQueueFull and
+// stores nothing.
+func (q *Queue) Enqueue(ctx context.Context, j Job) (Job, error) {
+	if j.ID == "" {
+		j.ID = newID()
+	}
+	if !validID.MatchString(j.ID) {
+		return Job{}, fmt.Errorf("queue: job id %q: use 1 to 128 letters, digits, - and _", j.ID)
+	}
+	now := time.Now().UTC()
+	j.State, j.Created, j.Updated = StateQueued, now, now
+	data, err := json.Marshal(j)
+	if err != nil {
+		return Job{}, fmt.Errorf("queue: job %s: %w", j.ID, err)
+	}
+	if _, err := q.jobs.Create(ctx, j.ID, data); err != nil {
+		if isConflict(err) {
+			return Job{}, fmt.Errorf("queue: job %s already exists; enqueue it under another id", j.ID)
+		}
+		return Job{}, fmt.Errorf("queue: storing job %s: %w", j.ID, err)
+	}
+	if _, err := q.js.Publish(ctx, q.cfg.Subject, []byte(j.ID), jetstream.WithMsgID(j.ID)); err != nil {
+		// Without its message nobody would run the job: take the record
+		// back. (Should the publish have been stored after all, a worker
+		// finds no record and drops the message.)
+		if derr := q.jobs.Delete(context.WithoutCancel(ctx), j.ID); derr != nil {
+			q.log.Error("queue: removing the record of a job that was not queued", "job", j.ID, "err", derr)
+		}
+		if isFull(err) {
+			return Job{}, fmt.Errorf("%w (%d jobs waiting); try again later: %w", ErrQueueFull, q.cfg.MaxQueued, err)
+		}
+		return Job{}, fmt.Errorf("queue: queueing job %s: %w", j.ID, err)
+	}
+	return j, nil
+}
+
+// Get returns the job with id, or an error wrapping ErrNotFound.
+func (q *Queue) Get(ctx context.Context, id string) (Job, error) {
+	j, _, err := q.get(ctx, id)
+	return j, err
+}
+
+func (q *Queue) get(ctx context.Context, id string) (Job, uint64, error) {
+	if !validID.MatchString(id) {
+		return Job{}, 0, fmt.Errorf("%w: %q", ErrNotFound, id)
+	}
+	e, err := q.jobs.Get(ctx, id)
+	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
+		return Job{}, 0, fmt.Errorf("%w: %s", ErrNotFound, id)
+	}
+	if err != nil {
+		return Job{}, 0, fmt.Errorf("queue: reading job %s: %w", id, err)
+	}
+	var j Job
+	if err := json.Unmarshal(e.Value(), &j); err != nil {
+		return Job{}, 0, fmt.Errorf("queue: job %s: broken record: %w", id, err)
+	}
+	return j, e.Revision(), nil
+}
+
+// Update applies fn to the job with id and stores the result, with
+// Updated set to now. When another process changed the job in between,
+// it reads it again and calls fn again. When fn returns an error, nothing
+// is written and Update returns that error as it is.
+func (q *Queue) Update(ctx context.Context, id string, fn func(*Job) error) (Job, error) {
+	for {
+		j, rev, err := q.get(ctx, id)
+		if err != nil {
+			return Job{}, err
+		}
+		if err := fn(&j); err != nil {
+			return Job{}, err
+		}
+		j.ID = id
+		j.Updated = time.Now().UTC()
+		data, err := json.Marshal(j)
+		if err != nil {
+			return Job{}, fmt.Errorf("queue: job %s: %w", id, err)
+		}
+		_, err = q.jobs.Update(ctx, id, data, rev)
+		switch {
+		case err == nil:
+			return j, nil
+		case isConflict(err):
+			continue
+		default:
+			return Job{}, fmt.Errorf("queue: writing job %s: %w", id, err)
+		}
+	}
+}
+
+// Depth is the number of jobs waiting or running.
+func (q *Queue) Depth(ctx context.Context) (int, error) {
+	info, err := q.cons.Info(ctx)
+	if err != nil {
+		return 0, fmt.Errorf("queue: consumer %s: %w", q.cfg.Consumer, err)
+	}
+	return int(info.NumPending) + info.NumAckPending, nil
+}
+
+// Ping checks that the stream answers.
+func (q *Queue) Ping(ctx context.Context) error {
+	if _, err := q.stream.Info(ctx); err != nil {
+		return fmt.Errorf("queue: stream %s: %w", q.cfg.Stream, err)
+	}
+	return nil
+}
+
+// newID is 16 random lowercase hex digits.
+func newID() string {
+	var b [8]byte
+	_, _ = rand.Read(b[:]) // never fails
+	return hex.EncodeToString(b[:])
+}
+
+// isConflict tells a key-value write refused because the key's revision
+// was not the one given (or the key exists, for Create).
+func isConflict(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.Is(err, jetstream.ErrKeyExists) || errors.Is(err, jetstream.ErrKeyRevisionMismatch) ||
+		errors.As(err, &apiErr) && (apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequence ||
+			apiErr.ErrorCode == jetstream.JSErrCodeStreamWrongLastSequenceConstant)
+}
+
+// isFull tells a publish refused because the stream holds MaxMsgs (with
+// DiscardNew, the server answers 10077 "maximum messages exceeded").
+func isFull(err error) bool {
+	var apiErr *jetstream.APIError
+	return errors.As(err, &apiErr) && apiErr.ErrorCode == jsErrStoreFailed &&
+		strings.Contains(apiErr.Description, "maximum messages")
+}
+
+// jsErrStoreFailed is the server's JSStreamStoreFailedF error code.
+const jsErrStoreFailed jetstream.ErrorCode = 10077
