@@ -14,6 +14,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 )
 
@@ -66,11 +67,17 @@ func (c DirConfig) Validate() error {
 // metadata. Keys are slash-separated and never have hidden (".") or empty
 // segments. Writes go to a hidden temporary file that is renamed once
 // complete, so no partial object is ever visible. It is safe for concurrent
-// use; concurrent writes of one key end with one of them whole.
+// use within a process; concurrent writes of one key end with one of them,
+// whole and with its own metadata.
 type Dir struct {
 	cfg  DirConfig
 	root string // absolute
 	base string // PublicBaseURL without a trailing slash
+
+	// mu is held while an object and its metadata change together (the end
+	// of a write, Move, Delete), so that they stay a pair. Copying the
+	// content happens before, without it.
+	mu sync.Mutex
 }
 
 // NewDir validates cfg, creates the folder if needed and returns a Dir.
@@ -322,6 +329,8 @@ func (d *Dir) commit(key, p, tmp string, obj Object) (Object, error) {
 			m.Metadata[strings.ToLower(k)] = v
 		}
 	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	_, _, existed, _ := d.stat(key)
 	err := d.writeMeta(key, m)
 	if err == nil {
@@ -443,16 +452,18 @@ func (d *Dir) Move(ctx context.Context, from, to string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	pt, err := d.Path(to)
+	if err != nil {
+		return err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	pf, _, ok, err := d.stat(from)
 	if err != nil || !ok {
 		if err == nil {
 			err = notFound("move", from)
 		}
 		return wrapDirErr("move", from, err)
-	}
-	pt, err := d.Path(to)
-	if err != nil {
-		return err
 	}
 	if from == to {
 		return nil
@@ -488,6 +499,8 @@ func (d *Dir) Delete(ctx context.Context, key string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
 	p, fi, _, err := d.stat(key)
 	if err != nil {
 		return wrapDirErr("delete", key, err)
@@ -504,7 +517,8 @@ func (d *Dir) Delete(ctx context.Context, key string) error {
 }
 
 // Link returns PublicBaseURL + "/media/" + key, each segment of key escaped.
-// It does not check that the object exists.
+// It does not check that the object exists; MediaHandler serves only keys
+// under Prefix.
 func (d *Dir) Link(ctx context.Context, key string) (Link, error) {
 	if err := checkKey(key); err != nil {
 		return Link{}, err

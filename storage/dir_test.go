@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 
@@ -295,6 +296,31 @@ func TestDirPutFailureLeavesNothing(t *testing.T) {
 	}
 	if f := files(t, d.String()); len(f) != 0 {
 		t.Errorf("files left after a canceled Put: %q", f)
+	}
+}
+
+func TestDirConcurrentPuts(t *testing.T) {
+	d := newDir(t)
+	key := "inbox/same.bin"
+	types := []string{"image/jpeg", "image/png", "video/mp4", "audio/mpeg", "image/webp", "video/webm"}
+	var wg sync.WaitGroup
+	for _, ct := range types {
+		wg.Go(func() {
+			for range 20 {
+				if _, err := d.Put(t.Context(), key, strings.NewReader(ct), storage.Object{ContentType: ct, Size: -1}); err != nil {
+					t.Error(err)
+				}
+			}
+		})
+	}
+	wg.Wait()
+	obj, _, err := d.Lookup(t.Context(), key)
+	got, _ := os.ReadFile(mustPath(t, d, key))
+	if err != nil || obj.ContentType != string(got) {
+		t.Errorf("after concurrent Puts: content %q, metadata %+v, %v", got, obj, err)
+	}
+	if f := files(t, d.String()); len(f) != 2 {
+		t.Errorf("files left: %q", f)
 	}
 }
 

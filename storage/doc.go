@@ -15,6 +15,16 @@
 //     would be accepted with HTTP 200 and then never delivered: a wrong or
 //     generic Content-Type, or a download ("attachment") disposition.
 //
+// The service also lists, downloads, stores local files and moves objects
+// (List, Download, PutFile, Move). Downloads and local writes go to a hidden
+// temporary file that is renamed once complete, so no partial file is ever
+// visible under its final name.
+//
+// Dir is the same surface on a local folder, for a service without object
+// storage: objects are files under its root, their content type and
+// metadata sit in a hidden .meta folder, and its MediaHandler serves the
+// prepared files at the links it makes.
+//
 // It works with AWS S3 and with S3-compatible stores (MinIO, versitygw, Ceph,
 // R2…): a custom endpoint, path-style addressing, and checksums computed only
 // when an operation requires them, since several compatible stores refuse

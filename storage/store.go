@@ -293,7 +293,11 @@ func (s *Store) Download(ctx context.Context, key, dst string) (Object, error) {
 	}
 	defer out.Body.Close()
 	obj := objectOf(key, out.ContentType, out.ContentDisposition, out.ETag, out.ContentLength, out.LastModified, out.Metadata)
-	if _, err := writeFile(ctx, dst, out.Body, obj.Size); err != nil {
+	want := int64(-1)
+	if out.ContentLength != nil {
+		want = obj.Size
+	}
+	if _, err := writeFile(ctx, dst, out.Body, want); err != nil {
 		return Object{}, opError("download", key, err)
 	}
 	return obj, nil
@@ -301,8 +305,8 @@ func (s *Store) Download(ctx context.Context, key, dst string) (Object, error) {
 
 // PutFile stores the file at path under key, like Put. A file of up to
 // 5 GiB goes in a single PutObject with the open file as its body, so it is
-// read from disk (twice: once for the request signature) and never held in
-// memory; a larger one takes Put's multipart path.
+// read from disk (twice over plain HTTP: once for the request signature) and
+// never held in memory; a larger one takes Put's multipart path.
 func (s *Store) PutFile(ctx context.Context, key, path string, obj Object) (Object, error) {
 	if obj.ContentType == "" {
 		return Object{}, fmt.Errorf("storage: put %s: no content type", key)
