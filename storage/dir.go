@@ -364,6 +364,9 @@ func (d *Dir) List(ctx context.Context, prefix string) ([]Object, error) {
 		}
 		start = p
 	}
+	// With a trailing slash, a folder that is a symbolic link (the root, or
+	// a folder such as inbox/ on another disk) is walked as the folder.
+	start += string(filepath.Separator)
 	var objs []Object
 	err := filepath.WalkDir(start, func(path string, e fs.DirEntry, err error) error {
 		if err != nil {

@@ -263,6 +263,38 @@ func TestDirList(t *testing.T) {
 	}
 }
 
+func TestDirListThroughSymlinks(t *testing.T) {
+	real := t.TempDir()
+	root := filepath.Join(t.TempDir(), "data")
+	if err := os.Symlink(real, root); err != nil {
+		t.Fatal(err)
+	}
+	d, err := storage.NewDir(storage.DirConfig{Root: root, PublicBaseURL: "http://localhost"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other := t.TempDir() // inbox/ on another disk
+	os.WriteFile(filepath.Join(other, "a.jpg"), []byte("a"), 0o644)
+	os.Symlink(other, filepath.Join(real, "inbox"))
+	if _, err := d.Put(t.Context(), "statuses/s.jpg", strings.NewReader("s"), storage.Object{ContentType: "image/jpeg", Size: 1}); err != nil {
+		t.Fatal(err)
+	}
+	for prefix, want := range map[string][]string{
+		"":          {"statuses/s.jpg"}, // the symbolic link inbox is not walked from the root
+		"statuses/": {"statuses/s.jpg"},
+		"inbox/":    {"inbox/a.jpg"},
+	} {
+		objs, err := d.List(t.Context(), prefix)
+		var keys []string
+		for _, o := range objs {
+			keys = append(keys, o.Key)
+		}
+		if err != nil || !slices.Equal(keys, want) {
+			t.Errorf("List(%q) = %q, %v; want %q", prefix, keys, err, want)
+		}
+	}
+}
+
 // errReader is in store_test.go.
 
 func TestDirPutFailureLeavesNothing(t *testing.T) {
