@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"mime"
@@ -39,7 +40,10 @@ func (c Checker) CheckLink(ctx context.Context, link, contentType string) error 
 		if ctx.Err() != nil {
 			return ctx.Err()
 		}
-		return fmt.Errorf("%w: %s: %s", ErrLinkRejected, where, stripURL(err, link, where))
+		return unreachable{fmt.Errorf("%w: %s: %s", ErrLinkRejected, where, stripURL(err, link, where))}
+	}
+	if resp.StatusCode >= 500 {
+		return unreachable{fmt.Errorf("%w: %s answers %s", ErrLinkRejected, where, resp.Status)}
 	}
 	if resp.StatusCode != http.StatusOK && resp.StatusCode != http.StatusPartialContent {
 		return fmt.Errorf("%w: %s answers %s", ErrLinkRejected, where, resp.Status)
@@ -96,3 +100,13 @@ func stripURL(err error, link, redacted string) string {
 	s = strings.ReplaceAll(s, fmt.Sprintf("%q", link), redacted)
 	return s
 }
+
+// ErrLinkUnreachable marks a link check that failed because the server
+// could not be reached or answered 5xx: worth trying again later, unlike
+// a wrong type or a download link. Such errors are ErrLinkRejected too.
+var ErrLinkUnreachable = errors.New("storage: link unreachable")
+
+type unreachable struct{ error }
+
+func (u unreachable) Unwrap() error        { return u.error }
+func (u unreachable) Is(target error) bool { return target == ErrLinkUnreachable }

@@ -1,6 +1,7 @@
 package storage_test
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -90,5 +91,27 @@ func TestCheckLinkUnreachable(t *testing.T) {
 	err := storage.Checker{}.CheckLink(t.Context(), link, "image/jpeg")
 	if !errors.Is(err, storage.ErrLinkRejected) || strings.Contains(err.Error(), "secret-signature") {
 		t.Fatalf("CheckLink of a closed server = %v", err)
+	}
+}
+
+func TestCheckLinkUnreachableIsMarkedTransient(t *testing.T) {
+	down := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		http.Error(w, "busy", http.StatusServiceUnavailable)
+	}))
+	defer down.Close()
+	wrong := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/octet-stream")
+	}))
+	defer wrong.Close()
+	closed := httptest.NewServer(http.NotFoundHandler())
+	closed.Close()
+	for _, tt := range []struct {
+		url       string
+		transient bool
+	}{{down.URL, true}, {closed.URL, true}, {wrong.URL, false}} {
+		err := storage.Checker{}.CheckLink(context.Background(), tt.url, "image/jpeg")
+		if !errors.Is(err, storage.ErrLinkRejected) || errors.Is(err, storage.ErrLinkUnreachable) != tt.transient {
+			t.Errorf("%s: %v, transient = %v, want %v", tt.url, err, errors.Is(err, storage.ErrLinkUnreachable), tt.transient)
+		}
 	}
 }
