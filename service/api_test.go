@@ -1111,3 +1111,27 @@ func TestFileNames(t *testing.T) {
 		}
 	}
 }
+
+// TestOpenAPIDocument keeps api/openapi.yaml in step with the routes and
+// error codes.
+func TestOpenAPIDocument(t *testing.T) {
+	doc, err := os.ReadFile("../api/openapi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"/v1/statuses:", "/v1/statuses/{id}:", "/healthz:", "/readyz:", "/metrics:", "/media/{path}:",
+		codeUnauthorized, codeTooLarge, codeUnsupportedType, codeInvalidRequest, codeNotFound,
+		codeQueueFull, codeBusy, codeUnavailable, codeMethodNotAllowed,
+		"Retry-After", "scheme: bearer",
+	} {
+		if !strings.Contains(string(doc), want) {
+			t.Errorf("api/openapi.yaml does not mention %q", want)
+		}
+	}
+	for name := range formFields {
+		if !strings.Contains(string(doc), "\n        "+name+":") {
+			t.Errorf("api/openapi.yaml: UploadForm lacks the field %s", name)
+		}
+	}
+}
