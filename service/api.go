@@ -551,8 +551,10 @@ func (a *API) postMultipart(r *http.Request) (queue.Job, *apiError) {
 		return queue.Job{}, aerr
 	}
 
+	// The source is raw bytes until the worker sniffs and prepares it;
+	// the bucket needs a content type all the same.
 	key := a.cfg.UploadPrefix + id + "/" + keyName(file.name)
-	if _, err := a.bucket.PutFile(r.Context(), key, file.path, storage.Object{Size: file.size, FileName: file.name}); err != nil {
+	if _, err := a.bucket.PutFile(r.Context(), key, file.path, storage.Object{Size: file.size, FileName: file.name, ContentType: "application/octet-stream"}); err != nil {
 		return queue.Job{}, unavailable("storage", err)
 	}
 	job, err := a.jobs.Enqueue(r.Context(), queue.Job{

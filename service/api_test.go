@@ -66,6 +66,9 @@ func (b *fakeBucket) PutFile(ctx context.Context, key, path string, obj storage.
 		b.entered <- struct{}{}
 		<-b.release
 	}
+	if obj.ContentType == "" { // as *storage.Store and *storage.Dir
+		return storage.Object{}, fmt.Errorf("storage: put %s: no content type", key)
+	}
 	b.mu.Lock()
 	b.puts++
 	err := b.putErr
