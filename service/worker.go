@@ -187,7 +187,8 @@ func retryable(err error) bool {
 	switch {
 	case errors.Is(err, greenapi.ErrOutcomeUnknown):
 		return false
-	case errors.Is(err, greenapi.ErrRetryExhausted), errors.Is(err, storage.ErrFailed), errors.Is(err, errQueue):
+	case errors.Is(err, greenapi.ErrRetryExhausted), errors.Is(err, storage.ErrFailed),
+		errors.Is(err, storage.ErrLinkUnreachable), errors.Is(err, errQueue):
 		return true
 	}
 	return false
@@ -256,6 +257,7 @@ func (w *Worker) publish(ctx context.Context, job queue.Job, log *slog.Logger) (
 		},
 	}
 	out, err := pub.Publish(ctx, pj)
+	err = renamed(err, src, job.Source)
 	prepDur := stage.done()
 	if out.Kind == transcode.KindVideo || out.Kind == transcode.KindAudio {
 		if out.Stored {
@@ -419,6 +421,27 @@ func (w *Worker) fail(ctx context.Context, job queue.Job, log *slog.Logger, caus
 	log.Error("failed", "code", code, "err", msg, "movedTo", moved)
 	return cause
 }
+
+// renamed makes err name the source by its key instead of the temp file it
+// was fetched to (which the pipeline names, sometimes twice).
+func renamed(err error, tmp, key string) error {
+	if err == nil {
+		return nil
+	}
+	msg := err.Error()
+	for strings.Contains(msg, tmp+": "+tmp) {
+		msg = strings.ReplaceAll(msg, tmp+": "+tmp, tmp)
+	}
+	return &renamedError{err: err, msg: strings.ReplaceAll(msg, tmp, key)}
+}
+
+type renamedError struct {
+	err error
+	msg string
+}
+
+func (e *renamedError) Error() string { return e.msg }
+func (e *renamedError) Unwrap() error { return e.err }
 
 // jobError is a failure of the service's own, with a stable code.
 type jobError struct{ code, msg string }

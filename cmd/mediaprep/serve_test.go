@@ -408,20 +408,21 @@ func TestServeLocalDefaults(t *testing.T) {
 	c.drop("inbox/clip.mp4", sample("sample.mp4"), nil)
 	c.drop("inbox/sub/broken.jpg", badFile("truncated.jpg"), nil)
 	waitFor(t, 90*time.Second, "the drops to be processed", func() bool {
-		return len(c.keys("processed/")) == 1 && len(c.keys("failed/")) == 2
+		return len(c.keys("processed/")) == 2 && len(c.keys("failed/")) == 2
 	})
 	if got := c.keys("inbox/"); len(got) != 0 {
 		t.Errorf("inbox still holds %v", got)
 	}
-	if got := c.keys("processed/"); !slices.Equal(got, []string{"processed/clip.mp4"}) {
-		t.Errorf("processed/ = %v", got)
+	uploaded := fmt.Sprintf("processed/%s/sample.jpg", body["id"])
+	if got := c.keys("processed/"); !slices.Contains(got, "processed/clip.mp4") || !slices.Contains(got, uploaded) {
+		t.Errorf("processed/ = %v, want clip.mp4 and %s", got, uploaded)
 	}
 	b, err := os.ReadFile(filepath.Join(c.data, "failed", "sub", "broken.jpg.error.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var ef struct{ Code, Message string }
-	if err := json.Unmarshal(b, &ef); err != nil || ef.Code != "corrupt_media" {
+	if err := json.Unmarshal(b, &ef); err != nil || ef.Code != "corrupt_media" || !strings.HasPrefix(ef.Message, "inbox/sub/broken.jpg: transcode:") {
 		t.Errorf("error file: %s (%v)", b, err)
 	}
 }
