@@ -66,16 +66,22 @@ func (q *Queue) watchMaxDeliveries(ctx context.Context) (stop func(), err error)
 	}, nil
 }
 
-// sweep handles the messages the consumer is done with (at or below its
-// ack floor) that are still in the stream: a work-queue stream removes
-// acked and terminated messages, so those left were delivered too often.
+// sweep handles the messages the consumer is done with that are still in
+// the stream: a work-queue stream removes acked and terminated messages,
+// so those left were delivered too often. Done are the messages at or
+// below the ack floor, and, while none is pending, every message
+// delivered. (The floor alone lags: the server moves it past a message
+// it gave up on only at the next ack.)
 func (q *Queue) sweep(ctx context.Context) error {
 	info, err := q.cons.Info(ctx)
 	if err != nil {
 		return err
 	}
-	floor := info.AckFloor.Stream
-	for seq := uint64(1); seq <= floor; seq++ {
+	done := info.AckFloor.Stream
+	if info.NumAckPending == 0 {
+		done = max(done, info.Delivered.Stream)
+	}
+	for seq := uint64(1); seq <= done; seq++ {
 		m, err := q.stream.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(q.cfg.Subject))
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
 			return nil
@@ -83,7 +89,7 @@ func (q *Queue) sweep(ctx context.Context) error {
 		if err != nil {
 			return err
 		}
-		if m.Sequence > floor {
+		if m.Sequence > done {
 			return nil
 		}
 		q.exhausted(ctx, m.Sequence, q.cfg.MaxDeliver)

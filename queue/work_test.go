@@ -1,0 +1,358 @@
+package queue
+
+import (
+	"context"
+	"errors"
+	"io"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+func TestRetryLaterWraps(t *testing.T) {
+	err := RetryLater(io.ErrUnexpectedEOF, time.Second)
+	if !errors.Is(err, io.ErrUnexpectedEOF) || err.Error() != io.ErrUnexpectedEOF.Error() {
+		t.Errorf("RetryLater(io.ErrUnexpectedEOF) = %v, not seen as it", err)
+	}
+	var re *retryError
+	if !errors.As(err, &re) || re.delay != time.Second {
+		t.Errorf("RetryLater: %#v", err)
+	}
+	if RetryLater(nil, 0).Error() == "" {
+		t.Error("RetryLater(nil) has no message")
+	}
+}
+
+// Two processes working the same consumer run each job once.
+func TestWorkTwoQueues(t *testing.T) {
+	e := startServer(t)
+	q1, _ := openQueue(t, e, Config{})
+	q2, _ := openQueue(t, e, Config{})
+
+	var mu sync.Mutex
+	runs := map[string]int{}
+	h := func(ctx context.Context, d *Delivery) error {
+		if d.Attempt != 1 || d.Job.Attempts != 1 || d.Job.State != StateQueued {
+			t.Errorf("job %s: attempt %d, job attempts %d, state %s", d.Job.ID, d.Attempt, d.Job.Attempts, d.Job.State)
+		}
+		mu.Lock()
+		runs[d.Job.ID]++
+		mu.Unlock()
+		return nil
+	}
+	startWork(t, q1, WorkOptions{Concurrency: 3}, h)
+	startWork(t, q2, WorkOptions{Concurrency: 4}, h)
+
+	var ids []string
+	for i := range 50 {
+		j, err := []*Queue{q1, q2}[i%2].Enqueue(t.Context(), Job{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, j.ID)
+	}
+	waitDepth(t, q1, 0)
+	mu.Lock()
+	defer mu.Unlock()
+	for _, id := range ids {
+		if runs[id] != 1 {
+			t.Errorf("job %s ran %d times, want 1", id, runs[id])
+		}
+	}
+	if len(runs) != 50 {
+		t.Errorf("%d jobs ran, want 50", len(runs))
+	}
+}
+
+func TestWorkRetryLater(t *testing.T) {
+	e := startServer(t)
+	q, _ := openQueue(t, e, Config{})
+	attempts := make(chan int, 10)
+	startWork(t, q, WorkOptions{}, func(ctx context.Context, d *Delivery) error {
+		attempts <- d.Attempt
+		if d.Attempt == 1 {
+			return RetryLater(errors.New("busy"), 10*time.Millisecond)
+		}
+		return nil
+	})
+	j, err := q.Enqueue(t.Context(), Job{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := receive(t, attempts, "the first delivery"); a != 1 {
+		t.Errorf("first delivery: attempt %d", a)
+	}
+	if a := receive(t, attempts, "the delivery after RetryLater"); a != 2 {
+		t.Errorf("second delivery: attempt %d", a)
+	}
+	waitDepth(t, q, 0)
+	if got, _ := q.Get(t.Context(), j.ID); got.Attempts != 2 {
+		t.Errorf("job attempts %d, want 2", got.Attempts)
+	}
+}
+
+// A handler that fails without recording it leaves the job failed, not
+// stuck; one that recorded its failure keeps its own code.
+func TestWorkHandlerError(t *testing.T) {
+	e := startServer(t)
+	q, _ := openQueue(t, e, Config{})
+	startWork(t, q, WorkOptions{}, func(ctx context.Context, d *Delivery) error {
+		if d.Job.Name == "records" {
+			if _, err := q.Update(ctx, d.Job.ID, func(j *Job) error {
+				j.State, j.ErrorCode, j.Error = StateFailed, "bad_media", "not an image"
+				return nil
+			}); err != nil {
+				return err
+			}
+		}
+		return errors.New("broken")
+	})
+	silent, err := q.Enqueue(t.Context(), Job{Name: "silent"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	records, err := q.Enqueue(t.Context(), Job{Name: "records"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j := waitState(t, q, silent.ID, StateFailed); j.ErrorCode != CodeHandler || j.Error != "broken" {
+		t.Errorf("silent failure recorded as %q %q", j.ErrorCode, j.Error)
+	}
+	if j := waitState(t, q, records.ID, StateFailed); j.ErrorCode != "bad_media" {
+		t.Errorf("recorded failure overwritten: %q %q", j.ErrorCode, j.Error)
+	}
+	waitDepth(t, q, 0)
+}
+
+// A message whose job has no record is dropped without calling the handler.
+func TestWorkMissingRecord(t *testing.T) {
+	e := startServer(t)
+	q, _ := openQueue(t, e, Config{})
+	startWork(t, q, WorkOptions{}, func(ctx context.Context, d *Delivery) error {
+		t.Errorf("handler called for %s", d.Job.ID)
+		return nil
+	})
+	if _, err := q.js.Publish(t.Context(), q.cfg.Subject, []byte("ghost")); err != nil {
+		t.Fatal(err)
+	}
+	waitDepth(t, q, 0)
+}
+
+// A handler running longer than AckWait is not delivered again meanwhile.
+func TestWorkInProgress(t *testing.T) {
+	e := startServer(t)
+	cfg := Config{AckWait: time.Second}
+	q, _ := openQueue(t, e, cfg)
+
+	var mu sync.Mutex
+	calls := 0
+	done := make(chan struct{})
+	startWork(t, q, WorkOptions{Concurrency: 2}, func(ctx context.Context, d *Delivery) error {
+		mu.Lock()
+		calls++
+		mu.Unlock()
+		time.Sleep(4 * cfg.AckWait) // a long ffmpeg run
+		close(done)
+		return nil
+	})
+	if _, err := q.Enqueue(t.Context(), Job{}); err != nil {
+		t.Fatal(err)
+	}
+	receive(t, done, "the handler to finish")
+	waitDepth(t, q, 0)
+	info, err := q.cons.Info(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	mu.Lock()
+	defer mu.Unlock()
+	if calls != 1 || info.Delivered.Consumer != 1 {
+		t.Errorf("handler called %d times, %d deliveries; want 1", calls, info.Delivered.Consumer)
+	}
+}
+
+// fetchAndAbandon takes the next message like a worker that then dies:
+// it never answers.
+func fetchAndAbandon(t *testing.T, q *Queue) jetstream.Msg {
+	t.Helper()
+	batch, err := q.cons.Fetch(1, jetstream.FetchMaxWait(patience))
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg := <-batch.Messages()
+	if msg == nil {
+		t.Fatalf("no message fetched: %v", batch.Error())
+	}
+	return msg
+}
+
+// A job taken by a worker that died goes to another worker.
+func TestWorkCrashedWorker(t *testing.T) {
+	e := startServer(t)
+	cfg := Config{AckWait: time.Second}
+	crashed, nc := openQueue(t, e, cfg)
+	q, _ := openQueue(t, e, cfg)
+	j, err := q.Enqueue(t.Context(), Job{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fetchAndAbandon(t, crashed)
+	nc.Close()
+
+	attempts := make(chan int, 1)
+	startWork(t, q, WorkOptions{}, func(ctx context.Context, d *Delivery) error {
+		attempts <- d.Attempt
+		return nil
+	})
+	if a := receive(t, attempts, "the job to come back"); a != 2 {
+		t.Errorf("attempt %d, want 2", a)
+	}
+	waitDepth(t, q, 0)
+	if got, _ := q.Get(t.Context(), j.ID); got.Attempts != 2 {
+		t.Errorf("job attempts %d, want 2", got.Attempts)
+	}
+}
+
+// A job whose every delivery was abandoned ends failed, and its message
+// leaves the stream. The server gives up on the message when a worker
+// next pulls; it announces that to a Work that listens, and a Work that
+// starts later finds the message in its sweep.
+func TestWorkMaxDeliveries(t *testing.T) {
+	for _, name := range []string{"advisory", "sweep"} {
+		t.Run(name, func(t *testing.T) {
+			e := startServer(t)
+			cfg := Config{AckWait: time.Second, MaxDeliver: 2}
+			crashed, _ := openQueue(t, e, cfg)
+			q, _ := openQueue(t, e, cfg)
+			j, err := q.Enqueue(t.Context(), Job{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for range cfg.MaxDeliver {
+				fetchAndAbandon(t, crashed)
+			}
+			if name == "sweep" {
+				// A pull while nobody listens: the advisory is lost.
+				waitFor(t, "the consumer to give up", func() bool {
+					batch, err := crashed.cons.Fetch(1, jetstream.FetchMaxWait(time.Second))
+					if err != nil {
+						t.Fatal(err)
+					}
+					for m := range batch.Messages() {
+						t.Fatalf("delivered again: %s", m.Data())
+					}
+					info, err := q.cons.Info(t.Context())
+					return err == nil && info.NumAckPending == 0
+				})
+			}
+			startWork(t, q, WorkOptions{}, func(ctx context.Context, d *Delivery) error {
+				t.Errorf("handler called for %s", d.Job.ID)
+				return nil
+			})
+			got := waitState(t, q, j.ID, StateFailed)
+			if got.ErrorCode != CodeMaxDeliveries || !strings.Contains(got.Error, "2 times") {
+				t.Errorf("failed with %q %q", got.ErrorCode, got.Error)
+			}
+			waitFor(t, "the message to leave the stream", func() bool {
+				info, err := q.stream.Info(t.Context())
+				return err == nil && info.State.Msgs == 0
+			})
+		})
+	}
+}
+
+// Shutdown with a short grace: the handler's context ends, the job goes
+// back to queued and another worker runs it.
+func TestWorkShutdownShortGrace(t *testing.T) {
+	e := startServer(t)
+	q1, _ := openQueue(t, e, Config{})
+	q2, _ := openQueue(t, e, Config{})
+
+	started := make(chan struct{})
+	handlerErr := make(chan error, 1)
+	stop1 := startWork(t, q1, WorkOptions{Grace: 100 * time.Millisecond}, func(ctx context.Context, d *Delivery) error {
+		if _, err := q1.Update(ctx, d.Job.ID, func(j *Job) error { j.State = StatePreparing; return nil }); err != nil {
+			return err
+		}
+		close(started)
+		<-ctx.Done()
+		handlerErr <- ctx.Err()
+		return ctx.Err()
+	})
+	j, err := q1.Enqueue(t.Context(), Job{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	receive(t, started, "the handler to start")
+	stop1()
+	if err := receive(t, handlerErr, "the handler to end"); !errors.Is(err, context.Canceled) {
+		t.Errorf("handler context ended with %v", err)
+	}
+	if got, _ := q1.Get(t.Context(), j.ID); got.State != StateQueued {
+		t.Errorf("after shutdown the job is %s, want queued", got.State)
+	}
+
+	again := make(chan *Delivery, 1)
+	startWork(t, q2, WorkOptions{}, func(ctx context.Context, d *Delivery) error {
+		again <- d
+		return nil
+	})
+	d := receive(t, again, "another worker to take the job")
+	if d.Job.ID != j.ID || d.Attempt != 2 || d.Job.State != StateQueued {
+		t.Errorf("second delivery: job %s, attempt %d, state %s", d.Job.ID, d.Attempt, d.Job.State)
+	}
+	waitDepth(t, q2, 0)
+}
+
+// Shutdown with a long grace: the running handler finishes and its job is
+// acked; Work fetches nothing more.
+func TestWorkShutdownLongGrace(t *testing.T) {
+	e := startServer(t)
+	q, _ := openQueue(t, e, Config{})
+
+	started := make(chan string, 2)
+	release := make(chan struct{})
+	handlerErr := make(chan error, 2)
+	stop := startWork(t, q, WorkOptions{Concurrency: 2, Grace: time.Hour}, func(ctx context.Context, d *Delivery) error {
+		started <- d.Job.ID
+		<-release
+		handlerErr <- ctx.Err()
+		return ctx.Err()
+	})
+	first, err := q.Enqueue(t.Context(), Job{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if id := receive(t, started, "the handler to start"); id != first.ID {
+		t.Fatalf("started %s, want %s", id, first.ID)
+	}
+	stopped := make(chan struct{})
+	go func() { stop(); close(stopped) }()
+	select {
+	case <-stopped:
+		t.Fatal("Work returned while its handler ran")
+	case <-time.After(50 * time.Millisecond):
+	}
+	// Jobs queued now wait for the next worker.
+	later, err := q.Enqueue(t.Context(), Job{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	close(release)
+	if err := receive(t, handlerErr, "the handler to end"); err != nil {
+		t.Errorf("handler context ended with %v", err)
+	}
+	receive(t, stopped, "Work to return")
+	select {
+	case id := <-started:
+		t.Errorf("job %s started after shutdown", id)
+	default:
+	}
+	waitDepth(t, q, 1) // only the later job
+	if got, _ := q.Get(t.Context(), later.ID); got.State != StateQueued || got.Attempts > 1 {
+		t.Errorf("later job: %s after %d attempts", got.State, got.Attempts)
+	}
+}
