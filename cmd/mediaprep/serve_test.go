@@ -486,8 +486,13 @@ func TestServeS3UploadDropAndAuth(t *testing.T) {
 	c.drop("inbox/meta.webp", sample("sample.webp"), map[string]string{"caption": "from the headers"})
 	c.drop("inbox/broken.mp4", badFile("truncated.mp4"), nil)
 	waitFor(t, 90*time.Second, "the drops to be processed", func() bool {
-		return len(c.keys("processed/")) == 3 && len(c.keys("failed/")) == 2
+		return len(c.keys("processed/")) == 4 && len(c.keys("failed/")) == 2
 	})
+	wantProcessed := []string{"processed/" + body["id"].(string) + "/sample.jpg", "processed/late.jpg", "processed/late.jpg.json", "processed/meta.webp"}
+	slices.Sort(wantProcessed)
+	if got := c.keys("processed/"); !slices.Equal(got, wantProcessed) {
+		t.Errorf("processed/ = %v, want %v", got, wantProcessed)
+	}
 	if got := c.keys("inbox/"); len(got) != 0 {
 		t.Errorf("inbox still holds %v", got)
 	}
