@@ -124,7 +124,19 @@ func TestWorkHandlerError(t *testing.T) {
 	if j := waitState(t, q, records.ID, StateFailed); j.ErrorCode != "bad_media" {
 		t.Errorf("recorded failure overwritten: %q %q", j.ErrorCode, j.Error)
 	}
-	waitDepth(t, q, 0)
+	waitEmpty(t, q)
+}
+
+// waitEmpty waits until the stream holds no message.
+func waitEmpty(t *testing.T, q *Queue) {
+	t.Helper()
+	waitFor(t, "the stream to be empty", func() bool {
+		info, err := q.stream.Info(t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		return info.State.Msgs == 0
+	})
 }
 
 // A message whose job has no record is dropped without calling the handler.
@@ -138,7 +150,7 @@ func TestWorkMissingRecord(t *testing.T) {
 	if _, err := q.js.Publish(t.Context(), q.cfg.Subject, []byte("ghost")); err != nil {
 		t.Fatal(err)
 	}
-	waitDepth(t, q, 0)
+	waitEmpty(t, q)
 }
 
 // A handler running longer than AckWait is not delivered again meanwhile.
@@ -256,10 +268,7 @@ func TestWorkMaxDeliveries(t *testing.T) {
 			if got.ErrorCode != CodeMaxDeliveries || !strings.Contains(got.Error, "2 times") {
 				t.Errorf("failed with %q %q", got.ErrorCode, got.Error)
 			}
-			waitFor(t, "the message to leave the stream", func() bool {
-				info, err := q.stream.Info(t.Context())
-				return err == nil && info.State.Msgs == 0
-			})
+			waitEmpty(t, q)
 		})
 	}
 }

@@ -1,0 +1,102 @@
+package queue
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/nats-io/nats.go"
+)
+
+func TestEmbeddedListen(t *testing.T) {
+	for _, listen := range []string{"127.0.0.1:0", ":0"} {
+		t.Run(listen, func(t *testing.T) {
+			e, err := StartEmbedded(t.TempDir(), listen, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer e.Shutdown()
+			url := e.ClientURL()
+			if !strings.HasPrefix(url, "nats://127.0.0.1:") || strings.HasSuffix(url, ":0") {
+				t.Fatalf("ClientURL = %q, want nats://127.0.0.1:<port>", url)
+			}
+			// Another process joins over TCP.
+			nc, err := nats.Connect(url)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer nc.Close()
+			q, err := Open(t.Context(), nc, Config{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := q.Ping(t.Context()); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+func TestEmbeddedNoListen(t *testing.T) {
+	e := startServer(t)
+	if u := e.ClientURL(); u != "" {
+		t.Errorf("ClientURL = %q without listen, want \"\"", u)
+	}
+	if a := e.server.Addr(); a != nil {
+		t.Errorf("listening on %s without listen", a)
+	}
+	q, _ := openQueue(t, e, Config{})
+	if err := q.Ping(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestEmbeddedBadListen(t *testing.T) {
+	for _, listen := range []string{"4222", "localhost:http", "127.0.0.1:70000"} {
+		if e, err := StartEmbedded(t.TempDir(), listen, nil); err == nil {
+			e.Shutdown()
+			t.Errorf("StartEmbedded(listen %q): no error", listen)
+		}
+	}
+}
+
+// A queued job survives a restart of the server on the same folder.
+func TestEmbeddedPersists(t *testing.T) {
+	dir := t.TempDir()
+	start := func() (*Embedded, *nats.Conn, *Queue) {
+		e, err := StartEmbedded(dir, "", nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nc, err := e.Connect()
+		if err != nil {
+			t.Fatal(err)
+		}
+		q, err := Open(t.Context(), nc, Config{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return e, nc, q
+	}
+
+	e, nc, q := start()
+	j, err := q.Enqueue(t.Context(), Job{Source: "uploads/a.mp4"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nc.Close()
+	e.Shutdown()
+
+	e, nc, q = start()
+	defer e.Shutdown()
+	defer nc.Close()
+	got, err := q.Get(t.Context(), j.ID)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.State != StateQueued || got.Source != j.Source {
+		t.Errorf("after restart: %+v", got)
+	}
+	if d, err := q.Depth(t.Context()); err != nil || d != 1 {
+		t.Errorf("Depth after restart = %d, %v; want 1", d, err)
+	}
+}
