@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/nats-io/nats.go"
@@ -201,10 +202,11 @@ func runService(ctx context.Context, g *globalFlags, f *serveFlags, getenv func(
 	if err := os.MkdirAll(f.data, 0o750); err != nil {
 		return usagef("data folder: %v", err)
 	}
-	tmp := filepath.Join(f.data, "tmp")
-	if err := os.RemoveAll(tmp); err != nil { // what a killed process left
+	tmp, release, err := runDir(filepath.Join(f.data, "tmp"))
+	if err != nil {
 		return err
 	}
+	defer release()
 	keys := apiKeys(getenv("MEDIAPREP_API_KEYS"))
 
 	// The listener first: local links need its address.
@@ -439,4 +441,37 @@ func (f *serveFlags) sender(getenv func(string) string, q *queue.Queue, m *servi
 // apiKeys splits MEDIAPREP_API_KEYS (comma or space separated).
 func apiKeys(v string) []string {
 	return strings.FieldsFunc(v, func(r rune) bool { return r == ',' || r == ' ' || r == '\n' || r == '\t' })
+}
+
+// runDir makes this process's own temp folder under parent (serve and
+// workers may share a data dir) and removes what processes that died
+// left there: each folder holds a lock its process keeps while it runs.
+func runDir(parent string) (string, func(), error) {
+	if err := os.MkdirAll(parent, 0o750); err != nil {
+		return "", nil, err
+	}
+	old, _ := filepath.Glob(filepath.Join(parent, "run-*"))
+	for _, d := range old {
+		if lf, err := os.OpenFile(filepath.Join(d, ".lock"), os.O_RDWR, 0); err == nil {
+			if syscall.Flock(int(lf.Fd()), syscall.LOCK_EX|syscall.LOCK_NB) == nil {
+				os.RemoveAll(d) // its process is gone
+			}
+			lf.Close()
+		} else if errors.Is(err, os.ErrNotExist) {
+			os.RemoveAll(d)
+		}
+	}
+	dir, err := os.MkdirTemp(parent, "run-")
+	if err != nil {
+		return "", nil, err
+	}
+	lf, err := os.Create(filepath.Join(dir, ".lock"))
+	if err == nil {
+		err = syscall.Flock(int(lf.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+	}
+	if err != nil {
+		os.RemoveAll(dir)
+		return "", nil, fmt.Errorf("temp folder: %w", err)
+	}
+	return dir, func() { os.RemoveAll(dir); lf.Close() }, nil
 }

@@ -523,7 +523,7 @@ func TestServeThreeWorkers(t *testing.T) {
 	for i := range 3 {
 		c.start(fmt.Sprintf("worker%d", i+1), nil, "worker", "-j", "2")
 	}
-	samples := []string{"sample.jpg", "sample.png", "sample.webp", "cmyk.jpg", "gray.jpg", "sample-id3.mp3"}
+	samples := []string{"sample.jpg", "alpha.png", "sample.webp", "cmyk.jpg", "gray.jpg", "sample-id3.mp3"}
 	for i := range 30 {
 		name := samples[i%len(samples)]
 		c.drop(fmt.Sprintf("inbox/%02d-%s", i, name), sample(name), nil)
@@ -597,7 +597,7 @@ func TestServe429Storm(t *testing.T) {
 	c.green.Inject("sendMediaStatus", faults...)
 	var ids []string
 	for i := range 10 {
-		src := sample([]string{"sample.jpg", "sample.png"}[i%2])
+		src := sample([]string{"sample.jpg", "alpha.png"}[i%2])
 		code, body, _ := upload(t, base, "", src, map[string]string{"caption": fmt.Sprint("storm ", i)})
 		if code != http.StatusAccepted {
 			t.Fatalf("upload: %d %v", code, body)
