@@ -626,7 +626,7 @@ func TestServeS3Outage(t *testing.T) {
 	c := newCluster(t, clusterOpts{s3: true, green: true, natsShare: true})
 	_, base := c.serve("serve", nil, "--workers", "0")
 	var ids []string
-	for _, name := range []string{"sample.jpg", "sample.mp4", "sample-id3.mp3", "sample.png"} {
+	for _, name := range []string{"sample.jpg", "sample.mp4", "sample-id3.mp3", "alpha.png"} {
 		code, body, _ := upload(t, base, "", sample(name), nil)
 		if code != http.StatusAccepted {
 			t.Fatalf("upload: %d %v", code, body)
