@@ -3,10 +3,17 @@ GO      ?= go
 BIN     := bin/mediaprep
 SAMPLES := $(wildcard testdata/samples/*)
 
-.PHONY: run test bench fuzz lint build deps clean
+.PHONY: run samples test bench fuzz lint build deps clean
 
-# The main job: prepare the samples in testdata/ into ./out and print the summary.
+# The main job: the service with its embedded defaults (queue, storage and
+# inbox in ./mediaprep-data, Green API in dry-run until credentials are set).
 run:
+	scripts/deps.sh run
+	$(GO) build -o $(BIN) ./cmd/mediaprep
+	$(BIN) serve --data mediaprep-data
+
+# The samples in testdata/ prepared into ./out, with the summary.
+samples:
 	scripts/deps.sh run
 	$(GO) build -o $(BIN) ./cmd/mediaprep
 	$(BIN) prepare --out out $(SAMPLES)
