@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"net/url"
 	"os"
+	"path"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -493,7 +494,21 @@ func (d *Dir) Move(ctx context.Context, from, to string) error {
 	if err := d.removeMeta(from); err != nil {
 		return opError("move "+from+" to", to, err)
 	}
+	d.pruneEmpty(from)
 	return nil
+}
+
+// pruneEmpty removes the folders of key (and of its metadata) that are
+// empty now, below the key's top folder: uploads/ID/ goes once its file has
+// moved on, inbox/ itself stays.
+func (d *Dir) pruneEmpty(key string) {
+	for dir := path.Dir(key); strings.Contains(dir, "/"); dir = path.Dir(dir) {
+		// os.Remove removes only empty folders.
+		_ = os.Remove(filepath.Join(d.root, metaDir, filepath.FromSlash(dir)))
+		if os.Remove(filepath.Join(d.root, filepath.FromSlash(dir))) != nil {
+			return
+		}
+	}
 }
 
 // Delete removes the object at key and its metadata; a missing object is
@@ -516,6 +531,7 @@ func (d *Dir) Delete(ctx context.Context, key string) error {
 	if err := d.removeMeta(key); err != nil {
 		return opError("delete", key, err)
 	}
+	d.pruneEmpty(key)
 	return nil
 }
 

@@ -624,3 +624,33 @@ func TestMediaHandler(t *testing.T) {
 		}
 	}
 }
+
+func TestDirMoveAndDeletePruneEmptyFolders(t *testing.T) {
+	root := t.TempDir()
+	d, err := storage.NewDir(storage.DirConfig{Root: root, PublicBaseURL: "http://127.0.0.1:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	for _, k := range []string{"uploads/abc/x.jpg", "inbox/a/b/y.jpg"} {
+		if _, err := d.Put(ctx, k, strings.NewReader("x"), storage.Object{ContentType: "image/jpeg", Size: 1}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := d.Move(ctx, "uploads/abc/x.jpg", "processed/abc/x.jpg"); err != nil {
+		t.Fatal(err)
+	}
+	if err := d.Delete(ctx, "inbox/a/b/y.jpg"); err != nil {
+		t.Fatal(err)
+	}
+	for _, gone := range []string{"uploads/abc", "inbox/a", ".meta/uploads/abc"} {
+		if _, err := os.Stat(filepath.Join(root, gone)); !errors.Is(err, os.ErrNotExist) {
+			t.Errorf("%s still there (%v)", gone, err)
+		}
+	}
+	for _, kept := range []string{"uploads", "inbox", "processed/abc/x.jpg"} {
+		if _, err := os.Stat(filepath.Join(root, kept)); err != nil {
+			t.Errorf("%s: %v", kept, err)
+		}
+	}
+}

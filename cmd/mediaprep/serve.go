@@ -250,6 +250,12 @@ func runService(ctx context.Context, g *globalFlags, f *serveFlags, getenv func(
 			return usageError{err}
 		}
 		bucket, media = dir, dir.MediaHandler()
+		if withAPI {
+			// The folder content teams drop files into, there from the start.
+			if err := os.MkdirAll(filepath.Join(f.data, filepath.FromSlash(f.inboxPrefix)), 0o750); err != nil {
+				return err
+			}
+		}
 	}
 
 	// The queue: embedded unless --nats.
