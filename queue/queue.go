@@ -186,11 +186,13 @@ func (q *Queue) Update(ctx context.Context, id string, fn func(*Job) error) (Job
 
 // Depth is the number of jobs waiting or running.
 func (q *Queue) Depth(ctx context.Context) (int, error) {
-	info, err := q.cons.Info(ctx)
+	// A work-queue stream holds exactly the messages not acked yet:
+	// waiting and running. (The consumer's pending counts lag behind.)
+	info, err := q.stream.Info(ctx)
 	if err != nil {
-		return 0, fmt.Errorf("queue: consumer %s: %w", q.cfg.Consumer, err)
+		return 0, fmt.Errorf("queue: stream %s: %w", q.cfg.Stream, err)
 	}
-	return int(info.NumPending) + info.NumAckPending, nil
+	return int(info.State.Msgs), nil
 }
 
 // Ping checks that the stream answers.
