@@ -15,7 +15,7 @@ type Config struct {
 	Stream       string        // default "MEDIAPREP_JOBS"
 	Subject      string        // default "mediaprep.jobs"
 	Consumer     string        // default "workers": one durable pull consumer shared by every worker
-	JobsBucket   string        // key-value bucket of job records, default "mediaprep_jobs"
+	JobsBucket   string        // key-value bucket of job records, default "mediaprep_jobs"; a record is kept 30 days after its last change
 	ClaimsBucket string        // key-value bucket of Claim, default "mediaprep_claims"; claims expire after 7 days
 	LimitsBucket string        // key-value bucket of Limiter, default "mediaprep_limits"
 	AckWait      time.Duration // a delivery without news for this long goes to another worker; default 30s
@@ -24,6 +24,10 @@ type Config struct {
 	Replicas     int           // copies of the stream and buckets in a NATS cluster, 1 to 5; default 1
 	Logger       *slog.Logger  // default discards
 }
+
+// jobsMaxAge is how long a job record is kept after its last change, so
+// that the bucket does not grow forever.
+const jobsMaxAge = 30 * 24 * time.Hour
 
 // claimsMaxAge is how long a claim is remembered.
 const claimsMaxAge = 7 * 24 * time.Hour

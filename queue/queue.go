@@ -73,7 +73,7 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Queue, error) {
 		kv  *jetstream.KeyValue
 		cfg jetstream.KeyValueConfig
 	}{
-		{&q.jobs, jetstream.KeyValueConfig{Bucket: cfg.JobsBucket, Description: "mediaprep job records"}},
+		{&q.jobs, jetstream.KeyValueConfig{Bucket: cfg.JobsBucket, Description: "mediaprep job records", TTL: jobsMaxAge}},
 		{&q.claims, jetstream.KeyValueConfig{Bucket: cfg.ClaimsBucket, Description: "mediaprep claimed objects", TTL: claimsMaxAge}},
 		{&q.limits, jetstream.KeyValueConfig{Bucket: cfg.LimitsBucket, Description: "mediaprep shared rate limits"}},
 	}
