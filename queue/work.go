@@ -297,3 +297,19 @@ func sleep(ctx context.Context, d time.Duration) {
 	case <-ctx.Done():
 	}
 }
+
+// NewDelivery makes a Delivery outside Work, for testing handlers: attempt
+// of maxDeliver.
+func NewDelivery(j Job, attempt, maxDeliver int) *Delivery {
+	j.Attempts = attempt
+	return &Delivery{Job: j, Attempt: attempt, Log: slog.New(slog.DiscardHandler), maxDeliver: maxDeliver}
+}
+
+// RetryDelay tells whether err came from RetryLater, and its delay.
+func RetryDelay(err error) (time.Duration, bool) {
+	var r *retryError
+	if errors.As(err, &r) {
+		return r.delay, true
+	}
+	return 0, false
+}

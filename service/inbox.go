@@ -13,6 +13,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -343,7 +344,7 @@ func (in *Inbox) event(ctx context.Context, data []byte) {
 func eventKeys(raw string) []string {
 	var keys []string
 	add := func(k string, err error) {
-		if err == nil && k != "" && !strings.Contains(strings.Join(keys, "\x00"), k) {
+		if err == nil && k != "" && !slices.Contains(keys, k) {
 			keys = append(keys, k)
 		}
 	}

@@ -1,0 +1,207 @@
+package service
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/mediaprep/mediaprep/queue"
+	"github.com/mediaprep/mediaprep/storage"
+)
+
+// memInboxJobs records enqueued jobs; its claims are shared by every
+// Inbox given it, as the queue's key-value store is by every process.
+type memInboxJobs struct {
+	mu     sync.Mutex
+	claims map[string]bool
+	jobs   []queue.Job
+}
+
+func (m *memInboxJobs) Enqueue(_ context.Context, j queue.Job) (queue.Job, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	j.ID = strings.Repeat("j", len(m.jobs)+1)
+	m.jobs = append(m.jobs, j)
+	return j, nil
+}
+
+func (m *memInboxJobs) Claim(_ context.Context, key string) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.claims[key] {
+		return false, nil
+	}
+	m.claims[key] = true
+	return true, nil
+}
+
+func (m *memInboxJobs) Unclaim(_ context.Context, key string) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.claims, key)
+	return nil
+}
+
+func (m *memInboxJobs) enqueued() []queue.Job {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return slices.Clone(m.jobs)
+}
+
+func newTestInbox(t *testing.T, dir *storage.Dir, jobs *memInboxJobs, settle time.Duration) *Inbox {
+	t.Helper()
+	in, err := NewInbox(InboxConfig{Bucket: dir, Jobs: jobs, Settle: settle, TempDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return in
+}
+
+func newTestDir(t *testing.T) (*storage.Dir, string) {
+	t.Helper()
+	root := t.TempDir()
+	dir, err := storage.NewDir(storage.DirConfig{Root: root, PublicBaseURL: "http://127.0.0.1:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir, root
+}
+
+// put writes a file into the folder with the given age.
+func put(t *testing.T, root, key, content string, age time.Duration) {
+	t.Helper()
+	p := filepath.Join(root, filepath.FromSlash(key))
+	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	when := time.Now().Add(-age)
+	if err := os.Chtimes(p, when, when); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestInboxTakesEachSettledFileOnce(t *testing.T) {
+	dir, root := newTestDir(t)
+	jobs := &memInboxJobs{claims: map[string]bool{}}
+	a, b := newTestInbox(t, dir, jobs, time.Minute), newTestInbox(t, dir, jobs, time.Minute)
+	put(t, root, "inbox/old.jpg", "jpeg", time.Hour)
+	put(t, root, "inbox/sub/old.mp4", "mp4", time.Hour)
+	put(t, root, "inbox/fresh.jpg", "still being written", 0)
+	put(t, root, "inbox/old.jpg.json", `{"caption":"hi"}`, time.Hour)
+	put(t, root, "inbox/.hidden.jpg", "x", time.Hour)
+	put(t, root, "inbox/x.jpg.error.json", "{}", time.Hour)
+	put(t, root, "elsewhere/other.jpg", "x", time.Hour)
+
+	// Two inboxes (two serve processes) scan the same folder at once.
+	var wg sync.WaitGroup
+	for _, in := range []*Inbox{a, b, a, b} {
+		wg.Go(func() {
+			if _, err := in.Scan(t.Context()); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	got := map[string]queue.Job{}
+	for _, j := range jobs.enqueued() {
+		if _, dup := got[j.Source]; dup {
+			t.Errorf("%s enqueued twice", j.Source)
+		}
+		got[j.Source] = j
+	}
+	if len(got) != 2 || got["inbox/old.jpg"].Source == "" || got["inbox/sub/old.mp4"].Source == "" {
+		t.Fatalf("enqueued %v, want inbox/old.jpg and inbox/sub/old.mp4", got)
+	}
+	if j := got["inbox/old.jpg"]; j.Options.Caption != "hi" || j.Origin != queue.OriginInbox || j.Name != "old.jpg" {
+		t.Errorf("job of old.jpg: %+v", j)
+	}
+}
+
+func TestInboxHonoursALateSidecarAndReportsABrokenOne(t *testing.T) {
+	dir, root := newTestDir(t)
+	jobs := &memInboxJobs{claims: map[string]bool{}}
+	in := newTestInbox(t, dir, jobs, time.Minute)
+	put(t, root, "inbox/a.jpg", "jpeg", 10*time.Second) // not settled yet
+	if n, _ := in.Scan(t.Context()); n != 0 {
+		t.Fatalf("took a file younger than the settle time")
+	}
+	// Its sidecar arrives; then both are old enough.
+	put(t, root, "inbox/a.jpg.json", `{"caption":"late","participants":["79001234567@c.us"],"crop":"smart"}`, 2*time.Minute)
+	put(t, root, "inbox/a.jpg", "jpeg", 2*time.Minute)
+	put(t, root, "inbox/b.jpg", "jpeg", 2*time.Minute)
+	put(t, root, "inbox/b.jpg.json", `{"caption": "unterminated`, 2*time.Minute)
+	put(t, root, "inbox/c.jpg", "jpeg", 2*time.Minute)
+	put(t, root, "inbox/c.jpg.json", `{"captoin": "typo"}`, 2*time.Minute)
+	if n, err := in.Scan(t.Context()); n != 3 || err != nil {
+		t.Fatalf("Scan: %d, %v", n, err)
+	}
+	byName := map[string]queue.Job{}
+	for _, j := range jobs.enqueued() {
+		byName[j.Name] = j
+	}
+	if a := byName["a.jpg"]; a.Options.Caption != "late" || a.Options.Crop != "smart" || len(a.Options.Participants) != 1 || a.Invalid != "" {
+		t.Errorf("a.jpg: %+v", a)
+	}
+	for _, name := range []string{"b.jpg", "c.jpg"} {
+		if j := byName[name]; !strings.Contains(j.Invalid, "sidecar") {
+			t.Errorf("%s with a broken sidecar: %+v", name, j)
+		}
+	}
+}
+
+func TestInboxEvents(t *testing.T) {
+	dir, root := newTestDir(t)
+	jobs := &memInboxJobs{claims: map[string]bool{}}
+	in, err := NewInbox(InboxConfig{Bucket: dir, Jobs: jobs, Settle: time.Millisecond, TempDir: t.TempDir(), BucketName: "media"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	put(t, root, "inbox/Straße und Meer+1.jpg", "jpeg", time.Hour)
+	put(t, root, "inbox/plus+sign.jpg", "jpeg", time.Hour)
+	ev := func(bucket, name, key string) []byte {
+		return []byte(`{"Records":[{"eventName":"` + name + `","s3":{"bucket":{"name":"` + bucket + `"},"object":{"key":"` + key + `"}}}]}`)
+	}
+	ctx := t.Context()
+	in.event(ctx, ev("other", "s3:ObjectCreated:Put", "inbox/plus%2Bsign.jpg"))              // another bucket
+	in.event(ctx, ev("media", "s3:ObjectRemoved:Delete", "inbox/plus%2Bsign.jpg"))           // not a creation
+	in.event(ctx, ev("media", "s3:ObjectCreated:Put", "inbox/Stra%C3%9Fe+und+Meer%2B1.jpg")) // form escaping (MinIO, AWS)
+	in.event(ctx, ev("media", "s3:ObjectCreated:Put", "inbox/plus%2Bsign.jpg"))
+	in.event(ctx, ev("media", "s3:ObjectCreated:Put", "inbox/plus%2Bsign.jpg")) // twice
+	in.event(ctx, []byte("not json"))
+	deadline := time.Now().Add(10 * time.Second)
+	for len(jobs.enqueued()) < 2 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	time.Sleep(200 * time.Millisecond) // let a wrong duplicate show up
+	var keys []string
+	for _, j := range jobs.enqueued() {
+		keys = append(keys, j.Source)
+	}
+	slices.Sort(keys)
+	if want := []string{"inbox/Straße und Meer+1.jpg", "inbox/plus+sign.jpg"}; !slices.Equal(keys, want) {
+		t.Errorf("enqueued %q, want %q", keys, want)
+	}
+}
+
+func TestEventKeys(t *testing.T) {
+	for raw, want := range map[string]string{
+		"inbox/a+b.jpg":       "inbox/a b.jpg", // form style first
+		"inbox/a%20b.jpg":     "inbox/a b.jpg",
+		"inbox/%E2%9C%93.jpg": "inbox/✓.jpg",
+	} {
+		if got := eventKeys(raw); len(got) == 0 || got[0] != want {
+			t.Errorf("eventKeys(%q) = %q, want %q first", raw, got, want)
+		}
+	}
+	if got := eventKeys("inbox/a+b.jpg"); !slices.Contains(got, "inbox/a+b.jpg") {
+		t.Errorf("path-style reading of a literal + is missing: %q", got)
+	}
+}
