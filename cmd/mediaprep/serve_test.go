@@ -504,6 +504,51 @@ func TestServeS3UploadDropAndAuth(t *testing.T) {
 	if fmt.Sprint(captions) != fmt.Sprint(want) {
 		t.Errorf("posted captions %v, want %v", captions, want)
 	}
+	// A text status, as JSON.
+	req, _ := http.NewRequest("POST", base+"/v1/statuses", strings.NewReader(`{"text":"We are open","backgroundColor":"#228B22","font":"SERIF"}`))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+apiKey)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var text map[string]any
+	_ = json.NewDecoder(resp.Body).Decode(&text)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted {
+		t.Fatalf("text status: %d %v", resp.StatusCode, text)
+	}
+	if j := waitFinal(t, base, apiKey, text["id"].(string), 30*time.Second); j["state"] != "posted" || j["method"] != "sendTextStatus" || c.green.Count("sendTextStatus") != 1 {
+		t.Errorf("text job: %v", j)
+	}
+
+	// Metrics: behind the key, Green API answers by method and code, no token.
+	metrics := func(key string) (int, string) {
+		req, _ := http.NewRequest("GET", base+"/metrics", nil)
+		if key != "" {
+			req.Header.Set("Authorization", "Bearer "+key)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, _ := metrics(""); code != http.StatusUnauthorized {
+		t.Errorf("/metrics without a key: %d", code)
+	}
+	code, m := metrics(apiKey)
+	for _, want := range []string{`mediaprep_greenapi_responses_total{code="200",method="sendMediaStatus"} 3`, `mediaprep_jobs_total{state="posted"}`, `mediaprep_queue_depth 0`} {
+		if code != 200 || !strings.Contains(m, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	if strings.Contains(m, testToken) {
+		t.Error("the token is in /metrics")
+	}
+
 	out, err := c.s3.Client().GetObject(context.Background(), &s3.GetObjectInput{Bucket: aws.String(c.s3.Bucket), Key: aws.String("failed/broken.mp4.error.json")})
 	if err != nil {
 		t.Fatal(err)
@@ -635,6 +680,14 @@ func TestServeS3Outage(t *testing.T) {
 	}
 	c.s3.Stop()
 	c.start("worker", nil, "worker", "-j", "2")
+	resp, err := http.Get(base + "/readyz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusServiceUnavailable {
+		t.Errorf("/readyz with S3 down: %d", resp.StatusCode)
+	}
 	time.Sleep(10 * time.Second) // the outage
 	c.s3.Restart()
 	for _, id := range ids {
