@@ -124,6 +124,7 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 func (w *Worker) Handle(ctx context.Context, d *queue.Delivery) error {
 	job := d.Job
 	log := w.log.With("job", job.ID)
+	ctx = WithJob(ctx, job.ID)
 	switch {
 	case job.State == queue.StatePosted:
 		return w.settle(ctx, job, log) // posted; the source may not have been moved yet

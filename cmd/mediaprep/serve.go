@@ -277,7 +277,7 @@ func runService(ctx context.Context, g *globalFlags, f *serveFlags, getenv func(
 	}
 	tcfg := transcode.NewDefaultConfig()
 	tcfg.RunTimeout = f.timeout
-	tcfg.Logger = log
+	tcfg.Logger = service.JobLogger(log) // ffmpeg lines name their job
 	tcfg.Threads = max(1, runtime.NumCPU()/max(1, f.workers))
 	tr, err := transcode.New(tcfg)
 	if err != nil {
@@ -426,7 +426,7 @@ func (f *serveFlags) sender(getenv func(string) string, q *queue.Queue, m *servi
 		hc = &http.Client{Timeout: greenapi.DefaultTimeout}
 	}
 	hc.Transport = m.Transport(http.DefaultTransport)
-	gcfg.HTTPClient, gcfg.Logger = hc, log
+	gcfg.HTTPClient, gcfg.Logger = hc, service.JobLogger(log)
 	dry := f.dryRun || noCreds
 	if !dry {
 		gcfg.SendLimiter = q.Limiter("greenapi-send-"+gcfg.IDInstance, int(greenapi.DefaultRatePerSecond), time.Second+50*time.Millisecond)
@@ -439,7 +439,7 @@ func (f *serveFlags) sender(getenv func(string) string, q *queue.Queue, m *servi
 		if noCreds {
 			log.Warn("no Green API credentials (MEDIAPREP_GREENAPI_INSTANCE, MEDIAPREP_GREENAPI_TOKEN): dry run, nothing is posted")
 		}
-		return &service.DryRunSender{Client: client, Logger: log}, true, nil
+		return &service.DryRunSender{Client: client, Logger: service.JobLogger(log)}, true, nil
 	}
 	return client, false, nil
 }
