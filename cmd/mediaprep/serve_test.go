@@ -404,14 +404,6 @@ func TestServeLocalDefaults(t *testing.T) {
 	if !strings.Contains(p.out.String(), "dry run: would send") {
 		t.Error("the dry run logged no request")
 	}
-	// Lines about a job name it, also those of ffmpeg runs and the dry run.
-	sc := bufio.NewScanner(strings.NewReader(p.out.String()))
-	for sc.Scan() {
-		var m map[string]any
-		if json.Unmarshal(sc.Bytes(), &m) == nil && (m["msg"] == "exec" || m["msg"] == "dry run: would send" || m["msg"] == "done") && m["job"] == nil {
-			t.Errorf("log line without its job: %s", sc.Text())
-		}
-	}
 
 	c.drop("inbox/clip.mp4", sample("sample.mp4"), nil)
 	c.drop("inbox/sub/broken.jpg", badFile("truncated.jpg"), nil)
@@ -432,6 +424,25 @@ func TestServeLocalDefaults(t *testing.T) {
 	var ef struct{ Code, Message string }
 	if err := json.Unmarshal(b, &ef); err != nil || ef.Code != "corrupt_media" || !strings.HasPrefix(ef.Message, "inbox/sub/broken.jpg: transcode:") {
 		t.Errorf("error file: %s (%v)", b, err)
+	}
+
+	// Lines about a job name it, also those of ffmpeg runs and the dry run.
+	sc := bufio.NewScanner(strings.NewReader(p.out.String()))
+	execs := 0
+	for sc.Scan() {
+		var m map[string]any
+		if json.Unmarshal(sc.Bytes(), &m) != nil {
+			continue
+		}
+		if m["msg"] == "exec" {
+			execs++
+		}
+		if (m["msg"] == "exec" || m["msg"] == "dry run: would send" || m["msg"] == "done") && m["job"] == nil {
+			t.Errorf("log line without its job: %s", sc.Text())
+		}
+	}
+	if execs == 0 {
+		t.Error("no ffmpeg/ffprobe line logged with -v")
 	}
 }
 
