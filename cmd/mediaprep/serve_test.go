@@ -275,8 +275,23 @@ func upload(t *testing.T, base, key, file string, fields map[string]string) (int
 		}
 		err = mw.Close()
 	}()
-	req, _ := http.NewRequest("POST", base+"/v1/statuses", pr)
-	req.Header.Set("Content-Type", mw.FormDataContentType())
+	code, b, hdr := request(t, "POST", base+"/v1/statuses", key, mw.FormDataContentType(), pr)
+	var body map[string]any
+	_ = json.Unmarshal(b, &body)
+	return code, body, hdr
+}
+
+// request makes one HTTP request, with the bearer key when given, and
+// returns the status, body and header of the answer.
+func request(t *testing.T, method, url, key, contentType string, body io.Reader) (int, []byte, http.Header) {
+	t.Helper()
+	req, err := http.NewRequest(method, url, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
 	if key != "" {
 		req.Header.Set("Authorization", "Bearer "+key)
 	}
@@ -285,26 +300,20 @@ func upload(t *testing.T, base, key, file string, fields map[string]string) (int
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	var body map[string]any
-	_ = json.NewDecoder(resp.Body).Decode(&body)
-	return resp.StatusCode, body, resp.Header
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, b, resp.Header
 }
 
 // job fetches a job's state.
 func job(t *testing.T, base, key, id string) map[string]any {
 	t.Helper()
-	req, _ := http.NewRequest("GET", base+"/v1/statuses/"+id, nil)
-	if key != "" {
-		req.Header.Set("Authorization", "Bearer "+key)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
+	code, b, _ := request(t, "GET", base+"/v1/statuses/"+id, key, "", nil)
 	var body map[string]any
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
-		t.Fatalf("GET /v1/statuses/%s: %d, %v", id, resp.StatusCode, err)
+	if err := json.Unmarshal(b, &body); err != nil {
+		t.Fatalf("GET /v1/statuses/%s: %d, %v", id, code, err)
 	}
 	return body
 }
@@ -524,41 +533,22 @@ func TestServeS3UploadDropAndAuth(t *testing.T) {
 		t.Errorf("posted captions %v, want %v", captions, want)
 	}
 	// A text status, as JSON.
-	req, _ := http.NewRequest("POST", base+"/v1/statuses", strings.NewReader(`{"text":"We are open","backgroundColor":"#228B22","font":"SERIF"}`))
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("Authorization", "Bearer "+apiKey)
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
+	code, b, _ := request(t, "POST", base+"/v1/statuses", apiKey, "application/json",
+		strings.NewReader(`{"text":"We are open","backgroundColor":"#228B22","font":"SERIF"}`))
 	var text map[string]any
-	_ = json.NewDecoder(resp.Body).Decode(&text)
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusAccepted {
-		t.Fatalf("text status: %d %v", resp.StatusCode, text)
+	if err := json.Unmarshal(b, &text); err != nil || code != http.StatusAccepted {
+		t.Fatalf("text status: %d %s", code, b)
 	}
 	if j := waitFinal(t, base, apiKey, text["id"].(string), 30*time.Second); j["state"] != "posted" || j["method"] != "sendTextStatus" || c.green.Count("sendTextStatus") != 1 {
 		t.Errorf("text job: %v", j)
 	}
 
 	// Metrics: behind the key, Green API answers by method and code, no token.
-	metrics := func(key string) (int, string) {
-		req, _ := http.NewRequest("GET", base+"/metrics", nil)
-		if key != "" {
-			req.Header.Set("Authorization", "Bearer "+key)
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
-	if code, _ := metrics(""); code != http.StatusUnauthorized {
+	if code, _, _ := request(t, "GET", base+"/metrics", "", "", nil); code != http.StatusUnauthorized {
 		t.Errorf("/metrics without a key: %d", code)
 	}
-	code, m := metrics(apiKey)
+	code, b, _ = request(t, "GET", base+"/metrics", apiKey, "", nil)
+	m := string(b)
 	for _, want := range []string{`mediaprep_greenapi_responses_total{code="200",method="sendMediaStatus"} 3`, `mediaprep_jobs_total{state="posted"}`, `mediaprep_queue_depth 0`} {
 		if code != 200 || !strings.Contains(m, want) {
 			t.Errorf("/metrics lacks %s", want)
