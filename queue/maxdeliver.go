@@ -119,6 +119,12 @@ func (q *Queue) exhausted(ctx context.Context, seq uint64, deliveries int) {
 		if j.Error != "" {
 			msg += "; last error: " + j.Error
 		}
+		if j.IDMessage != "" {
+			// The status went out; only what came after (moving the
+			// source) did not finish. It is posted, with the reason.
+			j.State, j.ErrorCode, j.Error = StatePosted, CodeMaxDeliveries, "posted, but then "+msg
+			return nil
+		}
 		j.State, j.ErrorCode, j.Error = StateFailed, CodeMaxDeliveries, msg
 		return nil
 	})

@@ -110,7 +110,7 @@ func (q *Queue) Enqueue(ctx context.Context, j Job) (Job, error) {
 	}
 	if _, err := q.jobs.Create(ctx, j.ID, data); err != nil {
 		if isConflict(err) {
-			return Job{}, fmt.Errorf("queue: job %s already exists; enqueue it under another id", j.ID)
+			return Job{}, fmt.Errorf("%w: %s; enqueue it under another id", ErrExists, j.ID)
 		}
 		return Job{}, fmt.Errorf("queue: storing job %s: %w", j.ID, err)
 	}

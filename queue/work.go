@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -203,7 +204,7 @@ func (q *Queue) handle(ctx context.Context, msg jetstream.Msg, h Handler) {
 	}
 
 	stop := q.keepAlive(msg, log)
-	err = h(ctx, &Delivery{Job: j, Attempt: attempt, Log: log, maxDeliver: q.cfg.MaxDeliver})
+	err = safely(ctx, h, &Delivery{Job: j, Attempt: attempt, Log: log, maxDeliver: q.cfg.MaxDeliver})
 	stop()
 
 	var retry *retryError
@@ -312,4 +313,17 @@ func RetryDelay(err error) (time.Duration, bool) {
 		return r.delay, true
 	}
 	return 0, false
+}
+
+// safely runs h, turning a panic into an error (the job fails with
+// CodeHandler and the stack is logged) so that one bad input cannot take
+// the whole process, and every job it runs, down with it.
+func safely(ctx context.Context, h Handler, d *Delivery) (err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			d.Log.Error("queue: the handler panicked", "panic", fmt.Sprint(r), "stack", string(debug.Stack()))
+			err = fmt.Errorf("internal error (a bug, please report it): %v", r)
+		}
+	}()
+	return h(ctx, d)
 }

@@ -365,3 +365,43 @@ func TestWorkShutdownLongGrace(t *testing.T) {
 		t.Errorf("later job: %s after %d attempts", got.State, got.Attempts)
 	}
 }
+
+func TestWorkHandlerPanicFailsOnlyItsJob(t *testing.T) {
+	e := startServer(t)
+	q, _ := openQueue(t, e, Config{})
+	startWork(t, q, WorkOptions{}, func(ctx context.Context, d *Delivery) error {
+		if d.Job.Name == "bomb" {
+			var m map[string]int
+			m["x"]++ // a bug in a decoder, say
+		}
+		_, err := q.Update(ctx, d.Job.ID, func(j *Job) error { j.State = StatePosted; return nil })
+		return err
+	})
+	bomb, err := q.Enqueue(t.Context(), Job{Name: "bomb"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fine, err := q.Enqueue(t.Context(), Job{Name: "fine"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if j := waitState(t, q, bomb.ID, StateFailed); j.ErrorCode != CodeHandler || !strings.Contains(j.Error, "assignment to entry in nil map") {
+		t.Errorf("panicking job: %q %q", j.ErrorCode, j.Error)
+	}
+	waitState(t, q, fine.ID, StatePosted)
+	waitEmpty(t, q)
+}
+
+func TestEnqueueExisting(t *testing.T) {
+	e := startServer(t)
+	q, _ := openQueue(t, e, Config{})
+	if _, err := q.Enqueue(t.Context(), Job{ID: "same"}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := q.Enqueue(t.Context(), Job{ID: "same"}); !errors.Is(err, ErrExists) {
+		t.Errorf("second Enqueue of the same id: %v, want ErrExists", err)
+	}
+	if d, _ := q.Depth(t.Context()); d != 1 {
+		t.Errorf("Depth = %d, want 1", d)
+	}
+}
