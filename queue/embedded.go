@@ -19,13 +19,14 @@ const readyTimeout = 10 * time.Second
 type Embedded struct {
 	server *server.Server
 	listen bool
+	token  string // required from clients; empty: none
 }
 
 // StartEmbedded starts a NATS server with JetStream that stores its data
 // under dir. With listen "" it opens no port and only Connect reaches it;
 // with an address such as "127.0.0.1:4222" (":0" picks a free port) other
 // processes can connect to ClientURL too. Call Shutdown when done.
-func StartEmbedded(dir string, listen string, log *slog.Logger) (*Embedded, error) {
+func StartEmbedded(dir string, listen string, log *slog.Logger, opt ...EmbeddedOption) (*Embedded, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
@@ -50,6 +51,13 @@ func StartEmbedded(dir string, listen string, log *slog.Logger) (*Embedded, erro
 		}
 		opts.Host, opts.Port = host, p
 	}
+	var eo embeddedOptions
+	for _, o := range opt {
+		o(&eo)
+	}
+	if eo.token != "" {
+		opts.Authorization = eo.token
+	}
 	s, err := server.NewServer(opts)
 	if err != nil {
 		return nil, fmt.Errorf("queue: embedded NATS server: %w", err)
@@ -61,11 +69,25 @@ func StartEmbedded(dir string, listen string, log *slog.Logger) (*Embedded, erro
 		s.WaitForShutdown()
 		return nil, fmt.Errorf("queue: the embedded NATS server was not ready after %s (store %s, listen %q); see its log lines above", readyTimeout, dir, listen)
 	}
-	return &Embedded{server: s, listen: listen != ""}, nil
+	return &Embedded{server: s, listen: listen != "", token: eo.token}, nil
+}
+
+// EmbeddedOption configures StartEmbedded.
+type EmbeddedOption func(*embeddedOptions)
+
+type embeddedOptions struct{ token string }
+
+// WithToken makes the server require token from every client: other
+// processes connect with nats://TOKEN@host:port. Connect adds it itself.
+func WithToken(token string) EmbeddedOption {
+	return func(o *embeddedOptions) { o.token = token }
 }
 
 // Connect opens an in-process connection to the server.
 func (e *Embedded) Connect(opts ...nats.Option) (*nats.Conn, error) {
+	if e.token != "" {
+		opts = append(opts, nats.Token(e.token))
+	}
 	nc, err := nats.Connect("", append(opts, nats.InProcessServer(e.server))...)
 	if err != nil {
 		return nil, fmt.Errorf("queue: connecting to the embedded NATS server: %w", err)

@@ -100,3 +100,24 @@ func TestEmbeddedPersists(t *testing.T) {
 		t.Errorf("Depth after restart = %d, %v; want 1", d, err)
 	}
 }
+
+func TestEmbeddedToken(t *testing.T) {
+	e, err := StartEmbedded(t.TempDir(), "127.0.0.1:0", nil, WithToken("s3cret"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Shutdown()
+	if nc, err := nats.Connect(e.ClientURL()); err == nil {
+		nc.Close()
+		t.Fatal("connected without the token")
+	}
+	nc, err := nats.Connect(e.ClientURL(), nats.Token("s3cret"))
+	if err != nil {
+		t.Fatalf("with the token: %v", err)
+	}
+	nc.Close()
+	if nc, err = e.Connect(); err != nil {
+		t.Fatalf("in-process: %v", err)
+	}
+	nc.Close()
+}

@@ -70,7 +70,14 @@ type Job struct {
 	// status may have been posted, so the job is never sent again.
 	OutcomeUnknown bool      `json:"outcomeUnknown,omitempty"`
 	PostedAt       time.Time `json:"postedAt,omitzero"`
-	MovedTo        string    `json:"movedTo,omitempty"` // inbox jobs: where the source went (processed/… or failed/…)
+	MovedTo        string    `json:"movedTo,omitempty"` // where the source went (processed/… or failed/…)
+	// Moving is where the source is being moved, written before the move
+	// so that a redelivery finishes the same move instead of another.
+	Moving string `json:"moving,omitempty"`
+	// PostingBy names the delivery that is sending the status: a second
+	// delivery running at the same time (its worker looked dead but was
+	// not) must not send too.
+	PostingBy string `json:"postingBy,omitempty"`
 
 	ErrorCode string `json:"errorCode,omitempty"`
 	Error     string `json:"error,omitempty"`

@@ -2,6 +2,8 @@ package service
 
 import (
 	"context"
+	crand "crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -127,14 +129,19 @@ func (w *Worker) Handle(ctx context.Context, d *queue.Delivery) error {
 	ctx = WithJob(ctx, job.ID)
 	switch {
 	case job.State == queue.StatePosted:
-		return w.settle(ctx, job, log) // posted; the source may not have been moved yet
+		return w.settle(ctx, job, log, d.LastAttempt()) // posted; the source may not have been moved yet
 	case job.State == queue.StateFailed:
 		return nil
 	case job.IDMessage != "":
 		// Posted by an earlier delivery that died before it finished:
 		// never send again.
 		log.Info("posted by an earlier delivery; not sending again", "idMessage", job.IDMessage)
-		return w.posted(ctx, job, log)
+		return w.posted(ctx, job, log, d.LastAttempt())
+	case job.State == queue.StatePosting && !job.OutcomeUnknown:
+		// An earlier delivery died while sending (kill -9, power): the
+		// status may have gone out. At most once: never send again.
+		return w.fail(ctx, job, log, &greenapi.Error{Method: job.Method, Code: greenapi.CodeOutcomeUnknown,
+			Message: "the worker sending this status stopped before the answer was recorded; it may have been posted (check getOutgoingStatuses); upload it again to post it anyway"})
 	case job.Invalid != "":
 		return w.fail(ctx, job, log, &jobError{code: "bad_metadata", msg: job.Invalid})
 	case job.OutcomeUnknown:
@@ -152,14 +159,19 @@ func (w *Worker) Handle(ctx context.Context, d *queue.Delivery) error {
 
 	runCtx, cancel := context.WithTimeout(ctx, w.cfg.Timeout)
 	defer cancel()
+	send := &guardedSender{Sender: w.cfg.Send, jobs: w.cfg.Jobs, id: job.ID, token: newToken(), metrics: w.cfg.Metrics}
 	var err error
 	if job.Options.Text != "" {
-		job, err = w.sendText(runCtx, job, log)
+		job, err = w.sendText(runCtx, job, send, log)
 	} else {
-		job, err = w.publish(runCtx, job, log)
+		job, err = w.publish(runCtx, job, send, log)
+	}
+	if errors.Is(err, errSendTaken) {
+		log.Warn("another delivery of this job is posting it; leaving the job to it")
+		return nil
 	}
 	if err == nil {
-		return w.posted(ctx, job, log)
+		return w.posted(ctx, job, log, d.LastAttempt())
 	}
 	if ctx.Err() != nil {
 		// Shutting down: the queue puts the job back for another worker.
@@ -208,7 +220,7 @@ func backoff(attempt int) time.Duration {
 
 // publish fetches the source and runs it through a Publisher of its own,
 // whose ledger is the job record: a status is posted at most once per job.
-func (w *Worker) publish(ctx context.Context, job queue.Job, log *slog.Logger) (queue.Job, error) {
+func (w *Worker) publish(ctx context.Context, job queue.Job, send Sender, log *slog.Logger) (queue.Job, error) {
 	dir, err := os.MkdirTemp(w.cfg.TempDir, "job-"+job.ID+"-")
 	if err != nil {
 		return job, fmt.Errorf("%w: temp folder: %w", storage.ErrFailed, err)
@@ -226,7 +238,7 @@ func (w *Worker) publish(ctx context.Context, job queue.Job, log *slog.Logger) (
 		return job, err
 	}
 	ledger := &jobLedger{jobs: w.cfg.Jobs, id: job.ID, log: log}
-	pub := pipeline.NewPublisher(pl, w.cfg.Bucket, w.cfg.Check, w.cfg.Send,
+	pub := pipeline.NewPublisher(pl, w.cfg.Bucket, w.cfg.Check, send,
 		pipeline.PublisherConfig{Ledger: ledger, DryRun: w.cfg.DryRun, Logger: log})
 
 	stage := newStageClock(w.cfg.Metrics)
@@ -327,60 +339,128 @@ func sourceName(job queue.Job) string {
 }
 
 // stateOf maps a pipeline stage to the job state it shows; the link check
-// is part of storing.
+// is part of storing, and posting is set by guardedSender as it sends.
 func stateOf(s pipeline.Stage) queue.State {
 	switch s {
 	case pipeline.StagePreparing:
 		return queue.StatePreparing
 	case pipeline.StageStoring:
 		return queue.StateStoring
-	case pipeline.StagePosting:
-		return queue.StatePosting
 	}
 	return ""
 }
 
-// sendText posts a text status, recording idMessage before it returns.
-func (w *Worker) sendText(ctx context.Context, job queue.Job, log *slog.Logger) (queue.Job, error) {
+// errSendTaken: another delivery of the job is sending it.
+var errSendTaken = errors.New("another delivery is posting this job")
+
+// guardedSender marks the job posting, by this delivery, in one
+// compare-and-set on its record right before each send: a job whose
+// record says it was posted, may have been, or is being posted by another
+// delivery is not sent. With the record as ledger, this makes a status go
+// out at most once per job.
+type guardedSender struct {
+	Sender
+	jobs    JobStore
+	id      string
+	token   string
+	metrics *Metrics
+}
+
+func (g *guardedSender) take(ctx context.Context) error {
+	_, err := g.jobs.Update(ctx, g.id, func(j *queue.Job) error {
+		if j.IDMessage != "" || j.OutcomeUnknown || (j.State == queue.StatePosting && j.PostingBy != g.token) {
+			return errSendTaken
+		}
+		j.State, j.PostingBy = queue.StatePosting, g.token
+		return nil
+	})
+	switch {
+	case errors.Is(err, errSendTaken):
+		return err
+	case err != nil:
+		return fmt.Errorf("%w: %w", errQueue, err) // nothing sent; try again
+	}
+	g.metrics.JobState(queue.StatePosting)
+	return nil
+}
+
+func (g *guardedSender) SendMediaStatus(ctx context.Context, s greenapi.MediaStatus) (greenapi.Sent, error) {
+	if err := g.take(ctx); err != nil {
+		return greenapi.Sent{}, err
+	}
+	return g.Sender.SendMediaStatus(ctx, s)
+}
+
+func (g *guardedSender) SendVoiceStatus(ctx context.Context, s greenapi.VoiceStatus) (greenapi.Sent, error) {
+	if err := g.take(ctx); err != nil {
+		return greenapi.Sent{}, err
+	}
+	return g.Sender.SendVoiceStatus(ctx, s)
+}
+
+func (g *guardedSender) SendTextStatus(ctx context.Context, s greenapi.TextStatus) (greenapi.Sent, error) {
+	if err := g.take(ctx); err != nil {
+		return greenapi.Sent{}, err
+	}
+	return g.Sender.SendTextStatus(ctx, s)
+}
+
+// newToken names one delivery.
+func newToken() string {
+	var b [8]byte
+	_, _ = crand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// sendText posts a text status, recording idMessage (durably, as the
+// ledger does) before it returns.
+func (w *Worker) sendText(ctx context.Context, job queue.Job, send Sender, log *slog.Logger) (queue.Job, error) {
 	st := greenapi.TextStatus{
 		Message: job.Options.Text, BackgroundColor: job.Options.BackgroundColor,
 		Font: job.Options.Font, Participants: job.Options.Participants,
 	}
-	w.update(ctx, job.ID, log, func(j *queue.Job) error { j.State = queue.StatePosting; return nil })
-	w.cfg.Metrics.JobState(queue.StatePosting)
-	sent, err := w.cfg.Send.SendTextStatus(ctx, st)
-	now := time.Now().UTC().Truncate(time.Second)
+	sent, err := send.SendTextStatus(ctx, st)
 	if err != nil && !errors.Is(err, greenapi.ErrOutcomeUnknown) {
 		return job, err
 	}
-	j, uerr := w.cfg.Jobs.Update(ctx, job.ID, func(j *queue.Job) error {
-		j.Method, j.IDMessage, j.DryRun, j.PostedAt = greenapi.MethodSendTextStatus, sent.IDMessage, w.cfg.DryRun, now
-		j.OutcomeUnknown = err != nil
-		return nil
-	})
+	rec := pipeline.Posted{
+		Prepared:  pipeline.Prepared{Method: greenapi.MethodSendTextStatus},
+		IDMessage: sent.IDMessage, DryRun: w.cfg.DryRun, OutcomeUnknown: err != nil,
+		PostedAt: time.Now().UTC().Truncate(time.Second),
+	}
+	if rerr := (&jobLedger{jobs: w.cfg.Jobs, id: job.ID, log: log}).Record("", rec); rerr != nil {
+		return job, fmt.Errorf("posted as %s, recording it failed: %w", sent.IDMessage, rerr)
+	}
 	if err != nil {
 		return job, err
-	}
-	if uerr != nil {
-		return job, fmt.Errorf("%w: posted as %s, recording it failed: %w", errQueue, sent.IDMessage, uerr)
 	}
 	if !w.cfg.DryRun {
 		log.Info("posted", "method", greenapi.MethodSendTextStatus, "idMessage", sent.IDMessage)
 	}
-	return j, nil
+	return w.reload(ctx, job)
 }
 
 // posted ends a job whose status went out: the source moves to processed/,
 // then the job is marked posted. A failed move is retried (the job keeps
 // its idMessage, so nothing is sent again).
-func (w *Worker) posted(ctx context.Context, job queue.Job, log *slog.Logger) error {
+func (w *Worker) posted(ctx context.Context, job queue.Job, log *slog.Logger, last bool) error {
+	// The status is out: finish even while shutting down, within bounds.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+	defer cancel()
+	code, reason := "", ""
 	moved, err := w.moveSource(ctx, job, w.cfg.Layout.Processed)
 	if err != nil {
-		log.Warn("posted; moving the source failed, will retry", "err", err)
-		return queue.RetryLater(err, backoff(job.Attempts))
+		if !last {
+			log.Warn("posted; moving the source failed, will retry", "err", err)
+			return queue.RetryLater(err, backoff(job.Attempts))
+		}
+		// Posted all the same. The source stays where it is; its job
+		// record keeps the inbox from taking it again.
+		code, reason = "source_not_moved", "posted, but the source could not be moved to "+w.cfg.Layout.Processed+": "+err.Error()
+		log.Error("posted; the source could not be moved and stays in place", "source", job.Source, "err", err)
 	}
 	j, err := w.cfg.Jobs.Update(ctx, job.ID, func(j *queue.Job) error {
-		j.State, j.MovedTo, j.ErrorCode, j.Error = queue.StatePosted, moved, "", ""
+		j.State, j.MovedTo, j.ErrorCode, j.Error = queue.StatePosted, moved, code, reason
 		return nil
 	})
 	if err != nil {
@@ -392,16 +472,18 @@ func (w *Worker) posted(ctx context.Context, job queue.Job, log *slog.Logger) er
 }
 
 // settle finishes a posted job whose source is still in place.
-func (w *Worker) settle(ctx context.Context, job queue.Job, log *slog.Logger) error {
-	if job.Source == "" || job.MovedTo != "" {
+func (w *Worker) settle(ctx context.Context, job queue.Job, log *slog.Logger, last bool) error {
+	if job.Source == "" || job.MovedTo != "" || job.ErrorCode == "source_not_moved" {
 		return nil
 	}
-	return w.posted(ctx, job, log)
+	return w.posted(ctx, job, log, last)
 }
 
 // fail records a job as failed with its code and reason; an inbox or
 // upload source moves to failed/ next to NAME.error.json.
 func (w *Worker) fail(ctx context.Context, job queue.Job, log *slog.Logger, cause error) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
+	defer cancel()
 	code := codeOf(cause)
 	msg := cause.Error()
 	moved := ""
@@ -488,8 +570,8 @@ func (w *Worker) writeErrorFile(ctx context.Context, job queue.Job, code, msg st
 // destination is where a source goes under prefix: its name below the
 // inbox or uploads prefix, with the job id added when that name is taken.
 func (w *Worker) destination(ctx context.Context, job queue.Job, prefix string) string {
-	if job.MovedTo != "" && strings.HasPrefix(job.MovedTo, prefix) {
-		return job.MovedTo
+	if job.Moving != "" && strings.HasPrefix(job.Moving, prefix) {
+		return job.Moving // chosen by an earlier delivery
 	}
 	dst := prefix + w.cfg.Layout.rel(job.Source)
 	if _, found, err := w.cfg.Bucket.Lookup(ctx, dst); err == nil && found {
@@ -509,6 +591,12 @@ func (w *Worker) moveSource(ctx context.Context, job queue.Job, prefix string) (
 		return job.MovedTo, nil
 	}
 	dst := w.destination(ctx, job, prefix)
+	if job.Moving != dst {
+		// Written first, so that a redelivery finishes this very move.
+		if _, err := w.cfg.Jobs.Update(ctx, job.ID, func(j *queue.Job) error { j.Moving = dst; return nil }); err != nil {
+			return "", fmt.Errorf("%w: %w", errQueue, err)
+		}
+	}
 	if err := w.cfg.Bucket.Move(ctx, job.Source, dst); err != nil {
 		if errors.Is(err, storage.ErrNotFound) {
 			if _, found, lerr := w.cfg.Bucket.Lookup(ctx, dst); lerr == nil && found {

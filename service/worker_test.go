@@ -22,8 +22,9 @@ import (
 type memJobs struct {
 	mu   sync.Mutex
 	jobs map[string]queue.Job
-	// failIDMessage makes this many Updates that set idMessage fail.
-	failIDMessage int
+	// failIDMessage makes this many Updates that set idMessage fail;
+	// failMovedTo the same for movedTo.
+	failIDMessage, failMovedTo int
 }
 
 func (m *memJobs) Get(_ context.Context, id string) (queue.Job, error) {
@@ -48,6 +49,10 @@ func (m *memJobs) Update(_ context.Context, id string, fn func(*queue.Job) error
 	}
 	if j.IDMessage != "" && m.jobs[id].IDMessage == "" && m.failIDMessage > 0 {
 		m.failIDMessage--
+		return queue.Job{}, errors.New("nats: timeout")
+	}
+	if j.MovedTo != "" && m.jobs[id].MovedTo == "" && m.failMovedTo > 0 {
+		m.failMovedTo--
 		return queue.Job{}, errors.New("nats: timeout")
 	}
 	m.jobs[id] = j
@@ -266,5 +271,113 @@ func TestWorkerBrokenMediaAndBadOptions(t *testing.T) {
 	}
 	if objs, _ := f.dir.List(t.Context(), "statuses/"); len(objs) != 0 {
 		t.Errorf("broken input was stored: %v", objs)
+	}
+}
+
+func TestWorkerDeliveryAfterACrashWhilePostingDoesNotSend(t *testing.T) {
+	f := newWorkerFixture(t)
+	j := f.drop(t, "j1", "samples/sample.jpg")
+	// The worker sending it was killed before the answer was recorded.
+	j.State, j.PostingBy = queue.StatePosting, "dead-delivery"
+	f.jobs.jobs["j1"] = j
+	_ = f.w.Handle(t.Context(), queue.NewDelivery(j, 2, 10))
+	got, _ := f.jobs.Get(t.Context(), "j1")
+	if f.send.count() != 0 || got.State != queue.StateFailed || got.ErrorCode != greenapi.CodeOutcomeUnknown {
+		t.Errorf("%d sends; job %+v", f.send.count(), got)
+	}
+}
+
+// racingJobs marks the job as being posted by another delivery as soon as
+// this one says it is storing: two deliveries of one job at once.
+type racingJobs struct{ *memJobs }
+
+func (r racingJobs) Update(ctx context.Context, id string, fn func(*queue.Job) error) (queue.Job, error) {
+	j, err := r.memJobs.Update(ctx, id, fn)
+	if err == nil && j.State == queue.StateStoring {
+		return r.memJobs.Update(ctx, id, func(j *queue.Job) error {
+			j.State, j.PostingBy = queue.StatePosting, "the other delivery"
+			return nil
+		})
+	}
+	return j, err
+}
+
+func TestWorkerTwoDeliveriesAtOnceSendOnce(t *testing.T) {
+	f := newWorkerFixture(t)
+	w, err := NewWorker(WorkerConfig{Jobs: racingJobs{f.jobs}, Bucket: f.dir, Prep: f.w.cfg.Prep, Check: storage.Checker{},
+		Send: f.send, TempDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := f.drop(t, "j1", "samples/sample.jpg")
+	if err := w.Handle(t.Context(), queue.NewDelivery(j, 1, 10)); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := f.jobs.Get(t.Context(), "j1")
+	if f.send.count() != 0 || got.PostingBy != "the other delivery" || !f.exists("inbox/sample.jpg") {
+		t.Errorf("%d sends; job %+v", f.send.count(), got)
+	}
+}
+
+// stuckBucket refuses to move anything.
+type stuckBucket struct{ *storage.Dir }
+
+func (stuckBucket) Move(context.Context, string, string) error {
+	return errors.Join(storage.ErrFailed, errors.New("AccessDenied: s3:DeleteObject"))
+}
+
+func TestWorkerPostedButSourceStuck(t *testing.T) {
+	f := newWorkerFixture(t)
+	w, err := NewWorker(WorkerConfig{Jobs: f.jobs, Bucket: stuckBucket{f.dir}, Prep: f.w.cfg.Prep, Check: storage.Checker{},
+		Send: f.send, TempDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := f.drop(t, "j1", "samples/sample.jpg")
+	err = w.Handle(t.Context(), queue.NewDelivery(j, 1, 2))
+	if _, ok := queue.RetryDelay(err); !ok {
+		t.Fatalf("first delivery: %v, want a retry of the move", err)
+	}
+	got, _ := f.jobs.Get(t.Context(), "j1")
+	if err := w.Handle(t.Context(), queue.NewDelivery(got, 2, 2)); err != nil {
+		t.Fatalf("last delivery: %v", err)
+	}
+	got, _ = f.jobs.Get(t.Context(), "j1")
+	if got.State != queue.StatePosted || got.ErrorCode != "source_not_moved" || f.send.count() != 1 || !f.exists("inbox/sample.jpg") {
+		t.Errorf("%d sends; job %+v", f.send.count(), got)
+	}
+}
+
+func TestWorkerTextStatusRecordedThroughAKeyValueHiccup(t *testing.T) {
+	f := newWorkerFixture(t)
+	f.jobs.failIDMessage = 2
+	f.jobs.jobs["t1"] = queue.Job{ID: "t1", State: queue.StateQueued, Options: queue.Options{Text: "hi", BackgroundColor: "#228B22"}}
+	if err := f.w.Handle(t.Context(), queue.NewDelivery(f.jobs.jobs["t1"], 1, 10)); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := f.jobs.Get(t.Context(), "t1")
+	if got.State != queue.StatePosted || got.IDMessage == "" || got.Method != "sendTextStatus" || f.send.count() != 1 {
+		t.Errorf("%d sends; job %+v", f.send.count(), got)
+	}
+}
+
+func TestWorkerMoveFinishedByTheNextDelivery(t *testing.T) {
+	f := newWorkerFixture(t)
+	j := f.drop(t, "j1", "samples/sample.jpg")
+	f.jobs.failMovedTo = 2 // the move happens, recording it does not
+	err := f.w.Handle(t.Context(), queue.NewDelivery(j, 1, 10))
+	if _, ok := queue.RetryDelay(err); !ok {
+		t.Fatalf("first delivery: %v, want a retry", err)
+	}
+	got, _ := f.jobs.Get(t.Context(), "j1")
+	if err := f.w.Handle(t.Context(), queue.NewDelivery(got, 2, 10)); err != nil {
+		t.Fatalf("second delivery: %v", err)
+	}
+	got, _ = f.jobs.Get(t.Context(), "j1")
+	if got.State != queue.StatePosted || got.MovedTo != "processed/sample.jpg" || f.send.count() != 1 {
+		t.Errorf("%d sends; job %+v", f.send.count(), got)
+	}
+	if objs, _ := f.dir.List(t.Context(), "processed/"); len(objs) != 1 {
+		t.Errorf("processed/ holds %d objects, want 1 (no second copy under another name)", len(objs))
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -125,7 +126,9 @@ func (f *serveFlags) add(fl *pflag.FlagSet, getenv func(string) string, withAPI 
 	e := &serveEnv{getenv: getenv}
 	addSettingFlags(fl, &f.settings, getenv)
 	fl.StringVar(&f.data, "data", e.str("MEDIAPREP_DATA_DIR", "mediaprep-data"), "data folder: embedded queue, local storage and inbox, temp files [MEDIAPREP_DATA_DIR]")
-	fl.StringVar(&f.natsURL, "nats", getenv("MEDIAPREP_NATS_URL"), "NATS server(s) to join instead of the embedded one, e.g. nats://10.0.0.5:4222 [MEDIAPREP_NATS_URL]")
+	// No default from the environment: --help would show a URL that may
+	// hold credentials. runService reads MEDIAPREP_NATS_URL itself.
+	fl.StringVar(&f.natsURL, "nats", "", "NATS server(s) to join instead of the embedded one, e.g. nats://10.0.0.5:4222 [MEDIAPREP_NATS_URL]")
 	fl.IntVarP(&f.workers, "workers", "j", e.num("MEDIAPREP_WORKERS", max(1, runtime.NumCPU()/2)), "jobs run at once by this process; serve --workers 0 only takes uploads and drops [MEDIAPREP_WORKERS]")
 	fl.BoolVar(&f.dryRun, "dry-run", false, "never post: log the request each job would send (the default when no Green API credentials are set)")
 	fl.DurationVar(&f.timeout, "timeout", e.dur("MEDIAPREP_FFMPEG_TIMEOUT", 10*time.Minute), "deadline of one ffmpeg run [MEDIAPREP_FFMPEG_TIMEOUT]")
@@ -174,7 +177,7 @@ func newWorkerCmd(g *globalFlags, getenv func(string) string) *cobra.Command {
 		Short: "Run workers only, sharing the queue of an external NATS with other serve and worker processes",
 		Args:  usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if f.natsURL == "" {
+			if f.natsURL == "" && getenv("MEDIAPREP_NATS_URL") == "" {
 				return usagef("worker needs --nats (or MEDIAPREP_NATS_URL): the queue it shares with serve")
 			}
 			return runService(cmd.Context(), g, &f, getenv, false)
@@ -196,6 +199,13 @@ func (e usageError) orNil() error {
 // worker until ctx ends, then shuts down gracefully.
 func runService(ctx context.Context, g *globalFlags, f *serveFlags, getenv func(string) string, withAPI bool) error {
 	log := g.logger()
+	if f.natsURL == "" {
+		f.natsURL = getenv("MEDIAPREP_NATS_URL")
+	}
+	natsToken := getenv("MEDIAPREP_NATS_TOKEN")
+	if f.natsListen != "" && natsToken == "" && !isLoopback(f.natsListen) {
+		return usagef("--nats-listen %s is reachable from other machines: set MEDIAPREP_NATS_TOKEN, the token every NATS client must give (workers join with nats://TOKEN@host:port), or listen on 127.0.0.1", f.natsListen)
+	}
 	if f.workers < 0 || (!withAPI && f.workers == 0) {
 		return usagef("--workers %d: need at least %d", f.workers, map[bool]int{true: 0, false: 1}[withAPI])
 	}
@@ -259,7 +269,7 @@ func runService(ctx context.Context, g *globalFlags, f *serveFlags, getenv func(
 	}
 
 	// The queue: embedded unless --nats.
-	nc, closeNATS, err := connectNATS(f, log)
+	nc, closeNATS, err := connectNATS(f, natsToken, log)
 	if err != nil {
 		return err
 	}
@@ -286,6 +296,8 @@ func runService(ctx context.Context, g *globalFlags, f *serveFlags, getenv func(
 	worker, err := service.NewWorker(service.WorkerConfig{
 		Jobs: q, Bucket: bucket, Prep: tr, Check: storage.Checker{}, Send: send, DryRun: dryRun,
 		TempDir: filepath.Join(tmp, "work"), Layout: service.Layout{Inbox: f.inboxPrefix},
+		// Several ffmpeg runs, each bounded by --timeout, plus transfers.
+		Timeout: 3*f.timeout + 5*time.Minute,
 		Metrics: metrics, Logger: log,
 	})
 	if err != nil {
@@ -316,11 +328,17 @@ func runService(ctx context.Context, g *globalFlags, f *serveFlags, getenv func(
 				cancel()
 			}
 		}()
+		wg.Add(1)
 		go func() {
+			defer wg.Done()
 			<-runCtx.Done()
+			// Uploads in flight finish (and are queued) before the queue
+			// closes; new ones are refused.
 			sctx, scancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 			defer scancel()
-			_ = srv.Shutdown(sctx) // uploads in flight finish; new ones are refused
+			if err := srv.Shutdown(sctx); err != nil {
+				log.Warn("http: uploads still running after 30 s were cut", "err", err)
+			}
 		}()
 
 		icfg := service.InboxConfig{
@@ -374,16 +392,23 @@ func runService(ctx context.Context, g *globalFlags, f *serveFlags, getenv func(
 }
 
 // connectNATS joins --nats, or starts the embedded server in the data dir.
-func connectNATS(f *serveFlags, log *slog.Logger) (*nats.Conn, func(), error) {
+func connectNATS(f *serveFlags, token string, log *slog.Logger) (*nats.Conn, func(), error) {
 	opts := []nats.Option{nats.Name("mediaprep"), nats.MaxReconnects(-1), nats.ReconnectWait(time.Second)}
 	if f.natsURL != "" {
+		if token != "" {
+			opts = append(opts, nats.Token(token))
+		}
 		nc, err := nats.Connect(f.natsURL, opts...)
 		if err != nil {
-			return nil, nil, fmt.Errorf("nats %s: %w", f.natsURL, err)
+			return nil, nil, fmt.Errorf("nats %s: %s", redactURLs(f.natsURL), strings.ReplaceAll(err.Error(), f.natsURL, redactURLs(f.natsURL)))
 		}
 		return nc, nc.Close, nil
 	}
-	emb, err := queue.StartEmbedded(filepath.Join(f.data, "nats"), f.natsListen, log)
+	var eopts []queue.EmbeddedOption
+	if token != "" {
+		eopts = append(eopts, queue.WithToken(token))
+	}
+	emb, err := queue.StartEmbedded(filepath.Join(f.data, "nats"), f.natsListen, log, eopts...)
 	if err != nil {
 		return nil, nil, fmt.Errorf("embedded NATS: %w", err)
 	}
@@ -467,17 +492,52 @@ func runDir(parent string) (string, func(), error) {
 			os.RemoveAll(d)
 		}
 	}
-	dir, err := os.MkdirTemp(parent, "run-")
+	// Made under a hidden name, locked, then renamed: another process
+	// starting now never sees a run-* folder without its lock held.
+	tmp, err := os.MkdirTemp(parent, ".new-")
 	if err != nil {
 		return "", nil, err
 	}
-	lf, err := os.Create(filepath.Join(dir, ".lock"))
+	lf, err := os.Create(filepath.Join(tmp, ".lock"))
 	if err == nil {
 		err = syscall.Flock(int(lf.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
 	}
+	dir := filepath.Join(parent, "run-"+strings.TrimPrefix(filepath.Base(tmp), ".new-"))
+	if err == nil {
+		err = os.Rename(tmp, dir)
+	}
 	if err != nil {
-		os.RemoveAll(dir)
+		if lf != nil {
+			lf.Close()
+		}
+		os.RemoveAll(tmp)
 		return "", nil, fmt.Errorf("temp folder: %w", err)
 	}
 	return dir, func() { os.RemoveAll(dir); lf.Close() }, nil
+}
+
+// redactURLs hides the user info (a token or password) of each URL in a
+// comma-separated NATS server list.
+func redactURLs(list string) string {
+	parts := strings.Split(list, ",")
+	for i, p := range parts {
+		if u, err := url.Parse(strings.TrimSpace(p)); err == nil && u.User != nil {
+			u.User = url.User("redacted")
+			parts[i] = u.String()
+		}
+	}
+	return strings.Join(parts, ",")
+}
+
+// isLoopback reports whether addr (host:port) listens on loopback only.
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }
