@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -41,8 +42,15 @@ type Server struct {
 	t    testing.TB
 	bin  string
 	addr string
+	args []string
 	cmd  *exec.Cmd
 	done chan struct{}
+}
+
+// Options configure StartWith.
+type Options struct {
+	Dir  string   // the folder buckets live in; default a test temp dir
+	Args []string // global versitygw flags, placed before posix (e.g. --event-nats-url)
 }
 
 // Binary returns the path of the versitygw binary, or an error saying how
@@ -86,6 +94,15 @@ func Start(t testing.TB) *Server {
 // that a benchmark measures the client rather than the disk).
 func StartIn(t testing.TB, dir string) *Server {
 	t.Helper()
+	return StartWith(t, Options{Dir: dir})
+}
+
+// StartWith is Start with options; Restart keeps them.
+func StartWith(t testing.TB, opt Options) *Server {
+	t.Helper()
+	if opt.Dir == "" {
+		opt.Dir = t.TempDir()
+	}
 	bin, err := Binary()
 	if err != nil {
 		t.Fatal(err)
@@ -99,10 +116,11 @@ func StartIn(t testing.TB, dir string) *Server {
 	s := &Server{
 		Endpoint: "http://" + addr,
 		Bucket:   "media",
-		Dir:      dir,
+		Dir:      opt.Dir,
 		t:        t,
 		bin:      bin,
 		addr:     addr,
+		args:     slices.Clone(opt.Args),
 	}
 	s.start()
 	t.Cleanup(s.Stop)
@@ -114,7 +132,8 @@ func StartIn(t testing.TB, dir string) *Server {
 
 func (s *Server) start() {
 	s.t.Helper()
-	cmd := exec.Command(s.bin, "--port", s.addr, "--health", "/health", "posix", s.Dir)
+	args := append([]string{"--port", s.addr, "--health", "/health"}, s.args...)
+	cmd := exec.Command(s.bin, append(args, "posix", s.Dir)...)
 	cmd.Env = append(os.Environ(), "ROOT_ACCESS_KEY_ID="+AccessKey, "ROOT_SECRET_ACCESS_KEY="+SecretKey)
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	var out strings.Builder
