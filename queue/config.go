@@ -16,7 +16,6 @@ type Config struct {
 	Subject      string        // default "mediaprep.jobs"
 	Consumer     string        // default "workers": one durable pull consumer shared by every worker
 	JobsBucket   string        // key-value bucket of job records, default "mediaprep_jobs"; a record is kept 30 days after its last change
-	ClaimsBucket string        // key-value bucket of Claim, default "mediaprep_claims"; claims expire after 7 days
 	LimitsBucket string        // key-value bucket of Limiter, default "mediaprep_limits"
 	AckWait      time.Duration // a delivery without news for this long goes to another worker; default 30s
 	MaxDeliver   int           // deliveries of a job before it fails with "max_deliveries"; default 10
@@ -28,9 +27,6 @@ type Config struct {
 // jobsMaxAge is how long a job record is kept after its last change, so
 // that the bucket does not grow forever.
 const jobsMaxAge = 30 * 24 * time.Hour
-
-// claimsMaxAge is how long a claim is remembered.
-const claimsMaxAge = 7 * 24 * time.Hour
 
 var (
 	// Stream and consumer names: no spaces, dots, wildcards or slashes.
@@ -49,7 +45,6 @@ func (c Config) withDefaults() Config {
 	def(&c.Subject, "mediaprep.jobs")
 	def(&c.Consumer, "workers")
 	def(&c.JobsBucket, "mediaprep_jobs")
-	def(&c.ClaimsBucket, "mediaprep_claims")
 	def(&c.LimitsBucket, "mediaprep_limits")
 	if c.AckWait == 0 {
 		c.AckWait = 30 * time.Second
@@ -75,7 +70,7 @@ func (c Config) Validate() error {
 	var errs []error
 	for _, n := range []struct{ field, v string }{
 		{"Stream", c.Stream}, {"Consumer", c.Consumer},
-		{"JobsBucket", c.JobsBucket}, {"ClaimsBucket", c.ClaimsBucket}, {"LimitsBucket", c.LimitsBucket},
+		{"JobsBucket", c.JobsBucket}, {"LimitsBucket", c.LimitsBucket},
 	} {
 		if !validName.MatchString(n.v) {
 			errs = append(errs, fmt.Errorf("queue: %s %q: use only letters, digits, - and _", n.field, n.v))

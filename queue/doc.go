@@ -11,9 +11,10 @@
 // worker died each time) is marked failed, from the server's advisory, so
 // that no job stays stuck.
 //
-// Two more buckets share what processes must agree on: Claim (has any
-// process already taken this object?) and Limiter (a rate limit kept by
-// all processes together).
+// Enqueue takes a job id once (ErrExists after), so an id made from what a
+// job is for (an object in an inbox) makes it a job only once, however many
+// processes see it. Another bucket keeps Limiter, a rate limit kept by all
+// processes together.
 //
 // StartEmbedded runs a NATS server with JetStream inside the process, so
 // that one mediaprep needs nothing else; with a listen address, other

@@ -2,6 +2,8 @@ package queue
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -100,4 +102,10 @@ func (l *Limiter) reserve(ctx context.Context) (time.Time, error) {
 			return time.Time{}, fmt.Errorf("queue: limiter %s: %w", l.name, err)
 		}
 	}
+}
+
+// kvKey turns any string into a valid key-value key: the hex SHA-256 of it.
+func kvKey(s string) string {
+	sum := sha256.Sum256([]byte(s))
+	return hex.EncodeToString(sum[:])
 }

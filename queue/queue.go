@@ -26,7 +26,6 @@ type Queue struct {
 	stream jetstream.Stream
 	cons   jetstream.Consumer
 	jobs   jetstream.KeyValue
-	claims jetstream.KeyValue
 	limits jetstream.KeyValue
 }
 
@@ -74,7 +73,6 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Queue, error) {
 		cfg jetstream.KeyValueConfig
 	}{
 		{&q.jobs, jetstream.KeyValueConfig{Bucket: cfg.JobsBucket, Description: "mediaprep job records", TTL: jobsMaxAge}},
-		{&q.claims, jetstream.KeyValueConfig{Bucket: cfg.ClaimsBucket, Description: "mediaprep claimed objects", TTL: claimsMaxAge}},
 		{&q.limits, jetstream.KeyValueConfig{Bucket: cfg.LimitsBucket, Description: "mediaprep shared rate limits"}},
 	}
 	for _, b := range buckets {

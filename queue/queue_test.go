@@ -179,47 +179,6 @@ func TestOpenConcurrent(t *testing.T) {
 	wg.Wait()
 }
 
-func TestClaim(t *testing.T) {
-	e := startServer(t)
-	q1, _ := openQueue(t, e, Config{})
-	q2, _ := openQueue(t, e, Config{})
-	const key = "inbox/a b/ü*.jpg"
-
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	wins := 0
-	for i := range 20 {
-		q := []*Queue{q1, q2}[i%2]
-		wg.Go(func() {
-			ok, err := q.Claim(t.Context(), key)
-			if err != nil {
-				t.Error(err)
-			}
-			if ok {
-				mu.Lock()
-				wins++
-				mu.Unlock()
-			}
-		})
-	}
-	wg.Wait()
-	if wins != 1 {
-		t.Fatalf("%d of 20 concurrent Claims won, want 1", wins)
-	}
-	if ok, _ := q1.Claim(t.Context(), "inbox/other"); !ok {
-		t.Error("Claim of another key: false")
-	}
-	if err := q2.Unclaim(t.Context(), key); err != nil {
-		t.Fatal(err)
-	}
-	if ok, err := q1.Claim(t.Context(), key); !ok || err != nil {
-		t.Errorf("Claim after Unclaim: %v, %v; want true", ok, err)
-	}
-	if err := q1.Unclaim(t.Context(), "never claimed"); err != nil {
-		t.Errorf("Unclaim of an unknown key: %v", err)
-	}
-}
-
 func TestLimiter(t *testing.T) {
 	e := startServer(t)
 	q1, _ := openQueue(t, e, Config{})

@@ -3,6 +3,8 @@ package service
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -25,10 +27,11 @@ import (
 // InboxJobs is what the inbox needs of the queue; *queue.Queue is the
 // implementation.
 type InboxJobs interface {
+	// Enqueue fails with queue.ErrExists when the id is taken: the job
+	// id of a dropped file is made from the object, so that is what
+	// makes each file a job only once, whoever sees it.
 	Enqueue(ctx context.Context, j queue.Job) (queue.Job, error)
-	// Claim returns true the first time key is claimed, by any process.
-	Claim(ctx context.Context, key string) (bool, error)
-	Unclaim(ctx context.Context, key string) error
+	Get(ctx context.Context, id string) (queue.Job, error)
 }
 
 // Subscriber delivers bucket event notifications (NATS core messages);
@@ -60,15 +63,25 @@ type InboxConfig struct {
 }
 
 // Inbox picks up files dropped under the inbox prefix, each exactly once
-// (a claim in the queue's key-value store, so any number of inboxes on any
-// number of machines can watch the same bucket), and enqueues a job with
-// the options of its sidecar NAME.json or its x-amz-meta-* headers.
+// (its job id is made from the object, and the queue takes an id once, so
+// any number of inboxes on any number of machines can watch the same
+// bucket), and enqueues a job with the options of its sidecar NAME.json or
+// its x-amz-meta-* headers.
 type Inbox struct {
 	cfg InboxConfig
 	log *slog.Logger
 
 	mu      sync.Mutex
-	pending map[string]bool // keys with a scheduled event check
+	pending map[string]bool        // candidate keys with a check scheduled
+	seen    map[string]observation // what each key looked like when first seen so
+}
+
+// observation is an object's size and ETag and when they were first seen
+// as they are.
+type observation struct {
+	size int64
+	etag string
+	at   time.Time
 }
 
 // NewInbox checks cfg and returns an Inbox.
@@ -95,7 +108,8 @@ func NewInbox(cfg InboxConfig) (*Inbox, error) {
 	if err := os.MkdirAll(cfg.TempDir, 0o750); err != nil {
 		return nil, fmt.Errorf("service: temp folder: %w", err)
 	}
-	return &Inbox{cfg: cfg, log: cfg.Logger.With("inbox", cfg.Layout.Inbox), pending: make(map[string]bool)}, nil
+	return &Inbox{cfg: cfg, log: cfg.Logger.With("inbox", cfg.Layout.Inbox),
+		pending: make(map[string]bool), seen: make(map[string]observation)}, nil
 }
 
 // Run polls the inbox (and listens to bucket events when configured)
@@ -138,10 +152,17 @@ func (in *Inbox) Scan(ctx context.Context) (int, error) {
 	for _, o := range objs {
 		keys[o.Key] = true
 	}
+	in.mu.Lock()
+	for k := range in.seen {
+		if !keys[k] {
+			delete(in.seen, k) // gone: taken, moved or deleted
+		}
+	}
+	in.mu.Unlock()
 	n := 0
 	var errs []error
 	for _, o := range objs {
-		ok, err := in.take(ctx, o, keys[o.Key+".json"])
+		ok, err := in.take(ctx, o)
 		if err != nil {
 			errs = append(errs, err)
 		}
@@ -167,41 +188,68 @@ func (in *Inbox) isSource(key string) bool {
 	return true
 }
 
-// take enqueues the object o if it is a settled source nobody claimed yet.
-func (in *Inbox) take(ctx context.Context, o storage.Object, hasSidecar bool) (bool, error) {
+// take enqueues the object o if it is a settled source without a job yet.
+func (in *Inbox) take(ctx context.Context, o storage.Object) (bool, error) {
 	if !in.isSource(o.Key) {
 		return false, nil
 	}
-	if age := time.Since(o.LastModified); age < in.cfg.Settle {
-		in.schedule(ctx, o.Key, in.cfg.Settle-age)
+	if !in.settled(o) {
+		in.schedule(ctx, []string{o.Key}, in.cfg.Settle)
 		return false, nil
 	}
-	// Listings and HEAD agree on key, size and the second of the last
-	// change (HEAD has no finer time), so poll and event claim alike.
-	claim := fmt.Sprintf("%s\x00%d\x00%d", o.Key, o.Size, o.LastModified.Unix())
-	first, err := in.cfg.Jobs.Claim(ctx, claim)
-	if err != nil || !first {
+	id := inboxJobID(o)
+	if _, err := in.cfg.Jobs.Get(ctx, id); err == nil {
+		return false, nil // a job has it (maybe one whose source could not move)
+	} else if !errors.Is(err, queue.ErrNotFound) {
 		return false, err
 	}
-	job := queue.Job{Origin: queue.OriginInbox, Source: o.Key, Name: path.Base(o.Key), Size: o.Size}
-	opts, err := in.options(ctx, o, hasSidecar)
-	if err != nil {
+	job := queue.Job{ID: id, Origin: queue.OriginInbox, Source: o.Key, Name: path.Base(o.Key), Size: o.Size}
+	opts, err := in.options(ctx, o)
+	var bad *badSidecar
+	switch {
+	case errors.As(err, &bad):
 		// The job fails at once with the reason; the source goes to
 		// failed/ next to it.
 		job.Invalid = err.Error()
+	case err != nil:
+		return false, err // storage unreachable: next time
 	}
 	job.Options = opts
 	job, err = in.cfg.Jobs.Enqueue(ctx, job)
-	if err != nil {
-		if uerr := in.cfg.Jobs.Unclaim(context.WithoutCancel(ctx), claim); uerr != nil {
-			in.log.Error("enqueue failed and the claim could not be released: the file stays in the inbox until the claim expires",
-				"key", o.Key, "err", uerr)
-		}
+	switch {
+	case errors.Is(err, queue.ErrExists):
+		return false, nil // another inbox took it just now
+	case err != nil:
 		return false, fmt.Errorf("enqueue %s: %w", o.Key, err)
 	}
+	in.mu.Lock()
+	delete(in.seen, o.Key)
+	in.mu.Unlock()
 	in.log.Info("picked up", "job", job.ID, "key", o.Key, "bytes", o.Size)
 	in.cfg.Metrics.JobState(queue.StateQueued)
 	return true, nil
+}
+
+// settled reports whether o has kept its size and ETag for Settle since
+// this inbox first saw it so. Object times are not trusted: a multipart
+// upload's LastModified is when it began, and a writer may pause.
+func (in *Inbox) settled(o storage.Object) bool {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	obs, ok := in.seen[o.Key]
+	if !ok || obs.size != o.Size || obs.etag != o.ETag {
+		in.seen[o.Key] = observation{size: o.Size, etag: o.ETag, at: time.Now()}
+		return false
+	}
+	return time.Since(obs.at) >= in.cfg.Settle
+}
+
+// inboxJobID names the job of a dropped object after its key, size and
+// ETag: the same object is the same job in every process; the same key
+// uploaded again with other content is a new one.
+func inboxJobID(o storage.Object) string {
+	sum := sha256.Sum256([]byte(fmt.Sprintf("%s\x00%d\x00%s", o.Key, o.Size, o.ETag)))
+	return "in-" + hex.EncodeToString(sum[:12])
 }
 
 // sidecar is the JSON of NAME.EXT.json next to a dropped file: the fields
@@ -220,17 +268,13 @@ const maxSidecar = 64 << 10
 // options reads a source's options: from its sidecar when there is one,
 // else from its x-amz-meta-* headers (caption, participants,
 // background-color, crop, video-fit; RFC 2047 words decoded).
-func (in *Inbox) options(ctx context.Context, o storage.Object, hasSidecar bool) (queue.Options, error) {
-	if !hasSidecar {
-		// An event names one key: look for its sidecar.
-		_, found, err := in.cfg.Bucket.Lookup(ctx, o.Key+".json")
-		if err != nil {
-			return queue.Options{}, err
-		}
-		hasSidecar = found
+func (in *Inbox) options(ctx context.Context, o storage.Object) (queue.Options, error) {
+	sc, found, err := in.cfg.Bucket.Lookup(ctx, o.Key+".json")
+	if err != nil {
+		return queue.Options{}, err
 	}
-	if hasSidecar {
-		return in.readSidecar(ctx, o.Key+".json")
+	if found {
+		return in.readSidecar(ctx, sc)
 	}
 	md := o.Metadata
 	if md == nil {
@@ -268,15 +312,20 @@ func (in *Inbox) options(ctx context.Context, o storage.Object, hasSidecar bool)
 	return opts, nil
 }
 
-func (in *Inbox) readSidecar(ctx context.Context, key string) (queue.Options, error) {
+// badSidecar is a sidecar that cannot be read as options: the file fails.
+type badSidecar struct{ msg string }
+
+func (e *badSidecar) Error() string { return e.msg }
+
+func (in *Inbox) readSidecar(ctx context.Context, sc storage.Object) (queue.Options, error) {
+	name := path.Base(sc.Key)
+	if sc.Size > maxSidecar {
+		return queue.Options{}, &badSidecar{fmt.Sprintf("sidecar %s: %d bytes, over the %d byte limit", name, sc.Size, maxSidecar)}
+	}
 	tmp := filepath.Join(in.cfg.TempDir, fmt.Sprintf("sidecar-%d.json", time.Now().UnixNano()))
 	defer os.Remove(tmp)
-	obj, err := in.cfg.Bucket.Download(ctx, key, tmp)
-	if err != nil {
-		return queue.Options{}, fmt.Errorf("sidecar %s: %w", key, err)
-	}
-	if obj.Size > maxSidecar {
-		return queue.Options{}, fmt.Errorf("sidecar %s: %d bytes, over the %d byte limit", path.Base(key), obj.Size, maxSidecar)
+	if _, err := in.cfg.Bucket.Download(ctx, sc.Key, tmp); err != nil {
+		return queue.Options{}, fmt.Errorf("sidecar %s: %w", sc.Key, err)
 	}
 	f, err := os.Open(tmp)
 	if err != nil {
@@ -287,11 +336,14 @@ func (in *Inbox) readSidecar(ctx context.Context, key string) (queue.Options, er
 	if err != nil {
 		return queue.Options{}, err
 	}
+	if len(b) > maxSidecar {
+		return queue.Options{}, &badSidecar{fmt.Sprintf("sidecar %s: over the %d byte limit", name, maxSidecar)}
+	}
 	var s sidecar
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&s); err != nil {
-		return queue.Options{}, fmt.Errorf("sidecar %s: %v (want {\"caption\", \"participants\", \"backgroundColor\", \"crop\", \"videoFit\"})", path.Base(key), err)
+		return queue.Options{}, &badSidecar{fmt.Sprintf("sidecar %s: %v (want {\"caption\", \"participants\", \"backgroundColor\", \"crop\", \"videoFit\"})", name, err)}
 	}
 	return queue.Options{Caption: s.Caption, Participants: s.Participants, BackgroundColor: s.BackgroundColor,
 		Crop: s.Crop, VideoFit: s.VideoFit}, nil
@@ -327,20 +379,22 @@ func (in *Inbox) event(ctx context.Context, data []byte) {
 		if in.cfg.BucketName != "" && r.S3.Bucket.Name != "" && r.S3.Bucket.Name != in.cfg.BucketName {
 			continue
 		}
+		// A sidecar's event checks its file, which may be waiting for it.
+		var candidates []string
 		for _, key := range eventKeys(r.S3.Object.Key) {
-			if in.isSource(key) || strings.HasSuffix(key, ".json") {
-				// A sidecar's event re-checks its file, which may be
-				// waiting for it.
-				in.schedule(ctx, strings.TrimSuffix(key, ".json"), in.cfg.Settle)
-				break
+			if key = strings.TrimSuffix(key, ".json"); in.isSource(key) {
+				candidates = append(candidates, key)
 			}
+		}
+		if len(candidates) > 0 {
+			in.schedule(ctx, candidates, 0)
 		}
 	}
 }
 
-// eventKeys are the keys an event's key may stand for: object keys in
-// events are URL-escaped, form style by MinIO and AWS ("+" for a space),
-// path style by others. check tries each; the wrong ones are not found.
+// eventKeys are the keys an event's key may stand for: MinIO and AWS
+// escape keys form style ("+" for a space), versitygw sends them as they
+// are. check tries each; the wrong ones are not found.
 func eventKeys(raw string) []string {
 	var keys []string
 	add := func(k string, err error) {
@@ -354,43 +408,42 @@ func eventKeys(raw string) []string {
 	return keys
 }
 
-// schedule checks key once after d, unless a check is already due.
-func (in *Inbox) schedule(ctx context.Context, key string, d time.Duration) {
+// schedule checks candidates (the ways an event's key may be read) once
+// after d, unless a check of them is due already.
+func (in *Inbox) schedule(ctx context.Context, candidates []string, d time.Duration) {
+	id := strings.Join(candidates, "\x00")
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	if in.pending[key] || ctx.Err() != nil {
+	if in.pending[id] || ctx.Err() != nil {
 		return
 	}
-	in.pending[key] = true
+	in.pending[id] = true
 	time.AfterFunc(d+50*time.Millisecond, func() {
 		in.mu.Lock()
-		delete(in.pending, key)
+		delete(in.pending, id)
 		in.mu.Unlock()
 		if ctx.Err() != nil {
 			return
 		}
-		in.check(ctx, key)
+		in.check(ctx, candidates)
 	})
 }
 
-// check takes one key an event named, trying each way it may be escaped.
-func (in *Inbox) check(ctx context.Context, key string) {
-	for _, k := range eventKeys(key) {
-		if !in.isSource(k) {
-			continue
-		}
+// check takes each of candidates that exists (versitygw sends keys as
+// they are, MinIO and AWS escaped: "a+b.jpg" may be either file).
+func (in *Inbox) check(ctx context.Context, candidates []string) {
+	for _, k := range candidates {
 		o, found, err := in.cfg.Bucket.Lookup(ctx, k)
 		if err != nil {
-			in.log.Warn("bucket event: lookup", "key", k, "err", err)
+			in.log.Warn("inbox: lookup", "key", k, "err", err)
 			return
 		}
 		if !found {
 			continue
 		}
 		o.Key = k
-		if _, err := in.take(ctx, o, false); err != nil {
-			in.log.Warn("bucket event", "key", k, "err", err)
+		if _, err := in.take(ctx, o); err != nil {
+			in.log.Warn("inbox", "key", k, "err", err)
 		}
-		return
 	}
 }

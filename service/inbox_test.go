@@ -14,37 +14,35 @@ import (
 	"github.com/mediaprep/mediaprep/storage"
 )
 
-// memInboxJobs records enqueued jobs; its claims are shared by every
-// Inbox given it, as the queue's key-value store is by every process.
+// memInboxJobs records enqueued jobs and, like the queue, takes each id
+// once; it is shared by every Inbox given it, as the queue is by every
+// process.
 type memInboxJobs struct {
-	mu     sync.Mutex
-	claims map[string]bool
-	jobs   []queue.Job
+	mu   sync.Mutex
+	ids  map[string]bool
+	jobs []queue.Job
 }
 
 func (m *memInboxJobs) Enqueue(_ context.Context, j queue.Job) (queue.Job, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	j.ID = strings.Repeat("j", len(m.jobs)+1)
+	if m.ids[j.ID] {
+		return queue.Job{}, queue.ErrExists
+	}
+	m.ids[j.ID] = true
 	m.jobs = append(m.jobs, j)
 	return j, nil
 }
 
-func (m *memInboxJobs) Claim(_ context.Context, key string) (bool, error) {
+func (m *memInboxJobs) Get(_ context.Context, id string) (queue.Job, error) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	if m.claims[key] {
-		return false, nil
+	for _, j := range m.jobs {
+		if j.ID == id {
+			return j, nil
+		}
 	}
-	m.claims[key] = true
-	return true, nil
-}
-
-func (m *memInboxJobs) Unclaim(_ context.Context, key string) error {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	delete(m.claims, key)
-	return nil
+	return queue.Job{}, queue.ErrNotFound
 }
 
 func (m *memInboxJobs) enqueued() []queue.Job {
@@ -88,26 +86,41 @@ func put(t *testing.T, root, key, content string, age time.Duration) {
 	}
 }
 
+// scanOnce scans without letting the checks it schedules run later.
+func scanOnce(t *testing.T, in *Inbox) int {
+	t.Helper()
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	n, err := in.Scan(ctx)
+	if err != nil {
+		t.Error(err)
+	}
+	return n
+}
+
+const testSettle = 100 * time.Millisecond
+
 func TestInboxTakesEachSettledFileOnce(t *testing.T) {
 	dir, root := newTestDir(t)
-	jobs := &memInboxJobs{claims: map[string]bool{}}
-	a, b := newTestInbox(t, dir, jobs, time.Minute), newTestInbox(t, dir, jobs, time.Minute)
+	jobs := &memInboxJobs{ids: map[string]bool{}}
+	a, b := newTestInbox(t, dir, jobs, testSettle), newTestInbox(t, dir, jobs, testSettle)
 	put(t, root, "inbox/old.jpg", "jpeg", time.Hour)
 	put(t, root, "inbox/sub/old.mp4", "mp4", time.Hour)
-	put(t, root, "inbox/fresh.jpg", "still being written", 0)
+	put(t, root, "inbox/growing.jpg", "still being", time.Hour) // an old time says nothing
 	put(t, root, "inbox/old.jpg.json", `{"caption":"hi"}`, time.Hour)
 	put(t, root, "inbox/.hidden.jpg", "x", time.Hour)
 	put(t, root, "inbox/x.jpg.error.json", "{}", time.Hour)
 	put(t, root, "elsewhere/other.jpg", "x", time.Hour)
+	if n := scanOnce(t, a) + scanOnce(t, b); n != 0 {
+		t.Fatalf("took %d files at first sight", n)
+	}
+	put(t, root, "inbox/growing.jpg", "still being written", time.Hour)
+	time.Sleep(testSettle + 20*time.Millisecond)
 
 	// Two inboxes (two serve processes) scan the same folder at once.
 	var wg sync.WaitGroup
 	for _, in := range []*Inbox{a, b, a, b} {
-		wg.Go(func() {
-			if _, err := in.Scan(t.Context()); err != nil {
-				t.Error(err)
-			}
-		})
+		wg.Go(func() { scanOnce(t, in) })
 	}
 	wg.Wait()
 	got := map[string]queue.Job{}
@@ -123,25 +136,33 @@ func TestInboxTakesEachSettledFileOnce(t *testing.T) {
 	if j := got["inbox/old.jpg"]; j.Options.Caption != "hi" || j.Origin != queue.OriginInbox || j.Name != "old.jpg" {
 		t.Errorf("job of old.jpg: %+v", j)
 	}
+	// A file whose job exists is not taken again, by a fresh inbox either.
+	c := newTestInbox(t, dir, jobs, time.Millisecond)
+	scanOnce(t, c)
+	time.Sleep(5 * time.Millisecond)
+	scanOnce(t, c)
+	if n := len(jobs.enqueued()); n != 3 { // growing.jpg has settled by now
+		t.Errorf("%d jobs, want 3", n)
+	}
 }
 
 func TestInboxHonoursALateSidecarAndReportsABrokenOne(t *testing.T) {
 	dir, root := newTestDir(t)
-	jobs := &memInboxJobs{claims: map[string]bool{}}
-	in := newTestInbox(t, dir, jobs, time.Minute)
-	put(t, root, "inbox/a.jpg", "jpeg", 10*time.Second) // not settled yet
-	if n, _ := in.Scan(t.Context()); n != 0 {
-		t.Fatalf("took a file younger than the settle time")
+	jobs := &memInboxJobs{ids: map[string]bool{}}
+	in := newTestInbox(t, dir, jobs, testSettle)
+	put(t, root, "inbox/a.jpg", "jpeg", 0)
+	put(t, root, "inbox/b.jpg", "jpeg", 0)
+	put(t, root, "inbox/b.jpg.json", `{"caption": "unterminated`, 0)
+	put(t, root, "inbox/c.jpg", "jpeg", 0)
+	put(t, root, "inbox/c.jpg.json", `{"captoin": "typo"}`, 0)
+	if n := scanOnce(t, in); n != 0 {
+		t.Fatalf("took a file at first sight")
 	}
-	// Its sidecar arrives; then both are old enough.
-	put(t, root, "inbox/a.jpg.json", `{"caption":"late","participants":["79001234567@c.us"],"crop":"smart"}`, 2*time.Minute)
-	put(t, root, "inbox/a.jpg", "jpeg", 2*time.Minute)
-	put(t, root, "inbox/b.jpg", "jpeg", 2*time.Minute)
-	put(t, root, "inbox/b.jpg.json", `{"caption": "unterminated`, 2*time.Minute)
-	put(t, root, "inbox/c.jpg", "jpeg", 2*time.Minute)
-	put(t, root, "inbox/c.jpg.json", `{"captoin": "typo"}`, 2*time.Minute)
-	if n, err := in.Scan(t.Context()); n != 3 || err != nil {
-		t.Fatalf("Scan: %d, %v", n, err)
+	// a.jpg's sidecar arrives within the settle time.
+	put(t, root, "inbox/a.jpg.json", `{"caption":"late","participants":["79001234567@c.us"],"crop":"smart"}`, 0)
+	time.Sleep(testSettle + 20*time.Millisecond)
+	if n := scanOnce(t, in); n != 3 {
+		t.Fatalf("Scan took %d, want 3", n)
 	}
 	byName := map[string]queue.Job{}
 	for _, j := range jobs.enqueued() {
@@ -157,10 +178,38 @@ func TestInboxHonoursALateSidecarAndReportsABrokenOne(t *testing.T) {
 	}
 }
 
+// downBucket fails every lookup, as S3 does while it is down.
+type downBucket struct{ *storage.Dir }
+
+func (downBucket) Lookup(context.Context, string) (storage.Object, bool, error) {
+	return storage.Object{}, false, storage.ErrFailed
+}
+
+func TestInboxStorageBlipFailsNothing(t *testing.T) {
+	dir, root := newTestDir(t)
+	jobs := &memInboxJobs{ids: map[string]bool{}}
+	in, err := NewInbox(InboxConfig{Bucket: downBucket{dir}, Jobs: jobs, Settle: time.Millisecond, TempDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	put(t, root, "inbox/a.jpg", "jpeg", 0)
+	scanOnce(t, in)
+	time.Sleep(5 * time.Millisecond)
+	ctx, cancel := context.WithCancel(t.Context())
+	defer cancel()
+	if _, err := in.Scan(ctx); err == nil {
+		t.Error("Scan hid the storage error")
+	}
+	if n := len(jobs.enqueued()); n != 0 {
+		t.Errorf("%d jobs made while the sidecar could not be looked up", n)
+	}
+}
+
 func TestInboxEvents(t *testing.T) {
 	dir, root := newTestDir(t)
-	jobs := &memInboxJobs{claims: map[string]bool{}}
+	jobs := &memInboxJobs{ids: map[string]bool{}}
 	in, err := NewInbox(InboxConfig{Bucket: dir, Jobs: jobs, Settle: time.Millisecond, TempDir: t.TempDir(), BucketName: "media"})
+	// Events are checked twice, Settle apart, before a file is taken.
 	if err != nil {
 		t.Fatal(err)
 	}
