@@ -502,6 +502,7 @@ func (a *API) postMultipart(r *http.Request) (queue.Job, *apiError) {
 	id := newJobID()
 	info(r).jobID = id
 	fields := url.Values{}
+	fieldBytes := 0
 	var file *spooled
 	defer func() {
 		if file != nil {
@@ -533,6 +534,10 @@ func (a *API) postMultipart(r *http.Request) (queue.Job, *apiError) {
 			}
 			if len(v) > maxFieldBytes {
 				return queue.Job{}, invalidf(name, "longer than %d bytes", maxFieldBytes)
+			}
+			// All fields together are bounded too (participants repeat).
+			if fieldBytes += len(v); fieldBytes > maxTextBody {
+				return queue.Job{}, invalidf(name, "the fields are longer than %d bytes in all", maxTextBody)
 			}
 			fields.Add(name, string(v))
 		default:

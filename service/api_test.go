@@ -670,6 +670,7 @@ func TestInvalidRequest(t *testing.T) {
 		{"field twice", []formPart{field("caption", "x"), field("caption", "y"), filePart("a.jpg", jpeg)}, "caption"},
 		{"field over 64 KiB", []formPart{field("caption", strings.Repeat("a", 64<<10+1)), filePart("a.jpg", jpeg)}, "caption"},
 		{"text with a file", []formPart{field("text", "hello"), filePart("a.jpg", jpeg)}, "text"},
+		{"fields over 1 MiB in all", append(repeatField("participants", strings.Repeat("7", 60<<10), 20), filePart("a.jpg", jpeg)), "participants"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -1137,4 +1138,13 @@ func TestOpenAPIDocument(t *testing.T) {
 			t.Errorf("api/openapi.yaml: UploadForm lacks the field %s", name)
 		}
 	}
+}
+
+// repeatField is n copies of one field.
+func repeatField(name, value string, n int) []formPart {
+	parts := make([]formPart, n)
+	for i := range parts {
+		parts[i] = field(name, value)
+	}
+	return parts
 }
