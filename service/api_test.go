@@ -670,7 +670,7 @@ func TestInvalidRequest(t *testing.T) {
 		{"field twice", []formPart{field("caption", "x"), field("caption", "y"), filePart("a.jpg", jpeg)}, "caption"},
 		{"field over 64 KiB", []formPart{field("caption", strings.Repeat("a", 64<<10+1)), filePart("a.jpg", jpeg)}, "caption"},
 		{"text with a file", []formPart{field("text", "hello"), filePart("a.jpg", jpeg)}, "text"},
-		{"fields over 1 MiB in all", append(repeatField("participants", strings.Repeat("7", 60<<10), 20), filePart("a.jpg", jpeg)), "participants"},
+		{"fields over 1 MiB in all", append(repeatField("participants", strings.Repeat("79001234567@c.us,", 3500), 20), filePart("a.jpg", jpeg)), "participants"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
