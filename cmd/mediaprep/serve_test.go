@@ -736,3 +736,39 @@ func TestServeSIGTERM(t *testing.T) {
 		t.Errorf("job after restart: %v; %d sends", j, c.green.Count("sendMediaStatus"))
 	}
 }
+
+// TestServeRefusesOpenListeners: beyond loopback, the API needs keys and
+// the embedded NATS a token.
+func TestServeRefusesOpenListeners(t *testing.T) {
+	data := t.TempDir()
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"serve", "--listen", "0.0.0.0:0"}, "MEDIAPREP_API_KEYS"},
+		{[]string{"serve", "--listen", "127.0.0.1:0", "--nats-listen", "0.0.0.0:0"}, "MEDIAPREP_NATS_TOKEN"},
+		{[]string{"worker"}, "--nats"},
+		{[]string{"worker", "--nats", "nats://127.0.0.1:1", "--workers", "0"}, "--workers 0"},
+	} {
+		var stdout, stderr bytes.Buffer
+		code := run(t.Context(), append(tt.args, "--data", data), noEnv, &stdout, &stderr)
+		if code != exitUsage || !strings.Contains(stderr.String(), tt.want) {
+			t.Errorf("%v: exit %d, stderr %q; want exit %d naming %s", tt.args, code, stderr.String(), exitUsage, tt.want)
+		}
+	}
+}
+
+// TestServeRedactsNATSCredentials: a NATS URL with a token is not printed.
+func TestServeRedactsNATSCredentials(t *testing.T) {
+	var stdout, stderr bytes.Buffer
+	env := map[string]string{"MEDIAPREP_NATS_URL": "nats://s3cret-token@127.0.0.1:1", "MEDIAPREP_PUBLIC_BASE_URL": "http://127.0.0.1:2"}
+	code := run(t.Context(), []string{"worker", "--data", t.TempDir()}, func(k string) string { return env[k] }, &stdout, &stderr)
+	if code == exitOK || strings.Contains(stderr.String(), "s3cret-token") || !strings.Contains(stderr.String(), "127.0.0.1:1") {
+		t.Errorf("exit %d, stderr %q", code, stderr.String())
+	}
+	var help bytes.Buffer
+	run(t.Context(), []string{"worker", "--help"}, func(k string) string { return env[k] }, &help, &help)
+	if strings.Contains(help.String(), "s3cret-token") {
+		t.Error("--help shows the NATS URL from the environment")
+	}
+}
