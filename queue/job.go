@@ -77,7 +77,8 @@ type Job struct {
 	// PostingBy names the delivery that is sending the status: a second
 	// delivery running at the same time (its worker looked dead but was
 	// not) must not send too.
-	PostingBy string `json:"postingBy,omitempty"`
+	PostingBy string    `json:"postingBy,omitempty"`
+	PostingAt time.Time `json:"postingAt,omitzero"` // when PostingBy began
 
 	ErrorCode string `json:"errorCode,omitempty"`
 	Error     string `json:"error,omitempty"`

@@ -82,7 +82,7 @@ func (q *Queue) sweep(ctx context.Context) error {
 		done = max(done, info.Delivered.Stream)
 	}
 	for seq := uint64(1); seq <= done; seq++ {
-		m, err := q.stream.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(q.cfg.Subject))
+		m, err := q.stream.GetMsg(ctx, seq, jetstream.WithGetMsgSubject(q.cfg.Subject+".*"))
 		if errors.Is(err, jetstream.ErrMsgNotFound) {
 			return nil
 		}

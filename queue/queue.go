@@ -46,7 +46,7 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Queue, error) {
 	q.stream, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
 		Name:        cfg.Stream,
 		Description: "mediaprep jobs waiting for a worker (payload: job id)",
-		Subjects:    []string{cfg.Subject},
+		Subjects:    []string{cfg.Subject + ".*"}, // one subject per job: Requeue can tell whether its message is there
 		Retention:   jetstream.WorkQueuePolicy,
 		Storage:     jetstream.FileStorage,
 		MaxMsgs:     cfg.MaxQueued,
@@ -112,7 +112,7 @@ func (q *Queue) Enqueue(ctx context.Context, j Job) (Job, error) {
 		}
 		return Job{}, fmt.Errorf("queue: storing job %s: %w", j.ID, err)
 	}
-	if _, err := q.js.Publish(ctx, q.cfg.Subject, []byte(j.ID), jetstream.WithMsgID(j.ID)); err != nil {
+	if _, err := q.js.Publish(ctx, q.subject(j.ID), []byte(j.ID), jetstream.WithMsgID(j.ID)); err != nil {
 		// Without its message nobody would run the job: take the record
 		// back. (Should the publish have been stored after all, a worker
 		// finds no record and drops the message.)
@@ -125,6 +125,43 @@ func (q *Queue) Enqueue(ctx context.Context, j Job) (Job, error) {
 		return Job{}, fmt.Errorf("queue: queueing job %s: %w", j.ID, err)
 	}
 	return j, nil
+}
+
+// subject is the subject of a job's message.
+func (q *Queue) subject(id string) string { return q.cfg.Subject + "." + id }
+
+// Requeue queues the job with id again when its record says it is not
+// finished but the stream holds no message for it (its process died
+// between storing the record and queueing it); it reports whether it did.
+func (q *Queue) Requeue(ctx context.Context, id string) (bool, error) {
+	j, err := q.Get(ctx, id)
+	if err != nil {
+		return false, err
+	}
+	if j.State.Final() {
+		return false, nil
+	}
+	_, err = q.stream.GetLastMsgForSubject(ctx, q.subject(id))
+	switch {
+	case err == nil:
+		return false, nil // waiting or running
+	case !errors.Is(err, jetstream.ErrMsgNotFound):
+		return false, fmt.Errorf("queue: looking for the message of job %s: %w", id, err)
+	}
+	// The same message id as Enqueue's: should that publish be in
+	// flight right now, the server keeps one of the two.
+	ack, err := q.js.Publish(ctx, q.subject(id), []byte(id), jetstream.WithMsgID(id))
+	if err != nil {
+		if isFull(err) {
+			return false, fmt.Errorf("%w: %w", ErrQueueFull, err)
+		}
+		return false, fmt.Errorf("queue: requeueing job %s: %w", id, err)
+	}
+	if ack.Duplicate {
+		return false, nil // published within the server's duplicate window; look again later
+	}
+	q.log.Warn("queue: job had a record but no message; queued it again", "job", id)
+	return true, nil
 }
 
 // Get returns the job with id, or an error wrapping ErrNotFound.

@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"reflect"
 	"regexp"
@@ -233,5 +234,33 @@ func TestLimiter(t *testing.T) {
 	}
 	if err := q1.Limiter("none", 0, 0).Wait(t.Context()); err != nil {
 		t.Error(err)
+	}
+}
+
+func TestRequeueOnlyAJobWithoutAMessage(t *testing.T) {
+	e := startServer(t)
+	q, _ := openQueue(t, e, Config{})
+	ctx := t.Context()
+	waiting, err := q.Enqueue(ctx, Job{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := q.Requeue(ctx, waiting.ID); ok || err != nil {
+		t.Errorf("Requeue of a waiting job: %v, %v", ok, err)
+	}
+	// A record whose process died before queueing it.
+	orphan := Job{ID: "orphan", State: StateQueued}
+	data, _ := json.Marshal(orphan)
+	if _, err := q.jobs.Create(ctx, orphan.ID, data); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := q.Requeue(ctx, orphan.ID); !ok || err != nil {
+		t.Fatalf("Requeue of an orphan: %v, %v", ok, err)
+	}
+	if ok, _ := q.Requeue(ctx, orphan.ID); ok {
+		t.Error("requeued twice")
+	}
+	if d, _ := q.Depth(ctx); d != 2 {
+		t.Errorf("Depth = %d, want 2", d)
 	}
 }

@@ -263,6 +263,11 @@ func (q *Queue) setState(ctx context.Context, log *slog.Logger, id string, state
 		if j.State.Final() {
 			return errFinal
 		}
+		if state == StateQueued && j.State == StatePosting {
+			// The status may have gone out: only the handler, which
+			// knows, takes a job out of posting.
+			return errFinal
+		}
 		j.State = state
 		if state == StateFailed {
 			j.ErrorCode, j.Error = code, message

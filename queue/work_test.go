@@ -147,7 +147,7 @@ func TestWorkMissingRecord(t *testing.T) {
 		t.Errorf("handler called for %s", d.Job.ID)
 		return nil
 	})
-	if _, err := q.js.Publish(t.Context(), q.cfg.Subject, []byte("ghost")); err != nil {
+	if _, err := q.js.Publish(t.Context(), q.subject("ghost"), []byte("ghost")); err != nil {
 		t.Fatal(err)
 	}
 	waitEmpty(t, q)

@@ -32,6 +32,10 @@ type InboxJobs interface {
 	// makes each file a job only once, whoever sees it.
 	Enqueue(ctx context.Context, j queue.Job) (queue.Job, error)
 	Get(ctx context.Context, id string) (queue.Job, error)
+	Update(ctx context.Context, id string, fn func(*queue.Job) error) (queue.Job, error)
+	// Requeue queues an unfinished job again if the stream holds no
+	// message for it.
+	Requeue(ctx context.Context, id string) (bool, error)
 }
 
 // Subscriber delivers bucket event notifications (NATS core messages);
@@ -74,6 +78,8 @@ type Inbox struct {
 	mu      sync.Mutex
 	pending map[string]bool        // candidate keys with a check scheduled
 	seen    map[string]observation // what each key looked like when first seen so
+	checks  sync.WaitGroup         // scheduled checks, waited for by Run
+	slots   chan struct{}          // checks running at once
 }
 
 // observation is an object's size and ETag and when they were first seen
@@ -109,12 +115,13 @@ func NewInbox(cfg InboxConfig) (*Inbox, error) {
 		return nil, fmt.Errorf("service: temp folder: %w", err)
 	}
 	return &Inbox{cfg: cfg, log: cfg.Logger.With("inbox", cfg.Layout.Inbox),
-		pending: make(map[string]bool), seen: make(map[string]observation)}, nil
+		pending: make(map[string]bool), seen: make(map[string]observation), slots: make(chan struct{}, 8)}, nil
 }
 
 // Run polls the inbox (and listens to bucket events when configured)
 // until ctx is done.
 func (in *Inbox) Run(ctx context.Context) error {
+	defer in.checks.Wait()
 	if in.cfg.Events != nil {
 		unsub, err := in.cfg.Events(in.cfg.EventSubject, func(data []byte) { in.event(ctx, data) })
 		if err != nil {
@@ -123,20 +130,35 @@ func (in *Inbox) Run(ctx context.Context) error {
 		defer unsub()
 		in.log.Info("listening to bucket events", "subject", in.cfg.EventSubject)
 	}
-	if in.cfg.Poll < 0 {
-		<-ctx.Done()
-		return nil
+	every := in.cfg.Poll
+	if every < 0 {
+		every = time.Minute // events only: just forget old sightings
 	}
-	t := time.NewTicker(in.cfg.Poll)
+	t := time.NewTicker(every)
 	defer t.Stop()
 	for {
-		if _, err := in.Scan(ctx); err != nil && ctx.Err() == nil {
-			in.log.Warn("scanning the inbox", "err", err)
+		if in.cfg.Poll > 0 {
+			if _, err := in.Scan(ctx); err != nil && ctx.Err() == nil {
+				in.log.Warn("scanning the inbox", "err", err)
+			}
 		}
+		in.forget(10*in.cfg.Settle + every)
 		select {
 		case <-ctx.Done():
 			return nil
 		case <-t.C:
+		}
+	}
+}
+
+// forget drops sightings older than age: files deleted before they
+// settled, or taken by another process.
+func (in *Inbox) forget(age time.Duration) {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	for k, o := range in.seen {
+		if time.Since(o.at) > age {
+			delete(in.seen, k)
 		}
 	}
 }
@@ -197,10 +219,8 @@ func (in *Inbox) take(ctx context.Context, o storage.Object) (bool, error) {
 		in.schedule(ctx, []string{o.Key}, in.cfg.Settle)
 		return false, nil
 	}
-	id := inboxJobID(o)
-	if _, err := in.cfg.Jobs.Get(ctx, id); err == nil {
-		return false, nil // a job has it (maybe one whose source could not move)
-	} else if !errors.Is(err, queue.ErrNotFound) {
+	id, ok, err := in.jobID(ctx, o)
+	if err != nil || !ok {
 		return false, err
 	}
 	job := queue.Job{ID: id, Origin: queue.OriginInbox, Source: o.Key, Name: path.Base(o.Key), Size: o.Size}
@@ -228,6 +248,64 @@ func (in *Inbox) take(ctx context.Context, o storage.Object) (bool, error) {
 	in.log.Info("picked up", "job", job.ID, "key", o.Key, "bytes", o.Size)
 	in.cfg.Metrics.JobState(queue.StateQueued)
 	return true, nil
+}
+
+// maxGenerations bounds how often the same object may come back.
+const maxGenerations = 100
+
+// jobID finds the id for a new job of o, false when o has a job already.
+// The id is made from the object; an object dropped again after its job
+// moved it out of the inbox (moved back from failed/ after fixing its
+// sidecar, say) is a new generation of it.
+func (in *Inbox) jobID(ctx context.Context, o storage.Object) (string, bool, error) {
+	base := inboxJobID(o)
+	for gen := 1; gen <= maxGenerations; gen++ {
+		id := base
+		if gen > 1 {
+			id = fmt.Sprintf("%s-%d", base, gen)
+		}
+		j, err := in.cfg.Jobs.Get(ctx, id)
+		switch {
+		case errors.Is(err, queue.ErrNotFound):
+			return id, true, nil
+		case err != nil:
+			return "", false, err
+		case !j.State.Final():
+			// Running or waiting; or its process died between storing
+			// its record and queueing it.
+			if ok, err := in.cfg.Jobs.Requeue(ctx, id); err != nil {
+				return "", false, err
+			} else if ok {
+				in.log.Warn("inbox: requeued a job that had no message", "job", id, "key", o.Key)
+			}
+			return "", false, nil
+		case j.MovedTo == "":
+			// Finished, and its source could not be moved: it stays
+			// here. Keep the record from expiring, so the file is not
+			// taken again.
+			if time.Since(j.Updated) > 24*time.Hour {
+				if _, err := in.cfg.Jobs.Update(ctx, id, func(*queue.Job) error { return nil }); err != nil {
+					return "", false, err
+				}
+				in.log.Warn("inbox: a finished job's source is still in the inbox; remove it by hand",
+					"job", id, "key", o.Key, "state", j.State, "code", j.ErrorCode)
+			}
+			in.forgetKey(o.Key)
+			return "", false, nil
+		}
+		// Its job moved it away. Still here after that? Then it came back.
+		now, found, err := in.cfg.Bucket.Lookup(ctx, o.Key)
+		if err != nil || !found || now.ETag != o.ETag {
+			return "", false, err
+		}
+	}
+	return "", false, fmt.Errorf("inbox: %s was dropped again %d times; not taking it", o.Key, maxGenerations)
+}
+
+func (in *Inbox) forgetKey(key string) {
+	in.mu.Lock()
+	delete(in.seen, key)
+	in.mu.Unlock()
 }
 
 // settled reports whether o has kept its size and ETag for Settle since
@@ -418,10 +496,17 @@ func (in *Inbox) schedule(ctx context.Context, candidates []string, d time.Durat
 		return
 	}
 	in.pending[id] = true
+	in.checks.Add(1)
 	time.AfterFunc(d+50*time.Millisecond, func() {
+		defer in.checks.Done()
 		in.mu.Lock()
 		delete(in.pending, id)
 		in.mu.Unlock()
+		select {
+		case in.slots <- struct{}{}:
+			defer func() { <-in.slots }()
+		case <-ctx.Done():
+		}
 		if ctx.Err() != nil {
 			return
 		}

@@ -18,9 +18,10 @@ import (
 // once; it is shared by every Inbox given it, as the queue is by every
 // process.
 type memInboxJobs struct {
-	mu   sync.Mutex
-	ids  map[string]bool
-	jobs []queue.Job
+	mu       sync.Mutex
+	ids      map[string]bool
+	jobs     []queue.Job
+	requeues int
 }
 
 func (m *memInboxJobs) Enqueue(_ context.Context, j queue.Job) (queue.Job, error) {
@@ -43,6 +44,29 @@ func (m *memInboxJobs) Get(_ context.Context, id string) (queue.Job, error) {
 		}
 	}
 	return queue.Job{}, queue.ErrNotFound
+}
+
+func (m *memInboxJobs) Update(_ context.Context, id string, fn func(*queue.Job) error) (queue.Job, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for i := range m.jobs {
+		if m.jobs[i].ID == id {
+			if err := fn(&m.jobs[i]); err != nil {
+				return queue.Job{}, err
+			}
+			m.jobs[i].Updated = time.Now()
+			return m.jobs[i], nil
+		}
+	}
+	return queue.Job{}, queue.ErrNotFound
+}
+
+// Requeue counts its calls; the queue's own is tested in package queue.
+func (m *memInboxJobs) Requeue(_ context.Context, id string) (bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.requeues++
+	return false, nil
 }
 
 func (m *memInboxJobs) enqueued() []queue.Job {
@@ -252,5 +276,57 @@ func TestEventKeys(t *testing.T) {
 	}
 	if got := eventKeys("inbox/a+b.jpg"); !slices.Contains(got, "inbox/a+b.jpg") {
 		t.Errorf("path-style reading of a literal + is missing: %q", got)
+	}
+}
+
+func TestInboxFileDroppedAgainAfterItsJobIsANewJob(t *testing.T) {
+	dir, root := newTestDir(t)
+	jobs := &memInboxJobs{ids: map[string]bool{}}
+	in := newTestInbox(t, dir, jobs, time.Millisecond)
+	put(t, root, "inbox/a.jpg", "jpeg", time.Hour)
+	take := func() int {
+		n := scanOnce(t, in)
+		time.Sleep(5 * time.Millisecond)
+		return n + scanOnce(t, in)
+	}
+	if n := take(); n != 1 {
+		t.Fatalf("first drop: took %d", n)
+	}
+	// While the job runs, the file is seen again: no new job, and the
+	// queue is asked to make sure the job has its message.
+	if n := take(); n != 0 || jobs.requeues == 0 {
+		t.Fatalf("while running: took %d, %d requeue checks", n, jobs.requeues)
+	}
+	// The job fails and moves the file to failed/; the user fixes its
+	// sidecar and moves it back, same bytes, same time.
+	first := jobs.enqueued()[0]
+	if err := dir.Move(t.Context(), "inbox/a.jpg", "failed/a.jpg"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := jobs.Update(t.Context(), first.ID, func(j *queue.Job) error {
+		j.State, j.MovedTo = queue.StateFailed, "failed/a.jpg"
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if err := dir.Move(t.Context(), "failed/a.jpg", "inbox/a.jpg"); err != nil {
+		t.Fatal(err)
+	}
+	if n := take(); n != 1 {
+		t.Fatalf("dropped again: took %d", n)
+	}
+	if got := jobs.enqueued(); len(got) != 2 || got[1].ID != first.ID+"-2" {
+		t.Errorf("jobs %v", got)
+	}
+	// A finished job whose source could not be moved keeps its file from
+	// being taken again.
+	if _, err := jobs.Update(t.Context(), first.ID+"-2", func(j *queue.Job) error {
+		j.State, j.ErrorCode = queue.StatePosted, "source_not_moved"
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if n := take(); n != 0 {
+		t.Errorf("a file whose job could not move it was taken again")
 	}
 }

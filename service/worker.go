@@ -13,6 +13,7 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/mediaprep/mediaprep/greenapi"
@@ -138,8 +139,13 @@ func (w *Worker) Handle(ctx context.Context, d *queue.Delivery) error {
 		log.Info("posted by an earlier delivery; not sending again", "idMessage", job.IDMessage)
 		return w.posted(ctx, job, log, d.LastAttempt())
 	case job.State == queue.StatePosting && !job.OutcomeUnknown:
-		// An earlier delivery died while sending (kill -9, power): the
-		// status may have gone out. At most once: never send again.
+		// Another delivery is sending it, or died while sending (kill -9,
+		// power): the status may have gone out. Give a live one time to
+		// finish; then, at most once: never send again.
+		if wait := stalePosting - time.Since(job.PostingAt); wait > 0 && !d.LastAttempt() {
+			log.Info("another delivery is posting this job; looking again later", "in", wait.Round(time.Second))
+			return queue.RetryLater(errSendTaken, min(wait+time.Second, time.Minute))
+		}
 		return w.fail(ctx, job, log, &greenapi.Error{Method: job.Method, Code: greenapi.CodeOutcomeUnknown,
 			Message: "the worker sending this status stopped before the answer was recorded; it may have been posted (check getOutgoingStatuses); upload it again to post it anyway"})
 	case job.Invalid != "":
@@ -167,23 +173,32 @@ func (w *Worker) Handle(ctx context.Context, d *queue.Delivery) error {
 		job, err = w.publish(runCtx, job, send, log)
 	}
 	if errors.Is(err, errSendTaken) {
-		log.Warn("another delivery of this job is posting it; leaving the job to it")
-		return nil
+		// Another delivery is posting it or has; keep the message, so
+		// that the job is looked at again whatever becomes of that one.
+		log.Warn("another delivery of this job is posting it; looking again later")
+		return queue.RetryLater(err, time.Minute)
 	}
 	if err == nil {
 		return w.posted(ctx, job, log, d.LastAttempt())
 	}
 	if ctx.Err() != nil {
-		// Shutting down: the queue puts the job back for another worker.
+		// Shutting down: the queue puts the job back for another worker,
+		// out of posting too when nothing was sent.
+		send.release(context.WithoutCancel(ctx), log)
 		return ctx.Err()
 	}
 	if retryable(err) && !d.LastAttempt() {
 		delay := backoff(d.Attempt)
 		log.Warn("retrying later", "code", pipeline.CodeOf(err), "err", err, "attempt", d.Attempt, "in", delay.Round(time.Second))
-		w.update(ctx, job.ID, log, func(j *queue.Job) error {
-			j.State, j.ErrorCode, j.Error = queue.StateQueued, pipeline.CodeOf(err), "will retry: "+err.Error()
-			return nil
-		})
+		if !send.mayHaveSent() {
+			w.update(ctx, job.ID, log, func(j *queue.Job) error {
+				if j.State == queue.StatePosting && j.PostingBy != send.token {
+					return errFinal
+				}
+				j.State, j.PostingBy, j.ErrorCode, j.Error = queue.StateQueued, "", pipeline.CodeOf(err), "will retry: "+err.Error()
+				return nil
+			})
+		}
 		return queue.RetryLater(err, delay)
 	}
 	if retryable(err) {
@@ -350,8 +365,13 @@ func stateOf(s pipeline.Stage) queue.State {
 	return ""
 }
 
-// errSendTaken: another delivery of the job is sending it.
+// errSendTaken: another delivery of the job is sending it, or it was sent.
 var errSendTaken = errors.New("another delivery is posting this job")
+
+// stalePosting is how long a delivery may be posting (the client's
+// retries, Retry-After and the shared limiter included) before another
+// delivery takes it for dead.
+const stalePosting = 10 * time.Minute
 
 // guardedSender marks the job posting, by this delivery, in one
 // compare-and-set on its record right before each send: a job whose
@@ -364,14 +384,17 @@ type guardedSender struct {
 	id      string
 	token   string
 	metrics *Metrics
+
+	mu   sync.Mutex
+	sent bool // a request went out that may have posted the status
 }
 
 func (g *guardedSender) take(ctx context.Context) error {
 	_, err := g.jobs.Update(ctx, g.id, func(j *queue.Job) error {
-		if j.IDMessage != "" || j.OutcomeUnknown || (j.State == queue.StatePosting && j.PostingBy != g.token) {
+		if j.State.Final() || j.IDMessage != "" || j.OutcomeUnknown || (j.State == queue.StatePosting && j.PostingBy != g.token) {
 			return errSendTaken
 		}
-		j.State, j.PostingBy = queue.StatePosting, g.token
+		j.State, j.PostingBy, j.PostingAt = queue.StatePosting, g.token, time.Now().UTC()
 		return nil
 	})
 	switch {
@@ -384,25 +407,64 @@ func (g *guardedSender) take(ctx context.Context) error {
 	return nil
 }
 
+// done notes the outcome of a send: the client says ErrOutcomeUnknown
+// whenever a status may have been posted; any other error means it was not.
+func (g *guardedSender) done(err error) {
+	g.mu.Lock()
+	g.sent = g.sent || err == nil || errors.Is(err, greenapi.ErrOutcomeUnknown)
+	g.mu.Unlock()
+}
+
+// mayHaveSent reports whether a send may have posted the status.
+func (g *guardedSender) mayHaveSent() bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.sent
+}
+
+// release takes the job out of posting, back to queued, when this
+// delivery holds it and sent nothing.
+func (g *guardedSender) release(ctx context.Context, log *slog.Logger) {
+	if g.mayHaveSent() {
+		return
+	}
+	_, err := g.jobs.Update(ctx, g.id, func(j *queue.Job) error {
+		if j.State != queue.StatePosting || j.PostingBy != g.token {
+			return errFinal
+		}
+		j.State, j.PostingBy = queue.StateQueued, ""
+		return nil
+	})
+	if err != nil && !errors.Is(err, errFinal) {
+		log.Warn("taking the job out of posting", "err", err)
+	}
+}
+
 func (g *guardedSender) SendMediaStatus(ctx context.Context, s greenapi.MediaStatus) (greenapi.Sent, error) {
 	if err := g.take(ctx); err != nil {
 		return greenapi.Sent{}, err
 	}
-	return g.Sender.SendMediaStatus(ctx, s)
+	sent, err := g.Sender.SendMediaStatus(ctx, s)
+	g.done(err)
+	return sent, err
 }
 
 func (g *guardedSender) SendVoiceStatus(ctx context.Context, s greenapi.VoiceStatus) (greenapi.Sent, error) {
 	if err := g.take(ctx); err != nil {
 		return greenapi.Sent{}, err
 	}
-	return g.Sender.SendVoiceStatus(ctx, s)
+	sent, err := g.Sender.SendVoiceStatus(ctx, s)
+	g.done(err)
+	return sent, err
 }
 
 func (g *guardedSender) SendTextStatus(ctx context.Context, s greenapi.TextStatus) (greenapi.Sent, error) {
 	if err := g.take(ctx); err != nil {
 		return greenapi.Sent{}, err
 	}
-	return g.Sender.SendTextStatus(ctx, s)
+	sent, err := g.Sender.SendTextStatus(ctx, s)
+	g.done(err)
+	return sent, err
 }
 
 // newToken names one delivery.
@@ -598,12 +660,11 @@ func (w *Worker) moveSource(ctx context.Context, job queue.Job, prefix string) (
 		}
 	}
 	if err := w.cfg.Bucket.Move(ctx, job.Source, dst); err != nil {
-		if errors.Is(err, storage.ErrNotFound) {
-			if _, found, lerr := w.cfg.Bucket.Lookup(ctx, dst); lerr == nil && found {
-				return dst, nil
-			}
+		// Moved by an earlier delivery that died before recording it?
+		_, found, lerr := w.cfg.Bucket.Lookup(ctx, dst)
+		if !errors.Is(err, storage.ErrNotFound) || lerr != nil || !found {
+			return "", err
 		}
-		return "", err
 	}
 	if job.Origin == queue.OriginInbox {
 		if err := w.cfg.Bucket.Move(ctx, job.Source+".json", dst+".json"); err != nil && !errors.Is(err, storage.ErrNotFound) {

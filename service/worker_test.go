@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/mediaprep/mediaprep/greenapi"
 	"github.com/mediaprep/mediaprep/queue"
@@ -277,10 +278,17 @@ func TestWorkerBrokenMediaAndBadOptions(t *testing.T) {
 func TestWorkerDeliveryAfterACrashWhilePostingDoesNotSend(t *testing.T) {
 	f := newWorkerFixture(t)
 	j := f.drop(t, "j1", "samples/sample.jpg")
-	// The worker sending it was killed before the answer was recorded.
-	j.State, j.PostingBy = queue.StatePosting, "dead-delivery"
+	// Another delivery began posting a moment ago: it may be alive.
+	j.State, j.PostingBy, j.PostingAt = queue.StatePosting, "other-delivery", time.Now()
 	f.jobs.jobs["j1"] = j
-	_ = f.w.Handle(t.Context(), queue.NewDelivery(j, 2, 10))
+	if _, ok := queue.RetryDelay(f.w.Handle(t.Context(), queue.NewDelivery(j, 2, 10))); !ok {
+		t.Fatal("a fresh posting was not given time")
+	}
+	// The worker sending it was killed long ago, before the answer was
+	// recorded.
+	j.PostingAt = time.Now().Add(-stalePosting - time.Minute)
+	f.jobs.jobs["j1"] = j
+	_ = f.w.Handle(t.Context(), queue.NewDelivery(j, 3, 10))
 	got, _ := f.jobs.Get(t.Context(), "j1")
 	if f.send.count() != 0 || got.State != queue.StateFailed || got.ErrorCode != greenapi.CodeOutcomeUnknown {
 		t.Errorf("%d sends; job %+v", f.send.count(), got)
@@ -310,8 +318,10 @@ func TestWorkerTwoDeliveriesAtOnceSendOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	j := f.drop(t, "j1", "samples/sample.jpg")
-	if err := w.Handle(t.Context(), queue.NewDelivery(j, 1, 10)); err != nil {
-		t.Fatal(err)
+	// This delivery keeps its message (the other may still die) and sends
+	// nothing.
+	if _, ok := queue.RetryDelay(w.Handle(t.Context(), queue.NewDelivery(j, 1, 10))); !ok {
+		t.Fatal("Handle did not ask to look again later")
 	}
 	got, _ := f.jobs.Get(t.Context(), "j1")
 	if f.send.count() != 0 || got.PostingBy != "the other delivery" || !f.exists("inbox/sample.jpg") {
@@ -379,5 +389,35 @@ func TestWorkerMoveFinishedByTheNextDelivery(t *testing.T) {
 	}
 	if objs, _ := f.dir.List(t.Context(), "processed/"); len(objs) != 1 {
 		t.Errorf("processed/ holds %d objects, want 1 (no second copy under another name)", len(objs))
+	}
+}
+
+// failingJobs marks the job failed (say, by the queue giving up on it) as
+// soon as this delivery says it is storing.
+type failingJobs struct{ *memJobs }
+
+func (r failingJobs) Update(ctx context.Context, id string, fn func(*queue.Job) error) (queue.Job, error) {
+	j, err := r.memJobs.Update(ctx, id, fn)
+	if err == nil && j.State == queue.StateStoring {
+		return r.memJobs.Update(ctx, id, func(j *queue.Job) error {
+			j.State, j.ErrorCode = queue.StateFailed, queue.CodeMaxDeliveries
+			return nil
+		})
+	}
+	return j, err
+}
+
+func TestWorkerNeverSendsAFailedJob(t *testing.T) {
+	f := newWorkerFixture(t)
+	w, err := NewWorker(WorkerConfig{Jobs: failingJobs{f.jobs}, Bucket: f.dir, Prep: f.w.cfg.Prep, Check: storage.Checker{},
+		Send: f.send, TempDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := f.drop(t, "j1", "samples/sample.jpg")
+	_ = w.Handle(t.Context(), queue.NewDelivery(j, 10, 10))
+	got, _ := f.jobs.Get(t.Context(), "j1")
+	if f.send.count() != 0 || got.State != queue.StateFailed {
+		t.Errorf("%d sends; job %+v", f.send.count(), got)
 	}
 }

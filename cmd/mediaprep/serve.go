@@ -206,6 +206,9 @@ func runService(ctx context.Context, g *globalFlags, f *serveFlags, getenv func(
 	if f.natsListen != "" && natsToken == "" && !isLoopback(f.natsListen) {
 		return usagef("--nats-listen %s is reachable from other machines: set MEDIAPREP_NATS_TOKEN, the token every NATS client must give (workers join with nats://TOKEN@host:port), or listen on 127.0.0.1", f.natsListen)
 	}
+	if withAPI && f.poll == 0 && f.eventsSubject == "" {
+		return usagef("--poll 0 turns polling off, and no --events-subject is set: nothing would ever be picked up from the inbox")
+	}
 	if f.workers < 0 || (!withAPI && f.workers == 0) {
 		return usagef("--workers %d: need at least %d", f.workers, map[bool]int{true: 0, false: 1}[withAPI])
 	}
@@ -338,6 +341,7 @@ func runService(ctx context.Context, g *globalFlags, f *serveFlags, getenv func(
 			defer scancel()
 			if err := srv.Shutdown(sctx); err != nil {
 				log.Warn("http: uploads still running after 30 s were cut", "err", err)
+				_ = srv.Close()
 			}
 		}()
 

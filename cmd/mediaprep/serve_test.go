@@ -748,6 +748,7 @@ func TestServeRefusesOpenListeners(t *testing.T) {
 		{[]string{"serve", "--listen", "0.0.0.0:0"}, "MEDIAPREP_API_KEYS"},
 		{[]string{"serve", "--listen", "127.0.0.1:0", "--nats-listen", "0.0.0.0:0"}, "MEDIAPREP_NATS_TOKEN"},
 		{[]string{"worker"}, "--nats"},
+		{[]string{"serve", "--poll", "0"}, "--events-subject"},
 		{[]string{"worker", "--nats", "nats://127.0.0.1:1", "--workers", "0"}, "--workers 0"},
 	} {
 		var stdout, stderr bytes.Buffer
