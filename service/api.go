@@ -14,6 +14,7 @@ import (
 	"net/http"
 	"net/url"
 	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
@@ -46,6 +47,10 @@ type APIConfig struct {
 	// SpoolDir is where an upload is written before it goes to the
 	// bucket; required.
 	SpoolDir string
+	// KeepDir, when set, keeps each stored upload's spool file as
+	// KeepDir/<job id>, for a worker of this process to use instead of
+	// downloading it again (WorkerConfig.LocalSources).
+	KeepDir string
 	// UploadPrefix starts the key of an uploaded file, which is
 	// UploadPrefix + job ID + "/" + file name; default "uploads/".
 	UploadPrefix string
@@ -562,6 +567,13 @@ func (a *API) postMultipart(r *http.Request) (queue.Job, *apiError) {
 	if _, err := a.bucket.PutFile(r.Context(), key, file.path, storage.Object{Size: file.size, FileName: file.name, ContentType: "application/octet-stream"}); err != nil {
 		return queue.Job{}, unavailable("storage", err)
 	}
+	if a.cfg.KeepDir != "" {
+		// Kept before the job is queued, so a worker here finds it.
+		kept := filepath.Join(a.cfg.KeepDir, id)
+		if err := os.Rename(file.path, kept); err == nil {
+			file.path = kept
+		}
+	}
 	job, err := a.jobs.Enqueue(r.Context(), queue.Job{
 		ID: id, Origin: queue.OriginUpload, Source: key, Name: file.name, Size: file.size, Options: opts,
 	})
@@ -575,6 +587,9 @@ func (a *API) postMultipart(r *http.Request) (queue.Job, *apiError) {
 			return queue.Job{}, queueFull(err)
 		}
 		return queue.Job{}, unavailable("the queue", err)
+	}
+	if a.cfg.KeepDir != "" {
+		file = nil // the worker's now
 	}
 	return job, nil
 }

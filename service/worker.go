@@ -80,12 +80,16 @@ type WorkerConfig struct {
 	Prep    pipeline.Preparer // *transcode.Transcoder
 	Check   pipeline.LinkChecker
 	Send    Sender
-	DryRun  bool          // Send does not post; jobs end posted with dryRun set
-	TempDir string        // per-job working folders; required
-	Layout  Layout        // bucket prefixes
-	Timeout time.Duration // one delivery of a job; default 15 min
-	Metrics *Metrics
-	Logger  *slog.Logger
+	DryRun  bool   // Send does not post; jobs end posted with dryRun set
+	TempDir string // per-job working folders; required
+	// LocalSources, when set, is where the API of this process keeps
+	// uploads (APIConfig.KeepDir): a job finds its source there instead
+	// of downloading it.
+	LocalSources string
+	Layout       Layout        // bucket prefixes
+	Timeout      time.Duration // one delivery of a job; default 15 min
+	Metrics      *Metrics
+	Logger       *slog.Logger
 }
 
 // Worker runs queued jobs: fetch the source, prepare, store, link, post
@@ -242,7 +246,9 @@ func (w *Worker) publish(ctx context.Context, job queue.Job, send Sender, log *s
 	}
 	defer os.RemoveAll(dir)
 	src := filepath.Join(dir, sourceName(job))
-	if _, err := w.cfg.Bucket.Download(ctx, job.Source, src); err != nil {
+	if w.local(job, src) {
+		log.Debug("source taken from this process's upload", "source", job.Source)
+	} else if _, err := w.cfg.Bucket.Download(ctx, job.Source, src); err != nil {
 		if errors.Is(err, storage.ErrNotFound) {
 			return job, &jobError{code: "source_missing", msg: fmt.Sprintf("the source %s is gone from the bucket", job.Source)}
 		}
@@ -318,6 +324,19 @@ func (w *Worker) publish(ctx context.Context, job queue.Job, send Sender, log *s
 		return job, fmt.Errorf("%w: %w", errQueue, err)
 	}
 	return job, nil
+}
+
+// local moves the upload this process kept for job to src, if it has it.
+func (w *Worker) local(job queue.Job, src string) bool {
+	if w.cfg.LocalSources == "" || job.Origin != queue.OriginUpload {
+		return false
+	}
+	kept := filepath.Join(w.cfg.LocalSources, job.ID)
+	st, err := os.Stat(kept)
+	if err != nil || st.Size() != job.Size {
+		return false
+	}
+	return os.Rename(kept, src) == nil
 }
 
 func (w *Worker) reload(ctx context.Context, job queue.Job) (queue.Job, error) {
@@ -510,7 +529,18 @@ func (w *Worker) posted(ctx context.Context, job queue.Job, log *slog.Logger, la
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 2*time.Minute)
 	defer cancel()
 	code, reason := "", ""
-	moved, err := w.moveSource(ctx, job, w.cfg.Layout.Processed)
+	var moved string
+	var err error
+	if job.Origin == queue.OriginUpload && job.Source != "" {
+		// An upload is the service's own staging copy: once posted, it
+		// goes (the prepared file stays in storage).
+		err = w.cfg.Bucket.Delete(ctx, job.Source)
+		if w.cfg.LocalSources != "" {
+			os.Remove(filepath.Join(w.cfg.LocalSources, job.ID))
+		}
+	} else {
+		moved, err = w.moveSource(ctx, job, w.cfg.Layout.Processed)
+	}
 	if err != nil {
 		if !last {
 			log.Warn("posted; moving the source failed, will retry", "err", err)
@@ -538,6 +568,11 @@ func (w *Worker) settle(ctx context.Context, job queue.Job, log *slog.Logger, la
 	if job.Source == "" || job.MovedTo != "" || job.ErrorCode == "source_not_moved" {
 		return nil
 	}
+	if job.Origin == queue.OriginUpload {
+		if _, found, err := w.cfg.Bucket.Lookup(ctx, job.Source); err == nil && !found {
+			return nil // deleted
+		}
+	}
 	return w.posted(ctx, job, log, last)
 }
 
@@ -549,6 +584,9 @@ func (w *Worker) fail(ctx context.Context, job queue.Job, log *slog.Logger, caus
 	code := codeOf(cause)
 	msg := cause.Error()
 	moved := ""
+	if w.cfg.LocalSources != "" {
+		os.Remove(filepath.Join(w.cfg.LocalSources, job.ID))
+	}
 	if job.Source != "" {
 		if err := w.writeErrorFile(ctx, job, code, msg); err != nil {
 			log.Error("writing the error file", "err", err)

@@ -296,8 +296,17 @@ func runService(ctx context.Context, g *globalFlags, f *serveFlags, getenv func(
 	if err != nil {
 		return err
 	}
+	// Uploads a worker of this process can take without downloading.
+	kept := ""
+	if withAPI && f.workers > 0 {
+		kept = filepath.Join(tmp, "kept")
+		if err := os.MkdirAll(kept, 0o750); err != nil {
+			return err
+		}
+	}
 	worker, err := service.NewWorker(service.WorkerConfig{
-		Jobs: q, Bucket: bucket, Prep: tr, Check: storage.Checker{}, Send: send, DryRun: dryRun,
+		LocalSources: kept,
+		Jobs:         q, Bucket: bucket, Prep: tr, Check: storage.Checker{}, Send: send, DryRun: dryRun,
 		TempDir: filepath.Join(tmp, "work"), Layout: service.Layout{Inbox: f.inboxPrefix},
 		// Several ffmpeg runs, each bounded by --timeout, plus transfers.
 		Timeout: 3*f.timeout + 5*time.Minute,
@@ -314,7 +323,7 @@ func runService(ctx context.Context, g *globalFlags, f *serveFlags, getenv func(
 	if withAPI {
 		api, err := service.NewAPI(service.APIConfig{
 			Keys: keys, MaxUploadBytes: f.maxUpload, MaxConcurrentUploads: f.maxUploads, MaxQueued: f.maxQueued,
-			SpoolDir: filepath.Join(tmp, "uploads"), Media: media, Logger: log, Metrics: metrics,
+			SpoolDir: filepath.Join(tmp, "uploads"), KeepDir: kept, Media: media, Logger: log, Metrics: metrics,
 		}, q, bucket)
 		if err != nil {
 			return err
@@ -344,6 +353,15 @@ func runService(ctx context.Context, g *globalFlags, f *serveFlags, getenv func(
 				_ = srv.Close()
 			}
 		}()
+
+		if kept != "" {
+			// Uploads a worker elsewhere took are not needed here.
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				pruneOld(runCtx, kept, time.Hour)
+			}()
+		}
 
 		icfg := service.InboxConfig{
 			Bucket: bucket, Jobs: q, Layout: service.Layout{Inbox: f.inboxPrefix}, BucketName: bucketName,
@@ -544,4 +562,24 @@ func isLoopback(addr string) bool {
 	}
 	ip := net.ParseIP(host)
 	return ip != nil && ip.IsLoopback()
+}
+
+// pruneOld removes the files in dir older than age, every age/4, until
+// ctx ends.
+func pruneOld(ctx context.Context, dir string, age time.Duration) {
+	t := time.NewTicker(age / 4)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		entries, _ := os.ReadDir(dir)
+		for _, e := range entries {
+			if info, err := e.Info(); err == nil && time.Since(info.ModTime()) > age {
+				os.Remove(filepath.Join(dir, e.Name()))
+			}
+		}
+	}
 }

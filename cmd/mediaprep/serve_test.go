@@ -413,18 +413,23 @@ func TestServeLocalDefaults(t *testing.T) {
 	if !strings.Contains(p.out.String(), "dry run: would send") {
 		t.Error("the dry run logged no request")
 	}
+	if !strings.Contains(p.out.String(), "source taken from this process's upload") {
+		t.Error("the worker downloaded an upload its own process had at hand")
+	}
 
 	c.drop("inbox/clip.mp4", sample("sample.mp4"), nil)
 	c.drop("inbox/sub/broken.jpg", badFile("truncated.jpg"), nil)
 	waitFor(t, 90*time.Second, "the drops to be processed", func() bool {
-		return len(c.keys("processed/")) == 2 && len(c.keys("failed/")) == 2
+		return len(c.keys("processed/")) == 1 && len(c.keys("failed/")) == 2
 	})
 	if got := c.keys("inbox/"); len(got) != 0 {
 		t.Errorf("inbox still holds %v", got)
 	}
-	uploaded := fmt.Sprintf("processed/%s/sample.jpg", body["id"])
-	if got := c.keys("processed/"); !slices.Contains(got, "processed/clip.mp4") || !slices.Contains(got, uploaded) {
-		t.Errorf("processed/ = %v, want clip.mp4 and %s", got, uploaded)
+	if got := c.keys("processed/"); !slices.Equal(got, []string{"processed/clip.mp4"}) {
+		t.Errorf("processed/ = %v, want clip.mp4", got)
+	}
+	if got := c.keys("uploads/"); len(got) != 0 {
+		t.Errorf("a posted upload was kept: %v", got)
 	}
 	b, err := os.ReadFile(filepath.Join(c.data, "failed", "sub", "broken.jpg.error.json"))
 	if err != nil {
@@ -496,7 +501,17 @@ func TestServeS3UploadDropAndAuth(t *testing.T) {
 		t.Errorf("refused uploads were stored: %v", got)
 	}
 
-	code, body, _ := upload(t, base, apiKey, sample("sample.jpg"), map[string]string{"caption": "Über den Wolken"})
+	// A broken upload: past the header check, refused by the worker.
+	code, body, _ := upload(t, base, apiKey, badFile("truncated.jpg"), nil)
+	if code != http.StatusAccepted {
+		t.Fatalf("broken upload: %d %v", code, body)
+	}
+	if j := waitFinal(t, base, apiKey, body["id"].(string), 60*time.Second); j["state"] != "failed" || j["errorCode"] != "corrupt_media" {
+		t.Errorf("broken upload: %v", j)
+	}
+	brokenID := body["id"].(string)
+
+	code, body, _ = upload(t, base, apiKey, sample("sample.jpg"), map[string]string{"caption": "Über den Wolken"})
 	if code != http.StatusAccepted {
 		t.Fatalf("upload: %d %v", code, body)
 	}
@@ -514,9 +529,17 @@ func TestServeS3UploadDropAndAuth(t *testing.T) {
 	c.drop("inbox/meta.webp", sample("sample.webp"), map[string]string{"caption": "from the headers"})
 	c.drop("inbox/broken.mp4", badFile("truncated.mp4"), nil)
 	waitFor(t, 90*time.Second, "the drops to be processed", func() bool {
-		return len(c.keys("processed/")) == 4 && len(c.keys("failed/")) == 2
+		return len(c.keys("processed/")) == 3 && len(c.keys("failed/")) == 4
 	})
-	wantProcessed := []string{"processed/" + body["id"].(string) + "/sample.jpg", "processed/late.jpg", "processed/late.jpg.json", "processed/meta.webp"}
+	for _, k := range []string{"failed/" + brokenID + "/truncated.jpg", "failed/" + brokenID + "/truncated.jpg.error.json"} {
+		if !slices.Contains(c.keys("failed/"), k) {
+			t.Errorf("failed/ lacks %s: %v", k, c.keys("failed/"))
+		}
+	}
+	if got := c.keys("uploads/"); len(got) != 0 {
+		t.Errorf("a posted upload was kept: %v", got)
+	}
+	wantProcessed := []string{"processed/late.jpg", "processed/late.jpg.json", "processed/meta.webp"}
 	slices.Sort(wantProcessed)
 	if got := c.keys("processed/"); !slices.Equal(got, wantProcessed) {
 		t.Errorf("processed/ = %v, want %v", got, wantProcessed)
