@@ -567,11 +567,12 @@ func (a *API) postMultipart(r *http.Request) (queue.Job, *apiError) {
 	if _, err := a.bucket.PutFile(r.Context(), key, file.path, storage.Object{Size: file.size, FileName: file.name, ContentType: "application/octet-stream"}); err != nil {
 		return queue.Job{}, unavailable("storage", err)
 	}
+	keptForWorker := false
 	if a.cfg.KeepDir != "" {
 		// Kept before the job is queued, so a worker here finds it.
 		kept := filepath.Join(a.cfg.KeepDir, id)
 		if err := os.Rename(file.path, kept); err == nil {
-			file.path = kept
+			file.path, keptForWorker = kept, true
 		}
 	}
 	job, err := a.jobs.Enqueue(r.Context(), queue.Job{
@@ -588,7 +589,7 @@ func (a *API) postMultipart(r *http.Request) (queue.Job, *apiError) {
 		}
 		return queue.Job{}, unavailable("the queue", err)
 	}
-	if a.cfg.KeepDir != "" {
+	if keptForWorker {
 		file = nil // the worker's now
 	}
 	return job, nil

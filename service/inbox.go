@@ -62,8 +62,12 @@ type InboxConfig struct {
 	Events       Subscriber
 	EventSubject string
 	TempDir      string // where sidecars are fetched; required
-	Metrics      *Metrics
-	Logger       *slog.Logger
+	// Finish, when set, is given a failed job whose source is still in
+	// the inbox (the queue gave up on it): Worker.Finish moves it to
+	// failed/ with its error file.
+	Finish  func(ctx context.Context, j queue.Job) error
+	Metrics *Metrics
+	Logger  *slog.Logger
 }
 
 // Inbox picks up files dropped under the inbox prefix, each exactly once
@@ -76,8 +80,9 @@ type Inbox struct {
 	log *slog.Logger
 
 	mu      sync.Mutex
-	pending map[string]bool        // candidate keys with a check scheduled
+	pending map[string]*time.Timer // scheduled checks, by their candidate keys
 	seen    map[string]observation // what each key looked like when first seen so
+	closed  bool                   // Run is ending: schedule nothing more
 	checks  sync.WaitGroup         // scheduled checks, waited for by Run
 	slots   chan struct{}          // checks running at once
 }
@@ -115,13 +120,13 @@ func NewInbox(cfg InboxConfig) (*Inbox, error) {
 		return nil, fmt.Errorf("service: temp folder: %w", err)
 	}
 	return &Inbox{cfg: cfg, log: cfg.Logger.With("inbox", cfg.Layout.Inbox),
-		pending: make(map[string]bool), seen: make(map[string]observation), slots: make(chan struct{}, 8)}, nil
+		pending: make(map[string]*time.Timer), seen: make(map[string]observation), slots: make(chan struct{}, 8)}, nil
 }
 
 // Run polls the inbox (and listens to bucket events when configured)
 // until ctx is done.
 func (in *Inbox) Run(ctx context.Context) error {
-	defer in.checks.Wait()
+	defer in.stop()
 	if in.cfg.Events != nil {
 		unsub, err := in.cfg.Events(in.cfg.EventSubject, func(data []byte) { in.event(ctx, data) })
 		if err != nil {
@@ -149,6 +154,20 @@ func (in *Inbox) Run(ctx context.Context) error {
 		case <-t.C:
 		}
 	}
+}
+
+// stop cancels the checks not started yet and waits for the others.
+func (in *Inbox) stop() {
+	in.mu.Lock()
+	in.closed = true
+	for id, t := range in.pending {
+		if t.Stop() {
+			in.checks.Done() // it will not run
+			delete(in.pending, id)
+		}
+	}
+	in.mu.Unlock()
+	in.checks.Wait()
 }
 
 // forget drops sightings older than age: files deleted before they
@@ -279,6 +298,12 @@ func (in *Inbox) jobID(ctx context.Context, o storage.Object) (string, bool, err
 				in.log.Warn("inbox: requeued a job that had no message", "job", id, "key", o.Key)
 			}
 			return "", false, nil
+		case j.MovedTo == "" && j.State == queue.StateFailed && in.cfg.Finish != nil && j.Moving == "":
+			if err := in.cfg.Finish(ctx, j); err != nil {
+				in.log.Warn("inbox: moving a failed job's source to failed/", "job", id, "err", err)
+			}
+			in.forgetKey(o.Key)
+			return "", false, nil
 		case j.MovedTo == "":
 			// Finished, and its source could not be moved: it stays
 			// here. Keep the record from expiring, so the file is not
@@ -297,6 +322,13 @@ func (in *Inbox) jobID(ctx context.Context, o storage.Object) (string, bool, err
 		now, found, err := in.cfg.Bucket.Lookup(ctx, o.Key)
 		if err != nil || !found || now.ETag != o.ETag {
 			return "", false, err
+		}
+		// Keep this generation's record while the file is here: were it
+		// to expire, its id would be free and the file taken again.
+		if time.Since(j.Updated) > 24*time.Hour {
+			if _, err := in.cfg.Jobs.Update(ctx, id, func(*queue.Job) error { return nil }); err != nil {
+				return "", false, err
+			}
 		}
 	}
 	return "", false, fmt.Errorf("inbox: %s was dropped again %d times; not taking it", o.Key, maxGenerations)
@@ -492,16 +524,19 @@ func (in *Inbox) schedule(ctx context.Context, candidates []string, d time.Durat
 	id := strings.Join(candidates, "\x00")
 	in.mu.Lock()
 	defer in.mu.Unlock()
-	if in.pending[id] || ctx.Err() != nil {
+	if in.pending[id] != nil || in.closed || ctx.Err() != nil {
 		return
 	}
-	in.pending[id] = true
 	in.checks.Add(1)
-	time.AfterFunc(d+50*time.Millisecond, func() {
+	in.pending[id] = time.AfterFunc(d+50*time.Millisecond, func() {
 		defer in.checks.Done()
-		in.mu.Lock()
-		delete(in.pending, id)
-		in.mu.Unlock()
+		defer func() {
+			// Done only now, so that the same keys are not scheduled
+			// again while this check waits for a slot.
+			in.mu.Lock()
+			delete(in.pending, id)
+			in.mu.Unlock()
+		}()
 		select {
 		case in.slots <- struct{}{}:
 			defer func() { <-in.slots }()

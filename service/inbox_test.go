@@ -330,3 +330,32 @@ func TestInboxFileDroppedAgainAfterItsJobIsANewJob(t *testing.T) {
 		t.Errorf("a file whose job could not move it was taken again")
 	}
 }
+
+func TestInboxRunStopsWithoutWaitingForScheduledChecks(t *testing.T) {
+	dir, root := newTestDir(t)
+	jobs := &memInboxJobs{ids: map[string]bool{}}
+	in := newTestInbox(t, dir, jobs, time.Hour) // a check an hour away
+	put(t, root, "inbox/a.jpg", "jpeg", 0)
+	ctx, cancel := context.WithCancel(t.Context())
+	done := make(chan error)
+	go func() { done <- in.Run(ctx) }()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		in.mu.Lock()
+		n := len(in.pending)
+		in.mu.Unlock()
+		if n > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the first scan scheduled no check")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	cancel()
+	select {
+	case <-done:
+	case <-time.After(10 * time.Second):
+		t.Fatal("Run waited for a check scheduled an hour ahead")
+	}
+}

@@ -196,7 +196,7 @@ func (w *Worker) Handle(ctx context.Context, d *queue.Delivery) error {
 		log.Warn("retrying later", "code", pipeline.CodeOf(err), "err", err, "attempt", d.Attempt, "in", delay.Round(time.Second))
 		if !send.mayHaveSent() {
 			w.update(ctx, job.ID, log, func(j *queue.Job) error {
-				if j.State == queue.StatePosting && j.PostingBy != send.token {
+				if j.State.Final() || othersPosting(j, send.token) || (j.State == queue.StatePosting && j.PostingBy != send.token) {
 					return errFinal
 				}
 				j.State, j.PostingBy, j.ErrorCode, j.Error = queue.StateQueued, "", pipeline.CodeOf(err), "will retry: "+err.Error()
@@ -239,7 +239,7 @@ func backoff(attempt int) time.Duration {
 
 // publish fetches the source and runs it through a Publisher of its own,
 // whose ledger is the job record: a status is posted at most once per job.
-func (w *Worker) publish(ctx context.Context, job queue.Job, send Sender, log *slog.Logger) (queue.Job, error) {
+func (w *Worker) publish(ctx context.Context, job queue.Job, send *guardedSender, log *slog.Logger) (queue.Job, error) {
 	dir, err := os.MkdirTemp(w.cfg.TempDir, "job-"+job.ID+"-")
 	if err != nil {
 		return job, fmt.Errorf("%w: temp folder: %w", storage.ErrFailed, err)
@@ -281,7 +281,7 @@ func (w *Worker) publish(ctx context.Context, job queue.Job, send Sender, log *s
 				return
 			}
 			w.update(ctx, job.ID, log, func(j *queue.Job) error {
-				if j.State.Final() {
+				if j.State.Final() || othersPosting(j, send.token) {
 					return errFinal
 				}
 				j.State = state
@@ -408,9 +408,16 @@ type guardedSender struct {
 	sent bool // a request went out that may have posted the status
 }
 
+// othersPosting reports whether another delivery took j for posting
+// lately, whatever its state says now.
+func othersPosting(j *queue.Job, token string) bool {
+	return j.PostingBy != "" && j.PostingBy != token && time.Since(j.PostingAt) < stalePosting
+}
+
 func (g *guardedSender) take(ctx context.Context) error {
 	_, err := g.jobs.Update(ctx, g.id, func(j *queue.Job) error {
-		if j.State.Final() || j.IDMessage != "" || j.OutcomeUnknown || (j.State == queue.StatePosting && j.PostingBy != g.token) {
+		if j.State.Final() || j.IDMessage != "" || j.OutcomeUnknown || othersPosting(j, g.token) ||
+			(j.State == queue.StatePosting && j.PostingBy != g.token) {
 			return errSendTaken
 		}
 		j.State, j.PostingBy, j.PostingAt = queue.StatePosting, g.token, time.Now().UTC()
@@ -597,6 +604,9 @@ func (w *Worker) fail(ctx context.Context, job queue.Job, log *slog.Logger, caus
 		}
 	}
 	w.update(ctx, job.ID, log, func(j *queue.Job) error {
+		if j.State.Final() && j.State != queue.StateFailed {
+			return errFinal // posted by another delivery meanwhile
+		}
 		j.State, j.ErrorCode, j.Error, j.MovedTo = queue.StateFailed, code, msg, moved
 		return nil
 	})
@@ -625,6 +635,24 @@ type renamedError struct {
 
 func (e *renamedError) Error() string { return e.msg }
 func (e *renamedError) Unwrap() error { return e.err }
+
+// Finish moves the source of a job that failed without it (the queue gave
+// up on it after too many deliveries) to failed/, next to its error file.
+// Other jobs are left alone.
+func (w *Worker) Finish(ctx context.Context, job queue.Job) error {
+	if job.State != queue.StateFailed || job.Source == "" || job.MovedTo != "" {
+		return nil
+	}
+	if err := w.writeErrorFile(ctx, job, job.ErrorCode, job.Error); err != nil {
+		return err
+	}
+	moved, err := w.moveSource(ctx, job, w.cfg.Layout.Failed)
+	if err != nil {
+		return err
+	}
+	w.log.Info("moved the source of a failed job", "job", job.ID, "movedTo", moved)
+	return nil
+}
 
 // jobError is a failure of the service's own, with a stable code.
 type jobError struct{ code, msg string }

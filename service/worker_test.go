@@ -421,3 +421,58 @@ func TestWorkerNeverSendsAFailedJob(t *testing.T) {
 		t.Errorf("%d sends; job %+v", f.send.count(), got)
 	}
 }
+
+// takenJobs lets another delivery take the job for posting just before
+// this delivery's first write of its progress.
+type takenJobs struct {
+	*memJobs
+	once sync.Once
+}
+
+func (r *takenJobs) Update(ctx context.Context, id string, fn func(*queue.Job) error) (queue.Job, error) {
+	r.once.Do(func() {
+		_, _ = r.memJobs.Update(ctx, id, func(j *queue.Job) error {
+			j.State, j.PostingBy, j.PostingAt = queue.StatePosting, "delivery A", time.Now()
+			return nil
+		})
+	})
+	return r.memJobs.Update(ctx, id, fn)
+}
+
+func TestWorkerProgressDoesNotHideAnotherDeliverysPosting(t *testing.T) {
+	f := newWorkerFixture(t)
+	w, err := NewWorker(WorkerConfig{Jobs: &takenJobs{memJobs: f.jobs}, Bucket: f.dir, Prep: f.w.cfg.Prep, Check: storage.Checker{},
+		Send: f.send, TempDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	j := f.drop(t, "j1", "samples/sample.jpg")
+	if _, ok := queue.RetryDelay(w.Handle(t.Context(), queue.NewDelivery(j, 1, 10))); !ok {
+		t.Error("Handle did not leave the job to the other delivery")
+	}
+	got, _ := f.jobs.Get(t.Context(), "j1")
+	if f.send.count() != 0 || got.State != queue.StatePosting || got.PostingBy != "delivery A" {
+		t.Errorf("%d sends; job %+v", f.send.count(), got)
+	}
+}
+
+func TestWorkerFinishMovesTheSourceOfAJobTheQueueGaveUpOn(t *testing.T) {
+	f := newWorkerFixture(t)
+	j := f.drop(t, "j1", "samples/sample.jpg")
+	j.State, j.ErrorCode, j.Error = queue.StateFailed, queue.CodeMaxDeliveries, "delivered 10 times without finishing"
+	f.jobs.jobs["j1"] = j
+	if err := f.w.Finish(t.Context(), j); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(f.root, "failed", "sample.jpg.error.json"))
+	var ef ErrorFile
+	if err != nil || json.Unmarshal(b, &ef) != nil || ef.Code != queue.CodeMaxDeliveries {
+		t.Errorf("error file %s: %v", b, err)
+	}
+	if f.exists("inbox/sample.jpg") || !f.exists("failed/sample.jpg") {
+		t.Error("the source was not moved to failed/")
+	}
+	if got, _ := f.jobs.Get(t.Context(), "j1"); got.MovedTo != "failed/sample.jpg" || got.State != queue.StateFailed {
+		t.Errorf("job %+v", got)
+	}
+}

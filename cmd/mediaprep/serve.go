@@ -359,13 +359,14 @@ func runService(ctx context.Context, g *globalFlags, f *serveFlags, getenv func(
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				pruneOld(runCtx, kept, time.Hour)
+				pruneOld(runCtx, kept, 20*time.Minute)
 			}()
 		}
 
 		icfg := service.InboxConfig{
 			Bucket: bucket, Jobs: q, Layout: service.Layout{Inbox: f.inboxPrefix}, BucketName: bucketName,
 			Poll: f.poll, Settle: f.settle, TempDir: filepath.Join(tmp, "inbox"), Metrics: metrics, Logger: log,
+			Finish: worker.Finish,
 		}
 		if f.poll == 0 {
 			icfg.Poll = -1
