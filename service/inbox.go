@@ -530,18 +530,17 @@ func (in *Inbox) schedule(ctx context.Context, candidates []string, d time.Durat
 	in.checks.Add(1)
 	in.pending[id] = time.AfterFunc(d+50*time.Millisecond, func() {
 		defer in.checks.Done()
-		defer func() {
-			// Done only now, so that the same keys are not scheduled
-			// again while this check waits for a slot.
-			in.mu.Lock()
-			delete(in.pending, id)
-			in.mu.Unlock()
-		}()
 		select {
 		case in.slots <- struct{}{}:
 			defer func() { <-in.slots }()
 		case <-ctx.Done():
 		}
+		// Unmarked only once it has a slot, so that the same keys are
+		// not scheduled again while it waits; before it runs, so that it
+		// can schedule its own next look.
+		in.mu.Lock()
+		delete(in.pending, id)
+		in.mu.Unlock()
 		if ctx.Err() != nil {
 			return
 		}

@@ -239,6 +239,7 @@ func TestInboxEvents(t *testing.T) {
 	}
 	put(t, root, "inbox/Straße und Meer+1.jpg", "jpeg", time.Hour)
 	put(t, root, "inbox/plus+sign.jpg", "jpeg", time.Hour)
+	put(t, root, "inbox/plain.jpg", "jpeg", time.Hour)
 	ev := func(bucket, name, key string) []byte {
 		return []byte(`{"Records":[{"eventName":"` + name + `","s3":{"bucket":{"name":"` + bucket + `"},"object":{"key":"` + key + `"}}}]}`)
 	}
@@ -248,9 +249,10 @@ func TestInboxEvents(t *testing.T) {
 	in.event(ctx, ev("media", "s3:ObjectCreated:Put", "inbox/Stra%C3%9Fe+und+Meer%2B1.jpg")) // form escaping (MinIO, AWS)
 	in.event(ctx, ev("media", "s3:ObjectCreated:Put", "inbox/plus%2Bsign.jpg"))
 	in.event(ctx, ev("media", "s3:ObjectCreated:Put", "inbox/plus%2Bsign.jpg")) // twice
+	in.event(ctx, ev("media", "s3:ObjectCreated:Put", "inbox/plain.jpg")) // once: its settle check must follow by itself
 	in.event(ctx, []byte("not json"))
 	deadline := time.Now().Add(10 * time.Second)
-	for len(jobs.enqueued()) < 2 && time.Now().Before(deadline) {
+	for len(jobs.enqueued()) < 3 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	time.Sleep(200 * time.Millisecond) // let a wrong duplicate show up
@@ -259,7 +261,7 @@ func TestInboxEvents(t *testing.T) {
 		keys = append(keys, j.Source)
 	}
 	slices.Sort(keys)
-	if want := []string{"inbox/Straße und Meer+1.jpg", "inbox/plus+sign.jpg"}; !slices.Equal(keys, want) {
+	if want := []string{"inbox/Straße und Meer+1.jpg", "inbox/plain.jpg", "inbox/plus+sign.jpg"}; !slices.Equal(keys, want) {
 		t.Errorf("enqueued %q, want %q", keys, want)
 	}
 }
