@@ -249,7 +249,7 @@ func TestInboxEvents(t *testing.T) {
 	in.event(ctx, ev("media", "s3:ObjectCreated:Put", "inbox/Stra%C3%9Fe+und+Meer%2B1.jpg")) // form escaping (MinIO, AWS)
 	in.event(ctx, ev("media", "s3:ObjectCreated:Put", "inbox/plus%2Bsign.jpg"))
 	in.event(ctx, ev("media", "s3:ObjectCreated:Put", "inbox/plus%2Bsign.jpg")) // twice
-	in.event(ctx, ev("media", "s3:ObjectCreated:Put", "inbox/plain.jpg")) // once: its settle check must follow by itself
+	in.event(ctx, ev("media", "s3:ObjectCreated:Put", "inbox/plain.jpg"))       // once: its settle check must follow by itself
 	in.event(ctx, []byte("not json"))
 	deadline := time.Now().Add(10 * time.Second)
 	for len(jobs.enqueued()) < 3 && time.Now().Before(deadline) {
