@@ -8,6 +8,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -351,6 +352,16 @@ func BenchmarkServeJobsPerMinute(b *testing.B) {
 	if len(files) != 20 {
 		b.Fatalf("%d inputs, want 20", len(files))
 	}
+	// Uploaded biggest first, the order batch runs them in: a queue runs
+	// jobs in the order they come, so both get the same schedule.
+	size := func(f string) int64 {
+		st, err := os.Stat(f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		return st.Size()
+	}
+	slices.SortStableFunc(files, func(x, y string) int { return cmp.Compare(size(y), size(x)) })
 	srv := s3test.Start(b)
 	green := greenapitest.NewServer(b, testInstance, testToken)
 	env := append(srv.Env(), "MEDIAPREP_GREENAPI_URL="+green.URL(),
