@@ -43,7 +43,11 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Queue, error) {
 	}
 	q := &Queue{cfg: cfg, log: cfg.Logger, nc: nc, js: js}
 
-	q.stream, err = js.CreateOrUpdateStream(ctx, jetstream.StreamConfig{
+	// Create, and update only when the config differs: creating what
+	// exists with the same config changes nothing, while concurrent
+	// updates from processes starting together race inside nats-server
+	// 2.15.2 (its file store's UpdateConfig against ConsumerStore).
+	scfg := jetstream.StreamConfig{
 		Name:        cfg.Stream,
 		Description: "mediaprep jobs waiting for a worker (payload: job id)",
 		Subjects:    []string{cfg.Subject + ".*"}, // one subject per job: Requeue can tell whether its message is there
@@ -52,11 +56,15 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Queue, error) {
 		MaxMsgs:     cfg.MaxQueued,
 		Discard:     jetstream.DiscardNew,
 		Replicas:    cfg.Replicas,
-	})
+	}
+	q.stream, err = js.CreateStream(ctx, scfg)
+	if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
+		q.stream, err = js.UpdateStream(ctx, scfg)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("queue: creating stream %s: %w", cfg.Stream, err)
 	}
-	q.cons, err = js.CreateOrUpdateConsumer(ctx, cfg.Stream, jetstream.ConsumerConfig{
+	ccfg := jetstream.ConsumerConfig{
 		Durable:       cfg.Consumer,
 		Description:   "mediaprep workers",
 		AckPolicy:     jetstream.AckExplicitPolicy,
@@ -64,7 +72,11 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Queue, error) {
 		MaxDeliver:    cfg.MaxDeliver,
 		MaxAckPending: -1, // the stream's MaxMsgs bounds it
 		Replicas:      cfg.Replicas,
-	})
+	}
+	q.cons, err = js.CreateConsumer(ctx, cfg.Stream, ccfg)
+	if errors.Is(err, jetstream.ErrConsumerExists) {
+		q.cons, err = js.UpdateConsumer(ctx, cfg.Stream, ccfg)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("queue: creating consumer %s on stream %s: %w", cfg.Consumer, cfg.Stream, err)
 	}
@@ -77,7 +89,10 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Queue, error) {
 	}
 	for _, b := range buckets {
 		b.cfg.Storage, b.cfg.Replicas = jetstream.FileStorage, cfg.Replicas
-		*b.kv, err = js.CreateOrUpdateKeyValue(ctx, b.cfg)
+		*b.kv, err = js.CreateKeyValue(ctx, b.cfg)
+		if errors.Is(err, jetstream.ErrBucketExists) {
+			*b.kv, err = js.UpdateKeyValue(ctx, b.cfg)
+		}
 		if err != nil {
 			return nil, fmt.Errorf("queue: creating key-value bucket %s: %w", b.cfg.Bucket, err)
 		}
