@@ -391,7 +391,7 @@ func validJobID(id string) bool {
 	return true
 }
 
-// newJobID returns 16 random lowercase hex digits.
+// newJobID is 16 random lowercase hex digits: job ids, delivery tokens.
 func newJobID() string {
 	var b [8]byte
 	_, _ = rand.Read(b[:]) // never fails

@@ -22,17 +22,21 @@ func CheckListen(addr string, keys []string) error {
 	if len(keys) > 0 {
 		return nil
 	}
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
+	if _, _, err := net.SplitHostPort(addr); err != nil {
 		return fmt.Errorf("service: listen address %q: %w", addr, err)
 	}
-	if isLoopback(host) {
+	if Loopback(addr) {
 		return nil
 	}
 	return fmt.Errorf("%w: %s is reachable from other machines; set MEDIAPREP_API_KEYS or listen on 127.0.0.1", ErrNoKeys, addr)
 }
 
-func isLoopback(host string) bool {
+// Loopback reports whether addr (host:port) listens on loopback only.
+func Loopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
 	if strings.EqualFold(host, "localhost") {
 		return true
 	}

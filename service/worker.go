@@ -2,8 +2,6 @@ package service
 
 import (
 	"context"
-	crand "crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -169,7 +167,7 @@ func (w *Worker) Handle(ctx context.Context, d *queue.Delivery) error {
 
 	runCtx, cancel := context.WithTimeout(ctx, w.cfg.Timeout)
 	defer cancel()
-	send := &guardedSender{Sender: w.cfg.Send, jobs: w.cfg.Jobs, id: job.ID, token: newToken(), metrics: w.cfg.Metrics}
+	send := &guardedSender{Sender: w.cfg.Send, jobs: w.cfg.Jobs, id: job.ID, token: newJobID(), metrics: w.cfg.Metrics}
 	var err error
 	if job.Options.Text != "" {
 		job, err = w.sendText(runCtx, job, send, log)
@@ -491,13 +489,6 @@ func (g *guardedSender) SendTextStatus(ctx context.Context, s greenapi.TextStatu
 	sent, err := g.Sender.SendTextStatus(ctx, s)
 	g.done(err)
 	return sent, err
-}
-
-// newToken names one delivery.
-func newToken() string {
-	var b [8]byte
-	_, _ = crand.Read(b[:])
-	return hex.EncodeToString(b[:])
 }
 
 // sendText posts a text status, recording idMessage (durably, as the

@@ -203,7 +203,7 @@ func runService(ctx context.Context, g *globalFlags, f *serveFlags, getenv func(
 		f.natsURL = getenv("MEDIAPREP_NATS_URL")
 	}
 	natsToken := getenv("MEDIAPREP_NATS_TOKEN")
-	if f.natsListen != "" && natsToken == "" && !isLoopback(f.natsListen) {
+	if f.natsListen != "" && natsToken == "" && !service.Loopback(f.natsListen) {
 		return usagef("--nats-listen %s is reachable from other machines: set MEDIAPREP_NATS_TOKEN, the token every NATS client must give (workers join with nats://TOKEN@host:port), or listen on 127.0.0.1", f.natsListen)
 	}
 	if withAPI && f.poll == 0 && f.eventsSubject == "" {
@@ -550,19 +550,6 @@ func redactURLs(list string) string {
 		}
 	}
 	return strings.Join(parts, ",")
-}
-
-// isLoopback reports whether addr (host:port) listens on loopback only.
-func isLoopback(addr string) bool {
-	host, _, err := net.SplitHostPort(addr)
-	if err != nil {
-		return false
-	}
-	if host == "localhost" {
-		return true
-	}
-	ip := net.ParseIP(host)
-	return ip != nil && ip.IsLoopback()
 }
 
 // pruneOld removes the files in dir older than age, every age/4, until
