@@ -108,9 +108,41 @@ func TestPrepareErrorKeepsCode(t *testing.T) {
 	if !errors.Is(err, transcode.ErrCorruptMedia) {
 		t.Fatal("the error does not wrap transcode.ErrCorruptMedia")
 	}
-	entries, _ := os.ReadDir(dir)
-	if len(entries) != 0 {
-		t.Fatalf("a failed prepare left %d files in the output folder", len(entries))
+}
+
+// TestFailedPrepareLeavesNoFiles runs the real transcoder on broken media
+// that ffmpeg starts to read (and may start to write) before it fails: the
+// output folder must stay empty, whatever stage the failure came from.
+func TestFailedPrepareLeavesNoFiles(t *testing.T) {
+	if testing.Short() {
+		t.Skip("-short: needs ffmpeg")
+	}
+	tc, err := transcode.New(transcode.NewDefaultConfig())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"truncated.mp4", "truncated-faststart.mp4", "truncated.jpg", "text.mp4", "empty.mp4"} {
+		t.Run(name, func(t *testing.T) {
+			dir := t.TempDir()
+			p, err := New(Config{OutDir: dir}, tc)
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = p.Prepare(t.Context(), filepath.Join("..", "testdata", "bad", name), "out", transcode.Options{})
+			if err == nil {
+				t.Fatal("broken media prepared without an error")
+			}
+			if CodeOf(err) == "" {
+				t.Errorf("%v: no error code", err)
+			}
+			entries, err := os.ReadDir(dir)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, e := range entries {
+				t.Errorf("a failed prepare left %s in the output folder", e.Name())
+			}
+		})
 	}
 }
 

@@ -96,6 +96,9 @@ func ispeSize(meta []byte) (w, h int, err error) {
 		// ispe: version and flags, then width and height as uint32.
 		if string(p[4:8]) == "ispe" && n >= 20 {
 			bw, bh := binary.BigEndian.Uint32(p[12:16]), binary.BigEndian.Uint32(p[16:20])
+			if bw == 0 || bh == 0 {
+				return 0, 0, errors.New("ispe property of zero size")
+			}
 			if a := int64(bw) * int64(bh); !found || a > best {
 				best, w, h, found = a, int(bw), int(bh), true
 			}

@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"image"
+	"math"
 	"os/exec"
 	"path/filepath"
 	"testing"
@@ -55,7 +56,7 @@ func TestIspe(t *testing.T) {
 		{"meta after 2 MiB of mdat", bytes.Join([][]byte{ftypHeic, box("mdat", make([]byte, 2<<20)), heifMeta(ispeBox(8000, 6000))}, nil), 8000, 6000, false},
 		{"meta after a 64-bit mdat", bytes.Join([][]byte{ftypHeic, big, heifMeta(ispeBox(300, 200))}, nil), 300, 200, false},
 		{"ispe-like bytes in mdat do not count", bytes.Join([][]byte{ftypHeic, fake, heifMeta(ispeBox(64, 48))}, nil), 64, 48, false},
-		{"zero size", bytes.Join([][]byte{ftypHeic, heifMeta(ispeBox(0, 0))}, nil), 0, 0, false},
+		{"zero size", bytes.Join([][]byte{ftypHeic, heifMeta(ispeBox(0, 0))}, nil), 0, 0, true},
 		{"no ispe", bytes.Join([][]byte{ftypHeic, heifMeta(pixi)}, nil), 0, 0, true},
 		{"no meta", bytes.Join([][]byte{ftypHeic, box("mdat", make([]byte, 10))}, nil), 0, 0, true},
 		{"mdat to the end, meta never reached", append(append(ftypHeic, 0, 0, 0, 0, 'm', 'd', 'a', 't'), heifMeta(ispeBox(1, 1))...), 0, 0, true},
@@ -213,8 +214,17 @@ func FuzzHEIFSize(f *testing.F) {
 	f.Add(bytes.Join([][]byte{ftypHeic, heifMeta(ispeBox(512, 512), ispeBox(4032, 3024))}, nil))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		w, h, err := heifSize(bytes.NewReader(data), int64(len(data)))
-		if err == nil && (w < 0 || h < 0) {
+		if err != nil {
+			return
+		}
+		// An answer is a size read from an ispe box that is in the input:
+		// both sides are positive (a zero side would be a picture of no
+		// pixels) and fit the uint32 fields they came from.
+		if w <= 0 || h <= 0 || int64(w) > math.MaxUint32 || int64(h) > math.MaxUint32 {
 			t.Fatalf("heifSize = %d×%d", w, h)
+		}
+		if !bytes.Contains(data, []byte("ispe")) {
+			t.Fatalf("heifSize = %d×%d from input without an ispe box", w, h)
 		}
 	})
 }

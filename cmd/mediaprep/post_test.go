@@ -487,7 +487,11 @@ func TestBatchResume(t *testing.T) {
 		t.Fatalf("forced dry run: exit %d\n%s", code, stdout)
 	}
 	stdout, code = e.run("batch", "--json", "--dry-run", "--out", out, dir)
-	for _, l := range parseLines(t, stdout) {
+	lines = parseLines(t, stdout)
+	if code != exitOK || len(lines) != 3 {
+		t.Fatalf("dry run: exit %d, %d lines, want 0 and 3\n%s", code, len(lines), stdout)
+	}
+	for _, l := range lines {
 		if !l.Skipped {
 			t.Errorf("dry run: %s would be posted again: %+v", l.Source, l)
 		}
