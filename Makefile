@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin/mediaprep
 SAMPLES := $(wildcard testdata/samples/*)
 
-.PHONY: run samples test bench fuzz lint build deps clean
+.PHONY: run samples test test-short bench fuzz lint build deps clean
 
 # The main job: the service with its embedded defaults (queue, storage and
 # inbox in ./mediaprep-data, Green API in dry-run until credentials are set).
@@ -40,9 +40,16 @@ fuzz:
 	$(GO) test ./transcode -run '^$$' -fuzz FuzzHEIFSize -fuzztime $(FUZZTIME)
 	$(GO) test ./greenapi/internal/grapheme -run '^$$' -fuzz FuzzCount -fuzztime $(FUZZTIME)
 
+# golangci-lint with the linters .golangci.yml lists (vet, staticcheck,
+# errcheck, ... and gofmt).
+GOLANGCI := $(shell $(GO) env GOPATH)/bin/golangci-lint
 lint:
-	$(GO) vet ./...
-	@test -z "$$(gofmt -l .)" || { gofmt -l .; exit 1; }
+	scripts/deps.sh lint
+	$(GOLANGCI) run ./...
+
+# Unit tests only: no versitygw, NATS cluster or browser (-short skips them).
+test-short:
+	$(GO) test -short ./...
 
 build:
 	$(GO) build -o $(BIN) ./cmd/mediaprep

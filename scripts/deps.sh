@@ -26,6 +26,15 @@ if [[ $what == test || $what == bench ]]; then
 		go install github.com/versity/versitygw/cmd/versitygw@v1.8.0
 	fi
 fi
+# The linter make lint and make test run, pinned (.golangci.yml).
+if [[ $what == test || $what == lint ]]; then
+	gobin=$(go env GOBIN)
+	gobin=${gobin:-$(go env GOPATH)/bin}
+	if ! "$gobin/golangci-lint" version 2>/dev/null | grep -q ' 2\.15\.0 '; then
+		echo "deps: building golangci-lint v2.15.0 into $gobin" >&2
+		go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@v2.15.0
+	fi
+fi
 if ((${#need[@]} == 0)); then
 	exit 0
 fi

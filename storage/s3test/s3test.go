@@ -100,6 +100,9 @@ func StartIn(t testing.TB, dir string) *Server {
 // StartWith is Start with options; Restart keeps them.
 func StartWith(t testing.TB, opt Options) *Server {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("-short: skipping a test that needs versitygw (make test runs it)")
+	}
 	if opt.Dir == "" {
 		opt.Dir = t.TempDir()
 	}
