@@ -201,7 +201,7 @@ func (c *Client) redact(s string) string { return Redact(s, c.cfg.Token) }
 // redactInvalid redacts a validation error's message: it quotes the
 // caller's input, which could hold the token by mistake.
 func (c *Client) redactInvalid(err error) error {
-	if e, ok := err.(*Error); ok {
+	if e := (*Error)(nil); errors.As(err, &e) {
 		e.Message = c.redact(e.Message)
 	}
 	return err

@@ -37,7 +37,7 @@ func redactErr(err error, token string) error {
 	}
 	inner := err
 	for {
-		if ue, ok := inner.(*url.Error); ok {
+		if ue, ok := inner.(*url.Error); ok { //nolint:errorlint // unwraps url.Error layers one at a time, by design
 			inner = ue.Err
 			continue
 		}

@@ -602,7 +602,7 @@ func (a *API) spool(part *multipart.Part) (*spooled, *apiError) {
 	limit := a.cfg.MaxUploadBytes
 	head := make([]byte, transcode.SniffHeaderLen)
 	n, err := io.ReadFull(part, head)
-	if err != nil && err != io.EOF && err != io.ErrUnexpectedEOF {
+	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
 		return nil, a.bodyError(err)
 	}
 	head = head[:n]

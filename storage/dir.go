@@ -337,7 +337,7 @@ func (d *Dir) commit(key, p, tmp string, obj Object) (Object, error) {
 	if err == nil {
 		err = os.Rename(tmp, p)
 		if err != nil && !existed {
-			d.removeMeta(key)
+			_ = d.removeMeta(key) // best effort: the rename's error is the one to report
 		}
 	}
 	if err != nil {
@@ -422,7 +422,7 @@ func (d *Dir) List(ctx context.Context, prefix string) ([]Object, error) {
 // dst, synced and then renamed to dst, so dst is either the whole object or
 // untouched. A missing key is an error matching ErrNotFound.
 func (d *Dir) Download(ctx context.Context, key, dst string) (Object, error) {
-	p, fi, ok, err := d.stat(key)
+	p, _, ok, err := d.stat(key)
 	if err != nil || !ok {
 		if err == nil {
 			err = notFound("download", key)
@@ -438,7 +438,8 @@ func (d *Dir) Download(ctx context.Context, key, dst string) (Object, error) {
 		return Object{}, wrapDirErr("download", key, err)
 	}
 	defer f.Close()
-	if fi, err = f.Stat(); err != nil {
+	fi, err := f.Stat()
+	if err != nil {
 		return Object{}, opError("download", key, err)
 	}
 	if _, err := writeFile(ctx, dst, f, fi.Size()); err != nil {

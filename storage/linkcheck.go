@@ -64,21 +64,29 @@ func (c Checker) CheckLink(ctx context.Context, link, contentType string) error 
 	return nil
 }
 
-func fetch(ctx context.Context, hc *http.Client, method, link string) (*http.Response, error) {
+// answer is what CheckLink reads of a response: fetch has drained and
+// closed its body.
+type answer struct {
+	StatusCode int
+	Status     string
+	Header     http.Header
+}
+
+func fetch(ctx context.Context, hc *http.Client, method, link string) (answer, error) {
 	req, err := http.NewRequestWithContext(ctx, method, link, nil)
 	if err != nil {
-		return nil, err
+		return answer{}, err
 	}
 	if method == http.MethodGet {
 		req.Header.Set("Range", "bytes=0-0")
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
-		return nil, err
+		return answer{}, err
 	}
-	io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10)) // a drained body keeps the connection reusable
 	resp.Body.Close()
-	return resp, nil
+	return answer{StatusCode: resp.StatusCode, Status: resp.Status, Header: resp.Header}, nil
 }
 
 // redactQuery drops the query of a link (a presigned link's signature) for

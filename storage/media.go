@@ -31,7 +31,7 @@ func (d *Dir) serveMedia(w http.ResponseWriter, r *http.Request) {
 		http.NotFound(w, r)
 		return
 	}
-	_, fi, ok, err := d.stat(key)
+	_, _, ok, err := d.stat(key)
 	if err != nil && !errors.Is(err, ErrBadKey) {
 		http.Error(w, "storage: cannot read the file", http.StatusInternalServerError)
 		return
@@ -57,7 +57,8 @@ func (d *Dir) serveMedia(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	defer f.Close()
-	if fi, err = f.Stat(); err != nil || !fi.Mode().IsRegular() {
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() {
 		http.NotFound(w, r)
 		return
 	}

@@ -22,7 +22,7 @@ func jpegOrientation(r io.Reader) int {
 		}
 		marker := m[1]
 		if marker == 0xFF { // fill byte
-			br.UnreadByte()
+			_ = br.UnreadByte() // cannot fail right after a ReadFull
 			continue
 		}
 		if marker == 0xD9 || marker == 0xDA { // end of image, start of scan

@@ -9,14 +9,14 @@ import (
 	"image/color"
 	_ "image/gif" // registered for image.Decode
 	"image/jpeg"
-	_ "image/png"
+	_ "image/png" // registered for image.Decode
 	"io"
 	"os"
 
 	"github.com/disintegration/imaging"
 	"github.com/muesli/smartcrop"
-	_ "golang.org/x/image/bmp"
-	_ "golang.org/x/image/tiff"
+	_ "golang.org/x/image/bmp"  // registered for image.Decode
+	_ "golang.org/x/image/tiff" // registered for image.Decode
 	_ "golang.org/x/image/webp"
 )
 

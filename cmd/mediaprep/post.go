@@ -17,7 +17,7 @@ import (
 // addPublishFlags adds the flags post and batch share.
 func addPublishFlags(cmd *cobra.Command, f *publishFlags, getenv func(string) string) {
 	fl := cmd.Flags()
-	f.prepFlags.add(fl)
+	f.add(fl)
 	fl.BoolVar(&f.dryRun, "dry-run", false, "prepare, store and check the link, then print the request instead of posting (token redacted)")
 	fl.StringVar(&f.caption, "caption", "", "caption of picture and video statuses (at most 1024 characters)")
 	fl.StringSliceVar(&f.participants, "participants", nil, "chat ids that may see the status, e.g. 79001234567@c.us (default: all contacts)")
