@@ -64,7 +64,7 @@ type APIConfig struct {
 // Defaults of APIConfig.
 const (
 	DefaultMaxUploadBytes       = 200 << 20
-	DefaultMaxConcurrentUploads = 8
+	DefaultMaxConcurrentUploads = 32
 	DefaultMaxQueued            = 1000
 	DefaultUploadPrefix         = "uploads/"
 )
