@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -15,6 +16,9 @@ import (
 // readyTimeout is how long StartEmbedded waits for the server.
 const readyTimeout = 10 * time.Second
 
+// ErrNoToken: an embedded server that listens was started without a token.
+var ErrNoToken = errors.New("queue: no NATS token")
+
 // Embedded is a NATS server with JetStream running inside this process.
 type Embedded struct {
 	server *server.Server
@@ -25,7 +29,9 @@ type Embedded struct {
 // StartEmbedded starts a NATS server with JetStream that stores its data
 // under dir. With listen "" it opens no port and only Connect reaches it;
 // with an address such as "127.0.0.1:4222" (":0" picks a free port) other
-// processes can connect to ClientURL too. Call Shutdown when done.
+// processes can connect to ClientURL too, and a token (WithToken) is
+// required: loopback is open to every local user, and the queue holds
+// captions and phone numbers. Call Shutdown when done.
 func StartEmbedded(dir string, listen string, log *slog.Logger, opt ...EmbeddedOption) (*Embedded, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -54,6 +60,9 @@ func StartEmbedded(dir string, listen string, log *slog.Logger, opt ...EmbeddedO
 	var eo embeddedOptions
 	for _, o := range opt {
 		o(&eo)
+	}
+	if listen != "" && eo.token == "" {
+		return nil, fmt.Errorf("%w: the embedded NATS server listens on %s, so it needs a token (WithToken) that every client gives", ErrNoToken, listen)
 	}
 	if eo.token != "" {
 		opts.Authorization = eo.token

@@ -203,8 +203,9 @@ func runService(ctx context.Context, g *globalFlags, f *serveFlags, getenv func(
 		f.natsURL = getenv("MEDIAPREP_NATS_URL")
 	}
 	natsToken := getenv("MEDIAPREP_NATS_TOKEN")
-	if f.natsListen != "" && natsToken == "" && !service.Loopback(f.natsListen) {
-		return usagef("--nats-listen %s is reachable from other machines: set MEDIAPREP_NATS_TOKEN, the token every NATS client must give (workers join with nats://TOKEN@host:port), or listen on 127.0.0.1", f.natsListen)
+	// Loopback too: any local user could read the jobs (captions, numbers).
+	if f.natsListen != "" && natsToken == "" {
+		return usagef("--nats-listen %s needs a token: set MEDIAPREP_NATS_TOKEN (e.g. MEDIAPREP_NATS_TOKEN=$(openssl rand -hex 24)); every NATS client must give it, and workers join with nats://TOKEN@host:port", f.natsListen)
 	}
 	if withAPI && f.poll == 0 && f.eventsSubject == "" {
 		return usagef("--poll 0 turns polling off, and no --events-subject is set: nothing would ever be picked up from the inbox")
