@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/url"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -24,6 +25,13 @@ type Embedded struct {
 	server *server.Server
 	listen bool
 	token  string // required from clients; empty: none
+	dir    string
+	log    *slog.Logger
+
+	stop     chan struct{} // closed by Shutdown
+	stopOnce sync.Once
+	done     chan struct{} // closed when watch has returned
+	lost     chan struct{} // see Lost
 }
 
 // StartEmbedded starts a NATS server with JetStream that stores its data
@@ -78,18 +86,33 @@ func StartEmbedded(dir string, listen string, log *slog.Logger, opt ...EmbeddedO
 		s.WaitForShutdown()
 		return nil, fmt.Errorf("queue: the embedded NATS server was not ready after %s (store %s, listen %q); see its log lines above", readyTimeout, dir, listen)
 	}
-	return &Embedded{server: s, listen: listen != "", token: eo.token}, nil
+	if eo.watchEvery <= 0 {
+		eo.watchEvery = time.Second
+	}
+	e := &Embedded{server: s, listen: listen != "", token: eo.token, dir: dir, log: log,
+		stop: make(chan struct{}), done: make(chan struct{}), lost: make(chan struct{})}
+	go e.watch(eo.watchEvery)
+	return e, nil
 }
 
 // EmbeddedOption configures StartEmbedded.
 type EmbeddedOption func(*embeddedOptions)
 
-type embeddedOptions struct{ token string }
+type embeddedOptions struct {
+	token      string
+	watchEvery time.Duration
+}
 
 // WithToken makes the server require token from every client: other
 // processes connect with nats://TOKEN@host:port. Connect adds it itself.
 func WithToken(token string) EmbeddedOption {
 	return func(o *embeddedOptions) { o.token = token }
+}
+
+// WithWatch sets how often the server checks that JetStream still runs
+// (see Lost); default 1 s.
+func WithWatch(interval time.Duration) EmbeddedOption {
+	return func(o *embeddedOptions) { o.watchEvery = interval }
 }
 
 // Connect opens an in-process connection to the server.
@@ -126,8 +149,37 @@ func (e *Embedded) ClientURL() string {
 
 // Shutdown stops the server and waits until it has stopped.
 func (e *Embedded) Shutdown() {
+	e.stopOnce.Do(func() { close(e.stop) })
+	<-e.done
 	e.server.Shutdown()
 	e.server.WaitForShutdown()
+}
+
+// Lost is closed when JetStream stops while the server runs: nats-server
+// turns it off when a write finds the disk full, and it stays off until
+// the process restarts (turning it back on in-process races inside
+// nats-server 2.15.2). The owner should exit non-zero so that a supervisor
+// restarts it; the stored jobs are recovered from disk then.
+func (e *Embedded) Lost() <-chan struct{} { return e.lost }
+
+// watch closes lost once JetStream is off, polling every interval, until
+// Shutdown.
+func (e *Embedded) watch(every time.Duration) {
+	defer close(e.done)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-e.stop:
+			return
+		case <-t.C:
+		}
+		if !e.server.JetStreamEnabled() {
+			e.log.Error("queue: JetStream turned itself off (disk full?)", "store", e.dir)
+			close(e.lost)
+			return
+		}
+	}
 }
 
 // serverLog hands the server's log lines to slog. Its notices (a banner

@@ -273,7 +273,7 @@ func runService(ctx context.Context, g *globalFlags, f *serveFlags, getenv func(
 	}
 
 	// The queue: embedded unless --nats.
-	nc, closeNATS, err := connectNATS(f, natsToken, log)
+	nc, natsLost, closeNATS, err := connectNATS(f, natsToken, log)
 	if err != nil {
 		return err
 	}
@@ -318,9 +318,10 @@ func runService(ctx context.Context, g *globalFlags, f *serveFlags, getenv func(
 	}
 
 	var wg sync.WaitGroup
-	errc := make(chan error, 3)
+	errc := make(chan error, 4)
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	wg.Go(func() { watchQueue(runCtx, natsLost, errc, cancel) })
 	if withAPI {
 		api, err := service.NewAPI(service.APIConfig{
 			Keys: keys, MaxUploadBytes: f.maxUpload, MaxConcurrentUploads: f.maxUploads, MaxQueued: f.maxQueued,
@@ -415,18 +416,19 @@ func runService(ctx context.Context, g *globalFlags, f *serveFlags, getenv func(
 	return nil
 }
 
-// connectNATS joins --nats, or starts the embedded server in the data dir.
-func connectNATS(f *serveFlags, token string, log *slog.Logger) (*nats.Conn, func(), error) {
+// connectNATS joins --nats, or starts the embedded server in the data dir;
+// lost is closed when the embedded JetStream turns itself off (disk full).
+func connectNATS(f *serveFlags, token string, log *slog.Logger) (nc *nats.Conn, lost <-chan struct{}, closeNATS func(), err error) {
 	opts := []nats.Option{nats.Name("mediaprep"), nats.MaxReconnects(-1), nats.ReconnectWait(time.Second)}
 	if f.natsURL != "" {
 		if token != "" {
 			opts = append(opts, nats.Token(token))
 		}
-		nc, err := nats.Connect(f.natsURL, opts...)
+		nc, err = nats.Connect(f.natsURL, opts...)
 		if err != nil {
-			return nil, nil, fmt.Errorf("nats %s: %s", redactURLs(f.natsURL), strings.ReplaceAll(err.Error(), f.natsURL, redactURLs(f.natsURL)))
+			return nil, nil, nil, fmt.Errorf("nats %s: %s", redactURLs(f.natsURL), strings.ReplaceAll(err.Error(), f.natsURL, redactURLs(f.natsURL)))
 		}
-		return nc, nc.Close, nil
+		return nc, nil, nc.Close, nil
 	}
 	var eopts []queue.EmbeddedOption
 	if token != "" {
@@ -434,17 +436,30 @@ func connectNATS(f *serveFlags, token string, log *slog.Logger) (*nats.Conn, fun
 	}
 	emb, err := queue.StartEmbedded(filepath.Join(f.data, "nats"), f.natsListen, log, eopts...)
 	if err != nil {
-		return nil, nil, fmt.Errorf("embedded NATS: %w", err)
+		return nil, nil, nil, fmt.Errorf("embedded NATS: %w", err)
 	}
-	nc, err := emb.Connect(opts...)
+	nc, err = emb.Connect(opts...)
 	if err != nil {
 		emb.Shutdown()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if u := emb.ClientURL(); u != "" {
 		log.Info("embedded NATS listening", "url", u)
 	}
-	return nc, func() { nc.Close(); emb.Shutdown() }, nil
+	return nc, emb.Lost(), func() { nc.Close(); emb.Shutdown() }, nil
+}
+
+// watchQueue ends the run with an error when the embedded JetStream turned
+// itself off (a write found the disk full): it stays off until a restart,
+// so serve exits non-zero for its supervisor to restart it; the queued jobs
+// are on disk and recovered then.
+func watchQueue(ctx context.Context, lost <-chan struct{}, errc chan<- error, cancel func()) {
+	select {
+	case <-ctx.Done():
+	case <-lost:
+		errc <- errors.New("the embedded queue stopped: JetStream turned itself off (disk full?); exiting so that a supervisor (systemd Restart=on-failure, docker --restart) starts mediaprep again once there is room")
+		cancel()
+	}
 }
 
 // natsSubscriber subscribes to core NATS messages (bucket events).
