@@ -48,6 +48,7 @@ type serveFlags struct {
 	poll          time.Duration
 	settle        time.Duration
 	eventsSubject string
+	http          httpFlags
 }
 
 // serveEnv reads a setting with its default; flags override it.
@@ -145,6 +146,7 @@ func (f *serveFlags) add(fl *pflag.FlagSet, getenv func(string) string, withAPI 
 		fl.DurationVar(&f.poll, "poll", e.dur("MEDIAPREP_INBOX_POLL", 10*time.Second), "time between two listings of the inbox; 0: events only [MEDIAPREP_INBOX_POLL]")
 		fl.DurationVar(&f.settle, "settle", e.dur("MEDIAPREP_INBOX_SETTLE", 3*time.Second), "a dropped file is taken once it is this old (a late sidecar is still honoured) [MEDIAPREP_INBOX_SETTLE]")
 		fl.StringVar(&f.eventsSubject, "events-subject", getenv("MEDIAPREP_S3_EVENTS_SUBJECT"), "NATS subject the bucket publishes its event notifications to, for instant pickup [MEDIAPREP_S3_EVENTS_SUBJECT]")
+		f.http.add(fl, e)
 	}
 	return e
 }
@@ -323,21 +325,23 @@ func runService(ctx context.Context, g *globalFlags, f *serveFlags, getenv func(
 	defer cancel()
 	wg.Go(func() { watchQueue(runCtx, natsLost, errc, cancel) })
 	if withAPI {
-		api, err := service.NewAPI(service.APIConfig{
+		acfg := service.APIConfig{
 			Keys: keys, MaxUploadBytes: f.maxUpload, MaxConcurrentUploads: f.maxUploads, MaxQueued: f.maxQueued,
 			SpoolDir: filepath.Join(tmp, "uploads"), KeepDir: kept, Media: media, Logger: log, Metrics: metrics,
-		}, q, bucket)
+		}
+		f.http.apply(&acfg)
+		api, err := service.NewAPI(acfg, q, bucket)
 		if err != nil {
 			return err
 		}
 		if err := os.MkdirAll(filepath.Join(tmp, "uploads"), 0o750); err != nil {
 			return err
 		}
-		srv := &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second}
+		srv, limited := api.Server(ln)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			if err := srv.Serve(limited); !errors.Is(err, http.ErrServerClosed) {
 				errc <- fmt.Errorf("http: %w", err)
 				cancel()
 			}
