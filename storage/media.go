@@ -3,8 +3,8 @@ package storage
 import (
 	"errors"
 	"io/fs"
-	"net/http"
 	"mime"
+	"net/http"
 	"os"
 	"path"
 	"path/filepath"
