@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -32,6 +33,7 @@ type Embedded struct {
 	stopOnce sync.Once
 	done     chan struct{} // closed when watch has returned
 	lost     chan struct{} // see Lost
+	lostOnce sync.Once
 }
 
 // StartEmbedded starts a NATS server with JetStream that stores its data
@@ -79,7 +81,9 @@ func StartEmbedded(dir string, listen string, log *slog.Logger, opt ...EmbeddedO
 	if err != nil {
 		return nil, fmt.Errorf("queue: embedded NATS server: %w", err)
 	}
-	s.SetLoggerV2(serverLog{log.With("component", "nats")}, false, false, false)
+	e := &Embedded{server: s, listen: listen != "", token: eo.token, dir: dir, log: log,
+		stop: make(chan struct{}), done: make(chan struct{}), lost: make(chan struct{})}
+	s.SetLoggerV2(&serverLog{log: log.With("component", "nats"), noSpace: func() { e.setLost("a write found the disk full") }}, false, false, false)
 	go s.Start()
 	if !s.ReadyForConnections(readyTimeout) {
 		s.Shutdown()
@@ -89,8 +93,6 @@ func StartEmbedded(dir string, listen string, log *slog.Logger, opt ...EmbeddedO
 	if eo.watchEvery <= 0 {
 		eo.watchEvery = time.Second
 	}
-	e := &Embedded{server: s, listen: listen != "", token: eo.token, dir: dir, log: log,
-		stop: make(chan struct{}), done: make(chan struct{}), lost: make(chan struct{})}
 	go e.watch(eo.watchEvery)
 	return e, nil
 }
@@ -155,15 +157,23 @@ func (e *Embedded) Shutdown() {
 	e.server.WaitForShutdown()
 }
 
-// Lost is closed when JetStream stops while the server runs: nats-server
-// turns it off when a write finds the disk full, and it stays off until
-// the process restarts (turning it back on in-process races inside
-// nats-server 2.15.2). The owner should exit non-zero so that a supervisor
-// restarts it; the stored jobs are recovered from disk then.
+// Lost is closed when the store can no longer be trusted to write: a
+// write found the disk full (nats-server then keeps failing that stream's
+// writes, with space back or not), or JetStream stopped. Both last until
+// the process restarts: the owner should exit non-zero so that a
+// supervisor starts it again; the stored jobs are recovered from disk then.
+// (Turning JetStream back on in-process races inside nats-server 2.15.2.)
 func (e *Embedded) Lost() <-chan struct{} { return e.lost }
 
-// watch closes lost once JetStream is off, polling every interval, until
-// Shutdown.
+func (e *Embedded) setLost(why string) {
+	e.lostOnce.Do(func() {
+		e.log.Error("queue: the embedded JetStream cannot store jobs until a restart", "why", why, "store", e.dir)
+		close(e.lost)
+	})
+}
+
+// watch calls setLost once JetStream is off, polling every interval,
+// until Shutdown.
 func (e *Embedded) watch(every time.Duration) {
 	defer close(e.done)
 	t := time.NewTicker(every)
@@ -175,8 +185,7 @@ func (e *Embedded) watch(every time.Duration) {
 		case <-t.C:
 		}
 		if !e.server.JetStreamEnabled() {
-			e.log.Error("queue: JetStream turned itself off (disk full?)", "store", e.dir)
-			close(e.lost)
+			e.setLost("JetStream turned itself off")
 			return
 		}
 	}
@@ -184,11 +193,20 @@ func (e *Embedded) watch(every time.Duration) {
 
 // serverLog hands the server's log lines to slog. Its notices (a banner
 // of a dozen lines at start) are debug lines here.
-type serverLog struct{ log *slog.Logger }
+type serverLog struct {
+	log     *slog.Logger
+	noSpace func() // called on an error line about a full disk
+}
 
-func (l serverLog) Noticef(format string, v ...any) { l.log.Debug(fmt.Sprintf(format, v...)) }
-func (l serverLog) Warnf(format string, v ...any)   { l.log.Warn(fmt.Sprintf(format, v...)) }
-func (l serverLog) Fatalf(format string, v ...any)  { l.log.Error(fmt.Sprintf(format, v...)) }
-func (l serverLog) Errorf(format string, v ...any)  { l.log.Error(fmt.Sprintf(format, v...)) }
-func (l serverLog) Debugf(format string, v ...any)  { l.log.Debug(fmt.Sprintf(format, v...)) }
-func (l serverLog) Tracef(format string, v ...any)  { l.log.Debug(fmt.Sprintf(format, v...)) }
+func (l *serverLog) Noticef(format string, v ...any) { l.log.Debug(fmt.Sprintf(format, v...)) }
+func (l *serverLog) Warnf(format string, v ...any)   { l.log.Warn(fmt.Sprintf(format, v...)) }
+func (l *serverLog) Fatalf(format string, v ...any)  { l.log.Error(fmt.Sprintf(format, v...)) }
+func (l *serverLog) Errorf(format string, v ...any) {
+	msg := fmt.Sprintf(format, v...)
+	l.log.Error(msg)
+	if l.noSpace != nil && strings.Contains(msg, "no space left") {
+		l.noSpace()
+	}
+}
+func (l *serverLog) Debugf(format string, v ...any) { l.log.Debug(fmt.Sprintf(format, v...)) }
+func (l *serverLog) Tracef(format string, v ...any) { l.log.Debug(fmt.Sprintf(format, v...)) }

@@ -453,15 +453,15 @@ func connectNATS(f *serveFlags, token string, log *slog.Logger) (nc *nats.Conn, 
 	return nc, emb.Lost(), func() { nc.Close(); emb.Shutdown() }, nil
 }
 
-// watchQueue ends the run with an error when the embedded JetStream turned
-// itself off (a write found the disk full): it stays off until a restart,
-// so serve exits non-zero for its supervisor to restart it; the queued jobs
-// are on disk and recovered then.
+// watchQueue ends the run with an error when the embedded JetStream can no
+// longer store jobs (a write found the disk full; nats-server keeps failing
+// that stream until a restart), so that serve exits non-zero for its
+// supervisor to start it again; the stored jobs are recovered then.
 func watchQueue(ctx context.Context, lost <-chan struct{}, errc chan<- error, cancel func()) {
 	select {
 	case <-ctx.Done():
 	case <-lost:
-		errc <- errors.New("the embedded queue stopped: JetStream turned itself off (disk full?); exiting so that a supervisor (systemd Restart=on-failure, docker --restart) starts mediaprep again once there is room")
+		errc <- errors.New("the embedded queue cannot store jobs until a restart (disk full): exiting so that a supervisor (systemd Restart=on-failure, docker --restart=on-failure) starts mediaprep again; stored jobs are kept")
 		cancel()
 	}
 }
