@@ -288,3 +288,95 @@ func TestServeDiskFull(t *testing.T) {
 		t.Errorf("the job accepted before the disk filled: %v", j)
 	}
 }
+
+// TestServeSymlinksAndTypes: symbolic links dropped into the inbox folder
+// (to a file or a folder outside the data dir, or to the queue's files) are
+// never taken, and /media/ follows none out of statuses/, whatever the
+// path tricks; a file of an unknown type there is served as
+// application/octet-stream. A real drop next to the links is posted.
+func TestServeSymlinksAndTypes(t *testing.T) {
+	c := newCluster(t, clusterOpts{})
+	p, base := c.serve("serve", nil, "--workers", "1")
+
+	outside := t.TempDir()
+	copyFile(t, sample("sample.jpg"), filepath.Join(outside, "secret.jpg"))
+	for _, dir := range []string{"inbox", "statuses"} {
+		os.MkdirAll(filepath.Join(c.data, dir), 0o750)
+	}
+	link := func(target, at string) {
+		t.Helper()
+		if err := os.Symlink(target, filepath.Join(c.data, filepath.FromSlash(at))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	link(filepath.Join(outside, "secret.jpg"), "inbox/evil.jpg")
+	link(outside, "inbox/evildir")
+	link("../nats", "inbox/queue")
+	link("../nats", "statuses/queue")
+	link(filepath.Join(outside, "secret.jpg"), "statuses/leak.jpg")
+	c.drop("inbox/real.jpg", sample("sample.jpg"), nil)
+	waitFor(t, 90*time.Second, "the real drop to be processed", func() bool {
+		return len(c.keys("processed/")) == 1
+	})
+	// Two more listings pass: the links were seen and left alone.
+	time.Sleep(2 * time.Second)
+	if got := c.keys("processed/"); len(got) != 1 || got[0] != "processed/real.jpg" {
+		t.Errorf("processed/ = %v, want only real.jpg", got)
+	}
+	if got := c.keys("failed/"); len(got) != 0 {
+		t.Errorf("failed/ = %v", got)
+	}
+	if strings.Contains(p.out.String(), "evil") || strings.Contains(p.out.String(), "inbox/queue") {
+		t.Errorf("serve took a link:\n%s", lastLines(p.out.String(), 20))
+	}
+	for _, at := range []string{"inbox/evil.jpg", "inbox/evildir", "inbox/queue"} {
+		if fi, err := os.Lstat(filepath.Join(c.data, filepath.FromSlash(at))); err != nil || fi.Mode()&os.ModeSymlink == 0 {
+			t.Errorf("%s is no longer the link dropped: %v", at, err)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(outside, "secret.jpg")); err != nil {
+		t.Errorf("the file outside was moved: %v", err)
+	}
+
+	// /media/: links out of statuses/, other folders, and path tricks.
+	natsFiles, _ := filepath.Glob(filepath.Join(c.data, "nats", "jetstream", "*", "streams", "*", "meta.inf"))
+	if len(natsFiles) == 0 {
+		t.Fatal("no queue file to aim at")
+	}
+	rel, _ := filepath.Rel(filepath.Join(c.data, "nats"), natsFiles[0])
+	for _, path := range []string{
+		"/media/statuses/leak.jpg",
+		"/media/statuses/queue/" + filepath.ToSlash(rel),
+		"/media/inbox/real.jpg",
+		"/media/processed/real.jpg",
+		"/media/statuses/../processed/real.jpg",
+		"/media/statuses/%2e%2e/processed/real.jpg",
+		"/media/statuses/..%2fprocessed/real.jpg",
+		"/media/statuses%2f..%2fprocessed/real.jpg",
+		"/media/.meta/statuses",
+	} {
+		resp, err := freshClient.Get(base + path)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode == http.StatusOK || len(body) > 1000 {
+			t.Errorf("GET %s = %s, %d bytes", path, resp.Status, len(body))
+		}
+	}
+
+	// A file of an unknown type under statuses/ is served as bytes.
+	html := []byte("<html><script>alert(document.cookie)</script></html>")
+	for _, name := range []string{"page.html", "x.xyz"} {
+		os.WriteFile(filepath.Join(c.data, "statuses", name), html, 0o644)
+		resp, err := freshClient.Get(base + "/media/statuses/" + name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if ct := resp.Header.Get("Content-Type"); resp.StatusCode != http.StatusOK || ct != "application/octet-stream" || resp.Header.Get("X-Content-Type-Options") != "nosniff" {
+			t.Errorf("GET /media/statuses/%s = %s, Content-Type %q", name, resp.Status, ct)
+		}
+	}
+}
