@@ -164,9 +164,10 @@ func serveAPI(t *testing.T, cfg APIConfig) (*testAPI, string) {
 	return ta, ln.Addr().String()
 }
 
-// trickle sends an upload's headers and the first bytes of a JPEG, then
-// the rest of size bytes in chunks of chunk every pause, and returns the
-// answer's status line and body.
+// trickle sends an upload's headers and the first 16 KiB of a JPEG at
+// once (past the sniff: the spool file exists), then the rest of size
+// bytes in chunks of chunk every pause, and returns the answer's status
+// and body.
 func trickle(t *testing.T, addr string, size, chunk int, pause time.Duration) (int, string) {
 	t.Helper()
 	c, err := net.Dial("tcp", addr)
@@ -181,8 +182,12 @@ func trickle(t *testing.T, addr string, size, chunk int, pause time.Duration) (i
 	data := jpegBytes(size)
 	answered := make(chan struct{})
 	go func() {
+		first := true
 		for len(data) > 0 {
 			n := min(chunk, len(data))
+			if first {
+				n, first = min(16<<10, len(data)), false
+			}
 			if _, err := c.Write(data[:n]); err != nil {
 				return
 			}

@@ -44,8 +44,9 @@ func (c *cluster) spoolFiles() []string {
 }
 
 // trickleUpload sends a multipart upload of a JPEG's first bytes and size
-// bytes in all over a raw connection, chunk bytes every pause, and returns
-// the answer's status and body.
+// bytes in all over a raw connection: the first 64 KiB at once (past the
+// sniff, so that the spool file exists), then chunk bytes every pause. It
+// returns the answer's status and body.
 func trickleUpload(t *testing.T, addr string, size, chunk int, pause time.Duration) (int, string) {
 	t.Helper()
 	head, err := os.ReadFile(sample("sample.jpg"))
@@ -67,8 +68,12 @@ func trickleUpload(t *testing.T, addr string, size, chunk int, pause time.Durati
 	stop := make(chan struct{})
 	defer close(stop)
 	go func() {
+		first := true
 		for len(data) > 0 {
 			n := min(chunk, len(data))
+			if first {
+				n, first = min(64<<10, len(data)), false
+			}
 			if _, err := c.Write(data[:n]); err != nil {
 				return
 			}
