@@ -421,7 +421,8 @@ func runService(ctx context.Context, g *globalFlags, f *serveFlags, getenv func(
 }
 
 // connectNATS joins --nats, or starts the embedded server in the data dir;
-// lost is closed when the embedded JetStream turns itself off (disk full).
+// lost is closed when the embedded JetStream can no longer store jobs
+// (queue.Embedded.Lost).
 func connectNATS(f *serveFlags, token string, log *slog.Logger) (nc *nats.Conn, lost <-chan struct{}, closeNATS func(), err error) {
 	opts := []nats.Option{nats.Name("mediaprep"), nats.MaxReconnects(-1), nats.ReconnectWait(time.Second)}
 	if f.natsURL != "" {
