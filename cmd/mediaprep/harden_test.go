@@ -235,8 +235,9 @@ func fillDisk(t *testing.T, dir string, leave int64) string {
 }
 
 // TestServeDiskFull: with the data dir's disk below MEDIAPREP_MIN_FREE_DISK
-// /readyz names the disk and uploads answer 507 insufficient_storage,
-// leaving nothing behind; once space is back both work again without a
+// /readyz names the disk and uploads answer 507 insufficient_storage, as
+// does an upload that fills the disk while it is spooled, leaving nothing
+// behind; once space is back both work again without a
 // restart. A serve that meets a full disk at its queue exits non-zero (for
 // its supervisor), and the job accepted before is posted after a restart.
 func TestServeDiskFull(t *testing.T) {
@@ -262,6 +263,26 @@ func TestServeDiskFull(t *testing.T) {
 	}
 	if !strings.Contains(p.out.String(), "bytes free") {
 		t.Error("the log does not say why /readyz failed")
+	}
+
+	// Above the minimum, but the upload is bigger than what is left: the
+	// disk fills while it is spooled.
+	os.Remove(filler)
+	filler = fillDisk(t, c.data, 24<<20)
+	big := filepath.Join(t.TempDir(), "big.jpg")
+	head, err := os.ReadFile(sample("sample.jpg"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(big, append(head, make([]byte, 40<<20)...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	code, body, _ = upload(t, base, "", big, nil)
+	if e, _ := body["error"].(map[string]any); code != http.StatusInsufficientStorage || e["code"] != "insufficient_storage" {
+		t.Errorf("upload that fills the disk: %d %v", code, body)
+	}
+	if files := c.spoolFiles(); len(files) > 0 {
+		t.Errorf("spool files left after the disk filled: %v", files)
 	}
 
 	os.Remove(filler)
