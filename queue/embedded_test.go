@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"errors"
 	"strings"
 	"testing"
 
@@ -10,7 +11,7 @@ import (
 func TestEmbeddedListen(t *testing.T) {
 	for _, listen := range []string{"127.0.0.1:0", ":0"} {
 		t.Run(listen, func(t *testing.T) {
-			e, err := StartEmbedded(t.TempDir(), listen, nil)
+			e, err := StartEmbedded(t.TempDir(), listen, nil, WithToken("s3cret"))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -20,7 +21,7 @@ func TestEmbeddedListen(t *testing.T) {
 				t.Fatalf("ClientURL = %q, want nats://127.0.0.1:<port>", url)
 			}
 			// Another process joins over TCP.
-			nc, err := nats.Connect(url)
+			nc, err := nats.Connect(url, nats.Token("s3cret"))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -50,9 +51,22 @@ func TestEmbeddedNoListen(t *testing.T) {
 	}
 }
 
+// TestEmbeddedListenNeedsToken: listening, on loopback too, needs a token.
+func TestEmbeddedListenNeedsToken(t *testing.T) {
+	for _, listen := range []string{"127.0.0.1:0", "[::1]:0", ":0"} {
+		e, err := StartEmbedded(t.TempDir(), listen, nil)
+		if err == nil {
+			e.Shutdown()
+		}
+		if !errors.Is(err, ErrNoToken) {
+			t.Errorf("StartEmbedded(listen %q) without a token: %v, want ErrNoToken", listen, err)
+		}
+	}
+}
+
 func TestEmbeddedBadListen(t *testing.T) {
 	for _, listen := range []string{"4222", "localhost:http", "127.0.0.1:70000"} {
-		if e, err := StartEmbedded(t.TempDir(), listen, nil); err == nil {
+		if e, err := StartEmbedded(t.TempDir(), listen, nil, WithToken("t")); err == nil {
 			e.Shutdown()
 			t.Errorf("StartEmbedded(listen %q): no error", listen)
 		}

@@ -56,9 +56,23 @@ type APIConfig struct {
 	UploadPrefix string
 	// Media, when set, serves /media/ without auth: the links Green API
 	// fetches when the bucket is a local folder.
-	Media   http.Handler
-	Logger  *slog.Logger
-	Metrics *Metrics // optional
+	Media http.Handler
+	// HTTP bounds connections, time and rates (see HTTPConfig).
+	HTTP HTTPConfig
+	// MaxFormFields caps the fields (parts besides the file) of a form;
+	// default 1000. More answer 400 too_many_fields.
+	MaxFormFields int
+	// MaxParticipants caps the participants of a status; default 1000.
+	// More answer 400 too_many_participants.
+	MaxParticipants int
+	// MinFreeBytes: while SpoolDir's disk has less free space, /readyz
+	// fails ("disk") and POST answers 507 insufficient_storage; default
+	// 512 MiB.
+	MinFreeBytes int64
+	// FreeSpace returns the free bytes of dir's disk; default statfs.
+	FreeSpace func(dir string) (int64, error)
+	Logger    *slog.Logger
+	Metrics   *Metrics // optional
 }
 
 // Defaults of APIConfig.
@@ -93,6 +107,10 @@ const (
 	codeBusy             = "busy"
 	codeUnavailable      = "unavailable"
 	codeMethodNotAllowed = "method_not_allowed"
+	codeTooSlow          = "too_slow"
+	codeTooManyFields    = "too_many_fields"
+	codeTooManyPartic    = "too_many_participants"
+	codeNoSpace          = "insufficient_storage"
 )
 
 func (c APIConfig) withDefaults() APIConfig {
@@ -110,6 +128,19 @@ func (c APIConfig) withDefaults() APIConfig {
 	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
+	}
+	c.HTTP = c.HTTP.withDefaults()
+	if c.MaxFormFields == 0 {
+		c.MaxFormFields = DefaultMaxFormFields
+	}
+	if c.MaxParticipants == 0 {
+		c.MaxParticipants = DefaultMaxParticipants
+	}
+	if c.MinFreeBytes == 0 {
+		c.MinFreeBytes = DefaultMinFreeBytes
+	}
+	if c.FreeSpace == nil {
+		c.FreeSpace = statfsFree
 	}
 	return c
 }
@@ -133,6 +164,12 @@ func (c APIConfig) Validate() error {
 	}
 	if c.SpoolDir == "" {
 		errs = append(errs, errors.New("service: SpoolDir is required"))
+	}
+	if c.MaxFormFields < 0 || c.MaxParticipants < 0 || c.MinFreeBytes < 0 {
+		errs = append(errs, fmt.Errorf("service: MaxFormFields %d, MaxParticipants %d, MinFreeBytes %d: none may be negative", c.MaxFormFields, c.MaxParticipants, c.MinFreeBytes))
+	}
+	if err := c.HTTP.Validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if c.UploadPrefix != "" && (strings.HasPrefix(c.UploadPrefix, "/") || !strings.HasSuffix(c.UploadPrefix, "/")) {
 		errs = append(errs, fmt.Errorf("service: UploadPrefix %q must end with / and not start with one", c.UploadPrefix))
@@ -190,7 +227,7 @@ func (a *API) Handler() http.Handler {
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, &apiError{status: http.StatusNotFound, Code: codeNotFound, Message: "no such endpoint"})
 	})
-	return a.logRequests(mux)
+	return a.logRequests(a.deadlines(mux))
 }
 
 // reqInfo is what a handler tells the request log.
@@ -332,7 +369,7 @@ func (a *API) readyz(w http.ResponseWriter, r *http.Request) {
 	checks := []struct {
 		name string
 		ping func(context.Context) error
-	}{{"queue", a.jobs.Ping}, {"storage", a.bucket.Ping}}
+	}{{"queue", a.jobs.Ping}, {"storage", a.bucket.Ping}, {"disk", a.checkDisk}}
 	errs := make([]error, len(checks))
 	var wg sync.WaitGroup
 	for i, c := range checks {
@@ -413,6 +450,10 @@ func (a *API) postStatus(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, tooLarge(a.cfg.MaxUploadBytes))
 		return
 	}
+	if err := a.checkDisk(r.Context()); err != nil {
+		a.fail(w, r, noSpace(err))
+		return
+	}
 	mediaType, _, err := mime.ParseMediaType(r.Header.Get("Content-Type"))
 	if err != nil && r.Header.Get("Content-Type") != "" {
 		a.fail(w, r, invalidf("", "Content-Type: %v", err))
@@ -479,6 +520,10 @@ func (a *API) bodyError(err error) *apiError {
 	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 		return tooLarge(a.cfg.MaxUploadBytes)
 	}
+	if errors.Is(err, errTooSlow) {
+		return &apiError{status: http.StatusRequestTimeout, Code: codeTooSlow,
+			Message: fmt.Sprintf("the body came slower than %d bytes in %s; send it again on a faster link", a.cfg.HTTP.MinRate, a.cfg.HTTP.MinRateWindow), cause: err}
+	}
 	return &apiError{status: http.StatusBadRequest, Code: codeInvalidRequest, Message: "reading the request body failed", cause: err}
 }
 
@@ -507,7 +552,7 @@ func (a *API) postMultipart(r *http.Request) (queue.Job, *apiError) {
 	id := newJobID()
 	info(r).jobID = id
 	fields := url.Values{}
-	fieldBytes := 0
+	fieldBytes, nfields := 0, 0
 	var file *spooled
 	defer func() {
 		if file != nil {
@@ -533,6 +578,10 @@ func (a *API) postMultipart(r *http.Request) (queue.Job, *apiError) {
 				return queue.Job{}, aerr
 			}
 		case formFields[name]:
+			// Counted too: empty fields cost memory but no bytes.
+			if nfields++; nfields > a.cfg.MaxFormFields {
+				return queue.Job{}, a.tooManyFields(name)
+			}
 			v, err := io.ReadAll(io.LimitReader(part, maxFieldBytes+1))
 			if err != nil {
 				return queue.Job{}, a.bodyError(err)
@@ -551,6 +600,9 @@ func (a *API) postMultipart(r *http.Request) (queue.Job, *apiError) {
 		part.Close()
 	}
 	opts, aerr := optionsOf(fields, file != nil)
+	if aerr == nil {
+		aerr = a.checkParticipants(opts.Participants)
+	}
 	if aerr != nil {
 		return queue.Job{}, aerr
 	}
@@ -565,6 +617,9 @@ func (a *API) postMultipart(r *http.Request) (queue.Job, *apiError) {
 	// the bucket needs a content type all the same.
 	key := a.cfg.UploadPrefix + id + "/" + keyName(file.name)
 	if _, err := a.bucket.PutFile(r.Context(), key, file.path, storage.Object{Size: file.size, FileName: file.name, ContentType: "application/octet-stream"}); err != nil {
+		if isNoSpace(err) {
+			return queue.Job{}, noSpace(err)
+		}
 		return queue.Job{}, unavailable("storage", err)
 	}
 	keptForWorker := false
@@ -651,6 +706,9 @@ func (a *API) spool(part *multipart.Part) (*spooled, *apiError) {
 
 // spoolFailed is a failure of SpoolDir (full, gone): ours, not the client's.
 func spoolFailed(err error) *apiError {
+	if isNoSpace(err) {
+		return noSpace(err)
+	}
 	return &apiError{status: http.StatusServiceUnavailable, Code: codeUnavailable, Message: "cannot take uploads now; try again later", retryAfter: retryUnavailable, cause: err}
 }
 
@@ -786,6 +844,9 @@ func (a *API) postText(w http.ResponseWriter, r *http.Request, mediaType string)
 			return queue.Job{}, invalidf("", "JSON body: one object expected")
 		}
 		opts = queue.Options{Text: t.Text, Font: t.Font, BackgroundColor: t.BackgroundColor, Participants: t.Participants}
+		if aerr := a.checkParticipants(opts.Participants); aerr != nil {
+			return queue.Job{}, aerr
+		}
 	} else {
 		if err := r.ParseForm(); err != nil {
 			if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
@@ -793,13 +854,20 @@ func (a *API) postText(w http.ResponseWriter, r *http.Request, mediaType string)
 			}
 			return queue.Job{}, invalidf("", "form body: %v", err)
 		}
-		for name := range r.PostForm {
+		n := 0
+		for name, vs := range r.PostForm {
 			if !formFields[name] {
 				return queue.Job{}, invalidf(name, "unknown field %q; a text status has text, font, backgroundColor, participants", name)
 			}
+			if n += len(vs); n > a.cfg.MaxFormFields {
+				return queue.Job{}, a.tooManyFields(name)
+			}
 		}
 		var aerr *apiError
-		if opts, aerr = optionsOf(r.PostForm, false); aerr != nil {
+		if opts, aerr = optionsOf(r.PostForm, false); aerr == nil {
+			aerr = a.checkParticipants(opts.Participants)
+		}
+		if aerr != nil {
 			if aerr.Field == "file" {
 				aerr = invalidf("text", "required")
 			}

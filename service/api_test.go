@@ -1127,6 +1127,7 @@ func TestOpenAPIDocument(t *testing.T) {
 		"/v1/statuses:", "/v1/statuses/{id}:", "/healthz:", "/readyz:", "/metrics:", "/media/{path}:",
 		codeUnauthorized, codeTooLarge, codeUnsupportedType, codeInvalidRequest, codeNotFound,
 		codeQueueFull, codeBusy, codeUnavailable, codeMethodNotAllowed,
+		codeTooSlow, codeTooManyFields, codeTooManyPartic, codeNoSpace, "[queue, storage, disk]",
 		"Retry-After", "scheme: bearer",
 	} {
 		if !strings.Contains(string(doc), want) {

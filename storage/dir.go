@@ -17,6 +17,8 @@ import (
 	"strings"
 	"sync"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // metaDir is the hidden folder under a Dir's root that holds the metadata
@@ -199,20 +201,66 @@ func fileETag(fi fs.FileInfo) string {
 }
 
 // stat returns the file of key, or ok false when key holds no object: no
-// file, a folder, a symbolic link or another special file.
+// file, a folder, a symbolic link or another special file, or a path
+// through a symbolic link that leads out of the key's top folder.
 func (d *Dir) stat(key string) (p string, fi fs.FileInfo, ok bool, err error) {
 	p, err = d.Path(key)
 	if err != nil {
 		return "", nil, false, err
 	}
-	fi, err = os.Lstat(p)
-	if isMissing(err) {
+	r, rest, err := d.within(key)
+	if err == nil {
+		defer r.Close()
+		fi, err = r.Lstat(rest)
+	}
+	if isMissing(err) || isEscape(err) {
 		return p, nil, false, nil
 	}
 	if err != nil {
 		return p, nil, false, err
 	}
 	return p, fi, fi.Mode().IsRegular(), nil
+}
+
+// within opens the top folder of key (its first segment; the Dir's root
+// for a key of one segment) as an os.Root, and returns the rest of key as
+// a path inside it. Whatever is reached through it stays inside that
+// folder: a symbolic link below it (dropped into inbox/, say) cannot lead
+// out. The top folder itself may be a symbolic link (inbox/ on another
+// disk), which is the operator's choice, not a writer's.
+func (d *Dir) within(key string) (*os.Root, string, error) {
+	if err := checkKey(key); err != nil {
+		return nil, "", err
+	}
+	top, rest, ok := strings.Cut(key, "/")
+	if !ok {
+		top, rest = ".", key
+	}
+	r, err := os.OpenRoot(filepath.Join(d.root, top))
+	if err != nil {
+		return nil, "", err
+	}
+	return r, filepath.FromSlash(rest), nil
+}
+
+// isEscape reports an os.Root refusing a path that leads out of it.
+func isEscape(err error) bool {
+	return err != nil && strings.Contains(err.Error(), "path escapes from parent")
+}
+
+// openWithin opens the regular file of key through its top folder (see
+// within).
+func (d *Dir) openWithin(key string) (*os.File, error) {
+	r, rest, err := d.within(key)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	f, err := r.Open(rest)
+	if isEscape(err) {
+		return nil, fmt.Errorf("%w: %s leads out of its folder", fs.ErrNotExist, key)
+	}
+	return f, err
 }
 
 // Ping checks that the folder is a directory the Dir can write to.
@@ -422,7 +470,7 @@ func (d *Dir) List(ctx context.Context, prefix string) ([]Object, error) {
 // dst, synced and then renamed to dst, so dst is either the whole object or
 // untouched. A missing key is an error matching ErrNotFound.
 func (d *Dir) Download(ctx context.Context, key, dst string) (Object, error) {
-	p, _, ok, err := d.stat(key)
+	_, _, ok, err := d.stat(key)
 	if err != nil || !ok {
 		if err == nil {
 			err = notFound("download", key)
@@ -433,7 +481,7 @@ func (d *Dir) Download(ctx context.Context, key, dst string) (Object, error) {
 	if err != nil {
 		return Object{}, opError("download", key, err)
 	}
-	f, err := os.Open(p)
+	f, err := d.openWithin(key)
 	if err != nil {
 		return Object{}, wrapDirErr("download", key, err)
 	}
@@ -441,6 +489,9 @@ func (d *Dir) Download(ctx context.Context, key, dst string) (Object, error) {
 	fi, err := f.Stat()
 	if err != nil {
 		return Object{}, opError("download", key, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return Object{}, notFound("download", key)
 	}
 	if _, err := writeFile(ctx, dst, f, fi.Size()); err != nil {
 		if ctx.Err() != nil {
@@ -457,13 +508,12 @@ func (d *Dir) Move(ctx context.Context, from, to string) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	pt, err := d.Path(to)
-	if err != nil {
+	if err := checkKey(to); err != nil {
 		return err
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	pf, _, ok, err := d.stat(from)
+	_, _, ok, err := d.stat(from)
 	if err != nil || !ok {
 		if err == nil {
 			err = notFound("move", from)
@@ -477,9 +527,6 @@ func (d *Dir) Move(ctx context.Context, from, to string) error {
 	if err != nil {
 		return opError("move", from, err)
 	}
-	if err := os.MkdirAll(filepath.Dir(pt), 0o750); err != nil {
-		return opError("move "+from+" to", to, err)
-	}
 	// The metadata goes first, so that to never appears without it.
 	if hasMeta {
 		err = d.writeMeta(to, m)
@@ -487,7 +534,7 @@ func (d *Dir) Move(ctx context.Context, from, to string) error {
 		err = d.removeMeta(to)
 	}
 	if err == nil {
-		err = os.Rename(pf, pt)
+		err = d.renameWithin(from, to)
 	}
 	if err != nil {
 		return opError("move "+from+" to", to, err)
@@ -496,6 +543,48 @@ func (d *Dir) Move(ctx context.Context, from, to string) error {
 		return opError("move "+from+" to", to, err)
 	}
 	d.pruneEmpty(from)
+	return nil
+}
+
+// renameWithin renames the file of from to to, each reached through its
+// top folder (see within): the parent folders are opened through os.Root
+// and the rename is done relative to them, so that a symbolic link swapped
+// in meanwhile cannot move a file from elsewhere.
+func (d *Dir) renameWithin(from, to string) error {
+	top, _, _ := strings.Cut(to, "/")
+	if strings.Contains(to, "/") {
+		if err := os.MkdirAll(filepath.Join(d.root, top), 0o750); err != nil {
+			return err
+		}
+	}
+	fr, frest, err := d.within(from)
+	if err != nil {
+		return err
+	}
+	defer fr.Close()
+	tr, trest, err := d.within(to)
+	if err != nil {
+		return err
+	}
+	defer tr.Close()
+	if dir := filepath.Dir(trest); dir != "." {
+		if err := tr.MkdirAll(dir, 0o750); err != nil {
+			return err
+		}
+	}
+	fdir, err := fr.Open(filepath.Dir(frest))
+	if err != nil {
+		return err
+	}
+	defer fdir.Close()
+	tdir, err := tr.Open(filepath.Dir(trest))
+	if err != nil {
+		return err
+	}
+	defer tdir.Close()
+	if err := unix.Renameat(int(fdir.Fd()), filepath.Base(frest), int(tdir.Fd()), filepath.Base(trest)); err != nil {
+		return &os.LinkError{Op: "rename", Old: from, New: to, Err: err}
+	}
 	return nil
 }
 
@@ -520,12 +609,12 @@ func (d *Dir) Delete(ctx context.Context, key string) error {
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	p, fi, _, err := d.stat(key)
+	_, fi, _, err := d.stat(key)
 	if err != nil {
 		return wrapDirErr("delete", key, err)
 	}
 	if fi != nil && !fi.IsDir() {
-		if err := os.Remove(p); err != nil && !isMissing(err) {
+		if err := d.removeWithin(key); err != nil && !isMissing(err) {
 			return opError("delete", key, err)
 		}
 	}
@@ -534,6 +623,16 @@ func (d *Dir) Delete(ctx context.Context, key string) error {
 	}
 	d.pruneEmpty(key)
 	return nil
+}
+
+// removeWithin removes the file of key through its top folder (see within).
+func (d *Dir) removeWithin(key string) error {
+	r, rest, err := d.within(key)
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	return r.Remove(rest)
 }
 
 // Link returns PublicBaseURL + "/media/" + key, each segment of key escaped.

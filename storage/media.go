@@ -3,8 +3,10 @@ package storage
 import (
 	"errors"
 	"io/fs"
+	"mime"
 	"net/http"
 	"os"
+	"path"
 	"path/filepath"
 	"strings"
 )
@@ -45,9 +47,9 @@ func (d *Dir) serveMedia(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "storage: cannot read the file's metadata", http.StatusInternalServerError)
 		return
 	}
-	// Opened through os.Root: a symbolic link in a folder of the key cannot
-	// lead out of the Dir.
-	f, err := os.OpenInRoot(d.root, filepath.FromSlash(key))
+	// Opened through os.Root at the prefix's folder: a symbolic link under
+	// it (to the queue's files, to a source) cannot lead out of it.
+	f, err := os.OpenInRoot(filepath.Join(d.root, filepath.FromSlash(d.cfg.Prefix)), filepath.FromSlash(strings.TrimPrefix(key, d.cfg.Prefix+"/")))
 	if err != nil {
 		if errors.Is(err, fs.ErrPermission) {
 			http.Error(w, "storage: cannot read the file", http.StatusInternalServerError)
@@ -63,9 +65,7 @@ func (d *Dir) serveMedia(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h := w.Header()
-	if m.ContentType != "" {
-		h.Set("Content-Type", m.ContentType)
-	}
+	h.Set("Content-Type", mediaType(m.ContentType, key))
 	h.Set("Content-Disposition", inlineDisposition(m.FileName))
 	cc := m.CacheControl
 	if cc == "" {
@@ -75,4 +75,39 @@ func (d *Dir) serveMedia(w http.ResponseWriter, r *http.Request) {
 	h.Set("ETag", `"`+fileETag(fi)+`"`)
 	h.Set("X-Content-Type-Options", "nosniff")
 	http.ServeContent(w, r, fi.Name(), fi.ModTime(), f)
+}
+
+// mediaType is the Content-Type a stored file is served with: its stored
+// type when that is a picture, video or audio type; for a file without one
+// (put there by hand) the type of a media extension the service makes;
+// else application/octet-stream, which the link check refuses. Never a
+// type a browser would run, such as text/html.
+func mediaType(stored, key string) string {
+	if stored != "" {
+		if mt, _, err := mime.ParseMediaType(stored); err == nil {
+			if top, _, _ := strings.Cut(mt, "/"); top == "image" || top == "video" || top == "audio" {
+				return stored
+			}
+		}
+		return "application/octet-stream"
+	}
+	switch strings.ToLower(path.Ext(key)) {
+	case ".jpg", ".jpeg":
+		return "image/jpeg"
+	case ".png":
+		return "image/png"
+	case ".webp":
+		return "image/webp"
+	case ".mp4":
+		return "video/mp4"
+	case ".mp3":
+		return "audio/mpeg"
+	case ".ogg", ".opus":
+		return "audio/ogg"
+	case ".m4a":
+		return "audio/mp4"
+	case ".wav":
+		return "audio/wav"
+	}
+	return "application/octet-stream"
 }

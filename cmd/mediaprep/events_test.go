@@ -25,7 +25,7 @@ func TestServeBucketEvents(t *testing.T) {
 
 	// A plain subscriber first: do events arrive at all, and how do they
 	// look?
-	nc, err := nats.Connect(c.nats.ClientURL())
+	nc, err := nats.Connect(c.nats.ClientURL(), nats.Token(testNATSToken))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -53,7 +53,7 @@ func TestServeBucketEvents(t *testing.T) {
 	}
 
 	c.s3 = s3test.StartWith(t, s3test.Options{Args: []string{
-		"--event-nats-url", c.nats.ClientURL(), "--event-nats-topic", subject,
+		"--event-nats-url", strings.Replace(c.nats.ClientURL(), "nats://", "nats://"+testNATSToken+"@", 1), "--event-nats-topic", subject,
 	}})
 	c.env = append(c.env, c.s3.Env()...)
 	// versitygw publishes a test event when it connects.

@@ -48,6 +48,7 @@ type serveFlags struct {
 	poll          time.Duration
 	settle        time.Duration
 	eventsSubject string
+	http          httpFlags
 }
 
 // serveEnv reads a setting with its default; flags override it.
@@ -145,6 +146,7 @@ func (f *serveFlags) add(fl *pflag.FlagSet, getenv func(string) string, withAPI 
 		fl.DurationVar(&f.poll, "poll", e.dur("MEDIAPREP_INBOX_POLL", 10*time.Second), "time between two listings of the inbox; 0: events only [MEDIAPREP_INBOX_POLL]")
 		fl.DurationVar(&f.settle, "settle", e.dur("MEDIAPREP_INBOX_SETTLE", 3*time.Second), "a dropped file is taken once it is this old (a late sidecar is still honoured) [MEDIAPREP_INBOX_SETTLE]")
 		fl.StringVar(&f.eventsSubject, "events-subject", getenv("MEDIAPREP_S3_EVENTS_SUBJECT"), "NATS subject the bucket publishes its event notifications to, for instant pickup [MEDIAPREP_S3_EVENTS_SUBJECT]")
+		f.http.add(fl, e)
 	}
 	return e
 }
@@ -203,8 +205,9 @@ func runService(ctx context.Context, g *globalFlags, f *serveFlags, getenv func(
 		f.natsURL = getenv("MEDIAPREP_NATS_URL")
 	}
 	natsToken := getenv("MEDIAPREP_NATS_TOKEN")
-	if f.natsListen != "" && natsToken == "" && !service.Loopback(f.natsListen) {
-		return usagef("--nats-listen %s is reachable from other machines: set MEDIAPREP_NATS_TOKEN, the token every NATS client must give (workers join with nats://TOKEN@host:port), or listen on 127.0.0.1", f.natsListen)
+	// Loopback too: any local user could read the jobs (captions, numbers).
+	if f.natsListen != "" && natsToken == "" {
+		return usagef("--nats-listen %s needs a token: set MEDIAPREP_NATS_TOKEN (e.g. MEDIAPREP_NATS_TOKEN=$(openssl rand -hex 24)); every NATS client must give it, and workers join with nats://TOKEN@host:port", f.natsListen)
 	}
 	if withAPI && f.poll == 0 && f.eventsSubject == "" {
 		return usagef("--poll 0 turns polling off, and no --events-subject is set: nothing would ever be picked up from the inbox")
@@ -272,7 +275,7 @@ func runService(ctx context.Context, g *globalFlags, f *serveFlags, getenv func(
 	}
 
 	// The queue: embedded unless --nats.
-	nc, closeNATS, err := connectNATS(f, natsToken, log)
+	nc, natsLost, closeNATS, err := connectNATS(f, natsToken, log)
 	if err != nil {
 		return err
 	}
@@ -317,25 +320,28 @@ func runService(ctx context.Context, g *globalFlags, f *serveFlags, getenv func(
 	}
 
 	var wg sync.WaitGroup
-	errc := make(chan error, 3)
+	errc := make(chan error, 4)
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	wg.Go(func() { watchQueue(runCtx, natsLost, errc, cancel) })
 	if withAPI {
-		api, err := service.NewAPI(service.APIConfig{
+		acfg := service.APIConfig{
 			Keys: keys, MaxUploadBytes: f.maxUpload, MaxConcurrentUploads: f.maxUploads, MaxQueued: f.maxQueued,
 			SpoolDir: filepath.Join(tmp, "uploads"), KeepDir: kept, Media: media, Logger: log, Metrics: metrics,
-		}, q, bucket)
+		}
+		f.http.apply(&acfg)
+		api, err := service.NewAPI(acfg, q, bucket)
 		if err != nil {
 			return err
 		}
 		if err := os.MkdirAll(filepath.Join(tmp, "uploads"), 0o750); err != nil {
 			return err
 		}
-		srv := &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second}
+		srv, limited := api.Server(ln)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			if err := srv.Serve(limited); !errors.Is(err, http.ErrServerClosed) {
 				errc <- fmt.Errorf("http: %w", err)
 				cancel()
 			}
@@ -414,18 +420,20 @@ func runService(ctx context.Context, g *globalFlags, f *serveFlags, getenv func(
 	return nil
 }
 
-// connectNATS joins --nats, or starts the embedded server in the data dir.
-func connectNATS(f *serveFlags, token string, log *slog.Logger) (*nats.Conn, func(), error) {
+// connectNATS joins --nats, or starts the embedded server in the data dir;
+// lost is closed when the embedded JetStream can no longer store jobs
+// (queue.Embedded.Lost).
+func connectNATS(f *serveFlags, token string, log *slog.Logger) (nc *nats.Conn, lost <-chan struct{}, closeNATS func(), err error) {
 	opts := []nats.Option{nats.Name("mediaprep"), nats.MaxReconnects(-1), nats.ReconnectWait(time.Second)}
 	if f.natsURL != "" {
 		if token != "" {
 			opts = append(opts, nats.Token(token))
 		}
-		nc, err := nats.Connect(f.natsURL, opts...)
+		nc, err = nats.Connect(f.natsURL, opts...)
 		if err != nil {
-			return nil, nil, fmt.Errorf("nats %s: %s", redactURLs(f.natsURL), strings.ReplaceAll(err.Error(), f.natsURL, redactURLs(f.natsURL)))
+			return nil, nil, nil, fmt.Errorf("nats %s: %s", redactURLs(f.natsURL), strings.ReplaceAll(err.Error(), f.natsURL, redactURLs(f.natsURL)))
 		}
-		return nc, nc.Close, nil
+		return nc, nil, nc.Close, nil
 	}
 	var eopts []queue.EmbeddedOption
 	if token != "" {
@@ -433,17 +441,30 @@ func connectNATS(f *serveFlags, token string, log *slog.Logger) (*nats.Conn, fun
 	}
 	emb, err := queue.StartEmbedded(filepath.Join(f.data, "nats"), f.natsListen, log, eopts...)
 	if err != nil {
-		return nil, nil, fmt.Errorf("embedded NATS: %w", err)
+		return nil, nil, nil, fmt.Errorf("embedded NATS: %w", err)
 	}
-	nc, err := emb.Connect(opts...)
+	nc, err = emb.Connect(opts...)
 	if err != nil {
 		emb.Shutdown()
-		return nil, nil, err
+		return nil, nil, nil, err
 	}
 	if u := emb.ClientURL(); u != "" {
 		log.Info("embedded NATS listening", "url", u)
 	}
-	return nc, func() { nc.Close(); emb.Shutdown() }, nil
+	return nc, emb.Lost(), func() { nc.Close(); emb.Shutdown() }, nil
+}
+
+// watchQueue ends the run with an error when the embedded JetStream can no
+// longer store jobs (a write found the disk full; nats-server keeps failing
+// that stream until a restart), so that serve exits non-zero for its
+// supervisor to start it again; the stored jobs are recovered then.
+func watchQueue(ctx context.Context, lost <-chan struct{}, errc chan<- error, cancel func()) {
+	select {
+	case <-ctx.Done():
+	case <-lost:
+		errc <- errors.New("the embedded queue cannot store jobs until a restart (disk full): exiting so that a supervisor (systemd Restart=on-failure, docker --restart=on-failure) starts mediaprep again; stored jobs are kept")
+		cancel()
+	}
 }
 
 // natsSubscriber subscribes to core NATS messages (bucket events).

@@ -102,6 +102,9 @@ type clusterOpts struct {
 	natsShare bool // a NATS server of the test's own that serve and workers join
 }
 
+// testNATSToken guards the test's own NATS server (natsShare).
+const testNATSToken = "nats-test-token"
+
 func newCluster(t *testing.T, o clusterOpts) *cluster {
 	t.Helper()
 	needFFmpeg(t)
@@ -123,12 +126,12 @@ func newCluster(t *testing.T, o clusterOpts) *cluster {
 			"MEDIAPREP_GREENAPI_INSTANCE="+testInstance, "MEDIAPREP_GREENAPI_TOKEN="+testToken)
 	}
 	if o.natsShare {
-		emb, err := queue.StartEmbedded(filepath.Join(t.TempDir(), "nats"), "127.0.0.1:0", nil)
+		emb, err := queue.StartEmbedded(filepath.Join(t.TempDir(), "nats"), "127.0.0.1:0", nil, queue.WithToken(testNATSToken))
 		if err != nil {
 			t.Fatal(err)
 		}
 		c.nats = emb
-		c.env = append(c.env, "MEDIAPREP_NATS_URL="+emb.ClientURL())
+		c.env = append(c.env, "MEDIAPREP_NATS_URL="+emb.ClientURL(), "MEDIAPREP_NATS_TOKEN="+testNATSToken)
 	}
 	t.Cleanup(func() {
 		for _, p := range c.procs {
@@ -760,8 +763,8 @@ func TestServeSIGTERM(t *testing.T) {
 	}
 }
 
-// TestServeRefusesOpenListeners: beyond loopback, the API needs keys and
-// the embedded NATS a token.
+// TestServeRefusesOpenListeners: beyond loopback, the API needs keys; the
+// embedded NATS needs a token wherever it listens.
 func TestServeRefusesOpenListeners(t *testing.T) {
 	data := t.TempDir()
 	for _, tt := range []struct {
@@ -770,6 +773,7 @@ func TestServeRefusesOpenListeners(t *testing.T) {
 	}{
 		{[]string{"serve", "--listen", "0.0.0.0:0"}, "MEDIAPREP_API_KEYS"},
 		{[]string{"serve", "--listen", "127.0.0.1:0", "--nats-listen", "0.0.0.0:0"}, "MEDIAPREP_NATS_TOKEN"},
+		{[]string{"serve", "--listen", "127.0.0.1:0", "--nats-listen", "127.0.0.1:0"}, "MEDIAPREP_NATS_TOKEN"},
 		{[]string{"worker"}, "--nats"},
 		{[]string{"serve", "--poll", "0"}, "--events-subject"},
 		{[]string{"worker", "--nats", "nats://127.0.0.1:1", "--workers", "0"}, "--workers 0"},
