@@ -107,15 +107,47 @@ func (t *Transcoder) checkLimits(p *Probe) error {
 				return fmt.Errorf("%w: frame rate %.0f/s is over the limit of %.0f", ErrOverLimit, s.FrameRate, t.cfg.MaxFrameRate)
 			}
 		case "audio":
-			if s.Channels > t.cfg.MaxAudioChannels {
-				return fmt.Errorf("%w: %d audio channels, over the limit of %d", ErrOverLimit, s.Channels, t.cfg.MaxAudioChannels)
-			}
-			if s.SampleRate > t.cfg.MaxSampleRate {
-				return fmt.Errorf("%w: sample rate %d Hz is over the limit of %d", ErrOverLimit, s.SampleRate, t.cfg.MaxSampleRate)
+			if err := t.checkAudio(s.Channels, s.SampleRate); err != nil {
+				return err
 			}
 		}
 	}
 	return nil
+}
+
+// checkAudio refuses audio with more channels or a higher sample rate than
+// the limits.
+func (t *Transcoder) checkAudio(channels, rate int) error {
+	if channels > t.cfg.MaxAudioChannels {
+		return fmt.Errorf("%w: %d audio channels, over the limit of %d", ErrOverLimit, channels, t.cfg.MaxAudioChannels)
+	}
+	if rate > t.cfg.MaxSampleRate {
+		return fmt.Errorf("%w: sample rate %d Hz is over the limit of %d", ErrOverLimit, rate, t.cfg.MaxSampleRate)
+	}
+	return nil
+}
+
+// wavFormat reads the channel count and sample rate from the fmt chunk of
+// a RIFF WAVE file, when head holds it.
+func wavFormat(head []byte) (channels, rate int, ok bool) {
+	if len(head) < 12 || string(head[:4]) != "RIFF" || string(head[8:12]) != "WAVE" {
+		return 0, 0, false
+	}
+	for off := 12; off+8 <= len(head); {
+		id, size := string(head[off:off+4]), int(binary.LittleEndian.Uint32(head[off+4:off+8]))
+		if id == "fmt " {
+			if off+16 > len(head) || size < 8 {
+				return 0, 0, false
+			}
+			p := head[off+8:]
+			return int(binary.LittleEndian.Uint16(p[2:4])), int(binary.LittleEndian.Uint32(p[4:8])), true
+		}
+		if size < 0 || size > len(head) {
+			return 0, 0, false
+		}
+		off += 8 + size + size&1
+	}
+	return 0, 0, false
 }
 
 // checkDecodedBytes refuses a picture whose decoded pixels would take more

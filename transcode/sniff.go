@@ -90,6 +90,14 @@ func (t *Transcoder) Sniff(ctx context.Context, path string) (Media, error) {
 		}
 		return Media{Kind: KindImage, Format: format}, nil
 	case classAV:
+		if format == "wav" {
+			// ffprobe refuses a huge channel count only as undecodable.
+			if ch, rate, ok := wavFormat(head); ok {
+				if err := t.checkAudio(ch, rate); err != nil {
+					return Media{}, err
+				}
+			}
+		}
 		if format == "isobmff" {
 			// ffprobe decodes a few frames: refuse a huge declared
 			// frame size before it runs.
