@@ -98,8 +98,14 @@ func (t *Transcoder) probe(ctx context.Context, path, format string) (*Probe, er
 	}
 	in := input{path: path, demuxers: demuxers, maxPixels: t.cfg.MaxVideoPixels}
 	var out bytes.Buffer
+	// ffprobe decodes a few frames; with -max_pixels a frame over the
+	// limit is not decoded, and only stderr says so.
+	stderr := &tailBuffer{max: stderrTail}
 	args := append([]string{"-v", "error", "-hide_banner", "-show_format", "-show_streams", "-of", "json"}, in.args()...)
-	err := t.exec(ctx, t.cfg.ProbeTimeout, &out, t.cfg.FFprobe, args...)
+	err := t.execStderr(ctx, t.cfg.ProbeTimeout, &out, stderr, t.cfg.FFprobe, args...)
+	if strings.Contains(stderr.String(), "exceeds specified max pixel count") {
+		return nil, fmt.Errorf("%w: video frames over the limit of %d pixels: %s", ErrTooManyPixels, t.cfg.MaxVideoPixels, lastLine(stderr.String()))
+	}
 	if err != nil {
 		var ee *ExecError
 		if errors.As(err, &ee) && strings.Contains(ee.Stderr, "not on whitelist") {
