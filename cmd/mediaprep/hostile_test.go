@@ -1,13 +1,16 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -174,4 +177,54 @@ func BenchmarkHostilePeakRSS(b *testing.B) {
 		b.ReportMetric(0, "ns/op")
 		b.ReportMetric(float64(rss)/(1<<20), "peak-MB")
 	})
+}
+
+// TestServeHostileInputs: the hostile inputs through a running serve, as
+// uploads and as inbox drops. An upload is refused at once (415) or
+// accepted and its job fails; a drop lands in failed/ with its code;
+// nothing is posted, and the file the playlists name is never opened.
+func TestServeHostileInputs(t *testing.T) {
+	cases, fd := hostileInputs(t, false)
+	c := newCluster(t, clusterOpts{})
+	_, base := c.serve("serve", nil)
+	accepted := 0 // failed uploads land in failed/ too
+	for _, hc := range cases {
+		code, body, _ := upload(t, base, "", hc.Path, nil)
+		switch code {
+		case http.StatusUnsupportedMediaType:
+			if e, _ := body["error"].(map[string]any); e["code"] != "unsupported_type" || hc.Code != "unsupported_type" {
+				t.Errorf("upload %s: 415 %v, want code %s", hc.Name, body, hc.Code)
+			}
+		case http.StatusAccepted:
+			accepted++
+			j := waitFinal(t, base, "", body["id"].(string), 60*time.Second)
+			if j["state"] != "failed" || j["errorCode"] != hc.Code {
+				t.Errorf("upload %s: job %v, want failed with %s", hc.Name, j, hc.Code)
+			}
+		default:
+			t.Errorf("upload %s: %d %v", hc.Name, code, body)
+		}
+	}
+	for _, hc := range cases {
+		c.drop("inbox/"+hc.Name, hc.Path, nil)
+	}
+	waitFor(t, 90*time.Second, "the drops to fail", func() bool {
+		return len(c.keys("failed/")) >= 2*(len(cases)+accepted)
+	})
+	if got := c.keys("failed/"); len(got) != 2*(len(cases)+accepted) {
+		t.Errorf("failed/ = %v, want %d files and their .error.json", got, len(cases)+accepted)
+	}
+	for _, hc := range cases {
+		b, err := os.ReadFile(filepath.Join(c.data, "failed", hc.Name+".error.json"))
+		var ef struct{ Code string }
+		if err != nil || json.Unmarshal(b, &ef) != nil || ef.Code != hc.Code {
+			t.Errorf("drop %s: error file %s (%v), want code %s", hc.Name, b, err, hc.Code)
+		}
+	}
+	if got := c.keys("processed/"); len(got) != 0 {
+		t.Errorf("hostile drops were posted: %v", got)
+	}
+	if opened(t, fd) {
+		t.Error("the file the playlists name was opened")
+	}
 }
