@@ -147,7 +147,10 @@ func TestHostileBehindTheSniffer(t *testing.T) {
 	needFFmpeg(t)
 	cases, watch := hostileSetup(t, false)
 	tr := newTestTranscoder(t)
-	for _, c := range cases[:13] { // the playlists and manifests
+	for _, c := range cases {
+		if c.Code != "unsupported_type" { // the playlists and manifests
+			continue
+		}
 		t.Run(c.Name, func(t *testing.T) {
 			for _, format := range []string{"mp3", "isobmff", "mpegts"} {
 				if _, err := tr.probe(t.Context(), c.Path, format); err == nil {

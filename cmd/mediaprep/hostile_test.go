@@ -143,17 +143,18 @@ func TestPrepareLimitSettings(t *testing.T) {
 // BenchmarkHostilePeakRSS: the peak RSS (the process and its ffmpeg and
 // ffprobe children, as wait4 reports it) of `mediaprep prepare` on each
 // hostile input of issue 9, and on all of them in one run. Target: under
-// 300 MB each. Nothing here asserts a time.
+// 300 MB each. Then the costliest files the default limits still let
+// through, for comparison. Nothing here asserts a time.
 func BenchmarkHostilePeakRSS(b *testing.B) {
 	if _, err := exec.LookPath("ffmpeg"); err != nil {
 		b.Skip("ffmpeg not installed")
 	}
 	bin := buildBinary(b)
 	cases, _ := hostileInputs(b, true)
-	peak := func(b *testing.B, files ...string) int64 {
+	peak := func(b *testing.B, want int, files ...string) int64 {
 		cmd := exec.Command(bin, append([]string{"prepare", "--json", "-j", "2", "--out", b.TempDir()}, files...)...)
-		if out, err := cmd.CombinedOutput(); cmd.ProcessState == nil || cmd.ProcessState.ExitCode() != exitFailed {
-			b.Fatalf("prepare: %v (want exit %d)\n%s", err, exitFailed, out)
+		if out, err := cmd.CombinedOutput(); cmd.ProcessState == nil || cmd.ProcessState.ExitCode() != want {
+			b.Fatalf("prepare: %v (want exit %d)\n%s", err, want, out)
 		}
 		return cmd.ProcessState.SysUsage().(*syscall.Rusage).Maxrss << 10
 	}
@@ -163,7 +164,7 @@ func BenchmarkHostilePeakRSS(b *testing.B) {
 		b.Run(c.Name, func(b *testing.B) {
 			var rss int64
 			for b.Loop() {
-				rss = max(rss, peak(b, c.Path))
+				rss = max(rss, peak(b, exitFailed, c.Path))
 			}
 			b.ReportMetric(0, "ns/op")
 			b.ReportMetric(float64(rss)/(1<<20), "peak-MB")
@@ -172,11 +173,26 @@ func BenchmarkHostilePeakRSS(b *testing.B) {
 	b.Run("all-at-once", func(b *testing.B) {
 		var rss int64
 		for b.Loop() {
-			rss = max(rss, peak(b, all...))
+			rss = max(rss, peak(b, exitFailed, all...))
 		}
 		b.ReportMetric(0, "ns/op")
 		b.ReportMetric(float64(rss)/(1<<20), "peak-MB")
 	})
+	// For comparison: what the defaults still let through.
+	limits, err := hostiletest.AtLimits(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, c := range limits {
+		b.Run("at-limit/"+c.Name, func(b *testing.B) {
+			var rss int64
+			for b.Loop() {
+				rss = max(rss, peak(b, exitOK, c.Path))
+			}
+			b.ReportMetric(0, "ns/op")
+			b.ReportMetric(float64(rss)/(1<<20), "peak-MB")
+		})
+	}
 }
 
 // TestServeHostileInputs: the hostile inputs through a running serve, as

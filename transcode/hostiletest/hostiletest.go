@@ -234,3 +234,19 @@ func writeChunk(w io.Writer, typ string, data []byte) {
 	w.Write(data)
 	binary.Write(w, binary.BigEndian, crc.Sum32())
 }
+
+// AtLimits writes files just within mediaprep's default limits, the
+// costliest it still prepares: an animated GIF whose logical screen is
+// 8192×4316 and a 16-bit RGBA PNG of 5792×5792 (just under 256 MiB
+// decoded). Their Code is empty: they must be prepared.
+func AtLimits(dir string) ([]Case, error) {
+	g := filepath.Join(dir, "gif-8192x4316.gif")
+	if err := os.WriteFile(g, gif(8192, 4316, 2), 0o644); err != nil {
+		return nil, err
+	}
+	p := filepath.Join(dir, "png16-5792.png")
+	if err := writePNG16(p, 5792, 5792); err != nil {
+		return nil, err
+	}
+	return []Case{{"gif-8192x4316.gif", g, ""}, {"png16-5792.png", p, ""}}, nil
+}
