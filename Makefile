@@ -36,6 +36,7 @@ FUZZTIME ?= 60s
 fuzz:
 	scripts/deps.sh test
 	$(GO) test ./transcode -run '^$$' -fuzz FuzzSniffBytes -fuzztime $(FUZZTIME)
+	$(GO) test ./transcode -run '^$$' -fuzz FuzzSniffID3 -fuzztime $(FUZZTIME)
 	$(GO) test ./transcode -run '^$$' -fuzz FuzzDecodeImage -fuzztime $(FUZZTIME)
 	$(GO) test ./transcode -run '^$$' -fuzz FuzzHEIFSize -fuzztime $(FUZZTIME)
 	$(GO) test ./greenapi/internal/grapheme -run '^$$' -fuzz FuzzCount -fuzztime $(FUZZTIME)

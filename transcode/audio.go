@@ -12,18 +12,20 @@ const (
 	audioSampleRate = "44100"
 )
 
-// audioArgs returns the ffmpeg arguments that make src into an MP3 at dst:
+// audioArgs returns the ffmpeg arguments that make in into an MP3 at dst:
 // at most MaxStatusSeconds read from the input (-t before -i stops reading
 // there), the first audio stream only, no tags, no cover art.
-func audioArgs(src, dst string, threads int) []string {
+func audioArgs(in input, dst string, threads int) []string {
 	args := []string{
 		"-nostdin", "-hide_banner", "-loglevel", "error", "-y",
-		"-t", strconv.Itoa(MaxStatusSeconds), "-i", src,
+		"-t", strconv.Itoa(MaxStatusSeconds)}
+	args = append(args, in.args()...)
+	args = append(args,
 		"-map", "0:a:0", "-vn", "-sn", "-dn",
 		"-map_metadata", "-1", "-map_chapters", "-1",
 		"-c:a", "libmp3lame", "-b:a", audioBitrate, "-ar", audioSampleRate,
 		"-id3v2_version", "0", "-write_id3v1", "0",
-	}
+	)
 	if threads > 0 {
 		args = append(args, "-threads", strconv.Itoa(threads))
 	}
@@ -32,10 +34,14 @@ func audioArgs(src, dst string, threads int) []string {
 
 // prepareAudio writes src, sniffed as audio, to dst as an MP3 status.
 func (t *Transcoder) prepareAudio(ctx context.Context, src, dst string, m Media, opts Options) (Result, error) {
-	if err := t.ffmpeg(ctx, audioArgs(src, dst, t.cfg.Threads)); err != nil {
+	in, err := t.mediaInput(src, m)
+	if err != nil {
 		return Result{}, err
 	}
-	p, err := t.probe(ctx, dst)
+	if err := t.ffmpeg(ctx, audioArgs(in, dst, t.cfg.Threads)); err != nil {
+		return Result{}, err
+	}
+	p, err := t.probe(ctx, dst, "mp3")
 	if err != nil {
 		return Result{}, fmt.Errorf("probing the prepared audio: %w", err)
 	}

@@ -10,7 +10,7 @@ import (
 )
 
 func TestAudioArgs(t *testing.T) {
-	args := audioArgs("in.wav", "out.tmp", 2)
+	args := audioArgs(input{path: "in.wav", demuxers: "wav"}, "out.tmp", 2)
 	iT, iI := slices.Index(args, "-t"), slices.Index(args, "-i")
 	if iT < 0 || iI < 0 || iT > iI || args[iT+1] != "60" {
 		t.Fatalf("the 60 s trim must come before -i so ffmpeg stops reading: %v", args)
@@ -23,13 +23,16 @@ func TestAudioArgs(t *testing.T) {
 			t.Errorf("args lack %v: %v", want, args)
 		}
 	}
+	if i := slices.Index(args, "-protocol_whitelist"); i < 0 || i > iI || args[i+1] != "file" || args[iI+1] != "file:in.wav" {
+		t.Errorf("the input must be read through the file protocol only: %v", args)
+	}
 	if !slices.Contains(args, "-vn") {
 		t.Errorf("cover art is not dropped (-vn): %v", args)
 	}
 	if args[len(args)-1] != "out.tmp" {
 		t.Errorf("output must be the last argument: %v", args)
 	}
-	if slices.Contains(audioArgs("a", "b", 0), "-threads") {
+	if slices.Contains(audioArgs(input{path: "a", demuxers: "wav"}, "b", 0), "-threads") {
 		t.Error("-threads 0 must leave the choice to ffmpeg")
 	}
 }
@@ -80,7 +83,7 @@ func TestPrepareAudio(t *testing.T) {
 			if res.Kind != KindAudio || res.ContentType != "audio/mpeg" || res.Ext != ".mp3" {
 				t.Fatalf("result %+v", res)
 			}
-			p, err := tr.probe(t.Context(), dst)
+			p, err := tr.probe(t.Context(), dst, "mp3")
 			if err != nil {
 				t.Fatal(err)
 			}

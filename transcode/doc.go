@@ -4,9 +4,13 @@
 // no tags) and pictures into 9:16 JPEG.
 //
 // Video and audio go through the ffmpeg and ffprobe programs, each run bound
-// to a context and a deadline and killed with its process group. Pictures are
-// decoded in Go (HEIC/AVIF through libheif's heif-convert), their declared
-// dimensions checked before any pixel is decoded.
+// to a context and a deadline and killed with its process group. They read
+// an input only through the file protocol and only with the demuxers of its
+// sniffed type (limits.go): a playlist or manifest, which would make ffmpeg
+// open the files it names, never reaches them. Pictures are decoded in Go
+// (HEIC/AVIF through libheif's heif-convert). What a file declares (pixels,
+// decoded bytes, frame rate, duration, channels, sample rate) is checked
+// against the Config limits before anything decodes it.
 //
 // The package knows nothing of storage or Green API: pipeline strings it
 // together with them.

@@ -17,7 +17,8 @@ const (
 	CodeEmptyFile       Code = "empty_file"       // the input has zero bytes
 	CodeUnsupportedType Code = "unsupported_type" // the bytes are not an image, video or audio format mediaprep handles
 	CodeCorruptMedia    Code = "corrupt_media"    // the type is known but the content cannot be decoded
-	CodeTooManyPixels   Code = "too_many_pixels"  // the picture's declared dimensions exceed Config.MaxPixels
+	CodeTooManyPixels   Code = "too_many_pixels"  // the picture's declared dimensions exceed Config.MaxPixels, or a video frame's (an animated GIF's logical screen) Config.MaxVideoPixels
+	CodeOverLimit       Code = "over_limit"       // a declared property is over a Config limit: duration, frame rate, audio channels or sample rate, a picture's decoded bytes
 	CodeTooLarge        Code = "too_large"        // the input or the prepared output exceeds a size limit
 	CodeTimeout         Code = "timeout"          // a step ran past its deadline
 	CodeCanceled        Code = "canceled"         // the caller gave up (Ctrl-C, shutdown)
@@ -32,6 +33,7 @@ var (
 	ErrCorruptMedia    = &codeError{CodeCorruptMedia, "media cannot be decoded"}
 	ErrTooManyPixels   = &codeError{CodeTooManyPixels, "image has too many pixels"}
 	ErrTooLarge        = &codeError{CodeTooLarge, "media is too large"}
+	ErrOverLimit       = &codeError{CodeOverLimit, "media is over a limit"}
 	ErrTimeout         = &codeError{CodeTimeout, "deadline exceeded"}
 )
 

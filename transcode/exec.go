@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"os/exec"
 	"path/filepath"
@@ -19,8 +20,14 @@ const stderrTail = 4 << 10
 // exec runs program like run and logs the command line and its outcome at
 // debug level, so `mediaprep -v` shows exactly what ran.
 func (t *Transcoder) exec(ctx context.Context, timeout time.Duration, stdout *bytes.Buffer, program string, args ...string) error {
+	return t.execStderr(ctx, timeout, stdout, nil, program, args...)
+}
+
+// execStderr is exec that also copies the program's standard error to
+// stderr, when non-nil, whatever the outcome.
+func (t *Transcoder) execStderr(ctx context.Context, timeout time.Duration, stdout *bytes.Buffer, stderr io.Writer, program string, args ...string) error {
 	start := time.Now()
-	err := run(ctx, timeout, stdout, program, args...)
+	err := runStderr(ctx, timeout, stdout, stderr, program, args...)
 	t.cfg.Logger.LogAttrs(ctx, slog.LevelDebug, "exec",
 		slog.String("program", program),
 		slog.Any("args", args),
@@ -34,6 +41,11 @@ func (t *Transcoder) exec(ctx context.Context, timeout time.Duration, stdout *by
 // whole process group is killed at once, and the error wraps ErrTimeout or
 // ctx's error. stdout, when non-nil, receives the program's standard output.
 func run(ctx context.Context, timeout time.Duration, stdout *bytes.Buffer, program string, args ...string) error {
+	return runStderr(ctx, timeout, stdout, nil, program, args...)
+}
+
+// runStderr is run that also copies standard error to stderr when non-nil.
+func runStderr(ctx context.Context, timeout time.Duration, stdout *bytes.Buffer, stderr io.Writer, program string, args ...string) error {
 	if timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeoutCause(ctx, timeout, ErrTimeout)
@@ -50,6 +62,9 @@ func run(ctx context.Context, timeout time.Duration, stdout *bytes.Buffer, progr
 	cmd.WaitDelay = 5 * time.Second
 	tail := &tailBuffer{max: stderrTail}
 	cmd.Stderr = tail
+	if stderr != nil {
+		cmd.Stderr = io.MultiWriter(tail, stderr)
+	}
 	if stdout != nil {
 		cmd.Stdout = stdout
 	}

@@ -99,6 +99,9 @@ func (t *Transcoder) decodeFile(path string, exif bool, shrink func(w, h int) in
 	if err := t.checkPixels(cfg.Width, cfg.Height); err != nil {
 		return decoded{}, err
 	}
+	if err := t.checkDecodedBytes(cfg); err != nil {
+		return decoded{}, err
+	}
 	if _, err := f.Seek(0, 0); err != nil {
 		return decoded{}, fmt.Errorf("transcode: %w", err)
 	}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"math"
 	"strconv"
@@ -34,7 +35,10 @@ type Stream struct {
 	Rotation    int    // display rotation in degrees, normalised to 0, 90, 180, 270
 	AttachedPic bool   // cover art: a picture muxed as a video stream
 	Duration    float64
-	Frames      int64 // nb_frames when the container says; 0 when unknown
+	Frames      int64   // nb_frames when the container says; 0 when unknown
+	FrameRate   float64 // video only: average frames per second (else the real base rate); 0 when unknown
+	Channels    int     // audio only
+	SampleRate  int     // audio only, Hz
 }
 
 // Video returns the first real video stream (cover art is not video).
@@ -83,14 +87,30 @@ func (s Stream) DisplaySize() (w, h int) {
 	return s.Width, s.Height
 }
 
-// probe runs ffprobe on path. A file ffprobe cannot read is ErrCorruptMedia.
-func (t *Transcoder) probe(ctx context.Context, path string) (*Probe, error) {
+// probe runs ffprobe on path, which Sniff found to be of format, with only
+// the demuxers allowed for that format. A file ffprobe cannot read is
+// ErrCorruptMedia; one that only a demuxer outside the allow-list would
+// read is ErrUnsupportedType.
+func (t *Transcoder) probe(ctx context.Context, path, format string) (*Probe, error) {
+	demuxers, ok := avDemuxers[format]
+	if !ok {
+		return nil, fmt.Errorf("%w: %s", ErrUnsupportedType, format)
+	}
+	in := input{path: path, demuxers: demuxers, maxPixels: t.cfg.MaxVideoPixels}
 	var out bytes.Buffer
-	err := t.exec(ctx, t.cfg.ProbeTimeout, &out, t.cfg.FFprobe,
-		"-v", "error", "-hide_banner",
-		"-show_format", "-show_streams",
-		"-of", "json", "-i", path)
+	// ffprobe decodes a few frames; with -max_pixels a frame over the
+	// limit is not decoded, and only stderr says so.
+	stderr := &tailBuffer{max: stderrTail}
+	args := append([]string{"-v", "error", "-hide_banner", "-show_format", "-show_streams", "-of", "json"}, in.args()...)
+	err := t.execStderr(ctx, t.cfg.ProbeTimeout, &out, stderr, t.cfg.FFprobe, args...)
+	if strings.Contains(stderr.String(), "exceeds specified max pixel count") {
+		return nil, fmt.Errorf("%w: video frames over the limit of %d pixels: %s", ErrTooManyPixels, t.cfg.MaxVideoPixels, lastLine(stderr.String()))
+	}
 	if err != nil {
+		var ee *ExecError
+		if errors.As(err, &ee) && strings.Contains(ee.Stderr, "not on whitelist") {
+			return nil, fmt.Errorf("%w: %s: %w", ErrUnsupportedType, format, err)
+		}
 		if CodeOf(err) == CodeInternal {
 			return nil, fmt.Errorf("%w: %w", ErrCorruptMedia, err)
 		}
@@ -124,6 +144,10 @@ func parseProbe(data []byte) (*Probe, error) {
 			Height      int    `json:"height"`
 			Duration    string `json:"duration"`
 			NbFrames    string `json:"nb_frames"`
+			AvgRate     string `json:"avg_frame_rate"`
+			RealRate    string `json:"r_frame_rate"`
+			Channels    int    `json:"channels"`
+			SampleRate  string `json:"sample_rate"`
 			Disposition struct {
 				AttachedPic int `json:"attached_pic"`
 			} `json:"disposition"`
@@ -158,6 +182,13 @@ func parseProbe(data []byte) (*Probe, error) {
 			AttachedPic: rs.Disposition.AttachedPic != 0,
 			Duration:    parseFloat(rs.Duration),
 			Frames:      int64(parseFloat(rs.NbFrames)),
+			Channels:    rs.Channels,
+			SampleRate:  int(parseFloat(rs.SampleRate)),
+		}
+		if rs.CodecType == "video" {
+			if s.FrameRate = parseRate(rs.AvgRate); s.FrameRate == 0 {
+				s.FrameRate = parseRate(rs.RealRate)
+			}
 		}
 		rot := parseFloat(rs.Tags.Rotate)
 		for _, sd := range rs.SideData {
@@ -184,6 +215,19 @@ func normaliseRotation(deg float64) int {
 		r += 360
 	}
 	return r
+}
+
+// parseRate reads a rate like "30000/1001"; 0 when unknown ("0/0").
+func parseRate(s string) float64 {
+	num, den, ok := strings.Cut(s, "/")
+	if !ok {
+		return parseFloat(s)
+	}
+	d := parseFloat(den)
+	if d == 0 {
+		return 0
+	}
+	return parseFloat(num) / d
 }
 
 func parseFloat(s string) float64 {

@@ -55,6 +55,16 @@ func (t *Transcoder) Sniff(ctx context.Context, path string) (Media, error) {
 	head = head[:n]
 
 	class, format := sniffBytes(head)
+	if bytes.HasPrefix(head, []byte("ID3")) && class != classUnsupported {
+		// The tag may be longer than head: classify what follows it
+		// from the file.
+		if class, format, err = sniffAfterID3(f, st.Size()); err != nil {
+			return Media{}, err
+		}
+		if class == classUnsupported {
+			return Media{}, id3Error(format)
+		}
+	}
 	switch class {
 	case classImage:
 		if format == "gif" {
@@ -62,9 +72,17 @@ func (t *Transcoder) Sniff(ctx context.Context, path string) (Media, error) {
 				return Media{}, fmt.Errorf("transcode: %w", err)
 			}
 			if frames, _ := gifFrames(bufio.NewReader(f), 2); frames > 1 {
-				// An animated GIF becomes a video status.
-				p, err := t.probe(ctx, path)
+				// An animated GIF becomes a video status: its logical
+				// screen is the size of every decoded frame.
+				w, h := gifScreen(head)
+				if err := t.checkVideoPixels(w, h); err != nil {
+					return Media{}, err
+				}
+				p, err := t.probe(ctx, path, "gif")
 				if err != nil {
+					return Media{}, err
+				}
+				if err := t.checkLimits(p); err != nil {
 					return Media{}, err
 				}
 				return Media{Kind: KindVideo, Format: "gif", Probe: p}, nil
@@ -72,8 +90,28 @@ func (t *Transcoder) Sniff(ctx context.Context, path string) (Media, error) {
 		}
 		return Media{Kind: KindImage, Format: format}, nil
 	case classAV:
-		p, err := t.probe(ctx, path)
+		if format == "wav" {
+			// ffprobe refuses a huge channel count only as undecodable.
+			if ch, rate, ok := wavFormat(head); ok {
+				if err := t.checkAudio(ch, rate); err != nil {
+					return Media{}, err
+				}
+			}
+		}
+		if format == "isobmff" {
+			// ffprobe decodes a few frames: refuse a huge declared
+			// frame size before it runs.
+			if w, h := isobmffTrackSize(f, st.Size()); w > 0 && h > 0 {
+				if err := t.checkVideoPixels(w, h); err != nil {
+					return Media{}, err
+				}
+			}
+		}
+		p, err := t.probe(ctx, path, format)
 		if err != nil {
+			return Media{}, err
+		}
+		if err := t.checkLimits(p); err != nil {
 			return Media{}, err
 		}
 		if _, ok := p.Video(); ok {
@@ -145,6 +183,31 @@ var heifBrands = map[string]bool{
 // recognised, also for unsupported types ("pdf", "zip"), and is empty when
 // nothing was.
 func sniffBytes(head []byte) (class, string) {
+	// Playlists and manifests make ffmpeg open the files they name: they
+	// are refused by any name, behind a byte-order mark or white space.
+	if f := textFormat(head); f != "" {
+		return classUnsupported, f
+	}
+	// filetype calls anything that starts with "ID3" an MP3: look behind
+	// the tag. A tag that runs past head is left to Sniff, which reads
+	// what follows it from the file.
+	if bytes.HasPrefix(head, []byte("ID3")) {
+		end := 0
+		for range maxID3Tags {
+			n, ok := id3Len(head[end:])
+			if !ok {
+				break
+			}
+			if int64(end)+n >= int64(len(head)) {
+				return classAV, "mp3"
+			}
+			end += int(n)
+		}
+		if end == 0 {
+			return classUnsupported, "id3"
+		}
+		return afterID3(head[end:])
+	}
 	// ISO BMFF (MP4, MOV, M4A, 3GP, HEIF): decide by the brands ourselves.
 	// filetype calls any 20-byte ftyp box MOV and flips between MOV and MP4.
 	if len(head) >= 12 && string(head[4:8]) == "ftyp" {

@@ -29,6 +29,44 @@ func tsPackets(off, size int) []byte {
 	return b
 }
 
+// mpegFramesOf returns n MPEG audio frames with header hdr and zero
+// payloads.
+func mpegFramesOf(hdr string, n int) []byte {
+	size, ok := mpegAudioFrame([]byte(hdr))
+	if !ok {
+		panic("bad frame header")
+	}
+	frame := append([]byte(hdr), make([]byte, size-4)...)
+	return bytes.Repeat(frame, n)
+}
+
+func TestMPEGAudioFrame(t *testing.T) {
+	for _, tt := range []struct {
+		name string
+		hdr  string
+		len  int
+		ok   bool
+	}{
+		{"mpeg-1 layer III 128k 44.1k", "\xFF\xFB\x90\x64", 417, true},
+		{"mpeg-1 layer III 128k 44.1k padded", "\xFF\xFB\x92\x64", 418, true},
+		{"mpeg-2 layer III 24k 16k", "\xFF\xF3\x38\xC4", 108, true},
+		{"mpeg-1 layer I 32k 32k", "\xFF\xFF\x18\x00", 48, true},
+		{"mpeg-1 layer II 384k 48k", "\xFF\xFD\xE4\x00", 1152, true},
+		{"reserved version", "\xFF\xEB\x90\x64", 0, false},
+		{"reserved layer", "\xFF\xF9\x90\x64", 0, false},
+		{"free format", "\xFF\xFB\x00\x64", 0, false},
+		{"bad bitrate", "\xFF\xFB\xF0\x64", 0, false},
+		{"bad sample rate", "\xFF\xFB\x9C\x64", 0, false},
+		{"no sync", "\xFF\x1B\x90\x64", 0, false},
+		{"short", "\xFF\xFB", 0, false},
+	} {
+		n, ok := mpegAudioFrame([]byte(tt.hdr))
+		if n != tt.len || ok != tt.ok {
+			t.Errorf("%s: mpegAudioFrame = %d, %v; want %d, %v", tt.name, n, ok, tt.len, tt.ok)
+		}
+	}
+}
+
 func TestSniffBytes(t *testing.T) {
 	tests := []struct {
 		name   string
@@ -53,7 +91,20 @@ func TestSniffBytes(t *testing.T) {
 		{"mpeg-1 mp3", []byte("\xFF\xFB\x90\x64\x00\x00\x00\x00"), classAV, "mp3"},
 		{"adts aac", []byte("\xFF\xF1\x50\x80\x02\x1F\xFC\x00"), classAV, "aac"},
 		{"adts aac mpeg-2 protected", []byte("\xFF\xF8\x50\x80\x02\x1F\xFC\x00"), classAV, "mpeg-audio"},
+		// An ID3 tag that runs to the end of the head: Sniff reads on.
 		{"id3", []byte("ID3\x04\x00\x00\x00\x00\x00\x00"), classAV, "mp3"},
+		{"id3 then mpeg-1 frames", append([]byte("ID3\x04\x00\x00\x00\x00\x00\x00"), mpegFramesOf("\xFF\xFB\x90\x64", 3)...), classAV, "mp3"},
+		{"id3 then mpeg-2 frames", append([]byte("ID3\x03\x00\x00\x00\x00\x00\x00"), mpegFramesOf("\xFF\xF3\x48\xC4", 3)...), classAV, "mp3"},
+		{"id3, padding, frames", append([]byte("ID3\x03\x00\x00\x00\x00\x00\x04\x00\x00\x00\x00\x00\x00"), mpegFramesOf("\xFF\xFB\x90\x64", 2)...), classAV, "mp3"},
+		{"id3 then one frame header and text", append([]byte("ID3\x04\x00\x00\x00\x00\x00\x00\xFF\xFB\x90\x64"), bytes.Repeat([]byte("text"), 200)...), classUnsupported, "id3"},
+		{"id3 then hls", []byte("ID3\x04\x00\x00\x00\x00\x00\x00#EXTM3U\n#EXTINF:2,\n../x.mp4\n"), classUnsupported, "hls"},
+		{"id3 with footer then hls", []byte("ID3\x04\x00\x10\x00\x00\x00\x00" + "3DI\x04\x00\x10\x00\x00\x00\x00" + "#EXTM3U\n"), classUnsupported, "hls"},
+		{"id3 then dash", []byte("ID3\x04\x00\x00\x00\x00\x00\x00<?xml version=\"1.0\"?>\n<MPD>"), classUnsupported, "dash"},
+		{"id3 then ffconcat", []byte("ID3\x04\x00\x00\x00\x00\x00\x00ffconcat version 1.0\nfile a.mp4\n"), classUnsupported, "ffconcat"},
+		{"id3 then flac", []byte("ID3\x04\x00\x00\x00\x00\x00\x00fLaC\x00\x00\x00\x22"), classAV, "flac"},
+		{"bad id3 header", []byte("ID3\x09\x00\x00\x00\x00\x00\x00\xFF\xFB\x90\x64"), classUnsupported, "id3"},
+		{"bom and blanks then hls", []byte("\xEF\xBB\xBF \r\n#EXTM3U\n"), classUnsupported, "hls"},
+		{"hls", []byte("#EXTM3U\n#EXTINF:2,\nfile:///etc/passwd\n"), classUnsupported, "hls"},
 		{"wav", []byte("RIFF\x24\x00\x00\x00WAVEfmt "), classAV, "wav"},
 		{"ogg", []byte("OggS\x00\x02\x00\x00\x00\x00\x00\x00\x00\x00"), classAV, "ogg"},
 		{"flac", []byte("fLaC\x00\x00\x00\x22"), classAV, "flac"},
@@ -202,5 +253,40 @@ func FuzzSniffBytes(f *testing.F) {
 			t.Fatal("audio/video class without a format name")
 		}
 		gifFrames(bufio.NewReader(bytes.NewReader(head)), 3)
+	})
+}
+
+// FuzzSniffID3 feeds arbitrary bytes behind an ID3 tag to the sniffer's
+// ID3 and MPEG frame path: it must not panic, must never take a playlist
+// for audio, and what it calls MP3 must start with a valid frame.
+func FuzzSniffID3(f *testing.F) {
+	f.Add([]byte("ID3\x04\x00\x00\x00\x00\x00\x00#EXTM3U\n#EXTINF:2,\n../../processed/other-team.mp4\n#EXT-X-ENDLIST\n"))
+	f.Add([]byte("ID3\x04\x00\x00\x00\x00\x00\x00\xEF\xBB\xBF<?xml version=\"1.0\"?><MPD><BaseURL>file:///etc/passwd</BaseURL></MPD>"))
+	for _, name := range []string{"sample-id3.mp3", "sample-mpeg2.mp3"} {
+		f.Add(mustRead(f, filepath.Join("..", "testdata", "samples", name))[:sniffLen])
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		head := data[:min(len(data), sniffLen)]
+		c, format := sniffBytes(head)
+		end, err := skipID3(bytes.NewReader(data), int64(len(data)))
+		if err != nil {
+			t.Fatalf("skipID3: %v", err)
+		}
+		if end > int64(len(data)) {
+			end = int64(len(data))
+		}
+		after := data[end:min(int64(len(data)), end+sniffLen)]
+		ac, aformat := afterID3(after)
+		if textFormat(bytes.TrimLeft(after, "\x00")) != "" && ac != classUnsupported {
+			t.Fatalf("a playlist behind a tag sniffed as %q", aformat)
+		}
+		if ac == classAV && aformat == "mp3" {
+			if _, ok := mpegAudioFrame(bytes.TrimLeft(after, "\x00")); !ok {
+				t.Fatal("MP3 without a valid first frame")
+			}
+		}
+		if c == classAV && textFormat(head) != "" {
+			t.Fatalf("text format %q sniffed as audio/video %q", textFormat(head), format)
+		}
 	})
 }

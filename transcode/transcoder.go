@@ -39,13 +39,20 @@ type Config struct {
 	FFprobe     string // ffprobe binary; default "ffprobe" from PATH
 	HeifConvert string // libheif's heif-convert, for HEIC/HEIF; default "heif-convert"
 
-	MaxInputBytes int64         // inputs larger than this fail with too_large; default 4 GiB
-	MaxPixels     int64         // pictures with more pixels fail with too_many_pixels before decoding; default 64 MP
-	ProbeTimeout  time.Duration // deadline of one ffprobe run; default 30 s
-	RunTimeout    time.Duration // deadline of one ffmpeg or heif-convert run; default 10 min
-	Threads       int           // threads one ffmpeg run may use; 0 lets ffmpeg choose
-	JPEGQuality   int           // quality of prepared pictures, 1..100; default 85
-	Background    color.NRGBA   // what transparent pixels become (JPEG has no alpha); default white
+	MaxInputBytes int64 // inputs larger than this fail with too_large; default 4 GiB
+	MaxPixels     int64 // pictures with more pixels fail with too_many_pixels before decoding; default 64 MP
+	// Limits checked on what a file declares, before it is decoded.
+	MaxDecodedBytes  int64         // pictures whose decoded pixels take more bytes (width × height × bytes a pixel of their colour model: 8 for 16-bit RGBA) fail with over_limit; default 256 MiB
+	MaxVideoPixels   int64         // videos whose frames (an animated GIF's logical screen, an MP4's track header) have more pixels fail with too_many_pixels; default 8192×4320 (8K)
+	MaxFrameRate     float64       // videos declaring more frames a second fail with over_limit; default 480
+	MaxDuration      time.Duration // inputs declaring a longer duration fail with over_limit (only the first 60 s are used); default 4 h
+	MaxAudioChannels int           // audio with more channels fails with over_limit; default 16
+	MaxSampleRate    int           // audio with a higher sample rate (Hz) fails with over_limit; default 384000
+	ProbeTimeout     time.Duration // deadline of one ffprobe run; default 30 s
+	RunTimeout       time.Duration // deadline of one ffmpeg or heif-convert run; default 10 min
+	Threads          int           // threads one ffmpeg run may use; 0 lets ffmpeg choose
+	JPEGQuality      int           // quality of prepared pictures, 1..100; default 85
+	Background       color.NRGBA   // what transparent pixels become (JPEG has no alpha); default white
 
 	Logger *slog.Logger // receives every external command at debug level; default discards
 }
@@ -54,16 +61,22 @@ type Config struct {
 // otherwise.
 func NewDefaultConfig() Config {
 	return Config{
-		FFmpeg:        "ffmpeg",
-		FFprobe:       "ffprobe",
-		HeifConvert:   "heif-convert",
-		MaxInputBytes: 4 << 30,
-		MaxPixels:     64_000_000,
-		ProbeTimeout:  30 * time.Second,
-		RunTimeout:    10 * time.Minute,
-		JPEGQuality:   85,
-		Background:    color.NRGBA{255, 255, 255, 255},
-		Logger:        slog.New(slog.DiscardHandler),
+		FFmpeg:           "ffmpeg",
+		FFprobe:          "ffprobe",
+		HeifConvert:      "heif-convert",
+		MaxInputBytes:    4 << 30,
+		MaxPixels:        64_000_000,
+		MaxDecodedBytes:  256 << 20,
+		MaxVideoPixels:   8192 * 4320,
+		MaxFrameRate:     480,
+		MaxDuration:      4 * time.Hour,
+		MaxAudioChannels: 16,
+		MaxSampleRate:    384_000,
+		ProbeTimeout:     30 * time.Second,
+		RunTimeout:       10 * time.Minute,
+		JPEGQuality:      85,
+		Background:       color.NRGBA{255, 255, 255, 255},
+		Logger:           slog.New(slog.DiscardHandler),
 	}
 }
 
@@ -81,6 +94,13 @@ func (c Config) Validate() error {
 	}
 	if c.MaxPixels <= 0 {
 		errs = append(errs, fmt.Errorf("transcode: MaxPixels %d must be positive", c.MaxPixels))
+	}
+	if c.MaxDecodedBytes <= 0 || c.MaxVideoPixels <= 0 || c.MaxFrameRate <= 0 || c.MaxDuration <= 0 || c.MaxAudioChannels <= 0 || c.MaxSampleRate <= 0 {
+		errs = append(errs, fmt.Errorf("transcode: MaxDecodedBytes %d, MaxVideoPixels %d, MaxFrameRate %g, MaxDuration %s, MaxAudioChannels %d and MaxSampleRate %d must all be positive",
+			c.MaxDecodedBytes, c.MaxVideoPixels, c.MaxFrameRate, c.MaxDuration, c.MaxAudioChannels, c.MaxSampleRate))
+	}
+	if c.MaxVideoPixels > 1<<31-1 {
+		errs = append(errs, fmt.Errorf("transcode: MaxVideoPixels %d is over ffmpeg's 2^31-1", c.MaxVideoPixels))
 	}
 	if c.ProbeTimeout <= 0 || c.RunTimeout <= 0 {
 		errs = append(errs, errors.New("transcode: ProbeTimeout and RunTimeout must be positive"))

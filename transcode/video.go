@@ -161,16 +161,16 @@ func videoBitrateCap(d float64) int {
 	return int(min(videoMaxRate, bits/(d+1)))
 }
 
-// videoArgs returns the ffmpeg arguments that carry out plan on src into
+// videoArgs returns the ffmpeg arguments that carry out plan on in into
 // dst. The output is always the last argument.
-func videoArgs(plan videoPlan, src, dst string, threads int) []string {
+func videoArgs(plan videoPlan, in input, dst string, threads int) []string {
 	secs := strconv.FormatFloat(plan.duration, 'f', 3, 64)
 	args := []string{"-nostdin", "-hide_banner", "-loglevel", "error", "-y"}
 	if !plan.copy {
 		// Before -i: ffmpeg stops reading the input at 60 s.
 		args = append(args, "-t", strconv.Itoa(MaxStatusSeconds))
 	}
-	args = append(args, "-i", src)
+	args = append(args, in.args()...)
 	if plan.silent {
 		args = append(args, "-f", "lavfi", "-t", secs, "-i", "anullsrc=channel_layout=stereo:sample_rate=44100")
 	}
@@ -211,6 +211,10 @@ func (t *Transcoder) prepareVideo(ctx context.Context, src, dst string, m Media,
 	if err != nil {
 		return Result{}, err
 	}
+	in, err := t.mediaInput(src, m)
+	if err != nil {
+		return Result{}, err
+	}
 	if isISOBMFF(m.Probe) {
 		// A file cut short (an upload that stopped) still probes fine
 		// when its index comes first: refuse it rather than post a part.
@@ -228,7 +232,7 @@ func (t *Transcoder) prepareVideo(ctx context.Context, src, dst string, m Media,
 			return res, copyFile(ctx, src, dst)
 		}
 	}
-	if err := t.ffmpeg(ctx, videoArgs(plan, src, dst, t.cfg.Threads)); err != nil {
+	if err := t.ffmpeg(ctx, videoArgs(plan, in, dst, t.cfg.Threads)); err != nil {
 		return Result{}, err
 	}
 	// Report what was written, not what was planned: the duration from

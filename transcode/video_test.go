@@ -169,7 +169,7 @@ func TestVideoBitrateCap(t *testing.T) {
 
 func TestVideoArgs(t *testing.T) {
 	plan := videoPlan{silent: true, duration: 12.5, filter: "scale=320:240", maxRate: 2_000_000}
-	args := videoArgs(plan, "in.mov", "out.tmp", 1)
+	args := videoArgs(plan, input{path: "in.mov", demuxers: "mov", force: "mov"}, "out.tmp", 1)
 	joined := strings.Join(args, " ")
 	if iT, iI := slices.Index(args, "-t"), slices.Index(args, "-i"); iT < 0 || iT > iI || args[iT+1] != "60" {
 		t.Fatalf("the 60 s trim must come before the first -i: %v", args)
@@ -185,7 +185,7 @@ func TestVideoArgs(t *testing.T) {
 	if args[len(args)-1] != "out.tmp" {
 		t.Error("output must be the last argument")
 	}
-	cp := strings.Join(videoArgs(videoPlan{copy: true, duration: 10}, "in.mp4", "out.tmp", 0), " ")
+	cp := strings.Join(videoArgs(videoPlan{copy: true, duration: 10}, input{path: "in.mp4", demuxers: "mov"}, "out.tmp", 0), " ")
 	for _, want := range []string{"-c:v copy", "-c:a copy", "-map 0:a:0", "+faststart"} {
 		if !strings.Contains(cp, want) {
 			t.Errorf("fast-path args lack %q: %s", want, cp)
@@ -273,7 +273,7 @@ func TestPrepareVideo(t *testing.T) {
 			if res.Kind != KindVideo || res.ContentType != "video/mp4" || res.FastPath != tt.fast {
 				t.Fatalf("result %+v, want a video with FastPath %v", res, tt.fast)
 			}
-			p, err := tr.probe(t.Context(), dst)
+			p, err := tr.probe(t.Context(), dst, "mp4")
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/mediaprep/mediaprep/greenapi"
 	"github.com/mediaprep/mediaprep/storage"
+	"github.com/mediaprep/mediaprep/transcode"
 )
 
 // settings are the Green API and storage settings of post and batch: read
@@ -24,6 +25,10 @@ type settings struct {
 	pathStyle          string
 	linkMode, linkTTL  string
 	publicBaseURL      string
+	// Limits of the media a preparation accepts (transcode.Config).
+	maxPixels, maxDecodedBytes, maxVideoPixels string
+	maxFrameRate, maxDuration                  string
+	maxAudioChannels, maxSampleRate            string
 }
 
 // env names, in the order README lists them.
@@ -42,6 +47,69 @@ var settingEnv = []struct {
 	{"MEDIAPREP_LINK_MODE", "link-mode", "presign or public (default presign)", func(s *settings) *string { return &s.linkMode }},
 	{"MEDIAPREP_LINK_TTL", "link-ttl", "life of a presigned link, more than 24h, at most 168h (default 72h)", func(s *settings) *string { return &s.linkTTL }},
 	{"MEDIAPREP_PUBLIC_BASE_URL", "public-base-url", "base URL of public links (link mode public)", func(s *settings) *string { return &s.publicBaseURL }},
+	{"MEDIAPREP_MAX_PIXELS", "max-pixels", "pictures with more pixels are refused before decoding (default 64000000)", func(s *settings) *string { return &s.maxPixels }},
+	{"MEDIAPREP_MAX_DECODED_BYTES", "max-decoded-bytes", "pictures taking more memory decoded are refused, e.g. 256MiB (default 256MiB)", func(s *settings) *string { return &s.maxDecodedBytes }},
+	{"MEDIAPREP_MAX_VIDEO_PIXELS", "max-video-pixels", "videos (animated GIFs) with larger frames are refused (default 35389440, 8192x4320)", func(s *settings) *string { return &s.maxVideoPixels }},
+	{"MEDIAPREP_MAX_FRAME_RATE", "max-frame-rate", "videos declaring more frames a second are refused (default 480)", func(s *settings) *string { return &s.maxFrameRate }},
+	{"MEDIAPREP_MAX_DURATION", "max-duration", "inputs declaring a longer duration are refused (default 4h)", func(s *settings) *string { return &s.maxDuration }},
+	{"MEDIAPREP_MAX_AUDIO_CHANNELS", "max-audio-channels", "audio with more channels is refused (default 16)", func(s *settings) *string { return &s.maxAudioChannels }},
+	{"MEDIAPREP_MAX_SAMPLE_RATE", "max-sample-rate", "audio with a higher sample rate (Hz) is refused (default 384000)", func(s *settings) *string { return &s.maxSampleRate }},
+}
+
+// limitEnv names the settings of media limits, for the commands that only
+// prepare.
+var limitEnv = []string{"MEDIAPREP_MAX_PIXELS", "MEDIAPREP_MAX_DECODED_BYTES", "MEDIAPREP_MAX_VIDEO_PIXELS",
+	"MEDIAPREP_MAX_FRAME_RATE", "MEDIAPREP_MAX_DURATION", "MEDIAPREP_MAX_AUDIO_CHANNELS", "MEDIAPREP_MAX_SAMPLE_RATE"}
+
+// applyLimits sets the media limits given into cfg; values that do not
+// parse are reported all at once (ranges are transcode.Config.Validate's).
+func (s *settings) applyLimits(cfg *transcode.Config) error {
+	var errs []error
+	bad := func(env, v, want string) {
+		errs = append(errs, fmt.Errorf("transcode: %q is not %s (set %s)", v, want, env))
+	}
+	num := func(env, v string, dst *int64) {
+		if v == "" {
+			return
+		}
+		n, err := strconv.ParseInt(v, 10, 64)
+		if err != nil {
+			bad(env, v, "a whole number")
+			return
+		}
+		*dst = n
+	}
+	num("MEDIAPREP_MAX_PIXELS", s.maxPixels, &cfg.MaxPixels)
+	num("MEDIAPREP_MAX_VIDEO_PIXELS", s.maxVideoPixels, &cfg.MaxVideoPixels)
+	var ch, rate = int64(cfg.MaxAudioChannels), int64(cfg.MaxSampleRate)
+	num("MEDIAPREP_MAX_AUDIO_CHANNELS", s.maxAudioChannels, &ch)
+	num("MEDIAPREP_MAX_SAMPLE_RATE", s.maxSampleRate, &rate)
+	cfg.MaxAudioChannels, cfg.MaxSampleRate = int(ch), int(rate)
+	if s.maxDecodedBytes != "" {
+		if n, err := parseSize(s.maxDecodedBytes); err != nil {
+			bad("MEDIAPREP_MAX_DECODED_BYTES", s.maxDecodedBytes, "a size like 256MiB")
+		} else {
+			cfg.MaxDecodedBytes = n
+		}
+	}
+	if s.maxFrameRate != "" {
+		if f, err := strconv.ParseFloat(s.maxFrameRate, 64); err != nil {
+			bad("MEDIAPREP_MAX_FRAME_RATE", s.maxFrameRate, "a number")
+		} else {
+			cfg.MaxFrameRate = f
+		}
+	}
+	if s.maxDuration != "" {
+		if d, err := time.ParseDuration(s.maxDuration); err != nil {
+			bad("MEDIAPREP_MAX_DURATION", s.maxDuration, "a duration like 4h")
+		} else {
+			cfg.MaxDuration = d
+		}
+	}
+	if err := cfg.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
 }
 
 // addSettingFlags adds a flag per setting (only those whose variables are

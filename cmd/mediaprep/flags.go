@@ -26,6 +26,7 @@ type prepFlags struct {
 	videoFit       string
 	forceTranscode bool
 	timeout        time.Duration
+	limits         *settings // where the media limits were read into; nil: the defaults
 }
 
 // add adds the flags but --out, whose default differs per command.
@@ -63,6 +64,11 @@ func (f *prepFlags) pipeline(log *slog.Logger, files int) (*pipeline.Pipeline, e
 	tcfg.RunTimeout = f.timeout
 	tcfg.Logger = log
 	tcfg.Threads = max(1, runtime.NumCPU()/max(1, min(f.jobs, files)))
+	if f.limits != nil {
+		if err := f.limits.applyLimits(&tcfg); err != nil {
+			return nil, err
+		}
+	}
 	tr, err := transcode.New(tcfg)
 	if err != nil {
 		return nil, err

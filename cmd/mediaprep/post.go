@@ -23,6 +23,7 @@ func addPublishFlags(cmd *cobra.Command, f *publishFlags, getenv func(string) st
 	fl.StringSliceVar(&f.participants, "participants", nil, "chat ids that may see the status, e.g. 79001234567@c.us (default: all contacts)")
 	fl.StringVar(&f.backgroundColor, "background-color", "", "background of voice and text statuses, #RRGGBB")
 	addSettingFlags(fl, &f.settings, getenv)
+	f.limits = &f.settings
 }
 
 type postFlags struct {

@@ -15,8 +15,9 @@ import (
 	"github.com/mediaprep/mediaprep/transcode"
 )
 
-func newPrepareCmd(g *globalFlags, stdout io.Writer) *cobra.Command {
+func newPrepareCmd(g *globalFlags, stdout io.Writer, getenv func(string) string) *cobra.Command {
 	var f prepFlags
+	var limits settings
 	cmd := &cobra.Command{
 		Use:   "prepare [flags] FILE...",
 		Short: "Prepare media files for WhatsApp statuses (MP4, MP3 or 9:16 JPEG)",
@@ -34,6 +35,8 @@ still finish), 2 for usage errors, 130 when interrupted.`,
 	fl := cmd.Flags()
 	fl.StringVarP(&f.out, "out", "o", "out", "folder for the prepared files")
 	f.add(fl)
+	addSettingFlags(fl, &limits, getenv, limitEnv...)
+	f.limits = &limits
 	return cmd
 }
 

@@ -78,7 +78,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	root.PersistentFlags().BoolVarP(&g.verbose, "verbose", "v", false, "log every ffmpeg/ffprobe command to stderr")
 	root.PersistentFlags().BoolVar(&g.logJSON, "log-json", false, "log as JSON lines")
 	g.stderr = stderr
-	root.AddCommand(newPrepareCmd(&g, stdout), newPostCmd(&g, stdout, getenv), newBatchCmd(&g, stdout, getenv), newStatusesCmd(&g, stdout, getenv),
+	root.AddCommand(newPrepareCmd(&g, stdout, getenv), newPostCmd(&g, stdout, getenv), newBatchCmd(&g, stdout, getenv), newStatusesCmd(&g, stdout, getenv),
 		newServeCmd(&g, getenv), newWorkerCmd(&g, getenv), newHealthcheckCmd(getenv))
 
 	err := root.ExecuteContext(ctx)

@@ -295,6 +295,9 @@ func runService(ctx context.Context, g *globalFlags, f *serveFlags, getenv func(
 	tcfg.RunTimeout = f.timeout
 	tcfg.Logger = service.JobLogger(log) // ffmpeg lines name their job
 	tcfg.Threads = max(1, runtime.NumCPU()/max(1, f.workers))
+	if err := f.applyLimits(&tcfg); err != nil {
+		return usageError{err}
+	}
 	tr, err := transcode.New(tcfg)
 	if err != nil {
 		return err
