@@ -56,7 +56,11 @@ type APIConfig struct {
 	UploadPrefix string
 	// Media, when set, serves /media/ without auth: the links Green API
 	// fetches when the bucket is a local folder.
-	Media   http.Handler
+	Media http.Handler
+	// Web, when set, serves the web page at / and /assets/ without auth
+	// (every call it makes carries the key); see routeWeb.
+	Web     http.Handler
+	Events  EventsConfig // GET /v1/events
 	Logger  *slog.Logger
 	Metrics *Metrics // optional
 }
@@ -134,6 +138,7 @@ func (c APIConfig) Validate() error {
 	if c.SpoolDir == "" {
 		errs = append(errs, errors.New("service: SpoolDir is required"))
 	}
+	errs = append(errs, c.Events.Validate())
 	if c.UploadPrefix != "" && (strings.HasPrefix(c.UploadPrefix, "/") || !strings.HasSuffix(c.UploadPrefix, "/")) {
 		errs = append(errs, fmt.Errorf("service: UploadPrefix %q must end with / and not start with one", c.UploadPrefix))
 	}
@@ -148,6 +153,7 @@ type API struct {
 	bucket  Bucket
 	keys    keyring
 	uploads chan struct{} // a slot per upload in flight
+	events  *eventStreams
 	log     *slog.Logger
 }
 
@@ -166,6 +172,7 @@ func NewAPI(cfg APIConfig, jobs Jobs, bucket Bucket) (*API, error) {
 		bucket:  bucket,
 		keys:    newKeyring(cfg.Keys),
 		uploads: make(chan struct{}, cfg.MaxConcurrentUploads),
+		events:  newEventStreams(cfg.Events, jobs),
 		log:     cfg.Logger,
 	}, nil
 }
@@ -187,6 +194,7 @@ func (a *API) Handler() http.Handler {
 	if a.cfg.Media != nil {
 		mux.Handle("/media/", a.cfg.Media)
 	}
+	a.routeWeb(route)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, &apiError{status: http.StatusNotFound, Code: codeNotFound, Message: "no such endpoint"})
 	})
