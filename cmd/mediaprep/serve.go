@@ -26,6 +26,7 @@ import (
 	"github.com/mediaprep/mediaprep/service"
 	"github.com/mediaprep/mediaprep/storage"
 	"github.com/mediaprep/mediaprep/transcode"
+	"github.com/mediaprep/mediaprep/web"
 )
 
 // serveFlags are the settings of serve and worker.
@@ -324,6 +325,7 @@ func runService(ctx context.Context, g *globalFlags, f *serveFlags, getenv func(
 		api, err := service.NewAPI(service.APIConfig{
 			Keys: keys, MaxUploadBytes: f.maxUpload, MaxConcurrentUploads: f.maxUploads, MaxQueued: f.maxQueued,
 			SpoolDir: filepath.Join(tmp, "uploads"), KeepDir: kept, Media: media, Logger: log, Metrics: metrics,
+			Web: web.Handler(),
 		}, q, bucket)
 		if err != nil {
 			return err
@@ -332,6 +334,7 @@ func runService(ctx context.Context, g *globalFlags, f *serveFlags, getenv func(
 			return err
 		}
 		srv := &http.Server{Handler: api.Handler(), ReadHeaderTimeout: 10 * time.Second}
+		srv.RegisterOnShutdown(api.CloseEvents) // event streams never end by themselves
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
