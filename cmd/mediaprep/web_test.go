@@ -1,0 +1,289 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
+)
+
+// The web page, in a real browser (Debian's chromium, headless) against a
+// real mediaprep serve with API keys and the strict Green API stand-in.
+// Screenshots of each step go to $MEDIAPREP_SCREENSHOTS, or
+// $TMPDIR/mediaprep-web-screenshots, and are kept (the test logs where).
+
+// browser is a headless Chromium tab.
+type browser struct {
+	t     *testing.T
+	ctx   context.Context
+	shots string
+
+	mu      sync.Mutex
+	console []string // errors and warnings the page logged
+}
+
+func needChromium(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	t.Skip("chromium not installed (make test installs it)")
+	return ""
+}
+
+func screenshotDir(t *testing.T) string {
+	dir := os.Getenv("MEDIAPREP_SCREENSHOTS")
+	if dir == "" {
+		dir = filepath.Join(os.TempDir(), "mediaprep-web-screenshots")
+	}
+	_ = os.RemoveAll(dir)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("screenshots: %s", dir)
+	return dir
+}
+
+func newBrowser(t *testing.T, chrome string) *browser {
+	t.Helper()
+	opts := []chromedp.ExecAllocatorOption{
+		chromedp.ExecPath(chrome),
+		chromedp.Headless, chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
+		chromedp.Flag("disable-background-networking", true),
+		chromedp.Flag("disable-component-update", true),
+		chromedp.Flag("disable-sync", true),
+		chromedp.Flag("disable-dev-shm-usage", true),
+		chromedp.Flag("disable-extensions", true),
+		chromedp.Flag("disable-features", "Translate,MediaRouter,OptimizationHints"),
+		chromedp.Flag("autoplay-policy", "no-user-gesture-required"),
+		chromedp.Flag("lang", "en-US"),
+		chromedp.UserDataDir(t.TempDir()),
+		chromedp.WindowSize(1280, 900),
+	}
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
+	ctx, cancel := chromedp.NewContext(actx)
+	t.Cleanup(func() { cancel(); cancelAlloc() })
+	b := &browser{t: t, ctx: ctx, shots: screenshotDir(t)}
+	if err := chromedp.Do(ctx); err != nil { // starts the browser
+		t.Fatalf("starting %s: %v", chrome, err)
+	}
+	msgs := chromedp.Console(ctx)
+	go func() {
+		for m, err := range msgs {
+			if err != nil {
+				return
+			}
+			if m.Type == "error" || m.Type == "warning" || m.IsException() {
+				b.mu.Lock()
+				b.console = append(b.console, string(m.Type)+": "+m.Text)
+				b.mu.Unlock()
+			}
+		}
+	}()
+	return b
+}
+
+// do runs steps with a deadline; on failure it takes a screenshot first.
+func (b *browser) do(what string, steps ...chromedp.Action[chromedp.Void]) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 3*time.Minute)
+	defer cancel()
+	if err := chromedp.Do(ctx, steps...); err != nil {
+		b.shot("failed-" + strings.ReplaceAll(what, " ", "-"))
+		b.t.Fatalf("%s: %v\n%s", what, err, b.consoleText())
+	}
+}
+
+// eval evaluates expr in the page and returns its value.
+func eval[T any](b *browser, expr string) T {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	v, err := chromedp.Run(ctx, chromedp.Evaluate[T](expr))
+	if err != nil {
+		b.t.Fatalf("%s: %v", expr, err)
+	}
+	return v
+}
+
+// wait polls expr until it is truthy.
+func (b *browser) wait(what, expr string, limit time.Duration) {
+	b.t.Helper()
+	b.do(what, chromedp.Action[chromedp.Void](func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		_, err := chromedp.Poll[chromedp.Void](expr, chromedp.WithPollingTimeout(limit), chromedp.WithPollingInterval(200*time.Millisecond))(ctx, t)
+		return chromedp.Void{}, err
+	}))
+}
+
+func (b *browser) shot(name string) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	png, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		b.t.Logf("screenshot %s: %v", name, err)
+		return
+	}
+	if err := os.WriteFile(filepath.Join(b.shots, name+".png"), png, 0o644); err != nil {
+		b.t.Error(err)
+	}
+}
+
+func (b *browser) consoleText() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return strings.Join(b.console, "\n")
+}
+
+// setInput sets a field's value as a person would, firing input and change.
+func setInput(sel, value string) chromedp.Action[chromedp.Void] {
+	return chromedp.Evaluate[chromedp.Void](fmt.Sprintf(
+		`(() => { const el = document.querySelector(%q); el.value = %q; el.dispatchEvent(new Event('input', {bubbles: true})); el.dispatchEvent(new Event('change', {bubbles: true})); })()`, sel, value))
+}
+
+func absSample(t *testing.T, p string) string {
+	a, err := filepath.Abs(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return a
+}
+
+// TestWebPage: sign in (a wrong key first), send a picture, a video and
+// audio with captions and a PDF through the file input, watch them reach
+// posted and their prepared files load, send a text status after its
+// preview (white refused), then the Russian page and a phone screen.
+func TestWebPage(t *testing.T) {
+	chrome := needChromium(t)
+	c := newCluster(t, clusterOpts{green: true})
+	_, base := c.serve("serve", []string{"MEDIAPREP_API_KEYS=" + apiKey})
+	b := newBrowser(t, chrome)
+
+	// Sign in: a wrong key says so.
+	b.do("open the page", chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.CSS("#signin")))
+	b.shot("01-sign-in")
+	b.do("wrong key", chromedp.SendKeys(chromedp.CSS("#key"), "not-the-key"), chromedp.Click(chromedp.CSS("#signin-form button")))
+	b.wait("the wrong key message", `document.querySelector('#signin-error').textContent.includes('not valid')`, 30*time.Second)
+	b.shot("02-wrong-key")
+	if !eval[bool](b, `document.querySelector('#app').hidden`) {
+		t.Error("the page opened with a wrong key")
+	}
+	b.do("sign in", setInput("#key", ""), chromedp.SendKeys(chromedp.CSS("#key"), apiKey),
+		chromedp.Click(chromedp.CSS("#signin-form button")), chromedp.WaitVisible(chromedp.CSS("#app")))
+	if got := eval[string](b, `sessionStorage.getItem('mediaprep.key')`); got != apiKey {
+		t.Errorf("key kept as %q", got)
+	}
+	b.shot("03-signed-in")
+
+	// Files: a picture, a video, audio and a PDF, through the file input.
+	files := []string{sample("sample.jpg"), sample("sample.mp4"), sample("sample-id3.mp3"), badFile("doc.pdf")}
+	for i := range files {
+		files[i] = absSample(t, files[i])
+	}
+	b.do("choose files", chromedp.SetUploadFiles(chromedp.CSS("#file-input"), files))
+	b.wait("four file cards", `document.querySelectorAll('#files li.file').length === 4`, 30*time.Second)
+	card := func(i int) string { return fmt.Sprintf("#files li.file:nth-child(%d) ", i) }
+	b.do("captions",
+		chromedp.SendKeys(chromedp.CSS(card(1)+"textarea.caption"), "Sunset over the bay"),
+		setInput(card(1)+"select.crop", "smart"),
+		chromedp.SendKeys(chromedp.CSS(card(1)+"input.participants"), "+7 900 123-45-67"),
+		chromedp.SendKeys(chromedp.CSS(card(2)+"textarea.caption"), "Привет из студии 🎬"),
+		setInput(card(2)+"select.fit", "pad"),
+		setInput(card(3)+"input.color", "#1f4e9c"),
+	)
+	if got := eval[string](b, `document.querySelector('`+card(2)+`.count').textContent`); !strings.HasPrefix(got, "18 / 1024") {
+		t.Errorf("caption count %q, want 18 / 1024 (the emoji is one character)", got)
+	}
+	if eval[bool](b, `!document.querySelector('`+card(3)+`.opt-caption').hidden || document.querySelector('`+card(3)+`.opt-color').hidden`) {
+		t.Error("the audio card shows a caption or no background colour")
+	}
+	b.wait("thumbnails", `document.querySelector('`+card(1)+`.thumb img').naturalWidth > 0`, 30*time.Second)
+	b.shot("04-files-chosen")
+
+	b.do("send all", chromedp.Click(chromedp.CSS("#send-all")))
+	b.wait("the PDF refused in words", `(document.querySelector('#files li.file .error') || {}).textContent?.includes('PDF files are not accepted')`, 60*time.Second)
+	b.wait("three jobs posted", `document.querySelectorAll('#jobs li.job[data-state=posted]').length === 3`, 3*time.Minute)
+	if got := eval[string](b, `document.querySelector('#files li.file .error').textContent`); !strings.Contains(got, "not a picture, video or audio") || !strings.Contains(got, "unsupported_type") {
+		t.Errorf("PDF error %q", got)
+	}
+	b.wait("prepared files loaded", `(() => {
+		const imgs = [...document.querySelectorAll('#jobs .result img')];
+		const media = [...document.querySelectorAll('#jobs .result video, #jobs .result audio')];
+		return imgs.length === 1 && imgs.every(i => i.complete && i.naturalWidth > 0) &&
+			media.length === 2 && media.every(m => m.readyState >= 1);
+	})()`, 60*time.Second)
+	if w := eval[[]int](b, `(() => { const i = document.querySelector('#jobs .result img'); return [i.naturalWidth, i.naturalHeight]; })()`); len(w) != 2 || w[0]*16 != w[1]*9 {
+		t.Errorf("prepared picture is %v, want 9:16", w)
+	}
+	b.shot("05-posted")
+
+	// A text status: white is refused with the reason; the preview shows
+	// white text on the colour, in the font.
+	b.do("text", chromedp.SendKeys(chromedp.CSS("#text-body"), "Open until 9 tonight"), setInput("#text-color", "#ffffff"))
+	b.wait("white refused", `document.querySelector('#text-color-error').textContent.includes('White') && document.querySelector('#text-send').disabled`, 10*time.Second)
+	b.shot("06-text-white-refused")
+	b.do("text colour and font", setInput("#text-color", "#1f4e9c"), setInput("#text-font", "SERIF"))
+	prev := eval[map[string]string](b, `(() => { const p = document.querySelector('#text-preview'), s = getComputedStyle(p);
+		return {bg: s.backgroundColor, color: s.color, font: s.fontFamily, text: p.textContent, err: document.querySelector('#text-color-error').textContent}; })()`)
+	if prev["bg"] != "rgb(31, 78, 156)" || prev["color"] != "rgb(255, 255, 255)" || !strings.Contains(prev["font"], "serif") ||
+		prev["text"] != "Open until 9 tonight" || prev["err"] != "" {
+		t.Errorf("text preview %v", prev)
+	}
+	b.shot("07-text-preview")
+	b.do("send text", chromedp.Click(chromedp.CSS("#text-send")))
+	b.wait("four jobs posted", `document.querySelectorAll('#jobs li.job[data-state=posted]').length === 4`, time.Minute)
+	b.shot("08-all-posted")
+
+	// A reload keeps the key (this tab) and the list, states from the stream.
+	b.do("reload", chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("#app")))
+	b.wait("jobs back after a reload", `document.querySelectorAll('#jobs li.job[data-state=posted]').length === 4`, time.Minute)
+
+	// Russian.
+	b.do("Russian", setInput("#lang", "ru"))
+	ru := eval[[]string](b, `[document.documentElement.lang, document.querySelector('#new-h').textContent, document.querySelector('#jobs li.job .state').textContent]`)
+	if ru[0] != "ru" || ru[1] != "Новые статусы" || ru[2] != "Опубликован" {
+		t.Errorf("Russian page: %q", ru)
+	}
+	b.shot("09-russian")
+
+	// A phone: nothing wider than the screen.
+	b.do("phone", chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile))
+	b.do("English", setInput("#lang", "en"))
+	if w := eval[[]int](b, `[document.documentElement.scrollWidth, window.innerWidth]`); w[0] > w[1] {
+		t.Errorf("on a phone the page is %d px wide, the screen %d", w[0], w[1])
+	}
+	b.shot("10-phone")
+
+	// What reached Green API.
+	if n := c.green.Count("sendMediaStatus"); n != 2 {
+		t.Errorf("%d sendMediaStatus, want 2", n)
+	}
+	if n := c.green.Count("sendVoiceStatus"); n != 1 {
+		t.Errorf("%d sendVoiceStatus, want 1", n)
+	}
+	if n := c.green.Count("sendTextStatus"); n != 1 {
+		t.Errorf("%d sendTextStatus, want 1", n)
+	}
+	got := map[string]string{}
+	for _, s := range c.green.Posted() {
+		got[s.Method] += fmt.Sprint(s.Body["caption"], s.Body["backgroundColor"], s.Body["message"], s.Body["participants"], ";")
+	}
+	t.Logf("posted: %v", got)
+	for _, want := range []string{"Sunset over the bay", "[79001234567@c.us]", "Привет из студии 🎬", "#1F4E9C", "Open until 9 tonight"} {
+		if !strings.Contains(fmt.Sprint(got), want) {
+			t.Errorf("Green API got %v, lacking %q", got, want)
+		}
+	}
+	if msgs := b.consoleText(); strings.Contains(msgs, "Content Security Policy") || strings.Contains(msgs, "exception") {
+		t.Errorf("the page logged:\n%s", msgs)
+	}
+}
