@@ -217,7 +217,7 @@ func TestWebPage(t *testing.T) {
 	}
 	b.wait("prepared files loaded", `(() => {
 		const imgs = [...document.querySelectorAll('#jobs .result img')];
-		const media = [...document.querySelectorAll('#jobs .result video, #jobs .result audio')];
+		const media = [...document.querySelectorAll('#jobs video, #jobs audio')];
 		return imgs.length === 1 && imgs.every(i => i.complete && i.naturalWidth > 0) &&
 			media.length === 2 && media.every(m => m.readyState >= 1);
 	})()`, 60*time.Second)

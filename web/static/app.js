@@ -21,7 +21,7 @@
       maxSize: 'Up to {size} per file. Videos and audio are cut to one minute.', filesLabel: 'Files to send',
       sendAll: 'Send all', clear: 'Clear', caption: 'Caption', crop: 'Crop to 9:16', videoFit: 'Video frame',
       background: 'Background', participants: 'Participants', remove: 'Remove',
-      participantsHint: 'Phone numbers, separated by commas. Empty: all contacts.',
+      participantsHint: 'Phone numbers, separated by commas. Empty: all contacts.', participantsPlaceholder: 'All contacts, or 79001234567, …',
       kind_image: 'picture', kind_video: 'video', kind_audio: 'audio', kind_other: 'file',
       crop_center: 'Middle', crop_smart: 'Most interesting part', crop_pad: 'Whole picture on a blurred copy',
       fit_keep: 'Keep as it is', fit_crop: 'Cut the middle 9:16 out', fit_pad: 'Whole frame, black bars',
@@ -62,7 +62,7 @@
       maxSize: 'До {size} на файл. Видео и аудио обрезаются до одной минуты.', filesLabel: 'Файлы для отправки',
       sendAll: 'Отправить все', clear: 'Очистить', caption: 'Подпись', crop: 'Кадрирование 9:16', videoFit: 'Кадр видео',
       background: 'Фон', participants: 'Получатели', remove: 'Убрать',
-      participantsHint: 'Номера телефонов через запятую. Пусто: все контакты.',
+      participantsHint: 'Номера телефонов через запятую. Пусто: все контакты.', participantsPlaceholder: 'Все контакты или 79001234567, …',
       kind_image: 'картинка', kind_video: 'видео', kind_audio: 'аудио', kind_other: 'файл',
       crop_center: 'Середина', crop_smart: 'Самая интересная часть', crop_pad: 'Целиком на размытом фоне',
       fit_keep: 'Как есть', fit_crop: 'Вырезать середину 9:16', fit_pad: 'Целиком, с чёрными полосами',
@@ -117,6 +117,7 @@
   }
   function translate(root) {
     for (const el of root.querySelectorAll('[data-i18n]')) el.textContent = t(el.dataset.i18n);
+    for (const el of root.querySelectorAll('[data-i18n-placeholder]')) el.placeholder = t(el.dataset.i18nPlaceholder);
   }
   function setLang(lang) {
     state.lang = T[lang] ? lang : 'en';
@@ -591,6 +592,9 @@
     if (box.dataset.url === url) return;
     box.dataset.url = url;
     box.textContent = '';
+    const player = $('.player', j.el), openLine = $('.open-line', j.el);
+    player.textContent = '';
+    openLine.textContent = '';
     const kind = mediaKind(job);
     if (!kind) return;
     const m = document.createElement(kind);
@@ -604,16 +608,25 @@
       if (kind === 'video') m.playsInline = true;
     }
     m.className = 'prepared ' + kind;
-    if (kind === 'audio' && o.backgroundColor) box.style.backgroundColor = o.backgroundColor;
     m.src = url;
-    box.appendChild(m);
+    if (kind === 'audio') {
+      // The voice status shows its colour; the player needs the width.
+      const icon = document.createElement('div');
+      icon.className = 'thumb-icon';
+      icon.textContent = '♪';
+      if (/^#[0-9a-fA-F]{6}$/.test(o.backgroundColor || '')) icon.style.backgroundColor = o.backgroundColor;
+      box.appendChild(icon);
+      player.appendChild(m);
+    } else {
+      box.appendChild(m);
+    }
     const a = document.createElement('a');
     a.href = url;
     a.rel = 'noopener noreferrer';
     a.target = '_blank';
-    a.className = 'open hint';
+    a.dataset.i18n = 'openFile';
     a.textContent = t('openFile');
-    box.appendChild(a);
+    openLine.appendChild(a);
   }
   async function refresh(id) {
     let r;
