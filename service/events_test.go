@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"encoding/json"
 	"io"
+	"os"
+	"reflect"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -211,6 +213,25 @@ func TestInfo(t *testing.T) {
 	for _, f := range info.VideoFits {
 		if aerr := checkFileOptions(queue.Options{VideoFit: f}); aerr != nil {
 			t.Errorf("videoFit %s refused: %v", f, aerr)
+		}
+	}
+}
+
+// TestOpenAPIDocumentWeb: api/openapi.yaml describes the web page's routes.
+func TestOpenAPIDocumentWeb(t *testing.T) {
+	doc, err := os.ReadFile("../api/openapi.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{"/v1/events:", "/v1/info:", "Last-Event-ID", "text/event-stream", "Info:", "  /:\n"} {
+		if !strings.Contains(string(doc), want) {
+			t.Errorf("api/openapi.yaml does not mention %q", want)
+		}
+	}
+	for f := range reflect.TypeFor[serverInfo]().Fields() {
+		field, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+		if !strings.Contains(string(doc), "        "+field+":\n") {
+			t.Errorf("api/openapi.yaml: Info lacks %s", field)
 		}
 	}
 }
