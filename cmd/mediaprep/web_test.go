@@ -16,8 +16,9 @@ import (
 
 // The web page, in a real browser (Debian's chromium, headless) against a
 // real mediaprep serve with API keys and the strict Green API stand-in.
-// Screenshots of each step go to $MEDIAPREP_SCREENSHOTS, or
-// $TMPDIR/mediaprep-web-screenshots, and are kept (the test logs where).
+// Screenshots of each step go to $MEDIAPREP_SCREENSHOTS/TestName, or
+// $TMPDIR/mediaprep-web-screenshots/TestName, and are kept (the test logs
+// where); a failed step adds failed-STEP.png.
 
 // browser is a headless Chromium tab.
 type browser struct {
@@ -45,6 +46,7 @@ func screenshotDir(t *testing.T) string {
 	if dir == "" {
 		dir = filepath.Join(os.TempDir(), "mediaprep-web-screenshots")
 	}
+	dir = filepath.Join(dir, t.Name())
 	_ = os.RemoveAll(dir)
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		t.Fatal(err)
@@ -286,4 +288,21 @@ func TestWebPage(t *testing.T) {
 	if msgs := b.consoleText(); strings.Contains(msgs, "Content Security Policy") || strings.Contains(msgs, "exception") {
 		t.Errorf("the page logged:\n%s", msgs)
 	}
+}
+
+// TestWebPageNoKeys: a server without keys (loopback, dry run) asks for
+// none; an upload shows that nothing was sent to WhatsApp.
+func TestWebPageNoKeys(t *testing.T) {
+	chrome := needChromium(t)
+	c := newCluster(t, clusterOpts{})
+	_, base := c.serve("serve", nil)
+	b := newBrowser(t, chrome)
+	b.do("open the page", chromedp.Navigate(base+"/"), chromedp.WaitVisible(chromedp.CSS("#app")))
+	if eval[bool](b, `!document.querySelector('#signin').hidden || !document.querySelector('#signout').hidden`) {
+		t.Error("the page asks for a key, or offers to sign out, on a server without keys")
+	}
+	b.do("choose a picture", chromedp.SetUploadFiles(chromedp.CSS("#file-input"), []string{absSample(t, sample("alpha.png"))}),
+		chromedp.Click(chromedp.CSS("#send-all")))
+	b.wait("posted in a dry run", `(document.querySelector('#jobs li.job[data-state=posted] .delivery') || {}).textContent?.includes('Dry run')`, 2*time.Minute)
+	b.shot("11-no-keys-dry-run")
 }
