@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/chromedp/cdproto/cdp"
+	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 )
 
@@ -152,6 +154,20 @@ func setInput(sel, value string) chromedp.Action[chromedp.Void] {
 		`(() => { const el = document.querySelector(%q); el.value = %q; el.dispatchEvent(new Event('input', {bubbles: true})); el.dispatchEvent(new Event('change', {bubbles: true})); })()`, sel, value))
 }
 
+// throttleUploads limits the upload speed of requests to url (bytes per
+// second; -1: no limit).
+func throttleUploads(url string, perSecond float64) chromedp.Action[chromedp.Void] {
+	return func(ctx context.Context, t *chromedp.Target) (chromedp.Void, error) {
+		if _, err := cdp.Call(ctx, t, network.Enable, network.EnableParams{}); err != nil {
+			return chromedp.Void{}, err
+		}
+		_, err := cdp.Call(ctx, t, network.EmulateNetworkConditionsByRule, network.EmulateNetworkConditionsByRuleParams{
+			MatchedNetworkConditions: []*network.Conditions{{URLPattern: url, UploadThroughput: perSecond, DownloadThroughput: -1}},
+		})
+		return chromedp.Void{}, err
+	}
+}
+
 func absSample(t *testing.T, p string) string {
 	a, err := filepath.Abs(p)
 	if err != nil {
@@ -211,9 +227,23 @@ func TestWebPage(t *testing.T) {
 	b.wait("thumbnails", `document.querySelector('`+card(1)+`.thumb img').naturalWidth > 0`, 30*time.Second)
 	b.shot("04-files-chosen")
 
+	// Uploads slowed to 64 KB/s, so that their progress shows; every
+	// progress text the cards show is noted.
+	b.do("slow uploads", throttleUploads(base+"/v1/statuses", 64<<10), chromedp.Evaluate[chromedp.Void](`(() => {
+		window.seenProgress = new Set();
+		new MutationObserver(() => {
+			for (const p of document.querySelectorAll('#files .file-state')) window.seenProgress.add(p.textContent);
+		}).observe(document.querySelector('#files'), {subtree: true, childList: true, characterData: true});
+	})()`))
 	b.do("send all", chromedp.Click(chromedp.CSS("#send-all")))
+	b.wait("an upload under way", `[...document.querySelectorAll('#files progress')].some(p => !p.hidden && p.value > 0 && p.value < 100)`, time.Minute)
+	b.shot("05-uploading")
 	b.wait("the PDF refused in words", `(document.querySelector('#files li.file .error') || {}).textContent?.includes('PDF files are not accepted')`, 60*time.Second)
 	b.wait("three jobs posted", `document.querySelectorAll('#jobs li.job[data-state=posted]').length === 3`, 3*time.Minute)
+	if !eval[bool](b, `[...window.seenProgress].some(s => /^Uploading… [1-9][0-9]?%$/.test(s))`) {
+		t.Errorf("no upload progress between 0 and 100%% was shown: %v", eval[[]string](b, `[...window.seenProgress]`))
+	}
+	b.do("uploads at full speed", throttleUploads(base+"/v1/statuses", -1))
 	if got := eval[string](b, `document.querySelector('#files li.file .error').textContent`); !strings.Contains(got, "not a picture, video or audio") || !strings.Contains(got, "unsupported_type") {
 		t.Errorf("PDF error %q", got)
 	}
@@ -226,13 +256,13 @@ func TestWebPage(t *testing.T) {
 	if w := eval[[]int](b, `(() => { const i = document.querySelector('#jobs .result img'); return [i.naturalWidth, i.naturalHeight]; })()`); len(w) != 2 || w[0]*16 != w[1]*9 {
 		t.Errorf("prepared picture is %v, want 9:16", w)
 	}
-	b.shot("05-posted")
+	b.shot("06-posted")
 
 	// A text status: white is refused with the reason; the preview shows
 	// white text on the colour, in the font.
 	b.do("text", chromedp.SendKeys(chromedp.CSS("#text-body"), "Open until 9 tonight"), setInput("#text-color", "#ffffff"))
 	b.wait("white refused", `document.querySelector('#text-color-error').textContent.includes('White') && document.querySelector('#text-send').disabled`, 10*time.Second)
-	b.shot("06-text-white-refused")
+	b.shot("07-text-white-refused")
 	b.do("text colour and font", setInput("#text-color", "#1f4e9c"), setInput("#text-font", "SERIF"))
 	prev := eval[map[string]string](b, `(() => { const p = document.querySelector('#text-preview'), s = getComputedStyle(p);
 		return {bg: s.backgroundColor, color: s.color, font: s.fontFamily, text: p.textContent, err: document.querySelector('#text-color-error').textContent}; })()`)
@@ -240,10 +270,10 @@ func TestWebPage(t *testing.T) {
 		prev["text"] != "Open until 9 tonight" || prev["err"] != "" {
 		t.Errorf("text preview %v", prev)
 	}
-	b.shot("07-text-preview")
+	b.shot("08-text-preview")
 	b.do("send text", chromedp.Click(chromedp.CSS("#text-send")))
 	b.wait("four jobs posted", `document.querySelectorAll('#jobs li.job[data-state=posted]').length === 4`, time.Minute)
-	b.shot("08-all-posted")
+	b.shot("09-all-posted")
 
 	// A reload keeps the key (this tab) and the list, states from the stream.
 	b.do("reload", chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("#app")))
@@ -255,7 +285,7 @@ func TestWebPage(t *testing.T) {
 	if ru[0] != "ru" || ru[1] != "Новые статусы" || ru[2] != "Опубликован" {
 		t.Errorf("Russian page: %q", ru)
 	}
-	b.shot("09-russian")
+	b.shot("10-russian")
 
 	// A phone: nothing wider than the screen.
 	b.do("phone", chromedp.EmulateViewport(390, 844, chromedp.EmulateScale(2), chromedp.EmulateMobile))
@@ -263,7 +293,7 @@ func TestWebPage(t *testing.T) {
 	if w := eval[[]int](b, `[document.documentElement.scrollWidth, window.innerWidth]`); w[0] > w[1] {
 		t.Errorf("on a phone the page is %d px wide, the screen %d", w[0], w[1])
 	}
-	b.shot("10-phone")
+	b.shot("11-phone")
 
 	// What reached Green API.
 	if n := c.green.Count("sendMediaStatus"); n != 2 {
@@ -308,5 +338,5 @@ func TestWebPageNoKeys(t *testing.T) {
 	b.do("choose a picture", chromedp.SetUploadFiles(chromedp.CSS("#file-input"), []string{absSample(t, sample("alpha.png"))}),
 		chromedp.Click(chromedp.CSS("#send-all")))
 	b.wait("posted in a dry run", `(document.querySelector('#jobs li.job[data-state=posted] .delivery') || {}).textContent?.includes('Dry run')`, 2*time.Minute)
-	b.shot("11-no-keys-dry-run")
+	b.shot("01-no-keys-dry-run")
 }

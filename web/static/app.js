@@ -344,7 +344,7 @@
     const st = $('.file-state', el);
     st.textContent = c.status === 'uploading' ? t('uploading', {pct: c.progress}) : c.status === 'waiting' ? t('waitingTurn') : '';
     $('.error', el).textContent = c.error;
-    for (const input of el.querySelectorAll('textarea, input, select')) input.disabled = c.status === 'uploading' || c.status === 'waiting';
+    for (const input of el.querySelectorAll('textarea, input, select, button')) input.disabled = c.status === 'uploading' || c.status === 'waiting';
   }
   function participants(v) {
     return v.split(/[,;\n]/).map(s => s.trim()).filter(Boolean).map(s => {
