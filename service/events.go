@@ -127,11 +127,14 @@ func (a *API) routeWeb(route func(pattern, allow string, h http.Handler)) {
 
 // serverInfo is GET /v1/info: what this server offers, so that a client
 // (the web page) shows only what works here.
+// JobList, Scheduling, Cancel and Accounts are off until the API has them
+// (GET /v1/statuses, publishAt, DELETE /v1/statuses/{id}, account).
 type serverInfo struct {
 	Auth           bool     `json:"auth"`
 	Events         bool     `json:"events"`
 	JobList        bool     `json:"jobList"`
 	Scheduling     bool     `json:"scheduling"`
+	Cancel         bool     `json:"cancel"`
 	Accounts       []string `json:"accounts"`
 	MaxUploadBytes int64    `json:"maxUploadBytes"`
 	MaxCaption     int      `json:"maxCaption"`

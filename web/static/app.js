@@ -51,7 +51,10 @@
       err_forbidden: 'This WhatsApp account may not post statuses.', err_outcome_unknown: 'No answer came; it may have been posted.',
       err_bad_metadata: 'The options sent with the file are not valid.', err_source_missing: 'The uploaded file was gone before it could be prepared.',
       err_max_deliveries: 'It was tried too many times.', err_handler_error: 'It failed in an unexpected way.',
-      err_other: 'It failed.', field: 'field: {field}', code: 'code {code}'
+      err_other: 'It failed.', field: 'field: {field}', code: 'code {code}',
+      account: 'Account', publishAt: 'Publish at', publishHint: 'Empty: at once.', state_scheduled: 'Scheduled', state_canceled: 'Canceled',
+      scheduledFor: 'To be posted {time}', onAccount: 'account {account}', cancel: 'Cancel', jobsServer: 'Recent statuses on this server.',
+      cancelFailed: 'Could not cancel: {why}'
     },
     ru: {
       skip: 'К содержимому', title: 'Статусы WhatsApp', language: 'Язык', signOut: 'Выйти',
@@ -92,7 +95,10 @@
       err_forbidden: 'Этому аккаунту WhatsApp нельзя публиковать статусы.', err_outcome_unknown: 'Ответа не было; статус мог быть опубликован.',
       err_bad_metadata: 'Параметры, отправленные с файлом, неверны.', err_source_missing: 'Загруженный файл пропал до подготовки.',
       err_max_deliveries: 'Слишком много попыток.', err_handler_error: 'Неожиданная ошибка.',
-      err_other: 'Не получилось.', field: 'поле: {field}', code: 'код {code}'
+      err_other: 'Не получилось.', field: 'поле: {field}', code: 'код {code}',
+      account: 'Аккаунт', publishAt: 'Опубликовать', publishHint: 'Пусто: сразу.', state_scheduled: 'Запланирован', state_canceled: 'Отменён',
+      scheduledFor: 'Будет опубликован {time}', onAccount: 'аккаунт {account}', cancel: 'Отменить', jobsServer: 'Последние статусы на этом сервере.',
+      cancelFailed: 'Не удалось отменить: {why}'
     }
   };
 
@@ -128,6 +134,8 @@
     $('#files').setAttribute('aria-label', t('filesLabel'));
     if (state.info) {
       $('#drop-hint').textContent = t('maxSize', {size: bytes(state.info.maxUploadBytes)});
+      showFuture($('#text-form'));
+      $('#jobs-hint').textContent = t(state.info.jobList ? 'jobsServer' : 'jobsLocal');
       fillSelect($('#text-font'), state.info.fonts, f => f.replace(/_/g, ' ').toLowerCase().replace(/^./, c => c.toUpperCase()));
     }
     for (const c of state.files) renderCard(c);
@@ -250,8 +258,8 @@
     $('#app').hidden = false;
     $('#signout').hidden = !info.auth;
     setLang(state.lang);
-    loadJobs();
-    follow();
+    loadJobs(); // follows the jobs' events itself with a server-side list
+    if (!info.jobList) follow();
     $('#main').focus();
   }
 
@@ -277,7 +285,7 @@
       const el = $('#file-tpl').content.firstElementChild.cloneNode(true);
       const c = {file, el, kind: kindOf(file), url: URL.createObjectURL(file), status: 'new', error: '', progress: 0};
       const id = 'f' + Math.random().toString(36).slice(2, 10);
-      for (const [sel, name] of [['.caption', 'caption'], ['.crop', 'crop'], ['.fit', 'fit'], ['.color', 'color'], ['.participants', 'participants']]) {
+      for (const [sel, name] of [['.caption', 'caption'], ['.crop', 'crop'], ['.fit', 'fit'], ['.color', 'color'], ['.participants', 'participants'], ['.account', 'account'], ['.when', 'when']]) {
         const input = $(sel, el);
         input.id = id + '-' + name;
         input.previousElementSibling.htmlFor = input.id;
@@ -332,6 +340,7 @@
     $('.opt-crop', el).hidden = !(c.kind === 'image' || c.kind === 'other');
     $('.opt-fit', el).hidden = !(c.kind === 'video' || c.kind === 'other');
     $('.opt-color', el).hidden = !(c.kind === 'audio' || c.kind === 'other');
+    showFuture(el);
     const n = chars($('.caption', el).value);
     const count = $('.count', el);
     count.textContent = t('count', {n, max: info.maxCaption}) + (n > info.maxCaption ? ' · ' + t('tooLong', {max: info.maxCaption}) : '');
@@ -345,6 +354,32 @@
     st.textContent = c.status === 'uploading' ? t('uploading', {pct: c.progress}) : c.status === 'waiting' ? t('waitingTurn') : '';
     $('.error', el).textContent = c.error;
     for (const input of el.querySelectorAll('textarea, input, select, button')) input.disabled = c.status === 'uploading' || c.status === 'waiting';
+  }
+  // Accounts and publish times appear only when the server offers them
+  // (GET /v1/info: accounts, scheduling). Their fields are sent as
+  // account and publishAt (RFC 3339).
+  function accounts() {
+    const list = (state.info && Array.isArray(state.info.accounts)) ? state.info.accounts : [];
+    return list.map(a => typeof a === 'string' ? {id: a, name: a} : {id: String(a.id), name: String(a.name || a.id)});
+  }
+  function showFuture(root) {
+    const accs = accounts(), sched = !!(state.info && state.info.scheduling);
+    for (const box of root.querySelectorAll('.opt-account')) box.hidden = accs.length === 0;
+    for (const box of root.querySelectorAll('.opt-when')) box.hidden = !sched;
+    for (const sel of root.querySelectorAll('select.account')) {
+      const names = new Map(accs.map(a => [a.id, a.name]));
+      fillSelect(sel, accs.map(a => a.id), id => names.get(id));
+    }
+  }
+  function futureFields(root) {
+    const f = {};
+    if (accounts().length) f.account = $('select.account', root).value;
+    const when = $('input.when', root);
+    if (state.info && state.info.scheduling && when.value) {
+      const d = new Date(when.value);
+      if (!isNaN(d)) f.publishAt = d.toISOString();
+    }
+    return f;
   }
   function participants(v) {
     return v.split(/[,;\n]/).map(s => s.trim()).filter(Boolean).map(s => {
@@ -360,6 +395,8 @@
     if (c.kind === 'audio') fd.append('backgroundColor', $('.color', el).value.toUpperCase());
     if (c.kind === 'image') fd.append('crop', $('.crop', el).value);
     if (c.kind === 'video') fd.append('videoFit', $('.fit', el).value);
+    const future = futureFields(el);
+    for (const k of Object.keys(future)) fd.append(k, future[k]);
     fd.append('file', c.file, c.file.name);
     return fd;
   }
@@ -462,6 +499,7 @@
     const req = {text, backgroundColor: $('#text-color').value.toUpperCase(), font: $('#text-font').value};
     const ps = participants($('#text-participants').value);
     if (ps.length) req.participants = ps;
+    Object.assign(req, futureFields($('#text-form')));
     $('#text-send').disabled = true;
     let r;
     try {
@@ -493,7 +531,16 @@
   function saveIds() {
     localStorage.setItem(JOBS, JSON.stringify(Array.from(state.jobs.keys()).slice(0, MAX_JOBS)));
   }
-  function loadJobs() {
+  async function loadJobs() {
+    if (state.info.jobList) {
+      // The server's list, newest first: GET /v1/statuses gives an array
+      // or {jobs: [...]}.
+      const r = await api('/v1/statuses?limit=' + MAX_JOBS).catch(() => null);
+      const list = r && r.status === 200 && r.body ? (Array.isArray(r.body) ? r.body : r.body.jobs || []) : [];
+      for (const job of list.slice().reverse()) if (job && job.id) addJob(job.id, job, false);
+      follow();
+      return;
+    }
     for (const id of storedIds().reverse()) {
       if (!state.jobs.has(id)) addJob(id, {id, state: ''}, false);
     }
@@ -506,6 +553,7 @@
       el.dataset.id = id;
       j = {job, el, shown: ''};
       $('.forget', el).addEventListener('click', () => forget(id));
+      $('.cancel', el).addEventListener('click', () => cancelJob(id));
       translate(el);
       // Newest first: Map order follows insertion, so rebuild it.
       state.jobs = new Map([[id, j], ...state.jobs]);
@@ -517,7 +565,7 @@
     $('#jobs-empty').hidden = state.jobs.size > 0;
     if (fresh) {
       saveIds();
-      follow(); // the stream now covers this job too
+      if (!state.info.jobList) follow(); // the stream now covers this job too
     }
   }
   function forget(id) {
@@ -554,9 +602,11 @@
     $('.caption-line', el).textContent = isText ? '' : (o.caption || '');
     const meta = [];
     if (job.created) meta.push(t('created', {time: when(job.created)}));
+    if (job.account) meta.push(t('onAccount', {account: job.account}));
     meta.push(job.id);
     $('.meta', el).textContent = meta.join(' · ');
     const del = [];
+    if (job.publishAt && !job.postedAt) del.push(t('scheduledFor', {time: when(job.publishAt)}));
     if (job.postedAt) del.push(t('postedAt', {time: when(job.postedAt)}));
     if (job.dryRun) del.push(t('dryRun'));
     else if (job.idMessage) del.push(t('idMessage', {id: job.idMessage}));
@@ -564,6 +614,8 @@
     if (job.linkExpires && st !== 'posted') del.push(t('linkExpires', {time: when(job.linkExpires)}));
     $('.delivery', el).textContent = del.join(' ');
     $('.error', el).textContent = job.missing ? t('notFound') : job.errorCode ? errorWords(job.errorCode, state.lang === 'en' ? job.error : '', '') : '';
+    const final = st === 'posted' || st === 'failed' || st === 'canceled';
+    $('.cancel', el).hidden = !(state.info && state.info.cancel) || final || job.missing || st === 'unknown';
     renderResult(j);
     if (j.shown && j.shown !== st && st !== 'unknown') {
       announce(t('announce', {name: $('.name', el).textContent, state: t('state_' + st)}));
@@ -628,6 +680,18 @@
     a.textContent = t('openFile');
     openLine.appendChild(a);
   }
+  // cancelJob asks the server to cancel a job not yet posted (when it
+  // offers that: GET /v1/info cancel).
+  async function cancelJob(id) {
+    const j = state.jobs.get(id);
+    const r = await api('/v1/statuses/' + encodeURIComponent(id), {method: 'DELETE'}).catch(() => ({status: 0, body: null}));
+    if (r.status >= 200 && r.status < 300) {
+      if (r.body && r.body.id) addJob(id, r.body, false);
+      else refresh(id);
+    } else if (j) {
+      $('.error', j.el).textContent = t('cancelFailed', {why: apiError(r.body, r.status)});
+    }
+  }
   async function refresh(id) {
     let r;
     try {
@@ -653,6 +717,7 @@
   function follow() {
     stopStream();
     const ids = Array.from(state.jobs.keys()).filter(id => !state.jobs.get(id).job.missing);
+    if (state.info && state.info.jobList && state.info.events) { state.lastEventId = ''; stream([]); return; }
     if (!state.info || ids.length === 0) { setLive(''); return; }
     if (!state.info.events) { poll(); return; }
     // A new set of jobs starts afresh: their current records come first.
@@ -672,7 +737,8 @@
     const h = headers({Accept: 'text/event-stream'});
     if (state.lastEventId) h['Last-Event-ID'] = state.lastEventId;
     try {
-      const resp = await fetch('/v1/events?jobs=' + ids.map(encodeURIComponent).join(','), {headers: h, signal: ctl.signal, cache: 'no-store', credentials: 'omit'});
+      const url = ids.length ? '/v1/events?jobs=' + ids.map(encodeURIComponent).join(',') : '/v1/events';
+      const resp = await fetch(url, {headers: h, signal: ctl.signal, cache: 'no-store', credentials: 'omit'});
       if (resp.status === 401) { signedOut(true); return; }
       if (resp.status !== 200 || !resp.body) throw new Error('events: ' + resp.status);
       setLive('liveOn');
@@ -716,7 +782,7 @@
     if (name !== 'job' || !data) return;
     let job;
     try { job = JSON.parse(data); } catch (_) { return; }
-    if (job && state.jobs.has(job.id)) addJob(job.id, job, false);
+    if (job && job.id && (state.jobs.has(job.id) || state.info.jobList)) addJob(job.id, job, false);
   }
 
   // ---- wiring ----
