@@ -3,9 +3,14 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -14,6 +19,8 @@ import (
 	"github.com/chromedp/cdproto/cdp"
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
+
+	"github.com/mediaprep/mediaprep/web"
 )
 
 // The web page, in a real browser (Debian's chromium, headless) against a
@@ -339,4 +346,88 @@ func TestWebPageNoKeys(t *testing.T) {
 		chromedp.Click(chromedp.CSS("#send-all")))
 	b.wait("posted in a dry run", `(document.querySelector('#jobs li.job[data-state=posted] .delivery') || {}).textContent?.includes('Dry run')`, 2*time.Minute)
 	b.shot("01-no-keys-dry-run")
+}
+
+// TestWebPageOfferedFields: against a stand-in API that offers accounts,
+// scheduling, a job list and cancel (GET /v1/info), the page shows the
+// account and publish-time fields and sends them, lists the server's jobs
+// and cancels one. (The real API offers none of these yet.)
+func TestWebPageOfferedFields(t *testing.T) {
+	chrome := needChromium(t)
+	var mu sync.Mutex
+	var posted url.Values
+	var deleted []string
+	mux := http.NewServeMux()
+	page := web.Handler()
+	mux.Handle("GET /{$}", page)
+	mux.Handle("GET /assets/", page)
+	writeJSON := func(w http.ResponseWriter, status int, v string) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		_, _ = io.WriteString(w, v)
+	}
+	mux.HandleFunc("GET /v1/info", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, 200, `{"auth":false,"events":false,"jobList":true,"scheduling":true,"cancel":true,
+			"accounts":["shop-main",{"id":"shop-2","name":"Second shop"}],"maxUploadBytes":1000000,"maxCaption":1024,"maxText":500,
+			"fonts":["SERIF"],"crops":["center"],"videoFits":["keep"]}`)
+	})
+	mux.HandleFunc("GET /v1/statuses", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, 200, `{"jobs":[{"id":"sched1","state":"scheduled","name":"later.jpg","account":"shop-2","publishAt":"2030-01-02T09:00:00Z","options":{},"created":"2026-11-30T10:00:00Z"}]}`)
+	})
+	mux.HandleFunc("POST /v1/statuses", func(w http.ResponseWriter, r *http.Request) {
+		if err := r.ParseMultipartForm(1 << 20); err != nil {
+			writeJSON(w, 400, `{"error":{"code":"invalid_request","message":"bad form"}}`)
+			return
+		}
+		mu.Lock()
+		posted = r.MultipartForm.Value
+		mu.Unlock()
+		writeJSON(w, 202, `{"id":"new1","state":"scheduled"}`)
+	})
+	mux.HandleFunc("GET /v1/statuses/{id}", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		state := "scheduled"
+		if slices.Contains(deleted, r.PathValue("id")) {
+			state = "canceled"
+		}
+		mu.Unlock()
+		writeJSON(w, 200, `{"id":"`+r.PathValue("id")+`","state":"`+state+`","name":"later.jpg","options":{}}`)
+	})
+	mux.HandleFunc("DELETE /v1/statuses/{id}", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		deleted = append(deleted, r.PathValue("id"))
+		mu.Unlock()
+		w.WriteHeader(http.StatusNoContent)
+	})
+	srv := httptest.NewServer(mux)
+	defer srv.Close()
+
+	b := newBrowser(t, chrome)
+	b.do("open the page", chromedp.Navigate(srv.URL+"/"), chromedp.WaitVisible(chromedp.CSS("#app")))
+	b.wait("the server's job list", `(document.querySelector('#jobs li.job[data-id=sched1] .state') || {}).textContent === 'Scheduled'`, 30*time.Second)
+	if got := eval[string](b, `document.querySelector('#jobs li.job .meta').textContent`); !strings.Contains(got, "account shop-2") {
+		t.Errorf("job meta %q lacks its account", got)
+	}
+	b.do("choose a picture", chromedp.SetUploadFiles(chromedp.CSS("#file-input"), []string{absSample(t, sample("sample.jpg"))}))
+	b.wait("the account and time fields", `!document.querySelector('#files .opt-account').hidden && !document.querySelector('#files .opt-when').hidden && !document.querySelector('#text-form .opt-when').hidden`, 30*time.Second)
+	if got := eval[[]string](b, `[...document.querySelectorAll('#files select.account option')].map(o => o.value + '=' + o.textContent)`); strings.Join(got, ",") != "shop-main=shop-main,shop-2=Second shop" {
+		t.Errorf("account choices %q", got)
+	}
+	b.do("fill", setInput("#files select.account", "shop-2"), setInput("#files input.when", "2030-01-02T10:30"))
+	b.shot("01-offered-fields")
+	b.do("send", chromedp.Click(chromedp.CSS("#send-all")))
+	b.wait("the new job", `!!document.querySelector('#jobs li.job[data-id=new1]')`, 30*time.Second)
+	mu.Lock()
+	if posted.Get("account") != "shop-2" || !strings.HasPrefix(posted.Get("publishAt"), "2030-01-02T") || !strings.HasSuffix(posted.Get("publishAt"), "Z") {
+		t.Errorf("posted fields %v", posted)
+	}
+	mu.Unlock()
+	b.do("cancel", chromedp.Click(chromedp.CSS("#jobs li.job[data-id=sched1] button.cancel")))
+	b.wait("canceled", `document.querySelector('#jobs li.job[data-id=sched1]').dataset.state === 'canceled'`, 30*time.Second)
+	mu.Lock()
+	if len(deleted) != 1 || deleted[0] != "sched1" {
+		t.Errorf("DELETE calls %v", deleted)
+	}
+	mu.Unlock()
+	b.shot("02-canceled")
 }
