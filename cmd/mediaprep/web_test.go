@@ -431,3 +431,59 @@ func TestWebPageOfferedFields(t *testing.T) {
 	mu.Unlock()
 	b.shot("02-canceled")
 }
+
+// TestWebPageResumesEvents: when the event stream drops, the page
+// reconnects with Last-Event-ID and shows what came after.
+func TestWebPageResumesEvents(t *testing.T) {
+	chrome := needChromium(t)
+	var mu sync.Mutex
+	var lastIDs []string // Last-Event-ID of each stream
+	var stop chan struct{}
+	mux := http.NewServeMux()
+	page := web.Handler()
+	mux.Handle("GET /{$}", page)
+	mux.Handle("GET /assets/", page)
+	mux.HandleFunc("GET /v1/info", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = io.WriteString(w, `{"auth":false,"events":true,"accounts":[],"maxUploadBytes":1000000,"maxCaption":1024,"maxText":500,"fonts":["SERIF"],"crops":["center"],"videoFits":["keep"]}`)
+	})
+	mux.HandleFunc("POST /v1/statuses", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusAccepted)
+		_, _ = io.WriteString(w, `{"id":"j1","state":"queued"}`)
+	})
+	mux.HandleFunc("GET /v1/events", func(w http.ResponseWriter, r *http.Request) {
+		mu.Lock()
+		lastIDs = append(lastIDs, r.Header.Get("Last-Event-ID"))
+		n := len(lastIDs)
+		mu.Unlock()
+		w.Header().Set("Content-Type", "text/event-stream")
+		job := `{"id":"j1","state":"preparing","options":{"text":"hi","backgroundColor":"#123456"}}`
+		if n > 1 {
+			job = `{"id":"j1","state":"posted","options":{"text":"hi","backgroundColor":"#123456"},"postedAt":"2026-11-30T10:00:00Z"}`
+		}
+		fmt.Fprintf(w, "event: job\nid: %d\ndata: %s\n\n", 5+2*n, job)
+		w.(http.Flusher).Flush()
+		if n == 1 {
+			return // the stream drops
+		}
+		select {
+		case <-r.Context().Done():
+		case <-stop:
+		}
+	})
+	stop = make(chan struct{})
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close) // after the browser and the open stream are gone
+	t.Cleanup(func() { close(stop) })
+
+	b := newBrowser(t, chrome)
+	b.do("open the page", chromedp.Navigate(srv.URL+"/"), chromedp.WaitVisible(chromedp.CSS("#app")))
+	b.do("send a text", chromedp.SendKeys(chromedp.CSS("#text-body"), "hi"), chromedp.Click(chromedp.CSS("#text-send")))
+	b.wait("posted after the stream came back", `(document.querySelector('#jobs li.job[data-id=j1]') || {dataset: {}}).dataset.state === 'posted'`, time.Minute)
+	mu.Lock()
+	defer mu.Unlock()
+	if len(lastIDs) < 2 || lastIDs[0] != "" || lastIDs[1] != "7" {
+		t.Errorf("Last-Event-ID of the streams: %q, want \"\" then 7", lastIDs)
+	}
+}
