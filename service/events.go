@@ -232,6 +232,9 @@ func (a *API) streamEventsLongLived(w http.ResponseWriter, r *http.Request) {
 		return rc.Flush() == nil
 	}
 	w.WriteHeader(http.StatusOK)
+	if r.Method == http.MethodHead {
+		return
+	}
 	// The client waits this long before reconnecting after a drop.
 	if !send([]byte("retry: 2000\n\n")) {
 		return

@@ -171,6 +171,13 @@ func TestEventsResume(t *testing.T) {
 		t.Errorf("resumed: %+v, want b failed", ev)
 	}
 
+	head, err := http.Head(srv.URL + "/v1/events")
+	if err != nil || head.StatusCode != 200 || head.Header.Get("Content-Type") != "text/event-stream" {
+		t.Errorf("HEAD: %v %v", head, err)
+	} else {
+		head.Body.Close()
+	}
+
 	for _, tt := range []struct{ query, lastID string }{
 		{"?jobs=a.b", ""},
 		{"", "yesterday"},
