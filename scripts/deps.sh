@@ -12,6 +12,9 @@ have heif-convert || need+=(libheif-examples)   # HEIC/HEIF/AVIF pictures
 [[ -e /usr/include/turbojpeg.h ]] || need+=(libturbojpeg0-dev)
 have gcc || need+=(gcc)                          # cgo
 [[ -e /usr/include/stdio.h ]] || need+=(libc6-dev)
+if [[ $what == test ]]; then
+	have chromium || need+=(chromium)            # the web page's browser tests (headless)
+fi
 if [[ $what == bench ]]; then
 	have vipsthumbnail || need+=(libvips-tools)   # the picture benchmark's reference
 fi

@@ -71,8 +71,12 @@ type APIConfig struct {
 	MinFreeBytes int64
 	// FreeSpace returns the free bytes of dir's disk; default statfs.
 	FreeSpace func(dir string) (int64, error)
-	Logger    *slog.Logger
-	Metrics   *Metrics // optional
+	// Web, when set, serves the web page at / and /assets/ without auth
+	// (every call it makes carries the key); see routeWeb.
+	Web     http.Handler
+	Events  EventsConfig // GET /v1/events
+	Logger  *slog.Logger
+	Metrics *Metrics // optional
 }
 
 // Defaults of APIConfig.
@@ -171,6 +175,7 @@ func (c APIConfig) Validate() error {
 	if err := c.HTTP.Validate(); err != nil {
 		errs = append(errs, err)
 	}
+	errs = append(errs, c.Events.Validate())
 	if c.UploadPrefix != "" && (strings.HasPrefix(c.UploadPrefix, "/") || !strings.HasSuffix(c.UploadPrefix, "/")) {
 		errs = append(errs, fmt.Errorf("service: UploadPrefix %q must end with / and not start with one", c.UploadPrefix))
 	}
@@ -185,6 +190,7 @@ type API struct {
 	bucket  Bucket
 	keys    keyring
 	uploads chan struct{} // a slot per upload in flight
+	events  *eventStreams
 	log     *slog.Logger
 }
 
@@ -203,6 +209,7 @@ func NewAPI(cfg APIConfig, jobs Jobs, bucket Bucket) (*API, error) {
 		bucket:  bucket,
 		keys:    newKeyring(cfg.Keys),
 		uploads: make(chan struct{}, cfg.MaxConcurrentUploads),
+		events:  newEventStreams(cfg.Events, jobs),
 		log:     cfg.Logger,
 	}, nil
 }
@@ -224,6 +231,7 @@ func (a *API) Handler() http.Handler {
 	if a.cfg.Media != nil {
 		mux.Handle("/media/", a.cfg.Media)
 	}
+	a.routeWeb(route)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, &apiError{status: http.StatusNotFound, Code: codeNotFound, Message: "no such endpoint"})
 	})

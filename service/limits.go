@@ -132,6 +132,13 @@ func (a *API) deadlines(next http.Handler) http.Handler {
 			g := &rateGuard{set: rc.SetWriteDeadline, min: h.MinRate, window: h.MinRateWindow}
 			g.extend()
 			w = &rateWriter{ResponseWriter: w, g: g}
+		case r.URL.Path == "/v1/events":
+			// A long-lived stream: a read deadline would cancel its
+			// context (net/http's background read), and its handler sets
+			// a write deadline before each event (streamEventsLongLived);
+			// EventsConfig.MaxDuration bounds it.
+			_ = rc.SetReadDeadline(time.Time{})
+			_ = rc.SetWriteDeadline(now.Add(h.WriteTimeout))
 		default:
 			_ = rc.SetReadDeadline(now.Add(h.ReadTimeout))
 			_ = rc.SetWriteDeadline(now.Add(h.WriteTimeout))

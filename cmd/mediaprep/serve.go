@@ -26,6 +26,7 @@ import (
 	"github.com/mediaprep/mediaprep/service"
 	"github.com/mediaprep/mediaprep/storage"
 	"github.com/mediaprep/mediaprep/transcode"
+	"github.com/mediaprep/mediaprep/web"
 )
 
 // serveFlags are the settings of serve and worker.
@@ -331,6 +332,7 @@ func runService(ctx context.Context, g *globalFlags, f *serveFlags, getenv func(
 		acfg := service.APIConfig{
 			Keys: keys, MaxUploadBytes: f.maxUpload, MaxConcurrentUploads: f.maxUploads, MaxQueued: f.maxQueued,
 			SpoolDir: filepath.Join(tmp, "uploads"), KeepDir: kept, Media: media, Logger: log, Metrics: metrics,
+			Web: web.Handler(),
 		}
 		f.http.apply(&acfg)
 		api, err := service.NewAPI(acfg, q, bucket)
@@ -341,6 +343,7 @@ func runService(ctx context.Context, g *globalFlags, f *serveFlags, getenv func(
 			return err
 		}
 		srv, limited := api.Server(ln)
+		srv.RegisterOnShutdown(api.CloseEvents) // event streams never end by themselves
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
