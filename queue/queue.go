@@ -30,7 +30,8 @@ type Queue struct {
 }
 
 // Open creates the stream, the consumer and the buckets cfg names, or
-// updates them to cfg, and returns the queue on nc. Many processes may
+// updates them to cfg (only what differs; copies never shrink), and
+// returns the queue on nc. Many processes may
 // call it at once. The caller closes nc after the last use of the Queue.
 func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Queue, error) {
 	if err := cfg.Validate(); err != nil {
@@ -43,10 +44,10 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Queue, error) {
 	}
 	q := &Queue{cfg: cfg, log: cfg.Logger, nc: nc, js: js}
 
-	// Create, and update only when the config differs: creating what
-	// exists with the same config changes nothing, while concurrent
-	// updates from processes starting together race inside nats-server
-	// 2.15.2 (its file store's UpdateConfig against ConsumerStore).
+	auto, replicas := cfg.Replicas == 0, cfg.Replicas
+	if auto {
+		replicas = autoReplicas(nc)
+	}
 	scfg := jetstream.StreamConfig{
 		Name:        cfg.Stream,
 		Description: "mediaprep jobs waiting for a worker (payload: job id)",
@@ -55,12 +56,9 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Queue, error) {
 		Storage:     jetstream.FileStorage,
 		MaxMsgs:     cfg.MaxQueued,
 		Discard:     jetstream.DiscardNew,
-		Replicas:    cfg.Replicas,
+		Replicas:    replicas,
 	}
-	q.stream, err = js.CreateStream(ctx, scfg)
-	if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
-		q.stream, err = js.UpdateStream(ctx, scfg)
-	}
+	q.stream, err = q.ensureStream(ctx, scfg, auto, workQueueFit)
 	if err != nil {
 		return nil, fmt.Errorf("queue: creating stream %s: %w", cfg.Stream, err)
 	}
@@ -70,8 +68,8 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Queue, error) {
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       cfg.AckWait,
 		MaxDeliver:    cfg.MaxDeliver,
-		MaxAckPending: -1, // the stream's MaxMsgs bounds it
-		Replicas:      cfg.Replicas,
+		MaxAckPending: -1,           // the stream's MaxMsgs bounds it
+		Replicas:      q.Replicas(), // as many copies as its stream
 	}
 	q.cons, err = js.CreateConsumer(ctx, cfg.Stream, ccfg)
 	if errors.Is(err, jetstream.ErrConsumerExists) {
@@ -88,11 +86,8 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Queue, error) {
 		{&q.limits, jetstream.KeyValueConfig{Bucket: cfg.LimitsBucket, Description: "mediaprep shared rate limits"}},
 	}
 	for _, b := range buckets {
-		b.cfg.Storage, b.cfg.Replicas = jetstream.FileStorage, cfg.Replicas
-		*b.kv, err = js.CreateKeyValue(ctx, b.cfg)
-		if errors.Is(err, jetstream.ErrBucketExists) {
-			*b.kv, err = js.UpdateKeyValue(ctx, b.cfg)
-		}
+		b.cfg.Storage, b.cfg.Replicas = jetstream.FileStorage, replicas
+		*b.kv, err = q.ensureBucket(ctx, b.cfg, auto)
 		if err != nil {
 			return nil, fmt.Errorf("queue: creating key-value bucket %s: %w", b.cfg.Bucket, err)
 		}

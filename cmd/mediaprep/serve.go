@@ -41,6 +41,7 @@ type serveFlags struct {
 	grace         time.Duration
 	ackWait       time.Duration
 	maxDeliver    int
+	replicas      int
 	maxUpload     int64
 	maxUploads    int
 	maxQueued     int
@@ -85,6 +86,20 @@ func (e *serveEnv) num(name string, def int) int {
 	if err != nil || n < 1 {
 		e.errs = append(e.errs, fmt.Errorf("%s=%q is not a positive whole number", name, v))
 		return def
+	}
+	return n
+}
+
+// replicas reads a replica count: 0 (automatic) to 5.
+func (e *serveEnv) replicas(name string) int {
+	v := e.getenv(name)
+	if v == "" {
+		return 0
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 || n > 5 {
+		e.errs = append(e.errs, fmt.Errorf("%s=%q: want 1 to 5, or 0 for automatic", name, v))
+		return 0
 	}
 	return n
 }
@@ -135,6 +150,7 @@ func (f *serveFlags) add(fl *pflag.FlagSet, getenv func(string) string, withAPI 
 	fl.DurationVar(&f.grace, "grace", e.dur("MEDIAPREP_SHUTDOWN_GRACE", 60*time.Second), "on SIGTERM, how long running jobs may go on before they are put back in the queue [MEDIAPREP_SHUTDOWN_GRACE]")
 	fl.DurationVar(&f.ackWait, "ack-wait", e.dur("MEDIAPREP_QUEUE_ACK_WAIT", 30*time.Second), "a job whose worker stops answering for this long is given to another worker [MEDIAPREP_QUEUE_ACK_WAIT]")
 	fl.IntVar(&f.maxDeliver, "max-deliver", e.num("MEDIAPREP_QUEUE_MAX_DELIVER", 10), "deliveries of a job before it fails [MEDIAPREP_QUEUE_MAX_DELIVER]")
+	fl.IntVar(&f.replicas, "replicas", e.replicas("MEDIAPREP_QUEUE_REPLICAS"), "copies of the queue's stream and buckets in a NATS cluster, 1 to 5; 0: 3 on a cluster that can place them, else 1; never scales down [MEDIAPREP_QUEUE_REPLICAS]")
 	if withAPI {
 		fl.StringVar(&f.listen, "listen", e.str("MEDIAPREP_LISTEN", "127.0.0.1:8080"), "HTTP address of the API and /media/ links [MEDIAPREP_LISTEN]")
 		fl.StringVar(&f.natsListen, "nats-listen", getenv("MEDIAPREP_NATS_LISTEN"), "let the embedded NATS server listen here too, so workers and bucket events can join, e.g. 127.0.0.1:4222 [MEDIAPREP_NATS_LISTEN]")
@@ -277,7 +293,7 @@ func runService(ctx context.Context, g *globalFlags, f *serveFlags, getenv func(
 		return err
 	}
 	defer closeNATS()
-	q, err := queue.Open(ctx, nc, queue.Config{AckWait: f.ackWait, MaxDeliver: f.maxDeliver, Logger: log})
+	q, err := queue.Open(ctx, nc, queue.Config{AckWait: f.ackWait, MaxDeliver: f.maxDeliver, Replicas: f.replicas, Logger: log})
 	if err != nil {
 		return fmt.Errorf("queue: %w", err)
 	}
