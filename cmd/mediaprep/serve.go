@@ -49,6 +49,7 @@ type serveFlags struct {
 	poll          time.Duration
 	settle        time.Duration
 	eventsSubject string
+	pollSet       bool // --poll or MEDIAPREP_INBOX_POLL given
 }
 
 // serveEnv reads a setting with its default; flags override it.
@@ -158,7 +159,7 @@ func (f *serveFlags) add(fl *pflag.FlagSet, getenv func(string) string, withAPI 
 		fl.IntVar(&f.maxUploads, "max-uploads", e.num("MEDIAPREP_MAX_UPLOADS", 32), "uploads received at once; more answer 503 [MEDIAPREP_MAX_UPLOADS]")
 		fl.IntVar(&f.maxQueued, "max-queued", e.num("MEDIAPREP_MAX_QUEUED", 1000), "jobs waiting or running; more uploads answer 429 [MEDIAPREP_MAX_QUEUED]")
 		fl.StringVar(&f.inboxPrefix, "inbox", e.str("MEDIAPREP_INBOX_PREFIX", "inbox/"), "prefix (or folder of the data dir) watched for dropped files [MEDIAPREP_INBOX_PREFIX]")
-		fl.DurationVar(&f.poll, "poll", e.dur("MEDIAPREP_INBOX_POLL", 10*time.Second), "time between two listings of the inbox; 0: events only [MEDIAPREP_INBOX_POLL]")
+		fl.DurationVar(&f.poll, "poll", e.dur("MEDIAPREP_INBOX_POLL", 10*time.Second), "time between two listings of the inbox (5m when --events-subject is set and --poll is not); 0: events only [MEDIAPREP_INBOX_POLL]")
 		fl.DurationVar(&f.settle, "settle", e.dur("MEDIAPREP_INBOX_SETTLE", 3*time.Second), "a dropped file is taken once it is this old (a late sidecar is still honoured) [MEDIAPREP_INBOX_SETTLE]")
 		fl.StringVar(&f.eventsSubject, "events-subject", getenv("MEDIAPREP_S3_EVENTS_SUBJECT"), "NATS subject the bucket publishes its event notifications to, for instant pickup [MEDIAPREP_S3_EVENTS_SUBJECT]")
 	}
@@ -178,6 +179,7 @@ and Green API in dry-run until MEDIAPREP_GREENAPI_INSTANCE and
 MEDIAPREP_GREENAPI_TOKEN are set. See README for the HTTP API.`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			f.pollSet = cmd.Flags().Changed("poll") || getenv("MEDIAPREP_INBOX_POLL") != ""
 			return runService(cmd.Context(), g, &f, getenv, true)
 		},
 	}
@@ -224,6 +226,9 @@ func runService(ctx context.Context, g *globalFlags, f *serveFlags, getenv func(
 	}
 	if withAPI && f.poll == 0 && f.eventsSubject == "" {
 		return usagef("--poll 0 turns polling off, and no --events-subject is set: nothing would ever be picked up from the inbox")
+	}
+	if withAPI && f.eventsSubject != "" && !f.pollSet {
+		f.poll = 5 * time.Minute // events pick files up; the listing only reconciles
 	}
 	if f.workers < 0 || (!withAPI && f.workers == 0) {
 		return usagef("--workers %d: need at least %d", f.workers, map[bool]int{true: 0, false: 1}[withAPI])
@@ -388,7 +393,12 @@ func runService(ctx context.Context, g *globalFlags, f *serveFlags, getenv func(
 			icfg.Poll = -1
 		}
 		if f.eventsSubject != "" {
-			icfg.Events, icfg.EventSubject = natsSubscriber(nc), f.eventsSubject
+			// Durable: a stream captures the bucket's publishes, and
+			// every serve shares one consumer of it.
+			icfg.EventSubject = f.eventsSubject
+			icfg.DurableEvents = func(ctx context.Context, h func(context.Context, []byte, int) error) error {
+				return q.ConsumeEvents(ctx, queue.EventsConfig{Subject: f.eventsSubject}, h)
+			}
 		}
 		inbox, err := service.NewInbox(icfg)
 		if err != nil {
@@ -460,17 +470,6 @@ func connectNATS(f *serveFlags, token string, log *slog.Logger) (*nats.Conn, fun
 		log.Info("embedded NATS listening", "url", u)
 	}
 	return nc, func() { nc.Close(); emb.Shutdown() }, nil
-}
-
-// natsSubscriber subscribes to core NATS messages (bucket events).
-func natsSubscriber(nc *nats.Conn) service.Subscriber {
-	return func(subject string, handle func([]byte)) (func() error, error) {
-		sub, err := nc.Subscribe(subject, func(m *nats.Msg) { handle(m.Data) })
-		if err != nil {
-			return nil, err
-		}
-		return sub.Unsubscribe, nil
-	}
 }
 
 // sender is Green API, or a dry run when asked or when no credentials are
