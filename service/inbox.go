@@ -66,7 +66,7 @@ type InboxConfig struct {
 	// event is done only once its file is queued (or has its job), and
 	// comes back while the queue cannot take it. Use it instead of Events.
 	DurableEvents EventSource
-	TempDir      string // where sidecars are fetched; required
+	TempDir       string // where sidecars are fetched; required
 	// Finish, when set, is given a failed job whose source is still in
 	// the inbox (the queue gave up on it): Worker.Finish moves it to
 	// failed/ with its error file.
