@@ -325,7 +325,15 @@ func runService(ctx context.Context, g *globalFlags, f *serveFlags, getenv func(
 			return err
 		}
 	}
+	// Sends whose answer is not in their job yet: kept on local disk
+	// until it is (a NATS outage, a crash), here and after a restart.
+	journal, err := service.OpenJournal(filepath.Join(f.data, "journal"), log)
+	if err != nil {
+		return err
+	}
+	defer journal.Close()
 	worker, err := service.NewWorker(service.WorkerConfig{
+		Journal:      journal,
 		LocalSources: kept,
 		Jobs:         q, Bucket: bucket, Prep: tr, Check: storage.Checker{}, Send: send, DryRun: dryRun,
 		TempDir: filepath.Join(tmp, "work"), Layout: service.Layout{Inbox: f.inboxPrefix},
@@ -341,6 +349,7 @@ func runService(ctx context.Context, g *globalFlags, f *serveFlags, getenv func(
 	errc := make(chan error, 3)
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	wg.Go(func() { worker.Replay(runCtx) })
 	if withAPI {
 		api, err := service.NewAPI(service.APIConfig{
 			Keys: keys, MaxUploadBytes: f.maxUpload, MaxConcurrentUploads: f.maxUploads, MaxQueued: f.maxQueued,
