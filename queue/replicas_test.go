@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/mediaprep/mediaprep/queue/queuetest"
 )
 
 // streamReplicas reads the copies of a stream and of its consumers.
@@ -32,8 +34,8 @@ func TestReplicasSingleServerIsOne(t *testing.T) {
 }
 
 func TestReplicasClusterDefaultIsThree(t *testing.T) {
-	c := startCluster(t)
-	nc := c.connect()
+	c := queuetest.StartCluster(t, testLogger(t))
+	nc := c.Connect()
 	q, err := Open(t.Context(), nc, Config{Logger: testLogger(t)})
 	if err != nil {
 		t.Fatal(err)
@@ -53,8 +55,8 @@ func TestReplicasClusterDefaultIsThree(t *testing.T) {
 }
 
 func TestReplicasOperatorsBiggerStreamIsKept(t *testing.T) {
-	c := startCluster(t)
-	nc := c.connect()
+	c := queuetest.StartCluster(t, testLogger(t))
+	nc := c.Connect()
 	js, err := jetstream.New(nc)
 	if err != nil {
 		t.Fatal(err)
@@ -119,12 +121,12 @@ func TestReplicasMismatchIsReported(t *testing.T) {
 // while jobs are queued and running: every job still ends posted, and
 // none is sent twice.
 func TestClusterLeaderLossLosesNothing(t *testing.T) {
-	c := startCluster(t)
-	producer, err := Open(t.Context(), c.connect(), Config{AckWait: 2 * time.Second, Logger: testLogger(t)})
+	c := queuetest.StartCluster(t, testLogger(t))
+	producer, err := Open(t.Context(), c.Connect(), Config{AckWait: 2 * time.Second, Logger: testLogger(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	worker, err := Open(t.Context(), c.connect(), Config{AckWait: 2 * time.Second, Logger: testLogger(t)})
+	worker, err := Open(t.Context(), c.Connect(), Config{AckWait: 2 * time.Second, Logger: testLogger(t)})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -193,7 +195,7 @@ func TestClusterLeaderLossLosesNothing(t *testing.T) {
 		t.Fatalf("stream info names no leader: %+v", info.Cluster)
 	}
 	leader := info.Cluster.Leader
-	c.stop(leader)
+	c.Stop(leader)
 	for i := n / 2; i < n; i++ {
 		enqueue(i)
 	}
