@@ -68,8 +68,9 @@ const (
 )
 
 const (
-	fetchWait  = 20 * time.Second // one pull request waits this long for jobs
-	sweepEvery = time.Minute      // see sweep
+	fetchWait      = 20 * time.Second // one pull request waits this long for jobs
+	fetchHeartbeat = 2 * time.Second  // the server shows it holds the pull request this often
+	sweepEvery     = time.Minute      // see sweep
 )
 
 // Work runs jobs with h until ctx ends, at most opt.Concurrency at once,
@@ -158,7 +159,10 @@ func (q *Queue) pull(ctx context.Context, cons jetstream.Consumer, concurrency i
 func (q *Queue) fetch(ctx context.Context, cons jetstream.Consumer, n int, run func(jetstream.Msg)) (int, error) {
 	fctx, cancel := context.WithTimeout(ctx, fetchWait)
 	defer cancel()
-	batch, err := cons.Fetch(n, jetstream.FetchContext(fctx))
+	// Heartbeats: a pull request left on a node that went down (or with
+	// a consumer leader that moved) is noticed in 2 heartbeats instead of
+	// waiting out fetchWait.
+	batch, err := cons.Fetch(n, jetstream.FetchContext(fctx), jetstream.FetchHeartbeat(fetchHeartbeat))
 	if err != nil {
 		return 0, err
 	}

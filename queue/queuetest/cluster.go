@@ -115,8 +115,11 @@ func (c *Cluster) WaitReady() {
 			if s == nil {
 				continue
 			}
-			if s.NumRoutes() < running-1 || !s.JetStreamIsClustered() {
+			if s.NumRoutes() < running-1 || !s.JetStreamIsClustered() || !s.JetStreamIsCurrent() {
 				return false
+			}
+			if s.JetStreamIsLeader() && len(s.JetStreamClusterPeers()) < running {
+				return false // the meta leader does not know every node yet
 			}
 		}
 		return c.hasMetaLeader()
