@@ -68,8 +68,10 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Queue, error) {
 		AckPolicy:     jetstream.AckExplicitPolicy,
 		AckWait:       cfg.AckWait,
 		MaxDeliver:    cfg.MaxDeliver,
-		MaxAckPending: -1,           // the stream's MaxMsgs bounds it
-		Replicas:      q.Replicas(), // as many copies as its stream
+		MaxAckPending: -1, // the stream's MaxMsgs bounds it
+		// Replicas 0: as many copies as its stream, now and after the
+		// stream grows (a number here could, in a race with a process
+		// scaling the stream, exceed it: the server refuses that).
 	}
 	q.cons, err = js.CreateConsumer(ctx, cfg.Stream, ccfg)
 	if errors.Is(err, jetstream.ErrConsumerExists) {

@@ -49,8 +49,8 @@ func TestReplicasClusterDefaultIsThree(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if ci.Config.Replicas != 3 {
-		t.Errorf("consumer: %d replicas, want 3", ci.Config.Replicas)
+	if ci.Cluster == nil || len(ci.Cluster.Replicas)+1 != 3 {
+		t.Errorf("consumer: cluster info %+v, want a leader and 2 replicas", ci.Cluster)
 	}
 }
 
@@ -218,5 +218,28 @@ func TestClusterLeaderLossLosesNothing(t *testing.T) {
 	}
 	if len(ids) != n {
 		t.Errorf("%d jobs queued, want %d", len(ids), n)
+	}
+}
+
+// TestReplicasOldConsumerOpens: a queue made by an earlier mediaprep (its
+// consumer with Replicas 1 written out) opens.
+func TestReplicasOldConsumerOpens(t *testing.T) {
+	e := startServer(t)
+	nc, err := e.Connect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	js, _ := jetstream.New(nc)
+	if _, err := js.CreateStream(t.Context(), jetstream.StreamConfig{Name: "MEDIAPREP_JOBS", Subjects: []string{"mediaprep.jobs.*"},
+		Retention: jetstream.WorkQueuePolicy, Storage: jetstream.FileStorage, MaxMsgs: 10000, Discard: jetstream.DiscardNew, Replicas: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := js.CreateConsumer(t.Context(), "MEDIAPREP_JOBS", jetstream.ConsumerConfig{Durable: "workers", AckPolicy: jetstream.AckExplicitPolicy,
+		AckWait: 30 * time.Second, MaxDeliver: 10, MaxAckPending: -1, Replicas: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := Open(t.Context(), nc, Config{Logger: testLogger(t)}); err != nil {
+		t.Fatalf("Open over an earlier consumer: %v", err)
 	}
 }
