@@ -141,7 +141,7 @@ func parseSize(s string) (int64, error) {
 func (f *serveFlags) add(fl *pflag.FlagSet, getenv func(string) string, withAPI bool) *serveEnv {
 	e := &serveEnv{getenv: getenv}
 	addSettingFlags(fl, &f.settings, getenv)
-	fl.StringVar(&f.data, "data", e.str("MEDIAPREP_DATA_DIR", "mediaprep-data"), "data folder: embedded queue, local storage and inbox, temp files [MEDIAPREP_DATA_DIR]")
+	fl.StringVar(&f.data, "data", e.str("MEDIAPREP_DATA_DIR", "mediaprep-data"), "data folder: embedded queue, local storage and inbox, temp files, the journal of sends not yet recorded (keep it on a persistent volume) [MEDIAPREP_DATA_DIR]")
 	// No default from the environment: --help would show a URL that may
 	// hold credentials. runService reads MEDIAPREP_NATS_URL itself.
 	fl.StringVar(&f.natsURL, "nats", "", "NATS server(s) to join instead of the embedded one, e.g. nats://10.0.0.5:4222 [MEDIAPREP_NATS_URL]")
