@@ -86,6 +86,9 @@ type WorkerConfig struct {
 	LocalSources string
 	Layout       Layout        // bucket prefixes
 	Timeout      time.Duration // one delivery of a job; default 15 min
+	Metrics      *Metrics
+	Logger       *slog.Logger
+
 	// Journal, when set, keeps each send's answer on local disk until
 	// the job's record has it (see Journal).
 	Journal *Journal
@@ -93,8 +96,6 @@ type WorkerConfig struct {
 	// send's answer in its job; tries go on until it is recorded or the
 	// process stops. Default 10s.
 	RecordPause time.Duration
-	Metrics     *Metrics
-	Logger      *slog.Logger
 }
 
 // Worker runs queued jobs: fetch the source, prepare, store, link, post
@@ -144,7 +145,10 @@ func (w *Worker) Handle(ctx context.Context, d *queue.Delivery) error {
 		// This process sent it; the answer is not in the record yet.
 		j, err := w.record(ctx, job.ID, p, log)
 		if err != nil {
-			return ctx.Err()
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return queue.RetryLater(err, time.Minute)
 		}
 		job = j
 	}
