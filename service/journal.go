@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/mediaprep/mediaprep/greenapi"
 	"github.com/mediaprep/mediaprep/pipeline"
 	"github.com/mediaprep/mediaprep/queue"
@@ -175,6 +177,22 @@ func (j *Journal) write(l journalLine) error {
 		return fmt.Errorf("service: journal %s: %w", j.path, err)
 	}
 	return nil
+}
+
+// Register adds the gauge mediaprep_journal_pending (sends whose answer is
+// not in their job yet) to m.
+func (j *Journal) Register(m *Metrics) {
+	if j == nil || m == nil {
+		return
+	}
+	m.Registry.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "mediaprep_journal_pending",
+		Help: "Sends whose answer (idMessage) is kept in this process's journal, not in their job yet: the queue is unreachable.",
+	}, func() float64 {
+		j.mu.Lock()
+		defer j.mu.Unlock()
+		return float64(len(j.pending))
+	}))
 }
 
 // Pending returns the send of job id not recorded yet, if any.

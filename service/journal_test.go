@@ -49,13 +49,16 @@ func TestWorkerRecordsASendThroughALongOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer journal.Close()
+	metrics := NewMetrics()
+	journal.Register(metrics)
 	const fails = 200 // the old window gave up after 30
 	var inJournal atomic.Bool
 	store := &downAfterSend{memJobs: f.jobs, fails: fails, onFail: func(n int64) {
 		if n == fails/2 {
 			p, ok := journal.Pending("j1")
 			b, _ := os.ReadFile(journal.path)
-			inJournal.Store(ok && p.IDMessage == "ID7" && bytes.Contains(b, []byte(`"idMessage":"ID7"`)))
+			inJournal.Store(ok && p.IDMessage == "ID7" && bytes.Contains(b, []byte(`"idMessage":"ID7"`)) &&
+				gauge(t, metrics, "mediaprep_journal_pending") == 1)
 		}
 	}}
 	f.w.cfg.Jobs, f.w.cfg.Journal, f.w.cfg.RecordPause = store, journal, time.Millisecond // the seam: no waiting in tests
@@ -79,6 +82,25 @@ func TestWorkerRecordsASendThroughALongOutage(t *testing.T) {
 	if b, _ := os.ReadFile(journal.path); len(b) != 0 {
 		t.Errorf("journal not emptied once everything was recorded: %q", b)
 	}
+	if g := gauge(t, metrics, "mediaprep_journal_pending"); g != 0 {
+		t.Errorf("mediaprep_journal_pending = %v after recording, want 0", g)
+	}
+}
+
+// gauge reads the value of an unlabelled gauge.
+func gauge(t *testing.T, m *Metrics, name string) float64 {
+	t.Helper()
+	mfs, err := m.Registry.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if mf.GetName() == name {
+			return mf.GetMetric()[0].GetGauge().GetValue()
+		}
+	}
+	t.Fatalf("no metric %s", name)
+	return 0
 }
 
 // TestWorkerRecordsFromTheJournalAfterACrash: a process that died between

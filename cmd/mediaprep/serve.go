@@ -332,6 +332,7 @@ func runService(ctx context.Context, g *globalFlags, f *serveFlags, getenv func(
 		return err
 	}
 	defer journal.Close()
+	journal.Register(metrics)
 	worker, err := service.NewWorker(service.WorkerConfig{
 		Journal:      journal,
 		LocalSources: kept,
