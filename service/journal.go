@@ -65,7 +65,8 @@ func OpenJournal(dir string, log *slog.Logger) (*Journal, error) {
 		return nil, fmt.Errorf("service: journal: %w", err)
 	}
 	path := filepath.Join(dir, "journal-"+name+".jsonl")
-	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err == nil {
+	err = syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+	if err == nil {
 		err = os.Rename(tmp, path)
 	}
 	if err != nil {
