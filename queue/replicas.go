@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
@@ -38,6 +39,11 @@ func (q *Queue) ensureStream(ctx context.Context, scfg jetstream.StreamConfig, a
 	s, err := q.js.Stream(ctx, scfg.Name)
 	if errors.Is(err, jetstream.ErrStreamNotFound) {
 		s, err = q.js.CreateStream(ctx, scfg)
+		// A cluster that has just formed may not know all its peers yet.
+		for try := 0; auto && scfg.Replicas > 1 && noPeers(err) && try < placeTries; try++ {
+			sleep(ctx, placePause)
+			s, err = q.js.CreateStream(ctx, scfg)
+		}
 		if auto && scfg.Replicas > 1 && noPeers(err) {
 			q.log.Warn("queue: the NATS cluster cannot place the copies asked for; using 1 (the next start scales it up when it can)",
 				"stream", scfg.Name, "replicas", scfg.Replicas, "err", err)
@@ -108,6 +114,10 @@ func (q *Queue) ensureBucket(ctx context.Context, kcfg jetstream.KeyValueConfig,
 		return kv, err
 	}
 	kv, err := create()
+	for try := 0; s == nil && auto && kcfg.Replicas > 1 && noPeers(err) && try < placeTries; try++ {
+		sleep(ctx, placePause) // a new cluster may not know all its peers yet
+		kv, err = create()
+	}
 	if auto && kcfg.Replicas > 1 && noPeers(err) {
 		have := 1
 		if s != nil {
@@ -120,6 +130,14 @@ func (q *Queue) ensureBucket(ctx context.Context, kcfg jetstream.KeyValueConfig,
 	}
 	return kv, err
 }
+
+// A new stream that the cluster cannot place is tried again placeTries
+// times, placePause apart, before automatic replicas settle for fewer: a
+// cluster that has just formed may not know all its peers yet.
+const (
+	placeTries = 10
+	placePause = 500 * time.Millisecond
+)
 
 // noPeers tells an answer saying the cluster has not enough JetStream
 // servers for the copies asked.
