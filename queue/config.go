@@ -20,8 +20,12 @@ type Config struct {
 	AckWait      time.Duration // a delivery without news for this long goes to another worker; default 30s
 	MaxDeliver   int           // deliveries of a job before it fails with "max_deliveries"; default 10
 	MaxQueued    int64         // messages the stream holds at most; Enqueue then fails with ErrQueueFull; default 10000
-	Replicas     int           // copies of the stream and buckets in a NATS cluster, 1 to 5; default 1
-	Logger       *slog.Logger  // default discards
+	// Replicas is how many copies of the stream and buckets a NATS
+	// cluster keeps, 1 to 5. 0 (the default): 3 when the server belongs
+	// to a cluster that can place 3 copies, else 1. A stream or bucket
+	// that has more copies already keeps them.
+	Replicas int
+	Logger   *slog.Logger // default discards
 }
 
 // jobsMaxAge is how long a job record is kept after its last change, so
@@ -55,9 +59,6 @@ func (c Config) withDefaults() Config {
 	if c.MaxQueued == 0 {
 		c.MaxQueued = 10000
 	}
-	if c.Replicas == 0 {
-		c.Replicas = 1
-	}
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -88,8 +89,8 @@ func (c Config) Validate() error {
 	if c.MaxQueued < 1 {
 		errs = append(errs, fmt.Errorf("queue: MaxQueued %d: must be at least 1", c.MaxQueued))
 	}
-	if c.Replicas < 1 || c.Replicas > 5 {
-		errs = append(errs, fmt.Errorf("queue: Replicas %d: must be 1 to 5", c.Replicas))
+	if c.Replicas < 0 || c.Replicas > 5 {
+		errs = append(errs, fmt.Errorf("queue: Replicas %d: must be 1 to 5, or 0 for automatic", c.Replicas))
 	}
 	return errors.Join(errs...)
 }

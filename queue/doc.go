@@ -16,6 +16,13 @@
 // processes see it. Another bucket keeps Limiter, a rate limit kept by all
 // processes together.
 //
+// On a NATS cluster the stream and the buckets keep Config.Replicas copies
+// (3 by default when the cluster can place them), and never fewer than an
+// operator gave them. Every request is bounded by a few seconds whatever
+// the caller's deadline, so that one sent to a node that died is retried
+// on another instead of hanging. ConsumeEvents reads bucket event
+// notifications through a durable consumer every process shares.
+//
 // StartEmbedded runs a NATS server with JetStream inside the process, so
 // that one mediaprep needs nothing else; with a listen address, other
 // processes can join it.

@@ -66,7 +66,8 @@ func (l *Limiter) reserve(ctx context.Context) (time.Time, error) {
 		}
 		var grants []int64 // unix nanoseconds, ascending
 		var rev uint64
-		e, err := l.kv.Get(ctx, l.key)
+		var e jetstream.KeyValueEntry
+		err := call(ctx, func(ctx context.Context) (err error) { e, err = l.kv.Get(ctx, l.key); return err })
 		switch {
 		case errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted):
 		case err != nil:
@@ -89,9 +90,9 @@ func (l *Limiter) reserve(ctx context.Context) (time.Time, error) {
 		data, _ := json.Marshal(grants)
 
 		if rev == 0 {
-			_, err = l.kv.Create(ctx, l.key, data)
+			err = call(ctx, func(ctx context.Context) error { _, err := l.kv.Create(ctx, l.key, data); return err })
 		} else {
-			_, err = l.kv.Update(ctx, l.key, data, rev)
+			err = call(ctx, func(ctx context.Context) error { _, err := l.kv.Update(ctx, l.key, data, rev); return err })
 		}
 		switch {
 		case err == nil:

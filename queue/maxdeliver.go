@@ -50,7 +50,7 @@ func (q *Queue) watchMaxDeliveries(ctx context.Context) (stop func(), err error)
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		for {
-			if err := q.sweep(sctx); err != nil && sctx.Err() == nil {
+			if err := call(sctx, q.sweep); err != nil && sctx.Err() == nil {
 				q.log.Warn("queue: looking for jobs delivered too often failed", "err", err)
 			}
 			sleep(sctx, sweepEvery)

@@ -30,7 +30,8 @@ type Queue struct {
 }
 
 // Open creates the stream, the consumer and the buckets cfg names, or
-// updates them to cfg, and returns the queue on nc. Many processes may
+// updates them to cfg (only what differs; copies never shrink), and
+// returns the queue on nc. Many processes may
 // call it at once. The caller closes nc after the last use of the Queue.
 func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Queue, error) {
 	if err := cfg.Validate(); err != nil {
@@ -43,10 +44,10 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Queue, error) {
 	}
 	q := &Queue{cfg: cfg, log: cfg.Logger, nc: nc, js: js}
 
-	// Create, and update only when the config differs: creating what
-	// exists with the same config changes nothing, while concurrent
-	// updates from processes starting together race inside nats-server
-	// 2.15.2 (its file store's UpdateConfig against ConsumerStore).
+	auto, replicas := cfg.Replicas == 0, cfg.Replicas
+	if auto {
+		replicas = autoReplicas(nc)
+	}
 	scfg := jetstream.StreamConfig{
 		Name:        cfg.Stream,
 		Description: "mediaprep jobs waiting for a worker (payload: job id)",
@@ -55,12 +56,9 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Queue, error) {
 		Storage:     jetstream.FileStorage,
 		MaxMsgs:     cfg.MaxQueued,
 		Discard:     jetstream.DiscardNew,
-		Replicas:    cfg.Replicas,
+		Replicas:    replicas,
 	}
-	q.stream, err = js.CreateStream(ctx, scfg)
-	if errors.Is(err, jetstream.ErrStreamNameAlreadyInUse) {
-		q.stream, err = js.UpdateStream(ctx, scfg)
-	}
+	q.stream, err = q.ensureStream(ctx, scfg, auto, workQueueFit)
 	if err != nil {
 		return nil, fmt.Errorf("queue: creating stream %s: %w", cfg.Stream, err)
 	}
@@ -71,7 +69,9 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Queue, error) {
 		AckWait:       cfg.AckWait,
 		MaxDeliver:    cfg.MaxDeliver,
 		MaxAckPending: -1, // the stream's MaxMsgs bounds it
-		Replicas:      cfg.Replicas,
+		// Replicas 0: as many copies as its stream, now and after the
+		// stream grows (a number here could, in a race with a process
+		// scaling the stream, exceed it: the server refuses that).
 	}
 	q.cons, err = js.CreateConsumer(ctx, cfg.Stream, ccfg)
 	if errors.Is(err, jetstream.ErrConsumerExists) {
@@ -88,11 +88,8 @@ func Open(ctx context.Context, nc *nats.Conn, cfg Config) (*Queue, error) {
 		{&q.limits, jetstream.KeyValueConfig{Bucket: cfg.LimitsBucket, Description: "mediaprep shared rate limits"}},
 	}
 	for _, b := range buckets {
-		b.cfg.Storage, b.cfg.Replicas = jetstream.FileStorage, cfg.Replicas
-		*b.kv, err = js.CreateKeyValue(ctx, b.cfg)
-		if errors.Is(err, jetstream.ErrBucketExists) {
-			*b.kv, err = js.UpdateKeyValue(ctx, b.cfg)
-		}
+		b.cfg.Storage, b.cfg.Replicas = jetstream.FileStorage, replicas
+		*b.kv, err = q.ensureBucket(ctx, b.cfg, auto)
 		if err != nil {
 			return nil, fmt.Errorf("queue: creating key-value bucket %s: %w", b.cfg.Bucket, err)
 		}
@@ -121,17 +118,20 @@ func (q *Queue) Enqueue(ctx context.Context, j Job) (Job, error) {
 	if err != nil {
 		return Job{}, fmt.Errorf("queue: job %s: %w", j.ID, err)
 	}
-	if _, err := q.jobs.Create(ctx, j.ID, data); err != nil {
+	if err := call(ctx, func(ctx context.Context) error { _, err := q.jobs.Create(ctx, j.ID, data); return err }); err != nil {
 		if isConflict(err) {
 			return Job{}, fmt.Errorf("%w: %s; enqueue it under another id", ErrExists, j.ID)
 		}
 		return Job{}, fmt.Errorf("queue: storing job %s: %w", j.ID, err)
 	}
-	if _, err := q.js.Publish(ctx, q.subject(j.ID), []byte(j.ID), jetstream.WithMsgID(j.ID)); err != nil {
+	if err := call(ctx, func(ctx context.Context) error {
+		_, err := q.js.Publish(ctx, q.subject(j.ID), []byte(j.ID), jetstream.WithMsgID(j.ID))
+		return err
+	}); err != nil {
 		// Without its message nobody would run the job: take the record
 		// back. (Should the publish have been stored after all, a worker
 		// finds no record and drops the message.)
-		if derr := q.jobs.Delete(context.WithoutCancel(ctx), j.ID); derr != nil {
+		if derr := call(context.WithoutCancel(ctx), func(ctx context.Context) error { return q.jobs.Delete(ctx, j.ID) }); derr != nil {
 			q.log.Error("queue: removing the record of a job that was not queued", "job", j.ID, "err", derr)
 		}
 		if isFull(err) {
@@ -156,7 +156,10 @@ func (q *Queue) Requeue(ctx context.Context, id string) (bool, error) {
 	if j.State.Final() {
 		return false, nil
 	}
-	_, err = q.stream.GetLastMsgForSubject(ctx, q.subject(id))
+	err = call(ctx, func(ctx context.Context) error {
+		_, err := q.stream.GetLastMsgForSubject(ctx, q.subject(id))
+		return err
+	})
 	switch {
 	case err == nil:
 		return false, nil // waiting or running
@@ -165,7 +168,11 @@ func (q *Queue) Requeue(ctx context.Context, id string) (bool, error) {
 	}
 	// The same message id as Enqueue's: should that publish be in
 	// flight right now, the server keeps one of the two.
-	ack, err := q.js.Publish(ctx, q.subject(id), []byte(id), jetstream.WithMsgID(id))
+	var ack *jetstream.PubAck
+	err = call(ctx, func(ctx context.Context) error {
+		ack, err = q.js.Publish(ctx, q.subject(id), []byte(id), jetstream.WithMsgID(id))
+		return err
+	})
 	if err != nil {
 		if isFull(err) {
 			return false, fmt.Errorf("%w: %w", ErrQueueFull, err)
@@ -189,7 +196,8 @@ func (q *Queue) get(ctx context.Context, id string) (Job, uint64, error) {
 	if !validID.MatchString(id) {
 		return Job{}, 0, fmt.Errorf("%w: %q", ErrNotFound, id)
 	}
-	e, err := q.jobs.Get(ctx, id)
+	var e jetstream.KeyValueEntry
+	err := call(ctx, func(ctx context.Context) (err error) { e, err = q.jobs.Get(ctx, id); return err })
 	if errors.Is(err, jetstream.ErrKeyNotFound) || errors.Is(err, jetstream.ErrKeyDeleted) {
 		return Job{}, 0, fmt.Errorf("%w: %s", ErrNotFound, id)
 	}
@@ -222,7 +230,7 @@ func (q *Queue) Update(ctx context.Context, id string, fn func(*Job) error) (Job
 		if err != nil {
 			return Job{}, fmt.Errorf("queue: job %s: %w", id, err)
 		}
-		_, err = q.jobs.Update(ctx, id, data, rev)
+		err = call(ctx, func(ctx context.Context) error { _, err := q.jobs.Update(ctx, id, data, rev); return err })
 		switch {
 		case err == nil:
 			return j, nil
@@ -238,7 +246,8 @@ func (q *Queue) Update(ctx context.Context, id string, fn func(*Job) error) (Job
 func (q *Queue) Depth(ctx context.Context) (int, error) {
 	// A work-queue stream holds exactly the messages not acked yet:
 	// waiting and running. (The consumer's pending counts lag behind.)
-	info, err := q.stream.Info(ctx)
+	var info *jetstream.StreamInfo
+	err := call(ctx, func(ctx context.Context) (err error) { info, err = q.stream.Info(ctx); return err })
 	if err != nil {
 		return 0, fmt.Errorf("queue: stream %s: %w", q.cfg.Stream, err)
 	}
@@ -247,7 +256,7 @@ func (q *Queue) Depth(ctx context.Context) (int, error) {
 
 // Ping checks that the stream answers.
 func (q *Queue) Ping(ctx context.Context) error {
-	if _, err := q.stream.Info(ctx); err != nil {
+	if err := call(ctx, func(ctx context.Context) error { _, err := q.stream.Info(ctx); return err }); err != nil {
 		return fmt.Errorf("queue: stream %s: %w", q.cfg.Stream, err)
 	}
 	return nil
@@ -279,3 +288,17 @@ func isFull(err error) bool {
 
 // jsErrStoreFailed is the server's JSStreamStoreFailedF error code.
 const jsErrStoreFailed jetstream.ErrorCode = 10077
+
+// callTimeout bounds one request to the server (nats.go's own default for
+// requests without a deadline). A caller's context may allow minutes (a
+// job's), but a request whose server went down mid-request gets no answer
+// at all: it is given up on after this, and retried by the caller, which
+// reaches another node.
+const callTimeout = 5 * time.Second
+
+// call runs f with ctx bounded by callTimeout.
+func call(ctx context.Context, f func(context.Context) error) error {
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	return f(ctx)
+}

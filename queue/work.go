@@ -68,8 +68,9 @@ const (
 )
 
 const (
-	fetchWait  = 20 * time.Second // one pull request waits this long for jobs
-	sweepEvery = time.Minute      // see sweep
+	fetchWait      = 20 * time.Second // one pull request waits this long for jobs
+	fetchHeartbeat = 2 * time.Second  // the server shows it holds the pull request this often
+	sweepEvery     = time.Minute      // see sweep
 )
 
 // Work runs jobs with h until ctx ends, at most opt.Concurrency at once,
@@ -99,16 +100,16 @@ func (q *Queue) Work(ctx context.Context, opt WorkOptions, h Handler) error {
 	hctx, stopHandlers := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopHandlers()
 	var running sync.WaitGroup
-	err = q.pull(ctx, opt.Concurrency, func(msg jetstream.Msg) { q.handle(hctx, msg, h) }, &running)
+	err = q.pull(ctx, q.cons, opt.Concurrency, func(msg jetstream.Msg) { q.handle(hctx, msg, h) }, &running)
 	grace := time.AfterFunc(opt.Grace, stopHandlers)
 	running.Wait()
 	grace.Stop()
 	return err
 }
 
-// pull fetches messages and runs each with run on a goroutine of its own
-// in running, at most concurrency at once, until ctx ends.
-func (q *Queue) pull(ctx context.Context, concurrency int, run func(jetstream.Msg), running *sync.WaitGroup) error {
+// pull fetches messages from cons and runs each with run on a goroutine
+// of its own in running, at most concurrency at once, until ctx ends.
+func (q *Queue) pull(ctx context.Context, cons jetstream.Consumer, concurrency int, run func(jetstream.Msg), running *sync.WaitGroup) error {
 	slots := make(chan struct{}, concurrency) // one per running handler
 	pause := newBackoff()
 	for ctx.Err() == nil {
@@ -129,7 +130,7 @@ func (q *Queue) pull(ctx context.Context, concurrency int, run func(jetstream.Ms
 			}
 		}
 
-		got, err := q.fetch(ctx, n, func(msg jetstream.Msg) {
+		got, err := q.fetch(ctx, cons, n, func(msg jetstream.Msg) {
 			running.Go(func() {
 				defer func() { <-slots }()
 				run(msg)
@@ -143,7 +144,7 @@ func (q *Queue) pull(ctx context.Context, concurrency int, run func(jetstream.Ms
 				return fmt.Errorf("queue: the NATS connection is closed: %w", err)
 			}
 			d := pause.next()
-			q.log.Warn("queue: fetching jobs failed; trying again", "err", err, "in", d)
+			q.log.Warn("queue: fetching messages failed; trying again", "consumer", cons.CachedInfo().Name, "err", err, "in", d)
 			sleep(ctx, d)
 			continue
 		}
@@ -152,12 +153,16 @@ func (q *Queue) pull(ctx context.Context, concurrency int, run func(jetstream.Ms
 	return nil
 }
 
-// fetch pulls up to n messages and starts each with run. It returns how
-// many it started. Messages that arrive after ctx ended go straight back.
-func (q *Queue) fetch(ctx context.Context, n int, run func(jetstream.Msg)) (int, error) {
+// fetch pulls up to n messages from cons and starts each with run. It
+// returns how many it started. Messages that arrive after ctx ended go
+// straight back.
+func (q *Queue) fetch(ctx context.Context, cons jetstream.Consumer, n int, run func(jetstream.Msg)) (int, error) {
 	fctx, cancel := context.WithTimeout(ctx, fetchWait)
 	defer cancel()
-	batch, err := q.cons.Fetch(n, jetstream.FetchContext(fctx))
+	// Heartbeats: a pull request left on a node that went down (or with
+	// a consumer leader that moved) is noticed in 2 heartbeats instead of
+	// waiting out fetchWait.
+	batch, err := cons.Fetch(n, jetstream.FetchContext(fctx), jetstream.FetchHeartbeat(fetchHeartbeat))
 	if err != nil {
 		return 0, err
 	}
@@ -165,7 +170,7 @@ func (q *Queue) fetch(ctx context.Context, n int, run func(jetstream.Msg)) (int,
 	for msg := range batch.Messages() {
 		if ctx.Err() != nil {
 			if err := msg.Nak(); err != nil {
-				q.log.Warn("queue: handing back a job fetched while stopping; it returns after AckWait", "job", string(msg.Data()), "err", err)
+				q.log.Warn("queue: handing back a message fetched while stopping; it returns after AckWait", "subject", msg.Subject(), "err", err)
 			}
 			continue
 		}
@@ -203,7 +208,7 @@ func (q *Queue) handle(ctx context.Context, msg jetstream.Msg, h Handler) {
 		return
 	}
 
-	stop := q.keepAlive(msg, log)
+	stop := keepAlive(msg, q.cfg.AckWait/3, log)
 	err = safely(ctx, h, &Delivery{Job: j, Attempt: attempt, Log: log, maxDeliver: q.cfg.MaxDeliver})
 	stop()
 
@@ -234,13 +239,13 @@ func (q *Queue) handle(ctx context.Context, msg jetstream.Msg, h Handler) {
 	}
 }
 
-// keepAlive tells the server every AckWait/3 that msg is still being
+// keepAlive tells the server every interval that msg is still being
 // worked on, until the returned stop is called.
-func (q *Queue) keepAlive(msg jetstream.Msg, log *slog.Logger) (stop func()) {
+func keepAlive(msg jetstream.Msg, every time.Duration, log *slog.Logger) (stop func()) {
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		t := time.NewTicker(q.cfg.AckWait / 3)
+		t := time.NewTicker(every)
 		defer t.Stop()
 		for {
 			select {

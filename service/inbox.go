@@ -61,7 +61,12 @@ type InboxConfig struct {
 	// notifications MinIO or versitygw publish, for instant pickup.
 	Events       Subscriber
 	EventSubject string
-	TempDir      string // where sidecars are fetched; required
+	// DurableEvents, when set, delivers the bucket events through a
+	// durable consumer shared by every process (queue.ConsumeEvents): an
+	// event is done only once its file is queued (or has its job), and
+	// comes back while the queue cannot take it. Use it instead of Events.
+	DurableEvents EventSource
+	TempDir       string // where sidecars are fetched; required
 	// Finish, when set, is given a failed job whose source is still in
 	// the inbox (the queue gave up on it): Worker.Finish moves it to
 	// failed/ with its error file.
@@ -127,6 +132,12 @@ func NewInbox(cfg InboxConfig) (*Inbox, error) {
 // until ctx is done.
 func (in *Inbox) Run(ctx context.Context) error {
 	defer in.stop()
+	durable := make(chan error, 1)
+	if in.cfg.DurableEvents != nil {
+		dctx, cancel := context.WithCancel(ctx)
+		defer func() { cancel(); <-durable }()
+		go func() { durable <- in.cfg.DurableEvents(dctx, in.handleEvent) }()
+	}
 	if in.cfg.Events != nil {
 		unsub, err := in.cfg.Events(in.cfg.EventSubject, func(data []byte) { in.event(ctx, data) })
 		if err != nil {
@@ -151,6 +162,15 @@ func (in *Inbox) Run(ctx context.Context) error {
 		select {
 		case <-ctx.Done():
 			return nil
+		case err := <-durable:
+			durable <- nil // for the deferred wait
+			if ctx.Err() != nil {
+				return nil
+			}
+			if err == nil {
+				err = errors.New("stopped")
+			}
+			return fmt.Errorf("service: bucket events: %w", err)
 		case <-t.C:
 		}
 	}

@@ -84,7 +84,7 @@ func newTestInbox(t *testing.T, dir *storage.Dir, jobs *memInboxJobs, settle tim
 	return in
 }
 
-func newTestDir(t *testing.T) (*storage.Dir, string) {
+func newTestDir(t testing.TB) (*storage.Dir, string) {
 	t.Helper()
 	root := t.TempDir()
 	dir, err := storage.NewDir(storage.DirConfig{Root: root, PublicBaseURL: "http://127.0.0.1:1"})
@@ -95,7 +95,7 @@ func newTestDir(t *testing.T) (*storage.Dir, string) {
 }
 
 // put writes a file into the folder with the given age.
-func put(t *testing.T, root, key, content string, age time.Duration) {
+func put(t testing.TB, root, key, content string, age time.Duration) {
 	t.Helper()
 	p := filepath.Join(root, filepath.FromSlash(key))
 	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {

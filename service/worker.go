@@ -88,6 +88,14 @@ type WorkerConfig struct {
 	Timeout      time.Duration // one delivery of a job; default 15 min
 	Metrics      *Metrics
 	Logger       *slog.Logger
+
+	// Journal, when set, keeps each send's answer on local disk until
+	// the job's record has it (see Journal).
+	Journal *Journal
+	// RecordPause is the longest pause between two tries of recording a
+	// send's answer in its job; tries go on until it is recorded or the
+	// process stops. Default 10s.
+	RecordPause time.Duration
 }
 
 // Worker runs queued jobs: fetch the source, prepare, store, link, post
@@ -112,6 +120,9 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 	if cfg.Timeout <= 0 {
 		cfg.Timeout = 15 * time.Minute
 	}
+	if cfg.RecordPause <= 0 {
+		cfg.RecordPause = 10 * time.Second
+	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
@@ -130,6 +141,17 @@ func (w *Worker) Handle(ctx context.Context, d *queue.Delivery) error {
 	job := d.Job
 	log := w.log.With("job", job.ID)
 	ctx = WithJob(ctx, job.ID)
+	if p, ok := w.cfg.Journal.Pending(job.ID); ok && job.IDMessage == "" {
+		// This process sent it; the answer is not in the record yet.
+		j, err := w.record(ctx, job.ID, p, log)
+		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			return queue.RetryLater(err, time.Minute)
+		}
+		job = j
+	}
 	switch {
 	case job.State == queue.StatePosted:
 		return w.settle(ctx, job, log, d.LastAttempt()) // posted; the source may not have been moved yet
@@ -167,7 +189,7 @@ func (w *Worker) Handle(ctx context.Context, d *queue.Delivery) error {
 
 	runCtx, cancel := context.WithTimeout(ctx, w.cfg.Timeout)
 	defer cancel()
-	send := &guardedSender{Sender: w.cfg.Send, jobs: w.cfg.Jobs, id: job.ID, token: newJobID(), metrics: w.cfg.Metrics}
+	send := &guardedSender{Sender: w.cfg.Send, jobs: w.cfg.Jobs, id: job.ID, token: newJobID(), metrics: w.cfg.Metrics, life: ctx}
 	var err error
 	if job.Options.Text != "" {
 		job, err = w.sendText(runCtx, job, send, log)
@@ -179,6 +201,9 @@ func (w *Worker) Handle(ctx context.Context, d *queue.Delivery) error {
 		// that the job is looked at again whatever becomes of that one.
 		log.Warn("another delivery of this job is posting it; looking again later")
 		return queue.RetryLater(err, time.Minute)
+	}
+	if err == nil && job.ErrorCode == codeLateRecord {
+		return nil // its source went to failed/ with the outcome_unknown it had
 	}
 	if err == nil {
 		return w.posted(ctx, job, log, d.LastAttempt())
@@ -256,7 +281,7 @@ func (w *Worker) publish(ctx context.Context, job queue.Job, send *guardedSender
 	if err != nil {
 		return job, err
 	}
-	ledger := &jobLedger{jobs: w.cfg.Jobs, id: job.ID, log: log}
+	ledger := &jobLedger{w: w, ctx: send.life, id: job.ID, log: log}
 	pub := pipeline.NewPublisher(pl, w.cfg.Bucket, w.cfg.Check, send,
 		pipeline.PublisherConfig{Ledger: ledger, DryRun: w.cfg.DryRun, Logger: log})
 
@@ -401,6 +426,9 @@ type guardedSender struct {
 	id      string
 	token   string
 	metrics *Metrics
+	// life is the delivery's context: recording a send is tried until it
+	// ends (shutdown), whatever the job's own timeout.
+	life context.Context
 
 	mu   sync.Mutex
 	sent bool // a request went out that may have posted the status
@@ -493,7 +521,7 @@ func (g *guardedSender) SendTextStatus(ctx context.Context, s greenapi.TextStatu
 
 // sendText posts a text status, recording idMessage (durably, as the
 // ledger does) before it returns.
-func (w *Worker) sendText(ctx context.Context, job queue.Job, send Sender, log *slog.Logger) (queue.Job, error) {
+func (w *Worker) sendText(ctx context.Context, job queue.Job, send *guardedSender, log *slog.Logger) (queue.Job, error) {
 	st := greenapi.TextStatus{
 		Message: job.Options.Text, BackgroundColor: job.Options.BackgroundColor,
 		Font: job.Options.Font, Participants: job.Options.Participants,
@@ -507,7 +535,7 @@ func (w *Worker) sendText(ctx context.Context, job queue.Job, send Sender, log *
 		IDMessage: sent.IDMessage, DryRun: w.cfg.DryRun, OutcomeUnknown: err != nil,
 		PostedAt: time.Now().UTC().Truncate(time.Second),
 	}
-	if rerr := (&jobLedger{jobs: w.cfg.Jobs, id: job.ID, log: log}).Record("", rec); rerr != nil {
+	if rerr := (&jobLedger{w: w, ctx: send.life, id: job.ID, log: log}).Record("", rec); rerr != nil {
 		return job, fmt.Errorf("posted as %s, recording it failed: %w", sent.IDMessage, rerr)
 	}
 	if err != nil {
@@ -735,6 +763,10 @@ func (w *Worker) moveSource(ctx context.Context, job queue.Job, prefix string) (
 
 var errFinal = errors.New("job already final")
 
+// codeLateRecord marks a job given up as outcome_unknown whose send's
+// answer was recorded after all (applySend).
+const codeLateRecord = "late_record"
+
 // update writes a change to the job record, logging a failure: state
 // updates along the way are informative; the ones that matter (posted,
 // idMessage) are checked by their callers.
@@ -756,13 +788,14 @@ func redactLink(u string) string {
 // finds the job's own post there and records idMessage in it, durably,
 // before Publish returns and so before the delivery is acked.
 type jobLedger struct {
-	jobs JobStore
-	id   string
-	log  *slog.Logger
+	w   *Worker
+	ctx context.Context // recording is tried until it ends
+	id  string
+	log *slog.Logger
 }
 
 func (l *jobLedger) Lookup(postID string) (pipeline.Posted, bool) {
-	j, err := l.jobs.Get(context.Background(), l.id)
+	j, err := l.w.cfg.Jobs.Get(context.Background(), l.id)
 	if err != nil || (j.IDMessage == "" && !j.OutcomeUnknown) {
 		return pipeline.Posted{}, false
 	}
@@ -774,26 +807,11 @@ func (l *jobLedger) Lookup(postID string) (pipeline.Posted, bool) {
 	}, true
 }
 
+// Record writes the send down in the journal, then in the job, tried
+// without a cap until the delivery's context ends (Worker.record).
 func (l *jobLedger) Record(_ string, p pipeline.Posted) error {
-	// The send happened: write it down even if the delivery's context
-	// has just been canceled, retrying for a while.
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	var err error
-	for try := 0; ; try++ {
-		if _, err = l.jobs.Update(ctx, l.id, func(j *queue.Job) error {
-			setPosted(j, p)
-			return nil
-		}); err == nil {
-			return nil
-		}
-		l.log.Warn("recording idMessage", "err", err, "try", try+1)
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("%w: %w", errQueue, err)
-		case <-time.After(time.Second):
-		}
-	}
+	_, err := l.w.record(l.ctx, l.id, p, l.log)
+	return err
 }
 
 // stageClock times the stages of one job for the metrics.

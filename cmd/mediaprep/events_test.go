@@ -61,7 +61,7 @@ func TestServeBucketEvents(t *testing.T) {
 
 	p, _ := c.serve("serve", []string{"MEDIAPREP_INBOX_POLL=1h", "MEDIAPREP_S3_EVENTS_SUBJECT=" + subject}, "--workers", "1")
 	waitFor(t, 10*time.Second, "serve to listen to bucket events", func() bool {
-		return logField(p.out.String(), "listening to bucket events", "subject") == subject
+		return logField(p.out.String(), "queue: consuming bucket events", "subject") == subject
 	})
 
 	// records returns the eventName and key of every record published.

@@ -42,6 +42,7 @@ type serveFlags struct {
 	grace         time.Duration
 	ackWait       time.Duration
 	maxDeliver    int
+	replicas      int
 	maxUpload     int64
 	maxUploads    int
 	maxQueued     int
@@ -50,6 +51,7 @@ type serveFlags struct {
 	settle        time.Duration
 	eventsSubject string
 	http          httpFlags
+	pollSet       bool // --poll or MEDIAPREP_INBOX_POLL given
 }
 
 // serveEnv reads a setting with its default; flags override it.
@@ -91,6 +93,20 @@ func (e *serveEnv) num(name string, def int) int {
 	return n
 }
 
+// replicas reads a replica count: 0 (automatic) to 5.
+func (e *serveEnv) replicas(name string) int {
+	v := e.getenv(name)
+	if v == "" {
+		return 0
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 || n > 5 {
+		e.errs = append(e.errs, fmt.Errorf("%s=%q: want 1 to 5, or 0 for automatic", name, v))
+		return 0
+	}
+	return n
+}
+
 func (e *serveEnv) size(name string, def int64) int64 {
 	v := e.getenv(name)
 	if v == "" {
@@ -127,7 +143,7 @@ func parseSize(s string) (int64, error) {
 func (f *serveFlags) add(fl *pflag.FlagSet, getenv func(string) string, withAPI bool) *serveEnv {
 	e := &serveEnv{getenv: getenv}
 	addSettingFlags(fl, &f.settings, getenv)
-	fl.StringVar(&f.data, "data", e.str("MEDIAPREP_DATA_DIR", "mediaprep-data"), "data folder: embedded queue, local storage and inbox, temp files [MEDIAPREP_DATA_DIR]")
+	fl.StringVar(&f.data, "data", e.str("MEDIAPREP_DATA_DIR", "mediaprep-data"), "data folder: embedded queue, local storage and inbox, temp files, the journal of sends not yet recorded (keep it on a persistent volume) [MEDIAPREP_DATA_DIR]")
 	// No default from the environment: --help would show a URL that may
 	// hold credentials. runService reads MEDIAPREP_NATS_URL itself.
 	fl.StringVar(&f.natsURL, "nats", "", "NATS server(s) to join instead of the embedded one, e.g. nats://10.0.0.5:4222 [MEDIAPREP_NATS_URL]")
@@ -137,6 +153,7 @@ func (f *serveFlags) add(fl *pflag.FlagSet, getenv func(string) string, withAPI 
 	fl.DurationVar(&f.grace, "grace", e.dur("MEDIAPREP_SHUTDOWN_GRACE", 60*time.Second), "on SIGTERM, how long running jobs may go on before they are put back in the queue [MEDIAPREP_SHUTDOWN_GRACE]")
 	fl.DurationVar(&f.ackWait, "ack-wait", e.dur("MEDIAPREP_QUEUE_ACK_WAIT", 30*time.Second), "a job whose worker stops answering for this long is given to another worker [MEDIAPREP_QUEUE_ACK_WAIT]")
 	fl.IntVar(&f.maxDeliver, "max-deliver", e.num("MEDIAPREP_QUEUE_MAX_DELIVER", 10), "deliveries of a job before it fails [MEDIAPREP_QUEUE_MAX_DELIVER]")
+	fl.IntVar(&f.replicas, "replicas", e.replicas("MEDIAPREP_QUEUE_REPLICAS"), "copies of the queue's stream and buckets in a NATS cluster, 1 to 5; 0: 3 on a cluster that can place them, else 1; never scales down [MEDIAPREP_QUEUE_REPLICAS]")
 	if withAPI {
 		fl.StringVar(&f.listen, "listen", e.str("MEDIAPREP_LISTEN", "127.0.0.1:8080"), "HTTP address of the API and /media/ links [MEDIAPREP_LISTEN]")
 		fl.StringVar(&f.natsListen, "nats-listen", getenv("MEDIAPREP_NATS_LISTEN"), "let the embedded NATS server listen here too, so workers and bucket events can join, e.g. 127.0.0.1:4222 [MEDIAPREP_NATS_LISTEN]")
@@ -144,7 +161,7 @@ func (f *serveFlags) add(fl *pflag.FlagSet, getenv func(string) string, withAPI 
 		fl.IntVar(&f.maxUploads, "max-uploads", e.num("MEDIAPREP_MAX_UPLOADS", service.DefaultMaxConcurrentUploads), "uploads received at once; more answer 503 [MEDIAPREP_MAX_UPLOADS]")
 		fl.IntVar(&f.maxQueued, "max-queued", e.num("MEDIAPREP_MAX_QUEUED", service.DefaultMaxQueued), "jobs waiting or running; more uploads answer 429 [MEDIAPREP_MAX_QUEUED]")
 		fl.StringVar(&f.inboxPrefix, "inbox", e.str("MEDIAPREP_INBOX_PREFIX", "inbox/"), "prefix (or folder of the data dir) watched for dropped files [MEDIAPREP_INBOX_PREFIX]")
-		fl.DurationVar(&f.poll, "poll", e.dur("MEDIAPREP_INBOX_POLL", 10*time.Second), "time between two listings of the inbox; 0: events only [MEDIAPREP_INBOX_POLL]")
+		fl.DurationVar(&f.poll, "poll", e.dur("MEDIAPREP_INBOX_POLL", 10*time.Second), "time between two listings of the inbox (5m when --events-subject is set and --poll is not); 0: events only [MEDIAPREP_INBOX_POLL]")
 		fl.DurationVar(&f.settle, "settle", e.dur("MEDIAPREP_INBOX_SETTLE", 3*time.Second), "a dropped file is taken once it is this old (a late sidecar is still honoured) [MEDIAPREP_INBOX_SETTLE]")
 		fl.StringVar(&f.eventsSubject, "events-subject", getenv("MEDIAPREP_S3_EVENTS_SUBJECT"), "NATS subject the bucket publishes its event notifications to, for instant pickup [MEDIAPREP_S3_EVENTS_SUBJECT]")
 		f.http.add(fl, e)
@@ -165,6 +182,7 @@ and Green API in dry-run until MEDIAPREP_GREENAPI_INSTANCE and
 MEDIAPREP_GREENAPI_TOKEN are set. See README for the HTTP API.`,
 		Args: usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			f.pollSet = cmd.Flags().Changed("poll") || getenv("MEDIAPREP_INBOX_POLL") != ""
 			return runService(cmd.Context(), g, &f, getenv, true)
 		},
 	}
@@ -212,6 +230,9 @@ func runService(ctx context.Context, g *globalFlags, f *serveFlags, getenv func(
 	}
 	if withAPI && f.poll == 0 && f.eventsSubject == "" {
 		return usagef("--poll 0 turns polling off, and no --events-subject is set: nothing would ever be picked up from the inbox")
+	}
+	if withAPI && f.eventsSubject != "" && !f.pollSet {
+		f.poll = 5 * time.Minute // events pick files up; the listing only reconciles
 	}
 	if f.workers < 0 || (!withAPI && f.workers == 0) {
 		return usagef("--workers %d: need at least %d", f.workers, map[bool]int{true: 0, false: 1}[withAPI])
@@ -281,7 +302,7 @@ func runService(ctx context.Context, g *globalFlags, f *serveFlags, getenv func(
 		return err
 	}
 	defer closeNATS()
-	q, err := queue.Open(ctx, nc, queue.Config{AckWait: f.ackWait, MaxDeliver: f.maxDeliver, Logger: log})
+	q, err := queue.Open(ctx, nc, queue.Config{AckWait: f.ackWait, MaxDeliver: f.maxDeliver, Replicas: f.replicas, Logger: log})
 	if err != nil {
 		return fmt.Errorf("queue: %w", err)
 	}
@@ -311,7 +332,16 @@ func runService(ctx context.Context, g *globalFlags, f *serveFlags, getenv func(
 			return err
 		}
 	}
+	// Sends whose answer is not in their job yet: kept on local disk
+	// until it is (a NATS outage, a crash), here and after a restart.
+	journal, err := service.OpenJournal(filepath.Join(f.data, "journal"), log)
+	if err != nil {
+		return err
+	}
+	defer journal.Close()
+	journal.Register(metrics)
 	worker, err := service.NewWorker(service.WorkerConfig{
+		Journal:      journal,
 		LocalSources: kept,
 		Jobs:         q, Bucket: bucket, Prep: tr, Check: storage.Checker{}, Send: send, DryRun: dryRun,
 		TempDir: filepath.Join(tmp, "work"), Layout: service.Layout{Inbox: f.inboxPrefix},
@@ -328,6 +358,7 @@ func runService(ctx context.Context, g *globalFlags, f *serveFlags, getenv func(
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	wg.Go(func() { watchQueue(runCtx, natsLost, errc, cancel) })
+	wg.Go(func() { worker.Replay(runCtx) })
 	if withAPI {
 		acfg := service.APIConfig{
 			Keys: keys, MaxUploadBytes: f.maxUpload, MaxConcurrentUploads: f.maxUploads, MaxQueued: f.maxQueued,
@@ -384,7 +415,12 @@ func runService(ctx context.Context, g *globalFlags, f *serveFlags, getenv func(
 			icfg.Poll = -1
 		}
 		if f.eventsSubject != "" {
-			icfg.Events, icfg.EventSubject = natsSubscriber(nc), f.eventsSubject
+			// Durable: a stream captures the bucket's publishes, and
+			// every serve shares one consumer of it.
+			icfg.EventSubject = f.eventsSubject
+			icfg.DurableEvents = func(ctx context.Context, h func(context.Context, []byte, int) error) error {
+				return q.ConsumeEvents(ctx, queue.EventsConfig{Subject: f.eventsSubject}, h)
+			}
 		}
 		inbox, err := service.NewInbox(icfg)
 		if err != nil {
@@ -470,17 +506,6 @@ func watchQueue(ctx context.Context, lost <-chan struct{}, errc chan<- error, ca
 	case <-lost:
 		errc <- errors.New("the embedded queue cannot store jobs until a restart (disk full): exiting so that a supervisor (systemd Restart=on-failure, docker --restart=on-failure) starts mediaprep again; stored jobs are kept")
 		cancel()
-	}
-}
-
-// natsSubscriber subscribes to core NATS messages (bucket events).
-func natsSubscriber(nc *nats.Conn) service.Subscriber {
-	return func(subject string, handle func([]byte)) (func() error, error) {
-		sub, err := nc.Subscribe(subject, func(m *nats.Msg) { handle(m.Data) })
-		if err != nil {
-			return nil, err
-		}
-		return sub.Unsubscribe, nil
 	}
 }
 
