@@ -72,6 +72,9 @@ var knownTypes = map[string]bool{
 	"application/pdf": true,
 }
 
+// MediaURL returns the media host uploads go to (no secret in it).
+func (c *Client) MediaURL() string { return c.redact(c.cfg.MediaURL) }
+
 // UploadFile hosts a file on Green API's media host and returns its
 // urlFile, a direct link that lives UploadLifetime. The body is the raw
 // file, streamed with its Content-Type. An upload posts nothing, so unlike

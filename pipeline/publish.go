@@ -128,6 +128,10 @@ type PublisherConfig struct {
 	Ledger Ledger       // optional: skip what was posted before
 	DryRun bool         // the Sender does not post; nothing is recorded
 	Logger *slog.Logger // default: discard
+	// Linker, when set, makes the links in place of Store.Link (link
+	// mode greenapi: UploadLinker); the file is still kept in the Store.
+	Linker Linker
+	Now    func() time.Time // the clock links' lives are judged by; default time.Now
 }
 
 // Publisher runs the whole recipe for a file: sniff → prepare → store →
@@ -142,6 +146,7 @@ type Publisher struct {
 	mu       sync.Mutex
 	inflight map[string]chan struct{} // post ids being published, closed when done
 	posted   map[string]Posted        // post ids this Publisher posted (or may have)
+	links    map[string]storage.Link  // links the Linker made, by content SHA-256
 }
 
 // NewPublisher returns a Publisher that prepares with pipe, stores in store,
@@ -151,7 +156,7 @@ func NewPublisher(pipe *Pipeline, store Store, check LinkChecker, send Sender, c
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Publisher{pipe: pipe, stored: store, check: check, sender: send, cfg: cfg,
-		inflight: make(map[string]chan struct{}), posted: make(map[string]Posted)}
+		inflight: make(map[string]chan struct{}), posted: make(map[string]Posted), links: make(map[string]storage.Link)}
 }
 
 // Publish prepares j.Source, stores it (or finds it already stored), checks
@@ -312,7 +317,13 @@ func (p *Publisher) store(ctx context.Context, r *run) error {
 }
 
 func (p *Publisher) link(ctx context.Context, r *run) error {
-	link, err := p.stored.Link(ctx, r.out.Key)
+	var link storage.Link
+	var err error
+	if p.cfg.Linker != nil {
+		link, err = p.linkFile(ctx, r)
+	} else {
+		link, err = p.stored.Link(ctx, r.out.Key)
+	}
 	if err != nil {
 		return err
 	}

@@ -88,6 +88,10 @@ type WorkerConfig struct {
 	Timeout      time.Duration // one delivery of a job; default 15 min
 	Metrics      *Metrics
 	Logger       *slog.Logger
+
+	// Linker, when set, makes the links instead of Bucket (link mode
+	// greenapi); the job record keeps its link for the redeliveries.
+	Linker pipeline.Linker
 }
 
 // Worker runs queued jobs: fetch the source, prepare, store, link, post
@@ -258,7 +262,7 @@ func (w *Worker) publish(ctx context.Context, job queue.Job, send *guardedSender
 	}
 	ledger := &jobLedger{jobs: w.cfg.Jobs, id: job.ID, log: log}
 	pub := pipeline.NewPublisher(pl, w.cfg.Bucket, w.cfg.Check, send,
-		pipeline.PublisherConfig{Ledger: ledger, DryRun: w.cfg.DryRun, Logger: log})
+		pipeline.PublisherConfig{Ledger: ledger, DryRun: w.cfg.DryRun, Logger: log, Linker: w.cfg.Linker})
 
 	stage := newStageClock(w.cfg.Metrics)
 	pj := pipeline.Job{

@@ -109,6 +109,14 @@ func newPublisher(ctx context.Context, log *slog.Logger, f *publishFlags, c chec
 		p.dry = &dryRunSender{client: client}
 		send = p.dry
 	}
+	if f.linkMode == linkGreenAPI {
+		if f.dryRun {
+			// A dry run sends nothing to Green API, uploads included.
+			log.Warn("dry run: links come from the bucket, not uploadFile")
+		} else {
+			pcfg.Linker = pipeline.UploadLinker{Uploader: client}
+		}
+	}
 	p.pub = pipeline.NewPublisher(pl, st, storage.Checker{}, send, pcfg)
 	return p, nil
 }

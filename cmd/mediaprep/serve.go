@@ -22,6 +22,7 @@ import (
 	"github.com/spf13/pflag"
 
 	"github.com/mediaprep/mediaprep/greenapi"
+	"github.com/mediaprep/mediaprep/pipeline"
 	"github.com/mediaprep/mediaprep/queue"
 	"github.com/mediaprep/mediaprep/service"
 	"github.com/mediaprep/mediaprep/storage"
@@ -235,6 +236,16 @@ func runService(ctx context.Context, g *globalFlags, f *serveFlags, getenv func(
 		defer ln.Close()
 	}
 
+	// Links from Green API's uploadFile: asked for, or the default when
+	// Green API credentials are set and nothing else could make a link
+	// Green API can fetch (no bucket, no public address).
+	creds := f.instance != "" || getenv("MEDIAPREP_GREENAPI_TOKEN") != ""
+	greenLinks := f.linkMode == linkGreenAPI ||
+		(f.linkMode == "" && creds && !f.dryRun && f.bucket == "" && f.publicBaseURL == "")
+	if greenLinks && !creds {
+		return usagef("link mode greenapi uploads with uploadFile: set MEDIAPREP_GREENAPI_INSTANCE and MEDIAPREP_GREENAPI_TOKEN")
+	}
+
 	// Storage: the bucket when one is configured, else the data dir.
 	var bucket service.Bucket
 	var media http.Handler
@@ -256,6 +267,8 @@ func runService(ctx context.Context, g *globalFlags, f *serveFlags, getenv func(
 				return usagef("a worker on local storage needs MEDIAPREP_PUBLIC_BASE_URL: the address of the serve process whose /media/ serves the data dir")
 			}
 			base = "http://" + ln.Addr().String()
+		}
+		if f.publicBaseURL == "" && !greenLinks {
 			log.Warn("links are served from this machine's loopback address: Green API cannot fetch them; set MEDIAPREP_PUBLIC_BASE_URL to an address it can reach, or configure a bucket", "base", base)
 		}
 		dir, err := storage.NewDir(storage.DirConfig{Root: f.data, Prefix: f.prefix, PublicBaseURL: base})
@@ -288,6 +301,13 @@ func runService(ctx context.Context, g *globalFlags, f *serveFlags, getenv func(
 	if err != nil {
 		return err
 	}
+	var linker pipeline.Linker
+	if client, ok := send.(*greenapi.Client); ok && greenLinks {
+		linker = pipeline.UploadLinker{Uploader: client}
+		log.Info("links are uploaded to Green API (uploadFile)", "mediaUrl", client.MediaURL())
+	} else if greenLinks {
+		log.Warn("dry run: links are not uploaded to Green API")
+	}
 	tcfg := transcode.NewDefaultConfig()
 	tcfg.RunTimeout = f.timeout
 	tcfg.Logger = service.JobLogger(log) // ffmpeg lines name their job
@@ -306,7 +326,7 @@ func runService(ctx context.Context, g *globalFlags, f *serveFlags, getenv func(
 	}
 	worker, err := service.NewWorker(service.WorkerConfig{
 		LocalSources: kept,
-		Jobs:         q, Bucket: bucket, Prep: tr, Check: storage.Checker{}, Send: send, DryRun: dryRun,
+		Jobs:         q, Bucket: bucket, Prep: tr, Check: storage.Checker{}, Send: send, DryRun: dryRun, Linker: linker,
 		TempDir: filepath.Join(tmp, "work"), Layout: service.Layout{Inbox: f.inboxPrefix},
 		// Several ffmpeg runs, each bounded by --timeout, plus transfers.
 		Timeout: 3*f.timeout + 5*time.Minute,

@@ -1,0 +1,95 @@
+package main
+
+import (
+	"net/http"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+)
+
+// With only Green API credentials (no bucket, no public address), serve
+// makes its links with uploadFile: an upload and an inbox drop are posted
+// with urlFile links on the Green API media host.
+func TestServeGreenAPILinksByDefault(t *testing.T) {
+	c := newCluster(t, clusterOpts{green: true})
+	p, base := c.serve("serve", nil)
+
+	code, body, _ := upload(t, base, "", sample("sample.jpg"), map[string]string{"caption": "via uploadFile"})
+	if code != http.StatusAccepted {
+		t.Fatalf("upload: %d %v", code, body)
+	}
+	j := waitFinal(t, base, "", body["id"].(string), 60*time.Second)
+	url, _ := j["url"].(string)
+	if j["state"] != "posted" || j["dryRun"] == true || !strings.HasPrefix(url, c.green.MediaURL()+"/") {
+		t.Fatalf("job %v: want posted with a link on the media host %s", j, c.green.MediaURL())
+	}
+	c.drop("inbox/clip.mp4", sample("sample.mp4"), nil)
+	waitFor(t, 90*time.Second, "the drop to be posted", func() bool { return len(c.keys("processed/")) == 1 })
+
+	ups, posted := c.green.Uploads(), c.green.Posted()
+	if len(ups) != 2 || len(posted) != 2 {
+		t.Fatalf("%d uploads, %d statuses, want 2 of each", len(ups), len(posted))
+	}
+	types := []string{}
+	for i, st := range posted {
+		if st.URLFile != ups[i].URLFile {
+			t.Errorf("status %d sent %s, not the uploaded %s", i, st.URLFile, ups[i].URLFile)
+		}
+		types = append(types, st.FetchedContentType)
+	}
+	if !slices.Equal(types, []string{"image/jpeg", "video/mp4"}) {
+		t.Errorf("links served as %v", types)
+	}
+	if out := p.out.String(); !strings.Contains(out, "links are uploaded to Green API") || strings.Contains(out, "loopback address: Green API cannot fetch them") {
+		t.Errorf("serve did not say where links come from, or warned about loopback links:\n%s", lastLines(out, 20))
+	}
+}
+
+// post and batch with --link-mode greenapi keep the prepared file in the
+// bucket and send the uploadFile link; a rerun reuses a link still alive
+// instead of uploading again.
+func TestBatchGreenAPILinksReused(t *testing.T) {
+	e := newE2E(t)
+	dir := t.TempDir()
+	copyFile(t, sample("sample.jpg"), filepath.Join(dir, "a.jpg"))
+	copyFile(t, sample("sample.wav"), filepath.Join(dir, "voice.wav"))
+	out := filepath.Join(t.TempDir(), "out")
+
+	stdout, code := e.run("batch", "--json", "--link-mode", "greenapi", "--out", out, dir)
+	if code != exitOK {
+		t.Fatalf("exit %d\n%s", code, stdout)
+	}
+	lines := parseLines(t, stdout)
+	ups := e.green.Uploads()
+	if len(lines) != 2 || len(ups) != 2 || len(e.green.Posted()) != 2 {
+		t.Fatalf("%d lines, %d uploads, %d posted; want 2 each\n%s", len(lines), len(ups), len(e.green.Posted()), stdout)
+	}
+	for _, l := range lines {
+		if !strings.HasPrefix(l.URL, e.green.MediaURL()+"/") {
+			t.Errorf("%s: link %s is not an uploadFile link", l.Source, l.URL)
+		}
+	}
+	if n := len(e.objects()); n != 2 {
+		t.Errorf("%d objects in the bucket, want the 2 prepared files kept", n)
+	}
+
+	// --force posts again: the links recorded in the ledger are reused.
+	stdout, code = e.run("batch", "--json", "--force", "--link-mode", "greenapi", "--out", out, dir)
+	if code != exitOK {
+		t.Fatalf("rerun: exit %d\n%s", code, stdout)
+	}
+	if got := len(e.green.Uploads()); got != 2 || len(e.green.Posted()) != 4 {
+		t.Errorf("rerun: %d uploads (want still 2), %d posted (want 4)", got, len(e.green.Posted()))
+	}
+
+	// post with the same content reuses nothing (no ledger) and uploads.
+	stdout, code = e.run("post", "--json", "--link-mode", "greenapi", "--caption", "again", sample("sample.jpg"))
+	if code != exitOK {
+		t.Fatalf("post: exit %d\n%s", code, stdout)
+	}
+	if l := parseLines(t, stdout); len(l) != 1 || len(e.green.Uploads()) != 3 || l[0].URL != e.green.Uploads()[2].URLFile {
+		t.Errorf("post: %s; %d uploads, want 3 with the last one sent", stdout, len(e.green.Uploads()))
+	}
+}
