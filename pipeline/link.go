@@ -81,7 +81,9 @@ func (u UploadLinker) Link(ctx context.Context, f LinkFile) (storage.Link, error
 func (p *Publisher) linkFile(ctx context.Context, r *run) (storage.Link, error) {
 	sum := r.out.SHA256
 	now := p.now()
-	alive := func(l storage.Link) bool { return l.URL != "" && (l.Expires.IsZero() || l.Expires.After(now.Add(MinLinkLife))) }
+	alive := func(l storage.Link) bool {
+		return l.URL != "" && (l.Expires.IsZero() || l.Expires.After(now.Add(MinLinkLife)))
+	}
 	p.mu.Lock()
 	l, ok := p.links[sum]
 	p.mu.Unlock()
