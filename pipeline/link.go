@@ -106,6 +106,9 @@ func (p *Publisher) linkFile(ctx context.Context, r *run) (storage.Link, error) 
 		if !ok {
 			return storage.Link{}, fmt.Errorf("pipeline: %s was found in storage, which cannot give it back to be linked", r.out.Key)
 		}
+		if err := os.MkdirAll(p.pipe.cfg.OutDir, 0o755); err != nil {
+			return storage.Link{}, fmt.Errorf("%w: %w", storage.ErrFailed, err)
+		}
 		dir, err := os.MkdirTemp(p.pipe.cfg.OutDir, ".link-")
 		if err != nil {
 			return storage.Link{}, fmt.Errorf("%w: %w", storage.ErrFailed, err)

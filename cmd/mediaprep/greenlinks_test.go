@@ -2,6 +2,8 @@ package main
 
 import (
 	"net/http"
+
+	"github.com/mediaprep/mediaprep/greenapi/greenapitest"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -25,6 +27,10 @@ func TestServeGreenAPILinksByDefault(t *testing.T) {
 	if j["state"] != "posted" || j["dryRun"] == true || !strings.HasPrefix(url, c.green.MediaURL()+"/") {
 		t.Fatalf("job %v: want posted with a link on the media host %s", j, c.green.MediaURL())
 	}
+	waitFor(t, 30*time.Second, "its delivery to be confirmed", func() bool {
+		j = job(t, base, "", body["id"].(string))
+		return j["delivery"] == "sent"
+	})
 	c.drop("inbox/clip.mp4", sample("sample.mp4"), nil)
 	waitFor(t, 90*time.Second, "the drop to be posted", func() bool { return len(c.keys("processed/")) == 1 })
 
@@ -91,5 +97,39 @@ func TestBatchGreenAPILinksReused(t *testing.T) {
 	}
 	if l := parseLines(t, stdout); len(l) != 1 || len(e.green.Uploads()) != 3 || l[0].URL != e.green.Uploads()[2].URLFile {
 		t.Errorf("post: %s; %d uploads, want 3 with the last one sent", stdout, len(e.green.Uploads()))
+	}
+}
+
+// A send whose answer was lost (outcome_unknown) is looked up in
+// getOutgoingStatuses and, being the only match, becomes posted with its
+// idMessage, never sent again; a status Green API never shows ends
+// not_confirmed.
+func TestServeDeliveryOutcomes(t *testing.T) {
+	c := newCluster(t, clusterOpts{green: true})
+	_, base := c.serve("serve", []string{"MEDIAPREP_DELIVERY_WINDOW=4s"})
+
+	c.green.Inject("sendMediaStatus", greenapitest.Fault{Status: http.StatusGatewayTimeout, Accept: true})
+	_, body, _ := upload(t, base, "", sample("sample.jpg"), map[string]string{"caption": "answer lost"})
+	id := body["id"].(string)
+	var j map[string]any
+	waitFor(t, 60*time.Second, "the lost send to be resolved", func() bool {
+		j = job(t, base, "", id)
+		return j["state"] == "posted"
+	})
+	posted := c.green.Posted()
+	note, _ := j["deliveryNote"].(string)
+	if len(posted) != 1 || j["idMessage"] != posted[0].IDMessage || j["delivery"] != "sent" || !strings.Contains(note, "resolved from getOutgoingStatuses") {
+		t.Errorf("job %v; stand-in has %d statuses", j, len(posted))
+	}
+
+	c.green.HoldStatuses(true)
+	_, body, _ = upload(t, base, "", sample("sample.jpg"), map[string]string{"caption": "never shows"})
+	id = body["id"].(string)
+	waitFor(t, 60*time.Second, "the unseen status to be not_confirmed", func() bool {
+		j = job(t, base, "", id)
+		return j["delivery"] == "not_confirmed"
+	})
+	if j["state"] != "posted" || len(c.green.Posted()) != 2 {
+		t.Errorf("job %v, %d statuses sent; want posted, sent once", j, len(c.green.Posted()))
 	}
 }

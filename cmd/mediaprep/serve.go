@@ -21,6 +21,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/mediaprep/mediaprep/delivery"
 	"github.com/mediaprep/mediaprep/greenapi"
 	"github.com/mediaprep/mediaprep/pipeline"
 	"github.com/mediaprep/mediaprep/queue"
@@ -49,6 +50,7 @@ type serveFlags struct {
 	poll          time.Duration
 	settle        time.Duration
 	eventsSubject string
+	deliveryWin   time.Duration
 }
 
 // serveEnv reads a setting with its default; flags override it.
@@ -135,6 +137,7 @@ func (f *serveFlags) add(fl *pflag.FlagSet, getenv func(string) string, withAPI 
 	fl.DurationVar(&f.timeout, "timeout", e.dur("MEDIAPREP_FFMPEG_TIMEOUT", 10*time.Minute), "deadline of one ffmpeg run [MEDIAPREP_FFMPEG_TIMEOUT]")
 	fl.DurationVar(&f.grace, "grace", e.dur("MEDIAPREP_SHUTDOWN_GRACE", 60*time.Second), "on SIGTERM, how long running jobs may go on before they are put back in the queue [MEDIAPREP_SHUTDOWN_GRACE]")
 	fl.DurationVar(&f.ackWait, "ack-wait", e.dur("MEDIAPREP_QUEUE_ACK_WAIT", 30*time.Second), "a job whose worker stops answering for this long is given to another worker [MEDIAPREP_QUEUE_ACK_WAIT]")
+	fl.DurationVar(&f.deliveryWin, "delivery-window", e.dur("MEDIAPREP_DELIVERY_WINDOW", delivery.DefaultWindow), "how long a posted status is looked for in getOutgoingStatuses before its delivery is not_confirmed; 0: not followed [MEDIAPREP_DELIVERY_WINDOW]")
 	fl.IntVar(&f.maxDeliver, "max-deliver", e.num("MEDIAPREP_QUEUE_MAX_DELIVER", 10), "deliveries of a job before it fails [MEDIAPREP_QUEUE_MAX_DELIVER]")
 	if withAPI {
 		fl.StringVar(&f.listen, "listen", e.str("MEDIAPREP_LISTEN", "127.0.0.1:8080"), "HTTP address of the API and /media/ links [MEDIAPREP_LISTEN]")
@@ -301,6 +304,10 @@ func runService(ctx context.Context, g *globalFlags, f *serveFlags, getenv func(
 	if err != nil {
 		return err
 	}
+	var tracker *delivery.Tracker
+	if client, ok := send.(*greenapi.Client); ok && f.deliveryWin > 0 {
+		tracker = delivery.New(client, delivery.Config{Window: f.deliveryWin, Logger: log})
+	}
 	var linker pipeline.Linker
 	if client, ok := send.(*greenapi.Client); ok && greenLinks {
 		linker = pipeline.UploadLinker{Uploader: client}
@@ -326,7 +333,7 @@ func runService(ctx context.Context, g *globalFlags, f *serveFlags, getenv func(
 	}
 	worker, err := service.NewWorker(service.WorkerConfig{
 		LocalSources: kept,
-		Jobs:         q, Bucket: bucket, Prep: tr, Check: storage.Checker{}, Send: send, DryRun: dryRun, Linker: linker,
+		Jobs:         q, Bucket: bucket, Prep: tr, Check: storage.Checker{}, Send: send, DryRun: dryRun, Linker: linker, Tracker: tracker,
 		TempDir: filepath.Join(tmp, "work"), Layout: service.Layout{Inbox: f.inboxPrefix},
 		// Several ffmpeg runs, each bounded by --timeout, plus transfers.
 		Timeout: 3*f.timeout + 5*time.Minute,
@@ -340,6 +347,10 @@ func runService(ctx context.Context, g *globalFlags, f *serveFlags, getenv func(
 	errc := make(chan error, 3)
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	if tracker != nil {
+		// Follows posted statuses in the background, off the job slots.
+		wg.Go(func() { tracker.Run(runCtx) })
+	}
 	if withAPI {
 		api, err := service.NewAPI(service.APIConfig{
 			Keys: keys, MaxUploadBytes: f.maxUpload, MaxConcurrentUploads: f.maxUploads, MaxQueued: f.maxQueued,
@@ -498,6 +509,7 @@ func (f *serveFlags) sender(getenv func(string) string, q *queue.Queue, m *servi
 	dry := f.dryRun || noCreds
 	if !dry {
 		gcfg.SendLimiter = q.Limiter("greenapi-send-"+gcfg.IDInstance, int(greenapi.DefaultRatePerSecond), time.Second+50*time.Millisecond)
+		gcfg.GetLimiter = q.Limiter("greenapi-get-"+gcfg.IDInstance, 1, time.Second+50*time.Millisecond)
 	}
 	client, err := greenapi.New(gcfg)
 	if err != nil {
