@@ -121,6 +121,10 @@ type Posted struct {
 	// and no answer came: the status may or may not have been posted.
 	OutcomeUnknown bool `json:"outcomeUnknown,omitempty"`
 	DryRun         bool `json:"dryRun,omitempty"`
+	// Delivery is how far the status got by getOutgoingStatuses when it
+	// was followed: pending, sent, delivered, read or not_confirmed.
+	Delivery     string `json:"delivery,omitempty"`
+	DeliveryNote string `json:"deliveryNote,omitempty"`
 }
 
 // PublisherConfig configures a Publisher.

@@ -1,7 +1,9 @@
 package main
 
 import (
+	"encoding/json"
 	"net/http"
+	"os"
 
 	"github.com/mediaprep/mediaprep/greenapi/greenapitest"
 	"path/filepath"
@@ -77,6 +79,11 @@ func TestBatchGreenAPILinksReused(t *testing.T) {
 			t.Errorf("%s: link %s is not an uploadFile link", l.Source, l.URL)
 		}
 	}
+	for _, d := range deliveries(t, stdout) {
+		if d != "sent" {
+			t.Errorf("deliveries %v, want sent", deliveries(t, stdout))
+		}
+	}
 	if n := len(e.objects()); n != 2 {
 		t.Errorf("%d objects in the bucket, want the 2 prepared files kept", n)
 	}
@@ -131,5 +138,42 @@ func TestServeDeliveryOutcomes(t *testing.T) {
 	})
 	if j["state"] != "posted" || len(c.green.Posted()) != 2 {
 		t.Errorf("job %v, %d statuses sent; want posted, sent once", j, len(c.green.Posted()))
+	}
+}
+
+func deliveries(t *testing.T, stdout string) []string {
+	t.Helper()
+	var out []string
+	for _, line := range strings.Split(strings.TrimSpace(stdout), "\n") {
+		var v struct{ Delivery string }
+		if err := json.Unmarshal([]byte(line), &v); err != nil {
+			t.Fatalf("%q: %v", line, err)
+		}
+		out = append(out, v.Delivery)
+	}
+	return out
+}
+
+// post waits at the end for its status to show; one that never does is
+// not_confirmed (still exit 0: Green API took it), recorded in the
+// ledger by batch.
+func TestBatchDeliveryNotConfirmed(t *testing.T) {
+	e := newE2E(t)
+	dir := t.TempDir()
+	copyFile(t, sample("sample.jpg"), filepath.Join(dir, "a.jpg"))
+	out := filepath.Join(t.TempDir(), "out")
+	e.green.HoldStatuses(true)
+	stdout, code := e.run("batch", "--json", "--delivery-window", "2s", "--out", out, dir)
+	if code != exitOK || !slices.Equal(deliveries(t, stdout), []string{"not_confirmed"}) {
+		t.Fatalf("exit %d, deliveries %v; want 0 and not_confirmed\n%s", code, deliveries(t, stdout), stdout)
+	}
+	b, err := os.ReadFile(filepath.Join(out, "mediaprep-ledger.jsonl"))
+	if err != nil || !strings.Contains(string(b), `"delivery":"not_confirmed"`) {
+		t.Errorf("ledger: %s (%v)", b, err)
+	}
+	// Without waiting, no delivery is reported.
+	stdout, code = e.run("post", "--json", "--delivery-window", "0", "--caption", "x", sample("sample.jpg"))
+	if code != exitOK || !slices.Equal(deliveries(t, stdout), []string{""}) {
+		t.Errorf("post --delivery-window 0: exit %d\n%s", code, stdout)
 	}
 }

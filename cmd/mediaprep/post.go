@@ -22,6 +22,7 @@ func addPublishFlags(cmd *cobra.Command, f *publishFlags, getenv func(string) st
 	fl.StringVar(&f.caption, "caption", "", "caption of picture and video statuses (at most 1024 characters)")
 	fl.StringSliceVar(&f.participants, "participants", nil, "chat ids that may see the status, e.g. 79001234567@c.us (default: all contacts)")
 	fl.StringVar(&f.backgroundColor, "background-color", "", "background of voice and text statuses, #RRGGBB")
+	fl.StringVar(&f.deliveryWin, "delivery-window", getenv("MEDIAPREP_DELIVERY_WINDOW"), "at the end, wait up to this long for each posted status to show as sent in getOutgoingStatuses (default 10m; 0: do not wait, no delivery is reported) [MEDIAPREP_DELIVERY_WINDOW]")
 	addSettingFlags(fl, &f.settings, getenv)
 }
 

@@ -13,11 +13,13 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/cwriter"
 	"github.com/vbauerster/mpb/v8/decor"
 
+	"github.com/mediaprep/mediaprep/delivery"
 	"github.com/mediaprep/mediaprep/greenapi"
 	"github.com/mediaprep/mediaprep/pipeline"
 	"github.com/mediaprep/mediaprep/storage"
@@ -32,22 +34,25 @@ type publishFlags struct {
 	caption         string
 	participants    []string
 	backgroundColor string
+	deliveryWin     string
 }
 
 // publisher is what post and batch wire up from their flags.
 type publisher struct {
-	pub    *pipeline.Publisher
-	dry    *dryRunSender // nil unless --dry-run
-	ledger *pipeline.FileLedger
-	opts   transcode.Options
-	status pipeline.Status
+	pub     *pipeline.Publisher
+	tracker *delivery.Tracker // nil: statuses are not followed
+	dry     *dryRunSender     // nil unless --dry-run
+	ledger  *pipeline.FileLedger
+	opts    transcode.Options
+	status  pipeline.Status
 }
 
 // checked are the settings of post and batch, validated.
 type checked struct {
-	opts    transcode.Options
-	storage storage.Config
-	green   greenapi.Config
+	opts     transcode.Options
+	storage  storage.Config
+	green    greenapi.Config
+	delivery time.Duration
 }
 
 // check validates every setting and flag at once, before anything is
@@ -64,6 +69,12 @@ func (f *publishFlags) check(getenv func(string) string) (checked, error) {
 	}
 	if c.green, err = f.greenConfig(getenv); err != nil {
 		errs = append(errs, err)
+	}
+	c.delivery = delivery.DefaultWindow
+	if f.deliveryWin != "" {
+		if c.delivery, err = time.ParseDuration(f.deliveryWin); err != nil || c.delivery < 0 {
+			errs = append(errs, fmt.Errorf("delivery window %q is not a duration like 10m (set --delivery-window or MEDIAPREP_DELIVERY_WINDOW)", f.deliveryWin))
+		}
 	}
 	if len(errs) > 0 {
 		return c, usageError{joinLines(errs)}
@@ -116,6 +127,9 @@ func newPublisher(ctx context.Context, log *slog.Logger, f *publishFlags, c chec
 		} else {
 			pcfg.Linker = pipeline.UploadLinker{Uploader: client}
 		}
+	}
+	if !f.dryRun && c.delivery > 0 {
+		p.tracker = delivery.New(client, delivery.Config{Window: c.delivery, First: time.Second, Logger: log})
 	}
 	p.pub = pipeline.NewPublisher(pl, st, storage.Checker{}, send, pcfg)
 	return p, nil
@@ -208,21 +222,30 @@ func (p *publisher) publishAll(ctx context.Context, f *publishFlags, jobs []pipe
 					j.Progress = func(s pipeline.Stage) { stage.set(string(s)); bar.Increment() }
 				}
 				r := p.publishOne(context.WithValue(ctx, jobKey{}, i), j)
-				if bars != nil {
-					// The file's line goes above the bars, its bar away.
-					var line bytes.Buffer
-					printPosted(&line, r)
-					if _, err := bars.Write(line.Bytes()); err != nil {
-						stdout.Write(line.Bytes())
+				p.follow(r, func(r result) {
+					if bars != nil {
+						// The file's line goes above the bars, its bar away.
+						var line bytes.Buffer
+						printPosted(&line, r)
+						if _, err := bars.Write(line.Bytes()); err != nil {
+							stdout.Write(line.Bytes())
+						}
+						if bar != nil {
+							bar.Abort(true)
+						}
+						total.Increment()
 					}
-					if bar != nil {
-						bar.Abort(true)
-					}
-					total.Increment()
-				}
-				results[i] <- r
+					results[i] <- r
+				})
 			}
 		})
+	}
+	if p.tracker != nil {
+		// Posted statuses are followed while the other files go on; the
+		// run waits for them at the end (its lines come in input order).
+		tctx, stop := context.WithCancel(ctx)
+		defer stop()
+		go p.tracker.Run(tctx)
 	}
 	for _, ch := range results {
 		r := <-ch
@@ -247,6 +270,29 @@ func (p *publisher) publishAll(ctx context.Context, f *publishFlags, jobs []pipe
 		t.summary(stdout, verb, true)
 	}
 	return t.exit(ctx)
+}
+
+// follow hands r to finish once its status showed in getOutgoingStatuses
+// (or its window ended), recording its delivery in the ledger; at once
+// when it is not followed.
+func (p *publisher) follow(r result, finish func(result)) {
+	if p.tracker == nil || r.Error != nil || r.Skipped || r.DryRun || r.IDMessage == "" {
+		finish(r)
+		return
+	}
+	r.Delivery = delivery.Pending
+	p.tracker.Follow(delivery.Watch{
+		IDMessage: r.IDMessage, SentAt: r.PostedAt.Add(-time.Second),
+		Done: func(d delivery.Result) {
+			r.Delivery, r.DeliveryNote = d.State, d.Note
+			if p.ledger != nil && d.State != delivery.Pending {
+				if err := p.ledger.Record(r.PostID, r.Posted); err != nil {
+					r.DeliveryNote += " (not recorded in the ledger: " + err.Error() + ")"
+				}
+			}
+			finish(r)
+		},
+	})
 }
 
 // print writes r as a JSON line or a readable line.
@@ -288,7 +334,11 @@ func printPosted(w io.Writer, r result) {
 		if !r.Stored {
 			stored = "already stored as"
 		}
-		fmt.Fprintf(w, "ok    %-5s %s -> %s %s (%s %s; --json shows the link)\n", r.Kind, r.Source, r.Method, r.IDMessage, stored, r.Key)
+		seen := ""
+		if r.Delivery != "" {
+			seen = "; delivery " + r.Delivery
+		}
+		fmt.Fprintf(w, "ok    %-5s %s -> %s %s (%s %s%s; --json shows the link)\n", r.Kind, r.Source, r.Method, r.IDMessage, stored, r.Key, seen)
 	}
 }
 
