@@ -24,9 +24,6 @@ import (
 const (
 	deleteRate = 10.0
 	getRate    = 1.0
-	// uploadFile has no documented limit; uploads get their own limiter at
-	// the send rate so that they never take the sends' slots.
-	uploadRate = DefaultRatePerSecond
 )
 
 // maxBody bounds how much of a response is read.
@@ -42,7 +39,7 @@ type Client struct {
 	log   *slog.Logger
 	up    *http.Client // HTTPClient with UploadTimeout
 
-	send, del, get, upload *limiter
+	send, del, get *limiter // uploadFile has no documented limit, and none here
 
 	// Retry timing; New sets the defaults, tests in this package shorten them.
 	retryBase     time.Duration // first full-jitter backoff ceiling
@@ -67,7 +64,6 @@ func New(cfg Config) (*Client, error) {
 		send:          newLimiter(cfg.RatePerSecond),
 		del:           newLimiter(deleteRate),
 		get:           newLimiter(getRate),
-		upload:        newLimiter(uploadRate),
 		retryBase:     500 * time.Millisecond,
 		retryCap:      30 * time.Second,
 		maxRetryAfter: 60 * time.Second,

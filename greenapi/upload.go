@@ -116,7 +116,7 @@ func (c *Client) UploadFile(ctx context.Context, u Upload) (Uploaded, error) {
 	start := time.Now()
 	var out Uploaded
 	err = c.do(ctx, call{
-		method: MethodUploadFile, httpMethod: http.MethodPost, lim: c.upload,
+		method: MethodUploadFile, httpMethod: http.MethodPost,
 		stream: u.Open, size: u.Size, header: h,
 		decode: func(b []byte) error {
 			if err := json.Unmarshal(b, &out); err != nil {
