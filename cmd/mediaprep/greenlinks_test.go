@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
 	"os"
@@ -175,5 +176,33 @@ func TestBatchDeliveryNotConfirmed(t *testing.T) {
 	stdout, code = e.run("post", "--json", "--delivery-window", "0", "--caption", "x", sample("sample.jpg"))
 	if code != exitOK || !slices.Equal(deliveries(t, stdout), []string{""}) {
 		t.Errorf("post --delivery-window 0: exit %d\n%s", code, stdout)
+	}
+}
+
+// With only Green API credentials, batch needs no bucket: the prepared
+// files stay under --out and the links come from uploadFile.
+func TestBatchWithoutBucket(t *testing.T) {
+	needFFmpeg(t)
+	green := greenapitest.NewServer(t, testInstance, testToken)
+	env := map[string]string{
+		"MEDIAPREP_GREENAPI_URL": green.URL(), "MEDIAPREP_GREENAPI_INSTANCE": testInstance, "MEDIAPREP_GREENAPI_TOKEN": testToken,
+	}
+	dir := t.TempDir()
+	copyFile(t, sample("sample.jpg"), filepath.Join(dir, "a.jpg"))
+	out := filepath.Join(t.TempDir(), "out")
+	var stdout, stderr bytes.Buffer
+	code := run(t.Context(), []string{"-v", "--log-json", "batch", "--json", "--out", out, dir}, func(k string) string { return env[k] }, &stdout, &stderr)
+	lines := parseLines(t, stdout.String())
+	if code != exitOK || len(lines) != 1 || len(green.Uploads()) != 1 || lines[0].URL != green.Uploads()[0].URLFile {
+		t.Fatalf("exit %d, %d uploads\n%s\n%s", code, len(green.Uploads()), stdout.String(), lastLines(stderr.String(), 10))
+	}
+	if _, err := os.Stat(filepath.Join(out, lines[0].Key)); err != nil {
+		t.Errorf("the prepared file is not kept under --out: %v", err)
+	}
+	if strings.Contains(stdout.String()+stderr.String(), testToken) {
+		t.Error("the token was printed")
+	}
+	for _, msg := range green.Errors() {
+		t.Errorf("stand-in refused: %s", msg)
 	}
 }

@@ -53,6 +53,7 @@ type checked struct {
 	storage  storage.Config
 	green    greenapi.Config
 	delivery time.Duration
+	local    bool // no bucket: link mode greenapi, files kept under --out
 }
 
 // check validates every setting and flag at once, before anything is
@@ -64,7 +65,16 @@ func (f *publishFlags) check(getenv func(string) string) (checked, error) {
 	if c.opts, err = f.options(); err != nil {
 		errs = append(errs, err)
 	}
-	if c.storage, err = f.storageConfig(); err != nil {
+	// Without a bucket, links from uploadFile need none: the prepared
+	// files are kept in --out instead. That is the default when Green API
+	// credentials are set and no storage setting at all is.
+	creds := f.instance != "" || getenv("MEDIAPREP_GREENAPI_TOKEN") != ""
+	noStorage := f.endpoint == "" && f.pathStyle == "" && f.linkTTL == "" && f.publicBaseURL == ""
+	c.local = f.bucket == "" && !f.dryRun && (f.linkMode == linkGreenAPI ||
+		(f.linkMode == "" && noStorage && creds))
+	if c.local {
+		f.linkMode = linkGreenAPI
+	} else if c.storage, err = f.storageConfig(); err != nil {
 		errs = append(errs, err)
 	}
 	if c.green, err = f.greenConfig(getenv); err != nil {
@@ -90,7 +100,15 @@ func newPublisher(ctx context.Context, log *slog.Logger, f *publishFlags, c chec
 	if err != nil {
 		return nil, usageError{err}
 	}
-	st, err := storage.New(ctx, c.storage)
+	var st pipeline.Store
+	if c.local {
+		// Links come from uploadFile; the Dir only keeps the files (its
+		// own links are never made).
+		st, err = storage.NewDir(storage.DirConfig{Root: f.out, Prefix: f.prefix, PublicBaseURL: "http://unused.invalid"})
+		log.Info("no bucket: prepared files are kept in --out and linked with Green API's uploadFile", "out", f.out)
+	} else {
+		st, err = storage.New(ctx, c.storage)
+	}
 	if err != nil {
 		return nil, usageError{err}
 	}
