@@ -804,6 +804,9 @@ func TestStatusesListStatsDelete(t *testing.T) {
 	if err := json.Unmarshal([]byte(stdout), &list); code != exitOK || err != nil || len(list) != 1 || list[0].IDMessage != id {
 		t.Fatalf("statuses: exit %d, %v: %s", code, err, stdout)
 	}
+	if stdout, _ := e.run("statuses"); !strings.Contains(stdout, id+"  imageMessage        sent      sample.jpg") {
+		t.Errorf("statuses: want %s as a sent picture:\n%s", id, stdout)
+	}
 	if stdout, code := e.run("statuses", "--stats", id); code != exitOK || !strings.Contains(stdout, "79007654321@c.us") || !strings.Contains(stdout, "2 participants") {
 		t.Errorf("--stats: exit %d\n%s", code, stdout)
 	}
