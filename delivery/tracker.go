@@ -73,7 +73,7 @@ type Watch struct {
 	// For a lost answer: the status is the only one of Method sent since
 	// SentAt (a minute of clock skew allowed) whose caption (media) or
 	// text (text status) is Text.
-	Method string // sendMediaStatus, sendVoiceStatus or sendTextStatus
+	Method string // sendMediaStatus, sendVoiceStatus or sendTextStatus; "" any media
 	Text   string
 	// Done is called once, from the Tracker's goroutine, with the outcome.
 	Done func(Result)
@@ -96,7 +96,7 @@ type Tracker struct {
 
 	mu      sync.Mutex
 	watches []*Watch
-	known   map[string]bool // idMessages followed by id: never the match of a lost answer
+	known   map[string]time.Time // idMessages followed by id (and when): never the match of a lost answer
 	wake    chan struct{}
 	idle    chan struct{} // closed while no watch is pending
 }
@@ -105,7 +105,7 @@ type Tracker struct {
 func New(l Lister, cfg Config) *Tracker {
 	idle := make(chan struct{})
 	close(idle)
-	return &Tracker{list: l, cfg: cfg.withDefaults(), known: map[string]bool{}, wake: make(chan struct{}, 1), idle: idle}
+	return &Tracker{list: l, cfg: cfg.withDefaults(), known: map[string]time.Time{}, wake: make(chan struct{}, 1), idle: idle}
 }
 
 // Follow starts following w; it never blocks. w.Done is called once.
@@ -119,7 +119,7 @@ func (t *Tracker) Follow(w Watch) {
 	}
 	t.watches = append(t.watches, &w)
 	if w.IDMessage != "" {
-		t.known[w.IDMessage] = true
+		t.known[w.IDMessage] = w.SentAt
 	}
 	t.mu.Unlock()
 	select {
@@ -208,6 +208,11 @@ func (t *Tracker) look(ctx context.Context) {
 	}
 	clear(t.watches[len(keep):])
 	t.watches = keep
+	for id, at := range t.known {
+		if now.Sub(at) > 2*t.cfg.Window+24*time.Hour {
+			delete(t.known, id) // out of any listing a lost answer is matched against
+		}
+	}
 	if len(keep) == 0 {
 		close(t.idle)
 	}
@@ -238,7 +243,7 @@ func (t *Tracker) settle(w *Watch, list []greenapi.OutgoingStatus, byID map[stri
 	// A lost answer: look for the one status it can be.
 	var match []greenapi.OutgoingStatus
 	for _, s := range list {
-		if t.known[s.IDMessage] || !sameKind(w.Method, s) || s.Timestamp < w.SentAt.Add(-time.Minute).Unix() {
+		if _, ok := t.known[s.IDMessage]; ok || !sameKind(w.Method, s) || s.Timestamp < w.SentAt.Add(-time.Minute).Unix() {
 			continue
 		}
 		if textOf(s) == w.Text {
@@ -248,10 +253,10 @@ func (t *Tracker) settle(w *Watch, list []greenapi.OutgoingStatus, byID map[stri
 	switch {
 	case len(match) == 1 && shown(match[0].StatusMessage) != "":
 		s := match[0]
-		t.known[s.IDMessage] = true
+		t.known[s.IDMessage] = now
 		return Result{State: shown(s.StatusMessage), IDMessage: s.IDMessage, SeenAfter: after,
-			Note: fmt.Sprintf("resolved from getOutgoingStatuses: the only %s %s since the send is %s, sent at %s",
-				w.Method, describe(w), s.IDMessage, time.Unix(s.Timestamp, 0).UTC().Format(time.RFC3339))}, true
+			Note: fmt.Sprintf("resolved from getOutgoingStatuses: the only %s since the send is %s, sent at %s",
+				describe(w), s.IDMessage, time.Unix(s.Timestamp, 0).UTC().Format(time.RFC3339))}, true
 	case len(match) > 1:
 		ids := make([]string, len(match))
 		for i, s := range match {
@@ -260,7 +265,7 @@ func (t *Tracker) settle(w *Watch, list []greenapi.OutgoingStatus, byID map[stri
 		return Result{State: NotConfirmed, SeenAfter: after,
 			Note: fmt.Sprintf("%d statuses in getOutgoingStatuses match it (%s): cannot tell which, if any, is this one", len(match), strings.Join(ids, ", "))}, true
 	case over:
-		note := fmt.Sprintf("no %s %s in getOutgoingStatuses within %s of the send", w.Method, describe(w), t.cfg.Window)
+		note := fmt.Sprintf("no %s in getOutgoingStatuses within %s of the send", describe(w), t.cfg.Window)
 		if !listed {
 			note += " (the last listing failed)"
 		}
@@ -309,6 +314,8 @@ func sameKind(method string, s greenapi.OutgoingStatus) bool {
 		types = []string{"audioMessage"}
 	case greenapi.MethodSendTextStatus:
 		types = []string{"extendedTextMessage", "textMessage"}
+	default: // a media job that died mid-send, before its method was recorded
+		types = []string{"imageMessage", "videoMessage", "audioMessage"}
 	}
 	return slices.Contains(types, s.TypeMessage)
 }
@@ -324,12 +331,14 @@ func textOf(s greenapi.OutgoingStatus) string {
 }
 
 func describe(w *Watch) string {
-	if w.Text == "" {
-		return "without caption"
+	if w.Method == "" {
+		return "media status"
 	}
-	what := "with this caption"
-	if w.Method == greenapi.MethodSendTextStatus {
-		what = "with this text"
+	switch {
+	case w.Text == "":
+		return w.Method + " without caption"
+	case w.Method == greenapi.MethodSendTextStatus:
+		return w.Method + " with this text"
 	}
-	return what
+	return w.Method + " with this caption"
 }
