@@ -206,3 +206,20 @@ func TestBatchWithoutBucket(t *testing.T) {
 		t.Errorf("stand-in refused: %s", msg)
 	}
 }
+
+// With a bucket, greenapi can be chosen: the prepared file is kept in the
+// bucket, the link sent is uploadFile's.
+func TestServeGreenAPILinksWithBucket(t *testing.T) {
+	c := newCluster(t, clusterOpts{s3: true, green: true})
+	_, base := c.serve("serve", []string{"MEDIAPREP_LINK_MODE=greenapi"})
+	_, body, _ := upload(t, base, "", sample("sample.jpg"), nil)
+	j := waitFinal(t, base, "", body["id"].(string), 60*time.Second)
+	url, _ := j["url"].(string)
+	ups := c.green.Uploads()
+	if j["state"] != "posted" || len(ups) != 1 || url != ups[0].URLFile || j["linkSha256"] != ups[0].SHA256 {
+		t.Fatalf("job %v, uploads %+v", j, ups)
+	}
+	if keys := c.keys("statuses/"); len(keys) != 1 || keys[0] != j["key"] {
+		t.Errorf("bucket holds %v, want the prepared file %v", keys, j["key"])
+	}
+}

@@ -265,6 +265,9 @@ func runService(ctx context.Context, g *globalFlags, f *serveFlags, getenv func(
 		bucket, bucketName = st, scfg.Bucket
 	} else {
 		base := f.publicBaseURL
+		if base == "" && ln == nil && greenLinks {
+			base = "http://unused.invalid" // links come from uploadFile; the Dir only keeps the files
+		}
 		if base == "" {
 			if ln == nil {
 				return usagef("a worker on local storage needs MEDIAPREP_PUBLIC_BASE_URL: the address of the serve process whose /media/ serves the data dir")
