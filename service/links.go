@@ -2,6 +2,7 @@ package service
 
 import (
 	"context"
+	"time"
 
 	"github.com/mediaprep/mediaprep/queue"
 	"github.com/mediaprep/mediaprep/storage"
@@ -10,7 +11,9 @@ import (
 // LookupLink implements pipeline.LinkLedger: the link an earlier delivery
 // of this job uploaded.
 func (l *jobLedger) LookupLink(sha256 string) (storage.Link, bool) {
-	j, err := l.jobs.Get(context.Background(), l.id)
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	j, err := l.jobs.Get(ctx, l.id)
 	if err != nil || j.LinkSHA256 != sha256 || j.URL == "" {
 		return storage.Link{}, false
 	}
@@ -19,7 +22,9 @@ func (l *jobLedger) LookupLink(sha256 string) (storage.Link, bool) {
 
 // RecordLink implements pipeline.LinkLedger.
 func (l *jobLedger) RecordLink(sha256 string, link storage.Link) error {
-	_, err := l.jobs.Update(context.Background(), l.id, func(j *queue.Job) error {
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, err := l.jobs.Update(ctx, l.id, func(j *queue.Job) error {
 		j.URL, j.LinkExpires, j.LinkSHA256 = link.URL, link.Expires, sha256
 		return nil
 	})
