@@ -350,10 +350,7 @@ func (c *Client) attempt(ctx context.Context, k call, full string) result {
 		if err != nil {
 			return result{err: &streamError{err}}
 		}
-		req.Body, req.GetBody, req.ContentLength = f, k.stream, k.size
-		if k.size == 0 {
-			req.Body = http.NoBody
-		}
+		req.Body, req.GetBody, req.ContentLength = f, k.stream, k.size // k.size > 0: UploadFile checked
 		for name, vs := range k.header {
 			req.Header[name] = vs
 		}

@@ -63,8 +63,10 @@ type Uploaded struct {
 	Expires time.Time `json:"-"`
 }
 
-// knownTypes are the types whose extension Green API can tell from the
-// Content-Type alone; the others need GA-Filename.
+// knownTypes are common types whose extension Green API can tell from the
+// Content-Type alone; the others need GA-Filename. Green API's own MIME
+// list is not in the pages this project holds, so this list is kept
+// short; UploadLinker always sends GA-Filename anyway.
 var knownTypes = map[string]bool{
 	"image/jpeg": true, "image/png": true, "image/gif": true, "image/webp": true,
 	"video/mp4": true, "video/3gpp": true, "video/quicktime": true,
