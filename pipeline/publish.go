@@ -168,7 +168,8 @@ func NewPublisher(pipe *Pipeline, store Store, check LinkChecker, send Sender, c
 // checked before any work; broken media fails in the prepare step and
 // nothing is stored or posted. With a Ledger, a post already recorded for
 // the same content, options and status is skipped unless j.Force, and two
-// jobs of the same post never run at once.
+// jobs of the same post never run at once. On error the Posted returned is
+// empty, except when the status went out (or may have: OutcomeUnknown).
 func (p *Publisher) Publish(ctx context.Context, j Job) (Posted, error) {
 	r := &run{Job: j, log: p.cfg.Logger.With("source", j.Source)}
 	defer p.release(r)
@@ -183,7 +184,7 @@ func (p *Publisher) Publish(ctx context.Context, j Job) (Posted, error) {
 		p.record,   // the ledger
 	} {
 		if err := step(ctx, r); err != nil {
-			if r.posted {
+			if r.posted || r.out.OutcomeUnknown {
 				return r.out, fmt.Errorf("%s: %w", j.Source, err)
 			}
 			return Posted{}, fmt.Errorf("%s: %w", j.Source, err)

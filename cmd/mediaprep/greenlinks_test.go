@@ -223,3 +223,40 @@ func TestServeGreenAPILinksWithBucket(t *testing.T) {
 		t.Errorf("bucket holds %v, want the prepared file %v", keys, j["key"])
 	}
 }
+
+// A batch send whose answer was lost is looked up: the only status with
+// its caption makes it posted (a rerun skips it); none leaves it
+// outcome_unknown, saying so. Nothing is sent twice.
+func TestBatchOutcomeUnknownResolved(t *testing.T) {
+	e := newE2E(t)
+	dir := t.TempDir()
+	copyFile(t, sample("sample.jpg"), filepath.Join(dir, "a.jpg"))
+	out := filepath.Join(t.TempDir(), "out")
+
+	e.green.Inject("sendMediaStatus", greenapitest.Fault{Status: http.StatusGatewayTimeout, Accept: true})
+	stdout, code := e.run("batch", "--json", "--caption", "lost answer", "--out", out, dir)
+	posted := e.green.Posted()
+	var line struct {
+		IDMessage, Delivery, DeliveryNote string
+		Error                             *errorBody
+	}
+	if err := json.Unmarshal([]byte(stdout), &line); err != nil || code != exitOK || len(posted) != 1 ||
+		line.IDMessage != posted[0].IDMessage || line.Delivery != "sent" || !strings.Contains(line.DeliveryNote, "resolved from getOutgoingStatuses") {
+		t.Fatalf("exit %d, %d statuses:\n%s", code, len(posted), stdout)
+	}
+	if stdout, code := e.run("batch", "--json", "--caption", "lost answer", "--out", out, dir); code != exitOK || !parseLines(t, stdout)[0].Skipped {
+		t.Errorf("rerun: exit %d\n%s", code, stdout)
+	}
+
+	// Not accepted at all: nothing to find, still outcome_unknown.
+	e.green.Inject("sendMediaStatus", greenapitest.Fault{Status: http.StatusGatewayTimeout})
+	stdout, code = e.run("batch", "--json", "--caption", "never arrived", "--delivery-window", "2s", "--out", out, dir)
+	lines := parseLines(t, stdout)
+	if code != exitFailed || len(lines) != 1 || lines[0].Error == nil || lines[0].Error.Code != "outcome_unknown" ||
+		!strings.Contains(lines[0].Error.Message, "no sendMediaStatus with this caption in getOutgoingStatuses") {
+		t.Errorf("exit %d\n%s", code, stdout)
+	}
+	if n := e.green.Count("sendMediaStatus"); n != 2 {
+		t.Errorf("%d sends, want 2 (never one again)", n)
+	}
+}

@@ -560,9 +560,10 @@ func TestBatchOutcomeUnknownIsNotPostedAgain(t *testing.T) {
 	copyFile(t, sample("sample.jpg"), filepath.Join(dir, "a.jpg"))
 	out := filepath.Join(t.TempDir(), "out")
 
-	// Green API takes the status and the answer is lost.
+	// Green API takes the status and the answer is lost (and the status
+	// is not looked up: see TestBatchOutcomeUnknownResolved).
 	e.green.Inject("sendMediaStatus", greenapitest.Fault{Hang: true, Accept: true})
-	stdout, code := e.run("batch", "--json", "--out", out, dir)
+	stdout, code := e.run("batch", "--json", "--delivery-window", "0", "--out", out, dir)
 	lines := parseLines(t, stdout)
 	if code != exitFailed || len(lines) != 1 || lines[0].Error == nil || lines[0].Error.Code != "outcome_unknown" {
 		t.Fatalf("lost answer: exit %d\n%s", code, stdout)

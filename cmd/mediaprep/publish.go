@@ -240,7 +240,7 @@ func (p *publisher) publishAll(ctx context.Context, f *publishFlags, jobs []pipe
 					j.Progress = func(s pipeline.Stage) { stage.set(string(s)); bar.Increment() }
 				}
 				r := p.publishOne(context.WithValue(ctx, jobKey{}, i), j)
-				p.follow(r, func(r result) {
+				p.follow(r, j.Status, func(r result) {
 					if bars != nil {
 						// The file's line goes above the bars, its bar away.
 						var line bytes.Buffer
@@ -293,7 +293,11 @@ func (p *publisher) publishAll(ctx context.Context, f *publishFlags, jobs []pipe
 // follow hands r to finish once its status showed in getOutgoingStatuses
 // (or its window ended), recording its delivery in the ledger; at once
 // when it is not followed.
-func (p *publisher) follow(r result, finish func(result)) {
+func (p *publisher) follow(r result, st pipeline.Status, finish func(result)) {
+	if p.tracker != nil && r.Error != nil && r.OutcomeUnknown && r.Method != "" {
+		p.resolve(r, st, finish)
+		return
+	}
 	if p.tracker == nil || r.Error != nil || r.Skipped || r.DryRun || r.IDMessage == "" {
 		finish(r)
 		return
@@ -304,6 +308,40 @@ func (p *publisher) follow(r result, finish func(result)) {
 		Done: func(d delivery.Result) {
 			r.Delivery, r.DeliveryNote = d.State, d.Note
 			if p.ledger != nil && d.State != delivery.Pending {
+				if err := p.ledger.Record(r.PostID, r.Posted); err != nil {
+					r.DeliveryNote += " (not recorded in the ledger: " + err.Error() + ")"
+				}
+			}
+			finish(r)
+		},
+	})
+}
+
+// resolve looks for the status of a send whose answer was lost: when
+// exactly one status of its method with its caption shows up, r becomes
+// posted with that idMessage (recorded in the ledger, so a rerun skips
+// it); otherwise it stays outcome_unknown, its message saying what was
+// seen. Nothing is sent again.
+func (p *publisher) resolve(r result, st pipeline.Status, finish func(result)) {
+	text := st.Caption
+	if r.Method == pipeline.MethodVoiceStatus {
+		text = "" // voice statuses have no caption
+	}
+	p.tracker.Follow(delivery.Watch{
+		Method: string(r.Method), Text: text,
+		// PostedAt is when the send gave up; it began up to a timeout before.
+		SentAt: r.PostedAt.Add(-time.Minute),
+		Done: func(d delivery.Result) {
+			if d.IDMessage == "" {
+				if d.Note != "" {
+					r.Error.Message += " (" + d.Note + ")"
+				}
+				finish(r)
+				return
+			}
+			r.Error, r.OutcomeUnknown = nil, false
+			r.IDMessage, r.Delivery, r.DeliveryNote = d.IDMessage, d.State, d.Note
+			if p.ledger != nil {
 				if err := p.ledger.Record(r.PostID, r.Posted); err != nil {
 					r.DeliveryNote += " (not recorded in the ledger: " + err.Error() + ")"
 				}
@@ -329,7 +367,11 @@ func (p *publisher) publishOne(ctx context.Context, j pipeline.Job) result {
 	}
 	posted, err := p.pub.Publish(ctx, j)
 	if err != nil {
-		return result{Posted: pipeline.Posted{Prepared: pipeline.Prepared{Source: j.Source}}, Error: &errorBody{pipeline.CodeOf(err), err.Error()}}
+		if !posted.OutcomeUnknown {
+			posted = pipeline.Posted{}
+		}
+		posted.Source = j.Source
+		return result{Posted: posted, Error: &errorBody{pipeline.CodeOf(err), err.Error()}}
 	}
 	r := result{Posted: posted}
 	if p.dry != nil && !posted.Skipped {
