@@ -126,6 +126,18 @@ func TestFollowLostAnswer(t *testing.T) {
 			t.Errorf("got %+v, want resolved to %s", r, posted[1].IDMessage)
 		}
 	})
+	t.Run("connection dropped", func(t *testing.T) {
+		e := newEnv(t, time.Minute)
+		start := time.Now()
+		e.srv.Inject(greenapi.MethodSendMediaStatus, greenapitest.Fault{Drop: true, Accept: true})
+		if _, err := e.send(t, "dropped"); !errors.Is(err, greenapi.ErrOutcomeUnknown) {
+			t.Fatalf("got %v, want outcome unknown", err)
+		}
+		r := <-follow(e.tracker, delivery.Watch{Method: greenapi.MethodSendMediaStatus, Text: "dropped", SentAt: start})
+		if posted := e.srv.Posted(); len(posted) != 1 || r.IDMessage != posted[0].IDMessage {
+			t.Errorf("got %+v, want resolved to the one accepted", r)
+		}
+	})
 	t.Run("two matches", func(t *testing.T) {
 		e := newEnv(t, time.Minute)
 		start := time.Now()

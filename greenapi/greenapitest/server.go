@@ -33,8 +33,9 @@ type Fault struct {
 	Body       string        // body sent with Status; a short default if empty
 	Delay      time.Duration // wait this long before answering
 	Hang       bool          // never answer until the request's context ends
+	Drop       bool          // close the connection without answering
 	// Accept records the status as accepted even though no answer reaches
-	// the client (with Hang or Delay) or an error is answered (with
+	// the client (with Hang, Drop or Delay) or an error is answered (with
 	// Status): "accepted, but the answer was lost".
 	Accept bool
 }
@@ -269,6 +270,15 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if faulted && f.Accept {
 		s.commit(a.rec)
 		a.rec = nil
+	}
+	if faulted && f.Drop {
+		if hj, ok := w.(http.Hijacker); ok {
+			if conn, _, err := hj.Hijack(); err == nil {
+				conn.Close()
+				return
+			}
+		}
+		panic(http.ErrAbortHandler) // closes the connection too
 	}
 	if faulted && f.Hang {
 		select {
