@@ -99,6 +99,7 @@ type Tracker struct {
 	known   map[string]time.Time // idMessages followed by id (and when): never the match of a lost answer
 	wake    chan struct{}
 	idle    chan struct{} // closed while no watch is pending
+	stopped bool          // Run has ended: new watches are reported Pending at once
 }
 
 // New returns a Tracker listing with l; Run makes it work.
@@ -108,12 +109,19 @@ func New(l Lister, cfg Config) *Tracker {
 	return &Tracker{list: l, cfg: cfg.withDefaults(), known: map[string]time.Time{}, wake: make(chan struct{}, 1), idle: idle}
 }
 
-// Follow starts following w; it never blocks. w.Done is called once.
+// Follow starts following w; it never blocks. w.Done is called once: from
+// Run's goroutine, or at once (Pending) from Follow's own when Run has
+// ended.
 func (t *Tracker) Follow(w Watch) {
 	if w.SentAt.IsZero() {
 		w.SentAt = t.cfg.Now()
 	}
 	t.mu.Lock()
+	if t.stopped {
+		t.mu.Unlock()
+		w.Done(Result{State: Pending, IDMessage: w.IDMessage, Note: stoppedNote})
+		return
+	}
 	if len(t.watches) == 0 {
 		t.idle = make(chan struct{})
 	}
@@ -137,7 +145,8 @@ func (t *Tracker) Idle() <-chan struct{} {
 }
 
 // Run looks at the outgoing list while statuses are followed, until ctx
-// ends; the statuses still followed then are reported Pending.
+// ends; the statuses still followed then, and any followed later, are
+// reported Pending. Run once.
 func (t *Tracker) Run(ctx context.Context) {
 	wait := t.cfg.First
 	timer := time.NewTimer(wait)
@@ -145,7 +154,7 @@ func (t *Tracker) Run(ctx context.Context) {
 	for {
 		select {
 		case <-ctx.Done():
-			t.finishAll(Result{State: Pending, Note: "stopped before the status showed in getOutgoingStatuses"})
+			t.finishAll(Result{State: Pending, Note: stoppedNote})
 			return
 		case <-t.wake:
 			// A new status: look soon again.
@@ -274,9 +283,12 @@ func (t *Tracker) settle(w *Watch, list []greenapi.OutgoingStatus, byID map[stri
 	return Result{}, false
 }
 
-// finishAll reports every watch with r (shutdown).
+const stoppedNote = "stopped before the status showed in getOutgoingStatuses"
+
+// finishAll reports every watch with r and stops taking new ones (shutdown).
 func (t *Tracker) finishAll(r Result) {
 	t.mu.Lock()
+	t.stopped = true
 	ws := t.watches
 	t.watches = nil
 	if len(ws) > 0 {

@@ -174,6 +174,11 @@ func TestStopReportsPending(t *testing.T) {
 	if r := <-ch; r.State != delivery.Pending || r.IDMessage != "3EB0AAAA" {
 		t.Errorf("got %+v, want pending", r)
 	}
+	// After Run ended, a new watch is reported at once.
+	late := follow(tr, delivery.Watch{IDMessage: "3EB0BBBB"})
+	if r := <-late; r.State != delivery.Pending || r.IDMessage != "3EB0BBBB" {
+		t.Errorf("after stop: got %+v, want pending", r)
+	}
 	if n := srv.Count(""); n != 0 {
 		t.Errorf("%d requests, want none", n)
 	}
