@@ -33,11 +33,13 @@ const maxBody = 16 << 20
 // concurrent use; its limiters are shared by all goroutines using it, so
 // make one Client per instance.
 type Client struct {
-	cfg  Config
-	base string // APIURL + "/waInstance" + IDInstance
-	log  *slog.Logger
+	cfg   Config
+	base  string // APIURL + "/waInstance" + IDInstance
+	media string // MediaURL + "/waInstance" + IDInstance
+	log   *slog.Logger
+	up    *http.Client // HTTPClient with UploadTimeout
 
-	send, del, get *limiter
+	send, del, get *limiter // uploadFile has no documented limit, and none here
 
 	// Retry timing; New sets the defaults, tests in this package shorten them.
 	retryBase     time.Duration // first full-jitter backoff ceiling
@@ -51,10 +53,14 @@ func New(cfg Config) (*Client, error) {
 		return nil, err
 	}
 	cfg = cfg.withDefaults()
+	up := *cfg.HTTPClient
+	up.Timeout = cfg.UploadTimeout
 	return &Client{
 		cfg:           cfg,
 		base:          cfg.APIURL + "/waInstance" + cfg.IDInstance,
+		media:         cfg.MediaURL + "/waInstance" + cfg.IDInstance,
 		log:           cfg.Logger,
+		up:            &up,
 		send:          newLimiter(cfg.RatePerSecond),
 		del:           newLimiter(deleteRate),
 		get:           newLimiter(getRate),
@@ -88,7 +94,7 @@ func (c *Client) sendStatus(ctx context.Context, status any) (Sent, error) {
 	}
 	var sent Sent
 	err = c.do(ctx, call{
-		method: method, httpMethod: http.MethodPost, body: body, lim: c.send, send: true,
+		method: method, httpMethod: http.MethodPost, body: body, lim: c.send, send: true, shared: c.cfg.SendLimiter,
 		decode: func(b []byte) error {
 			if err := json.Unmarshal(b, &sent); err != nil {
 				return err
@@ -115,7 +121,7 @@ func (c *Client) GetOutgoingStatuses(ctx context.Context, minutes int) ([]Outgoi
 	}
 	var out []OutgoingStatus
 	err := c.do(ctx, call{
-		method: MethodGetOutgoingStatuses, httpMethod: http.MethodGet, query: q, lim: c.get,
+		method: MethodGetOutgoingStatuses, httpMethod: http.MethodGet, query: q, lim: c.get, shared: c.cfg.GetLimiter,
 		decode: func(b []byte) error { return json.Unmarshal(b, &out) },
 	})
 	return out, err
@@ -129,7 +135,7 @@ func (c *Client) GetStatusStatistic(ctx context.Context, idMessage string) ([]St
 	var out []StatusStatistic
 	err := c.do(ctx, call{
 		method: MethodGetStatusStatistic, httpMethod: http.MethodGet,
-		query: url.Values{"idMessage": {idMessage}}, lim: c.get,
+		query: url.Values{"idMessage": {idMessage}}, lim: c.get, shared: c.cfg.GetLimiter,
 		decode: func(b []byte) error { return json.Unmarshal(b, &out) },
 	})
 	return out, err
@@ -189,7 +195,11 @@ func (c *Client) DryRun(method string, status any) (Request, error) {
 }
 
 func (c *Client) url(method string, q url.Values) string {
-	u := c.base + "/" + method + "/" + url.PathEscape(c.cfg.Token)
+	base := c.base
+	if method == MethodUploadFile {
+		base = c.media
+	}
+	u := base + "/" + method + "/" + url.PathEscape(c.cfg.Token)
 	if len(q) > 0 {
 		u += "?" + q.Encode()
 	}
@@ -216,6 +226,12 @@ type call struct {
 	lim        *limiter
 	send       bool               // a status send: never retried once it may have reached the server
 	decode     func([]byte) error // parses a 2xx body
+	// stream, when set, is the body instead of body: opened afresh for
+	// every attempt, size bytes, sent with header (Content-Type...).
+	stream func() (io.ReadCloser, error)
+	size   int64
+	header http.Header
+	shared Waiter // a limiter shared between processes, waited on too
 }
 
 // result is what one attempt got.
@@ -235,8 +251,8 @@ func (c *Client) do(ctx context.Context, k call) error {
 		if err := k.lim.wait(ctx); err != nil {
 			return c.ctxError(ctx, k, last, attempt-1, false)
 		}
-		if k.send && c.cfg.SendLimiter != nil {
-			if err := c.cfg.SendLimiter.Wait(ctx); err != nil {
+		if k.shared != nil {
+			if err := k.shared.Wait(ctx); err != nil {
 				if ctx.Err() != nil {
 					return c.ctxError(ctx, k, last, attempt-1, false)
 				}
@@ -250,6 +266,10 @@ func (c *Client) do(ctx context.Context, k call) error {
 		c.logAttempt(ctx, k, full, r, attempt, time.Since(start))
 		last = r
 
+		if se, ok := r.err.(*streamError); ok {
+			return &Error{Method: k.method, Code: CodeInvalidRequest, Field: "file", Attempts: attempt - 1,
+				Message: "reading the file: " + c.redact(se.err.Error()), kind: ErrInvalid, cause: redactErr(se.err, c.cfg.Token)}
+		}
 		if r.err != nil {
 			if ctx.Err() != nil {
 				return c.ctxError(ctx, k, r, attempt, r.wrote)
@@ -322,9 +342,23 @@ func (c *Client) attempt(ctx context.Context, k call, full string) result {
 	if k.body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
+	hc := c.cfg.HTTPClient
+	if k.stream != nil {
+		// Streamed from the file, never held in memory; GetBody opens it
+		// again if the transport must resend it.
+		f, err := k.stream()
+		if err != nil {
+			return result{err: &streamError{err}}
+		}
+		req.Body, req.GetBody, req.ContentLength = f, k.stream, k.size // k.size > 0: UploadFile checked
+		for name, vs := range k.header {
+			req.Header[name] = vs
+		}
+		hc = c.up
+	}
 	req.Header.Set("Accept", "application/json")
 	req.Header.Set("User-Agent", "mediaprep-greenapi")
-	resp, err := c.cfg.HTTPClient.Do(req)
+	resp, err := hc.Do(req)
 	if err != nil {
 		return result{err: err, wrote: wrote.Load()}
 	}

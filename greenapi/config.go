@@ -18,13 +18,19 @@ const (
 	DefaultTimeout       = 30 * time.Second
 	DefaultMaxAttempts   = 5
 	DefaultRatePerSecond = 5.0
+	// DefaultUploadTimeout bounds one uploadFile attempt: 100 MB at about
+	// 1.4 Mbit/s.
+	DefaultUploadTimeout = 10 * time.Minute
 )
 
 // Config configures a Client. The zero value of every optional field means
 // its default. Only cmd/ reads the environment; the names mentioned in
 // Validate's messages are the ones it uses.
 type Config struct {
-	APIURL     string // Green API host; default DefaultAPIURL ("https://api.green-api.com")
+	APIURL string // Green API host; default DefaultAPIURL ("https://api.green-api.com")
+	// MediaURL is the host of uploadFile (the instance's mediaUrl in the
+	// console). Default: derived from APIURL, see DefaultMediaURL.
+	MediaURL   string
 	IDInstance string // idInstance, digits; required
 	Token      string // apiTokenInstance; required; never logged or printed
 	// HTTPClient sends the requests; default &http.Client{Timeout: 30 * time.Second}.
@@ -41,7 +47,14 @@ type Config struct {
 	// instance (queue.Limiter), so that many workers together keep to
 	// RatePerSecond too.
 	SendLimiter Waiter
-	Logger      *slog.Logger // debug lines per request; default discards
+	// GetLimiter, when set, is waited on as well before every
+	// getOutgoingStatuses and getStatusStatistic request: the instance's
+	// 1 request/second shared by every process reading its statuses.
+	GetLimiter Waiter
+	// UploadTimeout bounds one uploadFile attempt (the whole file is
+	// sent in it); default DefaultUploadTimeout (10 min).
+	UploadTimeout time.Duration
+	Logger        *slog.Logger // debug lines per request; default discards
 }
 
 // Waiter grants permission to send; Wait blocks until the caller may, or
@@ -56,8 +69,8 @@ func (c Config) String() string {
 	if c.Token != "" {
 		tok = redacted
 	}
-	return fmt.Sprintf("{APIURL:%s IDInstance:%s Token:%s MaxAttempts:%d RatePerSecond:%g}",
-		Redact(c.APIURL, c.Token), c.IDInstance, tok, c.MaxAttempts, c.RatePerSecond)
+	return fmt.Sprintf("{APIURL:%s MediaURL:%s IDInstance:%s Token:%s MaxAttempts:%d RatePerSecond:%g}",
+		Redact(c.APIURL, c.Token), Redact(c.MediaURL, c.Token), c.IDInstance, tok, c.MaxAttempts, c.RatePerSecond)
 }
 
 // GoString is like String, for %#v.
@@ -67,6 +80,7 @@ func (c Config) GoString() string { return "greenapi.Config" + c.String() }
 func (c Config) LogValue() slog.Value {
 	return slog.GroupValue(
 		slog.String("api_url", Redact(c.APIURL, c.Token)),
+		slog.String("media_url", Redact(c.MediaURL, c.Token)),
 		slog.String("id_instance", c.IDInstance),
 	)
 }
@@ -88,6 +102,20 @@ func (c Config) Validate() error {
 			bad("APIURL %q must not have a query, fragment or user info; set MEDIAPREP_GREENAPI_URL",
 				Redact(u.Redacted(), c.Token))
 		}
+	}
+	if c.MediaURL != "" {
+		u, err := url.Parse(c.MediaURL)
+		switch {
+		case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+			bad("MediaURL %q is not an absolute http(s) URL; set MEDIAPREP_GREENAPI_MEDIA_URL (default: from the API URL)",
+				Redact(c.MediaURL, c.Token))
+		case u.RawQuery != "" || u.Fragment != "" || u.User != nil:
+			bad("MediaURL %q must not have a query, fragment or user info; set MEDIAPREP_GREENAPI_MEDIA_URL",
+				Redact(u.Redacted(), c.Token))
+		}
+	}
+	if c.UploadTimeout < 0 {
+		bad("UploadTimeout %s is negative; use 0 for the default (%s)", c.UploadTimeout, DefaultUploadTimeout)
 	}
 	switch {
 	case c.IDInstance == "":
@@ -116,6 +144,13 @@ func (c Config) withDefaults() Config {
 		c.APIURL = DefaultAPIURL
 	}
 	c.APIURL = strings.TrimRight(c.APIURL, "/")
+	if c.MediaURL == "" {
+		c.MediaURL = DefaultMediaURL(c.APIURL)
+	}
+	c.MediaURL = strings.TrimRight(c.MediaURL, "/")
+	if c.UploadTimeout == 0 {
+		c.UploadTimeout = DefaultUploadTimeout
+	}
 	if c.HTTPClient == nil {
 		c.HTTPClient = &http.Client{Timeout: DefaultTimeout}
 	}
@@ -129,6 +164,33 @@ func (c Config) withDefaults() Config {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	return c
+}
+
+// DefaultMediaURL is the uploadFile host that goes with apiURL, following
+// the pattern of the hosts Green API's console gives an instance:
+// https://api.green-api.com → https://media.green-api.com, and
+// https://1101.api.green-api.com → https://1101.media.green-api.com. Any
+// other host (a proxy, a stand-in) is its own media host. Set
+// MEDIAPREP_GREENAPI_MEDIA_URL to the console's mediaUrl when it differs.
+func DefaultMediaURL(apiURL string) string {
+	u, err := url.Parse(strings.TrimRight(apiURL, "/"))
+	if err != nil || u.Host == "" {
+		return apiURL
+	}
+	host := u.Hostname()
+	switch {
+	case host == "api.green-api.com":
+		host = "media.green-api.com"
+	case strings.HasSuffix(host, ".api.green-api.com"):
+		host = strings.TrimSuffix(host, ".api.green-api.com") + ".media.green-api.com"
+	default:
+		return u.String()
+	}
+	if p := u.Port(); p != "" {
+		host += ":" + p
+	}
+	u.Host = host
+	return u.String()
 }
 
 func isDigits(s string) bool {

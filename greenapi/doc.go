@@ -1,6 +1,8 @@
 // Package greenapi is a strict, typed client for Green API's WhatsApp
 // status methods: sendMediaStatus, sendVoiceStatus, sendTextStatus,
-// getOutgoingStatuses, getStatusStatistic and deleteStatus. It is the last
+// getOutgoingStatuses, getStatusStatistic and deleteStatus, and uploadFile,
+// which hosts a file on Green API's media host (Config.MediaURL) for a
+// link Green API can always fetch. It is the last
 // step of the pipeline (sniff → prepare → store → verify link → post) and
 // the only package that knows the vendor's API.
 //

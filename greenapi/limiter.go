@@ -36,7 +36,7 @@ func newLimiter(rate float64) *limiter {
 // wait blocks until the caller may send, or ctx ends. A slot reserved by a
 // waiter whose ctx ends stays used, which only makes the limiter stricter.
 func (l *limiter) wait(ctx context.Context) error {
-	if err := ctx.Err(); err != nil {
+	if err := ctx.Err(); err != nil || l == nil {
 		return err
 	}
 	l.mu.Lock()

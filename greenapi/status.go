@@ -76,8 +76,25 @@ type OutgoingStatus struct {
 	TextMessage   string `json:"textMessage,omitempty"`
 	Caption       string `json:"caption,omitempty"`
 	FileName      string `json:"fileName,omitempty"`
+	MimeType      string `json:"mimeType,omitempty"`
 	DownloadURL   string `json:"downloadUrl,omitempty"`
+	// ExtendedTextMessage is set for a text status.
+	ExtendedTextMessage *ExtendedText `json:"extendedTextMessage,omitempty"`
 }
+
+// ExtendedText is the text of a text status in getOutgoingStatuses.
+type ExtendedText struct {
+	Text            string `json:"text"`
+	BackgroundColor string `json:"backgroundColor,omitempty"`
+	Font            string `json:"font,omitempty"`
+}
+
+// Delivery states of a status as statusMessage shows them, furthest last.
+const (
+	StatusSent      = "sent"
+	StatusDelivered = "delivered"
+	StatusRead      = "read"
+)
 
 // StatusStatistic is one entry of getStatusStatistic.
 type StatusStatistic struct {

@@ -9,8 +9,12 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
+	"time"
+
+	"github.com/mediaprep/mediaprep/storage"
 )
 
 // FileLedger is a Ledger kept as JSON lines in one file, one line per post,
@@ -21,15 +25,26 @@ import (
 // ledger could post the same file twice). The file is private to its owner:
 // it holds presigned links.
 type FileLedger struct {
-	mu   sync.Mutex
-	f    *os.File
-	seen map[string]Posted
+	mu    sync.Mutex
+	f     *os.File
+	seen  map[string]Posted
+	links map[string]storage.Link // by prepared content's SHA-256
 }
 
+// ledgerLine is a post (ID and Posted), or a link made for a prepared
+// file (Link, with ID "link:" + its SHA-256).
 type ledgerLine struct {
-	ID     string `json:"id"`
-	Posted Posted `json:"posted"`
+	ID     string      `json:"id"`
+	Posted Posted      `json:"posted,omitzero"`
+	Link   *ledgerLink `json:"link,omitempty"`
 }
+
+type ledgerLink struct {
+	URL     string    `json:"url"`
+	Expires time.Time `json:"expires"`
+}
+
+const linkPrefix = "link:"
 
 // ErrLedgerBusy is returned by OpenLedger when another process has the
 // ledger open.
@@ -54,7 +69,7 @@ func OpenLedger(path string) (*FileLedger, error) {
 		}
 		return nil, fmt.Errorf("pipeline: ledger %s: lock: %w", path, err)
 	}
-	seen, err := readLedger(f)
+	seen, links, err := readLedger(f)
 	if err != nil {
 		f.Close()
 		return nil, fmt.Errorf("pipeline: ledger %s: %w", path, err)
@@ -70,7 +85,7 @@ func OpenLedger(path string) (*FileLedger, error) {
 			}
 		}
 	}
-	return &FileLedger{f: f, seen: seen}, nil
+	return &FileLedger{f: f, seen: seen, links: links}, nil
 }
 
 // ReadLedger reads the ledger at path without creating, locking or ever
@@ -79,23 +94,24 @@ func OpenLedger(path string) (*FileLedger, error) {
 func ReadLedger(path string) (*FileLedger, error) {
 	f, err := os.Open(path)
 	if errors.Is(err, fs.ErrNotExist) {
-		return &FileLedger{seen: map[string]Posted{}}, nil
+		return &FileLedger{seen: map[string]Posted{}, links: map[string]storage.Link{}}, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("pipeline: ledger: %w", err)
 	}
 	defer f.Close()
-	seen, err := readLedger(f)
+	seen, links, err := readLedger(f)
 	if err != nil {
 		return nil, fmt.Errorf("pipeline: ledger %s: %w", path, err)
 	}
-	return &FileLedger{seen: seen}, nil
+	return &FileLedger{seen: seen, links: links}, nil
 }
 
 // readLedger reads the records of r. A line that does not parse (cut short
 // by a crash) is skipped: its post is redone if it was not recorded.
-func readLedger(r io.Reader) (map[string]Posted, error) {
+func readLedger(r io.Reader) (map[string]Posted, map[string]storage.Link, error) {
 	seen := make(map[string]Posted)
+	links := make(map[string]storage.Link)
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
@@ -103,9 +119,34 @@ func readLedger(r io.Reader) (map[string]Posted, error) {
 		if err := json.Unmarshal(sc.Bytes(), &line); err != nil || line.ID == "" {
 			continue
 		}
+		if sum, ok := strings.CutPrefix(line.ID, linkPrefix); ok {
+			if line.Link != nil {
+				links[sum] = storage.Link{URL: line.Link.URL, Expires: line.Link.Expires}
+			}
+			continue
+		}
 		seen[line.ID] = line.Posted
 	}
-	return seen, sc.Err()
+	return seen, links, sc.Err()
+}
+
+// LookupLink implements LinkLedger.
+func (l *FileLedger) LookupLink(sha256 string) (storage.Link, bool) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	k, ok := l.links[sha256]
+	return k, ok
+}
+
+// RecordLink implements LinkLedger: one line, written and synced.
+func (l *FileLedger) RecordLink(sha256 string, link storage.Link) error {
+	if err := l.write(ledgerLine{ID: linkPrefix + sha256, Link: &ledgerLink{link.URL, link.Expires}}); err != nil {
+		return err
+	}
+	l.mu.Lock()
+	l.links[sha256] = link
+	l.mu.Unlock()
+	return nil
 }
 
 // Lookup implements Ledger.
@@ -118,7 +159,18 @@ func (l *FileLedger) Lookup(id string) (Posted, bool) {
 
 // Record implements Ledger: one line, written and synced.
 func (l *FileLedger) Record(id string, p Posted) error {
-	b, err := json.Marshal(ledgerLine{ID: id, Posted: p})
+	if err := l.write(ledgerLine{ID: id, Posted: p}); err != nil {
+		return err
+	}
+	l.mu.Lock()
+	l.seen[id] = p
+	l.mu.Unlock()
+	return nil
+}
+
+// write appends line and syncs the file.
+func (l *FileLedger) write(line ledgerLine) error {
+	b, err := json.Marshal(line)
 	if err != nil {
 		return err
 	}
@@ -134,7 +186,6 @@ func (l *FileLedger) Record(id string, p Posted) error {
 	if err := l.f.Sync(); err != nil {
 		return fmt.Errorf("pipeline: ledger: %w", err)
 	}
-	l.seen[id] = p
 	return nil
 }
 

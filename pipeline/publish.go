@@ -121,6 +121,10 @@ type Posted struct {
 	// and no answer came: the status may or may not have been posted.
 	OutcomeUnknown bool `json:"outcomeUnknown,omitempty"`
 	DryRun         bool `json:"dryRun,omitempty"`
+	// Delivery is how far the status got by getOutgoingStatuses when it
+	// was followed: pending, sent, delivered, read or not_confirmed.
+	Delivery     string `json:"delivery,omitempty"`
+	DeliveryNote string `json:"deliveryNote,omitempty"`
 }
 
 // PublisherConfig configures a Publisher.
@@ -128,6 +132,10 @@ type PublisherConfig struct {
 	Ledger Ledger       // optional: skip what was posted before
 	DryRun bool         // the Sender does not post; nothing is recorded
 	Logger *slog.Logger // default: discard
+	// Linker, when set, makes the links in place of Store.Link (link
+	// mode greenapi: UploadLinker); the file is still kept in the Store.
+	Linker Linker
+	Now    func() time.Time // the clock links' lives are judged by; default time.Now
 }
 
 // Publisher runs the whole recipe for a file: sniff → prepare → store →
@@ -142,6 +150,7 @@ type Publisher struct {
 	mu       sync.Mutex
 	inflight map[string]chan struct{} // post ids being published, closed when done
 	posted   map[string]Posted        // post ids this Publisher posted (or may have)
+	links    map[string]storage.Link  // links the Linker made, by content SHA-256
 }
 
 // NewPublisher returns a Publisher that prepares with pipe, stores in store,
@@ -151,7 +160,7 @@ func NewPublisher(pipe *Pipeline, store Store, check LinkChecker, send Sender, c
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
 	return &Publisher{pipe: pipe, stored: store, check: check, sender: send, cfg: cfg,
-		inflight: make(map[string]chan struct{}), posted: make(map[string]Posted)}
+		inflight: make(map[string]chan struct{}), posted: make(map[string]Posted), links: make(map[string]storage.Link)}
 }
 
 // Publish prepares j.Source, stores it (or finds it already stored), checks
@@ -159,7 +168,8 @@ func NewPublisher(pipe *Pipeline, store Store, check LinkChecker, send Sender, c
 // checked before any work; broken media fails in the prepare step and
 // nothing is stored or posted. With a Ledger, a post already recorded for
 // the same content, options and status is skipped unless j.Force, and two
-// jobs of the same post never run at once.
+// jobs of the same post never run at once. On error the Posted returned is
+// empty, except when the status went out (or may have: OutcomeUnknown).
 func (p *Publisher) Publish(ctx context.Context, j Job) (Posted, error) {
 	r := &run{Job: j, log: p.cfg.Logger.With("source", j.Source)}
 	defer p.release(r)
@@ -174,7 +184,7 @@ func (p *Publisher) Publish(ctx context.Context, j Job) (Posted, error) {
 		p.record,   // the ledger
 	} {
 		if err := step(ctx, r); err != nil {
-			if r.posted {
+			if r.posted || r.out.OutcomeUnknown {
 				return r.out, fmt.Errorf("%s: %w", j.Source, err)
 			}
 			return Posted{}, fmt.Errorf("%s: %w", j.Source, err)
@@ -312,7 +322,13 @@ func (p *Publisher) store(ctx context.Context, r *run) error {
 }
 
 func (p *Publisher) link(ctx context.Context, r *run) error {
-	link, err := p.stored.Link(ctx, r.out.Key)
+	var link storage.Link
+	var err error
+	if p.cfg.Linker != nil {
+		link, err = p.linkFile(ctx, r)
+	} else {
+		link, err = p.stored.Link(ctx, r.out.Key)
+	}
 	if err != nil {
 		return err
 	}

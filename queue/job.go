@@ -70,7 +70,16 @@ type Job struct {
 	// status may have been posted, so the job is never sent again.
 	OutcomeUnknown bool      `json:"outcomeUnknown,omitempty"`
 	PostedAt       time.Time `json:"postedAt,omitzero"`
-	MovedTo        string    `json:"movedTo,omitempty"` // where the source went (processed/… or failed/…)
+	// LinkSHA256 is the prepared content URL points to when the link came
+	// from uploadFile: a later delivery reuses URL for that content until
+	// LinkExpires instead of uploading again.
+	LinkSHA256 string `json:"linkSha256,omitempty"`
+	// Delivery is how far the posted status got by getOutgoingStatuses:
+	// pending, sent, delivered, read or not_confirmed; DeliveryNote says
+	// what was seen (and how an outcome_unknown job was resolved).
+	Delivery     string `json:"delivery,omitempty"`
+	DeliveryNote string `json:"deliveryNote,omitempty"`
+	MovedTo      string `json:"movedTo,omitempty"` // where the source went (processed/… or failed/…)
 	// Moving is where the source is being moved, written before the move
 	// so that a redelivery finishes the same move instead of another.
 	Moving string `json:"moving,omitempty"`

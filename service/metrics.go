@@ -27,6 +27,8 @@ type Metrics struct {
 	greenAPI    *prometheus.CounterVec
 	uploads     *prometheus.CounterVec
 	uploadBytes prometheus.Counter
+	deliveries  *prometheus.CounterVec
+	sentAfter   prometheus.Histogram
 
 	depthOnce sync.Once
 	depth     atomic.Pointer[func(context.Context) (int, error)]
@@ -65,13 +67,35 @@ func NewMetrics() *Metrics {
 			Name: "mediaprep_upload_bytes_total",
 			Help: "Bytes of accepted uploads.",
 		}),
+		deliveries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "mediaprep_deliveries_total",
+			Help: "Posted statuses by what getOutgoingStatuses showed: sent, delivered, read, not_confirmed; resolved counts outcome_unknown sends found there.",
+		}, []string{"result"}),
+		sentAfter: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "mediaprep_send_to_sent_seconds",
+			Help:    "Time from a status send to the look at getOutgoingStatuses that showed it sent.",
+			Buckets: []float64{1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600},
+		}),
 	}
+	m.Registry.MustRegister(m.deliveries, m.sentAfter)
 	m.Registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
 		m.jobs, m.stages, m.ffmpeg, m.greenAPI, m.uploads, m.uploadBytes,
 	)
 	return m
+}
+
+// Delivery counts a followed status's result; seen, when it showed as
+// sent or later, is the time from its send.
+func (m *Metrics) Delivery(result string, seen time.Duration) {
+	if m == nil {
+		return
+	}
+	m.deliveries.WithLabelValues(result).Inc()
+	if seen > 0 {
+		m.sentAfter.Observe(seen.Seconds())
+	}
 }
 
 // JobState counts a job entering state s.

@@ -14,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mediaprep/mediaprep/delivery"
 	"github.com/mediaprep/mediaprep/greenapi"
 	"github.com/mediaprep/mediaprep/pipeline"
 	"github.com/mediaprep/mediaprep/queue"
@@ -96,6 +97,12 @@ type WorkerConfig struct {
 	// send's answer in its job; tries go on until it is recorded or the
 	// process stops. Default 10s.
 	RecordPause time.Duration
+	// Linker, when set, makes the links instead of Bucket (link mode
+	// greenapi); the job record keeps its link for the redeliveries.
+	Linker pipeline.Linker
+	// Tracker, when set, follows every posted status (and every
+	// outcome_unknown send) in getOutgoingStatuses, in the background.
+	Tracker *delivery.Tracker
 }
 
 // Worker runs queued jobs: fetch the source, prepare, store, link, post
@@ -283,7 +290,7 @@ func (w *Worker) publish(ctx context.Context, job queue.Job, send *guardedSender
 	}
 	ledger := &jobLedger{w: w, ctx: send.life, id: job.ID, log: log}
 	pub := pipeline.NewPublisher(pl, w.cfg.Bucket, w.cfg.Check, send,
-		pipeline.PublisherConfig{Ledger: ledger, DryRun: w.cfg.DryRun, Logger: log})
+		pipeline.PublisherConfig{Ledger: ledger, DryRun: w.cfg.DryRun, Logger: log, Linker: w.cfg.Linker})
 
 	stage := newStageClock(w.cfg.Metrics)
 	pj := pipeline.Job{
@@ -577,12 +584,17 @@ func (w *Worker) posted(ctx context.Context, job queue.Job, log *slog.Logger, la
 		code, reason = "source_not_moved", "posted, but the source could not be moved to "+w.cfg.Layout.Processed+": "+err.Error()
 		log.Error("posted; the source could not be moved and stays in place", "source", job.Source, "err", err)
 	}
+	follow := false
 	j, err := w.cfg.Jobs.Update(ctx, job.ID, func(j *queue.Job) error {
 		j.State, j.MovedTo, j.ErrorCode, j.Error = queue.StatePosted, moved, code, reason
+		follow = w.markPending(j)
 		return nil
 	})
 	if err != nil {
 		return queue.RetryLater(fmt.Errorf("%w: %w", errQueue, err), backoff(job.Attempts))
+	}
+	if follow {
+		w.followSent(j, log)
 	}
 	w.cfg.Metrics.JobState(queue.StatePosted)
 	log.Info("done", "state", j.State, "idMessage", j.IDMessage, "url", redactLink(j.URL), "dryRun", j.DryRun, "movedTo", moved)
@@ -622,13 +634,20 @@ func (w *Worker) fail(ctx context.Context, job queue.Job, log *slog.Logger, caus
 			moved = m
 		}
 	}
+	var lost *queue.Job // an outcome_unknown send to look up
 	w.update(ctx, job.ID, log, func(j *queue.Job) error {
 		if j.State.Final() && j.State != queue.StateFailed {
 			return errFinal // posted by another delivery meanwhile
 		}
 		j.State, j.ErrorCode, j.Error, j.MovedTo = queue.StateFailed, code, msg, moved
+		if lost = nil; code == greenapi.CodeOutcomeUnknown && w.markPending(j) {
+			lost = new(*j)
+		}
 		return nil
 	})
+	if lost != nil {
+		w.followLost(*lost, log)
+	}
 	w.cfg.Metrics.JobState(queue.StateFailed)
 	log.Error("failed", "code", code, "err", msg, "movedTo", moved)
 	return cause

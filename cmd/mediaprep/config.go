@@ -19,6 +19,7 @@ import (
 // from the environment, then overridden by flags.
 type settings struct {
 	greenURL, instance string
+	mediaURL           string
 	greenTimeout       string
 	endpoint, bucket   string
 	region, prefix     string
@@ -37,6 +38,7 @@ var settingEnv = []struct {
 	field             func(*settings) *string
 }{
 	{"MEDIAPREP_GREENAPI_URL", "greenapi-url", "Green API host (default " + greenapi.DefaultAPIURL + ")", func(s *settings) *string { return &s.greenURL }},
+	{"MEDIAPREP_GREENAPI_MEDIA_URL", "greenapi-media-url", "Green API media host for uploadFile (default: from the API host, e.g. https://media.green-api.com)", func(s *settings) *string { return &s.mediaURL }},
 	{"MEDIAPREP_GREENAPI_INSTANCE", "instance", "Green API idInstance", func(s *settings) *string { return &s.instance }},
 	{"MEDIAPREP_GREENAPI_TIMEOUT", "greenapi-timeout", "deadline of one Green API request (default 30s)", func(s *settings) *string { return &s.greenTimeout }},
 	{"MEDIAPREP_S3_ENDPOINT", "s3-endpoint", "S3 endpoint URL (empty: AWS S3)", func(s *settings) *string { return &s.endpoint }},
@@ -44,7 +46,7 @@ var settingEnv = []struct {
 	{"MEDIAPREP_S3_REGION", "region", "S3 region (default us-east-1)", func(s *settings) *string { return &s.region }},
 	{"MEDIAPREP_S3_PREFIX", "prefix", "key prefix (default statuses)", func(s *settings) *string { return &s.prefix }},
 	{"MEDIAPREP_S3_PATH_STYLE", "path-style", "path-style S3 addressing: true for MinIO, versitygw, Ceph", func(s *settings) *string { return &s.pathStyle }},
-	{"MEDIAPREP_LINK_MODE", "link-mode", "presign or public (default presign)", func(s *settings) *string { return &s.linkMode }},
+	{"MEDIAPREP_LINK_MODE", "link-mode", "presign, public or greenapi (uploadFile); default presign with a bucket, else greenapi when Green API credentials are set", func(s *settings) *string { return &s.linkMode }},
 	{"MEDIAPREP_LINK_TTL", "link-ttl", "life of a presigned link, more than 24h, at most 168h (default 72h)", func(s *settings) *string { return &s.linkTTL }},
 	{"MEDIAPREP_PUBLIC_BASE_URL", "public-base-url", "base URL of public links (link mode public)", func(s *settings) *string { return &s.publicBaseURL }},
 	{"MEDIAPREP_MAX_PIXELS", "max-pixels", "pictures with more pixels are refused before decoding (default 64000000)", func(s *settings) *string { return &s.maxPixels }},
@@ -112,6 +114,10 @@ func (s *settings) applyLimits(cfg *transcode.Config) error {
 	return errors.Join(errs...)
 }
 
+// linkGreenAPI is the link mode whose links come from Green API's
+// uploadFile (pipeline.UploadLinker) instead of the bucket.
+const linkGreenAPI = "greenapi"
+
 // addSettingFlags adds a flag per setting (only those whose variables are
 // named in only, when given); its default is the environment variable's
 // value. The token has no flag: a flag would show in ps.
@@ -128,6 +134,7 @@ func addSettingFlags(fl *pflag.FlagSet, s *settings, getenv func(string) string,
 func (s *settings) greenConfig(getenv func(string) string) (greenapi.Config, error) {
 	cfg := greenapi.Config{
 		APIURL:     s.greenURL,
+		MediaURL:   s.mediaURL,
 		IDInstance: s.instance,
 		Token:      getenv("MEDIAPREP_GREENAPI_TOKEN"),
 	}
@@ -165,7 +172,7 @@ func (s *settings) storageConfig() (storage.Config, error) {
 		}
 		cfg.PathStyle = b
 	}
-	if s.linkMode != "" {
+	if s.linkMode != "" && s.linkMode != linkGreenAPI {
 		cfg.LinkMode = storage.LinkMode(s.linkMode)
 	}
 	if s.linkTTL != "" {

@@ -21,7 +21,7 @@ import (
 func TestServeKilledBetweenSendAndRecord(t *testing.T) {
 	c := newCluster(t, clusterOpts{s3: true, green: true})
 	store := filepath.Join(t.TempDir(), "nats")
-	nats1, err := queue.StartEmbedded(store, "127.0.0.1:0", nil)
+	nats1, err := queue.StartEmbedded(store, "127.0.0.1:0", nil, queue.WithToken(testNATSToken))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -33,7 +33,7 @@ func TestServeKilledBetweenSendAndRecord(t *testing.T) {
 	})
 	// Green API takes 3 s to answer the send: time to take NATS down.
 	c.green.Inject("sendMediaStatus", greenapitest.Fault{Delay: 3 * time.Second})
-	p1, base := c.serve("serve1", []string{"MEDIAPREP_NATS_URL=" + nats1.ClientURL()}, "--workers", "1")
+	p1, base := c.serve("serve1", []string{"MEDIAPREP_NATS_URL=" + nats1.ClientURL(), "MEDIAPREP_NATS_TOKEN=" + testNATSToken}, "--workers", "1")
 	code, body, _ := upload(t, base, "", sample("sample.jpg"), nil)
 	if code != http.StatusAccepted {
 		t.Fatalf("upload: %d %v", code, body)
@@ -63,12 +63,12 @@ func TestServeKilledBetweenSendAndRecord(t *testing.T) {
 	}
 	<-p1.done
 
-	nats2, err := queue.StartEmbedded(store, "127.0.0.1:0", nil)
+	nats2, err := queue.StartEmbedded(store, "127.0.0.1:0", nil, queue.WithToken(testNATSToken))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(nats2.Shutdown)
-	_, base2 := c.serve("serve2", []string{"MEDIAPREP_NATS_URL=" + nats2.ClientURL()}, "--workers", "1")
+	_, base2 := c.serve("serve2", []string{"MEDIAPREP_NATS_URL=" + nats2.ClientURL(), "MEDIAPREP_NATS_TOKEN=" + testNATSToken}, "--workers", "1")
 	j := waitFinal(t, base2, "", id, 2*time.Minute)
 	if j["state"] != "posted" || j["idMessage"] != posted[0].IDMessage || j["outcomeUnknown"] == true {
 		t.Errorf("job after the restart: %v; want posted as %s", j, posted[0].IDMessage)

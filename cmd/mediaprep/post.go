@@ -7,9 +7,11 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/mediaprep/mediaprep/delivery"
 	"github.com/mediaprep/mediaprep/greenapi"
 	"github.com/mediaprep/mediaprep/pipeline"
 )
@@ -22,6 +24,7 @@ func addPublishFlags(cmd *cobra.Command, f *publishFlags, getenv func(string) st
 	fl.StringVar(&f.caption, "caption", "", "caption of picture and video statuses (at most 1024 characters)")
 	fl.StringSliceVar(&f.participants, "participants", nil, "chat ids that may see the status, e.g. 79001234567@c.us (default: all contacts)")
 	fl.StringVar(&f.backgroundColor, "background-color", "", "background of voice and text statuses, #RRGGBB")
+	fl.StringVar(&f.deliveryWin, "delivery-window", getenv("MEDIAPREP_DELIVERY_WINDOW"), "at the end, wait up to this long for each posted status to show as sent in getOutgoingStatuses (default 10m; 0: do not wait, no delivery is reported) [MEDIAPREP_DELIVERY_WINDOW]")
 	addSettingFlags(fl, &f.settings, getenv)
 	f.limits = &f.settings
 }
@@ -113,9 +116,17 @@ func runPostText(ctx context.Context, log *slog.Logger, f *postFlags, getenv fun
 	if err := st.Validate(); err != nil {
 		return usageError{err}
 	}
+	window := delivery.DefaultWindow
+	if f.deliveryWin != "" {
+		if window, err = time.ParseDuration(f.deliveryWin); err != nil || window < 0 {
+			return usagef("delivery window %q is not a duration like 10m (set --delivery-window or MEDIAPREP_DELIVERY_WINDOW)", f.deliveryWin)
+		}
+	}
 	type textResult struct {
 		Method    string            `json:"method"`
 		IDMessage string            `json:"idMessage,omitempty"`
+		Delivery  string            `json:"delivery,omitempty"`
+		Note      string            `json:"deliveryNote,omitempty"`
 		Request   *greenapi.Request `json:"request,omitempty"`
 		Error     *errorBody        `json:"error,omitempty"`
 	}
@@ -127,11 +138,16 @@ func runPostText(ctx context.Context, log *slog.Logger, f *postFlags, getenv fun
 		}
 		r.Request = &req
 	} else {
+		start := time.Now()
 		sent, err := client.SendTextStatus(ctx, st)
 		if err != nil {
 			r.Error = &errorBody{greenapi.CodeOf(err), err.Error()}
 		}
 		r.IDMessage = sent.IDMessage
+		if err == nil && window > 0 {
+			d := waitDelivery(ctx, client, window, log, delivery.Watch{IDMessage: sent.IDMessage, SentAt: start})
+			r.Delivery, r.Note = d.State, d.Note
+		}
 	}
 	switch {
 	case f.json:
@@ -143,7 +159,11 @@ func runPostText(ctx context.Context, log *slog.Logger, f *postFlags, getenv fun
 		body, _ := json.Marshal(r.Request.Body)
 		fmt.Fprintf(stdout, "dry   text: would POST %s %s\n", r.Request.URL, body)
 	default:
-		fmt.Fprintf(stdout, "ok    text -> %s %s\n", r.Method, r.IDMessage)
+		seen := ""
+		if r.Delivery != "" {
+			seen = " (delivery " + r.Delivery + ")"
+		}
+		fmt.Fprintf(stdout, "ok    text -> %s %s%s\n", r.Method, r.IDMessage, seen)
 	}
 	switch {
 	case r.Error != nil && ctx.Err() != nil:
@@ -152,4 +172,17 @@ func runPostText(ctx context.Context, log *slog.Logger, f *postFlags, getenv fun
 		return exitError{exitFailed}
 	}
 	return nil
+}
+
+// waitDelivery follows one status until it shows in getOutgoingStatuses or
+// window ends (pending if ctx ends first).
+func waitDelivery(ctx context.Context, client *greenapi.Client, window time.Duration, log *slog.Logger, w delivery.Watch) delivery.Result {
+	tr := delivery.New(client, delivery.Config{Window: window, First: time.Second, Logger: log})
+	ch := make(chan delivery.Result, 1)
+	w.Done = func(r delivery.Result) { ch <- r }
+	tr.Follow(w)
+	tctx, stop := context.WithCancel(ctx)
+	defer stop()
+	go tr.Run(tctx)
+	return <-ch
 }

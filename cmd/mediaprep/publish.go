@@ -13,11 +13,13 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/vbauerster/mpb/v8"
 	"github.com/vbauerster/mpb/v8/cwriter"
 	"github.com/vbauerster/mpb/v8/decor"
 
+	"github.com/mediaprep/mediaprep/delivery"
 	"github.com/mediaprep/mediaprep/greenapi"
 	"github.com/mediaprep/mediaprep/pipeline"
 	"github.com/mediaprep/mediaprep/storage"
@@ -32,22 +34,26 @@ type publishFlags struct {
 	caption         string
 	participants    []string
 	backgroundColor string
+	deliveryWin     string
 }
 
 // publisher is what post and batch wire up from their flags.
 type publisher struct {
-	pub    *pipeline.Publisher
-	dry    *dryRunSender // nil unless --dry-run
-	ledger *pipeline.FileLedger
-	opts   transcode.Options
-	status pipeline.Status
+	pub     *pipeline.Publisher
+	tracker *delivery.Tracker // nil: statuses are not followed
+	dry     *dryRunSender     // nil unless --dry-run
+	ledger  *pipeline.FileLedger
+	opts    transcode.Options
+	status  pipeline.Status
 }
 
 // checked are the settings of post and batch, validated.
 type checked struct {
-	opts    transcode.Options
-	storage storage.Config
-	green   greenapi.Config
+	opts     transcode.Options
+	storage  storage.Config
+	green    greenapi.Config
+	delivery time.Duration
+	local    bool // no bucket: link mode greenapi, files kept under --out
 }
 
 // check validates every setting and flag at once, before anything is
@@ -59,11 +65,26 @@ func (f *publishFlags) check(getenv func(string) string) (checked, error) {
 	if c.opts, err = f.options(); err != nil {
 		errs = append(errs, err)
 	}
-	if c.storage, err = f.storageConfig(); err != nil {
+	// Without a bucket, links from uploadFile need none: the prepared
+	// files are kept in --out instead. That is the default when Green API
+	// credentials are set and no storage setting at all is.
+	creds := f.instance != "" || getenv("MEDIAPREP_GREENAPI_TOKEN") != ""
+	noStorage := f.endpoint == "" && f.pathStyle == "" && f.linkTTL == "" && f.publicBaseURL == ""
+	c.local = f.bucket == "" && !f.dryRun && (f.linkMode == linkGreenAPI ||
+		(f.linkMode == "" && noStorage && creds))
+	if c.local {
+		f.linkMode = linkGreenAPI
+	} else if c.storage, err = f.storageConfig(); err != nil {
 		errs = append(errs, err)
 	}
 	if c.green, err = f.greenConfig(getenv); err != nil {
 		errs = append(errs, err)
+	}
+	c.delivery = delivery.DefaultWindow
+	if f.deliveryWin != "" {
+		if c.delivery, err = time.ParseDuration(f.deliveryWin); err != nil || c.delivery < 0 {
+			errs = append(errs, fmt.Errorf("delivery window %q is not a duration like 10m (set --delivery-window or MEDIAPREP_DELIVERY_WINDOW)", f.deliveryWin))
+		}
 	}
 	if len(errs) > 0 {
 		return c, usageError{joinLines(errs)}
@@ -79,7 +100,15 @@ func newPublisher(ctx context.Context, log *slog.Logger, f *publishFlags, c chec
 	if err != nil {
 		return nil, usageError{err}
 	}
-	st, err := storage.New(ctx, c.storage)
+	var st pipeline.Store
+	if c.local {
+		// Links come from uploadFile; the Dir only keeps the files (its
+		// own links are never made).
+		st, err = storage.NewDir(storage.DirConfig{Root: f.out, Prefix: f.prefix, PublicBaseURL: "http://unused.invalid"})
+		log.Info("no bucket: prepared files are kept in --out and linked with Green API's uploadFile", "out", f.out)
+	} else {
+		st, err = storage.New(ctx, c.storage)
+	}
 	if err != nil {
 		return nil, usageError{err}
 	}
@@ -108,6 +137,17 @@ func newPublisher(ctx context.Context, log *slog.Logger, f *publishFlags, c chec
 	if f.dryRun {
 		p.dry = &dryRunSender{client: client}
 		send = p.dry
+	}
+	if f.linkMode == linkGreenAPI {
+		if f.dryRun {
+			// A dry run sends nothing to Green API, uploads included.
+			log.Warn("dry run: links come from the bucket, not uploadFile")
+		} else {
+			pcfg.Linker = pipeline.UploadLinker{Uploader: client}
+		}
+	}
+	if !f.dryRun && c.delivery > 0 {
+		p.tracker = delivery.New(client, delivery.Config{Window: c.delivery, First: time.Second, Logger: log})
 	}
 	p.pub = pipeline.NewPublisher(pl, st, storage.Checker{}, send, pcfg)
 	return p, nil
@@ -200,21 +240,30 @@ func (p *publisher) publishAll(ctx context.Context, f *publishFlags, jobs []pipe
 					j.Progress = func(s pipeline.Stage) { stage.set(string(s)); bar.Increment() }
 				}
 				r := p.publishOne(context.WithValue(ctx, jobKey{}, i), j)
-				if bars != nil {
-					// The file's line goes above the bars, its bar away.
-					var line bytes.Buffer
-					printPosted(&line, r)
-					if _, err := bars.Write(line.Bytes()); err != nil {
-						stdout.Write(line.Bytes())
+				p.follow(r, j.Status, func(r result) {
+					if bars != nil {
+						// The file's line goes above the bars, its bar away.
+						var line bytes.Buffer
+						printPosted(&line, r)
+						if _, err := bars.Write(line.Bytes()); err != nil {
+							stdout.Write(line.Bytes())
+						}
+						if bar != nil {
+							bar.Abort(true)
+						}
+						total.Increment()
 					}
-					if bar != nil {
-						bar.Abort(true)
-					}
-					total.Increment()
-				}
-				results[i] <- r
+					results[i] <- r
+				})
 			}
 		})
+	}
+	if p.tracker != nil {
+		// Posted statuses are followed while the other files go on; the
+		// run waits for them at the end (its lines come in input order).
+		tctx, stop := context.WithCancel(ctx)
+		defer stop()
+		go p.tracker.Run(tctx)
 	}
 	for _, ch := range results {
 		r := <-ch
@@ -241,6 +290,67 @@ func (p *publisher) publishAll(ctx context.Context, f *publishFlags, jobs []pipe
 	return t.exit(ctx)
 }
 
+// follow hands r to finish once its status showed in getOutgoingStatuses
+// (or its window ended), recording its delivery in the ledger; at once
+// when it is not followed.
+func (p *publisher) follow(r result, st pipeline.Status, finish func(result)) {
+	if p.tracker != nil && r.Error != nil && r.OutcomeUnknown && r.Method != "" {
+		p.resolve(r, st, finish)
+		return
+	}
+	if p.tracker == nil || r.Error != nil || r.Skipped || r.DryRun || r.IDMessage == "" {
+		finish(r)
+		return
+	}
+	r.Delivery = delivery.Pending
+	p.tracker.Follow(delivery.Watch{
+		IDMessage: r.IDMessage, SentAt: r.PostedAt.Add(-time.Second),
+		Done: func(d delivery.Result) {
+			r.Delivery, r.DeliveryNote = d.State, d.Note
+			if p.ledger != nil && d.State != delivery.Pending {
+				if err := p.ledger.Record(r.PostID, r.Posted); err != nil {
+					r.DeliveryNote += " (not recorded in the ledger: " + err.Error() + ")"
+				}
+			}
+			finish(r)
+		},
+	})
+}
+
+// resolve looks for the status of a send whose answer was lost: when
+// exactly one status of its method with its caption shows up, r becomes
+// posted with that idMessage (recorded in the ledger, so a rerun skips
+// it); otherwise it stays outcome_unknown, its message saying what was
+// seen. Nothing is sent again.
+func (p *publisher) resolve(r result, st pipeline.Status, finish func(result)) {
+	text := st.Caption
+	if r.Method == pipeline.MethodVoiceStatus {
+		text = "" // voice statuses have no caption
+	}
+	p.tracker.Follow(delivery.Watch{
+		Method: string(r.Method), Text: text,
+		// PostedAt is when the send gave up; it began up to a timeout before.
+		SentAt: r.PostedAt.Add(-time.Minute),
+		Done: func(d delivery.Result) {
+			if d.IDMessage == "" {
+				if d.Note != "" {
+					r.Error.Message += " (" + d.Note + ")"
+				}
+				finish(r)
+				return
+			}
+			r.Error, r.OutcomeUnknown = nil, false
+			r.IDMessage, r.Delivery, r.DeliveryNote = d.IDMessage, d.State, d.Note
+			if p.ledger != nil {
+				if err := p.ledger.Record(r.PostID, r.Posted); err != nil {
+					r.DeliveryNote += " (not recorded in the ledger: " + err.Error() + ")"
+				}
+			}
+			finish(r)
+		},
+	})
+}
+
 // print writes r as a JSON line or a readable line.
 func (p *publisher) print(w io.Writer, asJSON bool, r result) {
 	if asJSON {
@@ -257,7 +367,11 @@ func (p *publisher) publishOne(ctx context.Context, j pipeline.Job) result {
 	}
 	posted, err := p.pub.Publish(ctx, j)
 	if err != nil {
-		return result{Posted: pipeline.Posted{Prepared: pipeline.Prepared{Source: j.Source}}, Error: &errorBody{pipeline.CodeOf(err), err.Error()}}
+		if !posted.OutcomeUnknown {
+			posted = pipeline.Posted{}
+		}
+		posted.Source = j.Source
+		return result{Posted: posted, Error: &errorBody{pipeline.CodeOf(err), err.Error()}}
 	}
 	r := result{Posted: posted}
 	if p.dry != nil && !posted.Skipped {
@@ -280,7 +394,11 @@ func printPosted(w io.Writer, r result) {
 		if !r.Stored {
 			stored = "already stored as"
 		}
-		fmt.Fprintf(w, "ok    %-5s %s -> %s %s (%s %s; --json shows the link)\n", r.Kind, r.Source, r.Method, r.IDMessage, stored, r.Key)
+		seen := ""
+		if r.Delivery != "" {
+			seen = "; delivery " + r.Delivery
+		}
+		fmt.Fprintf(w, "ok    %-5s %s -> %s %s (%s %s%s; --json shows the link)\n", r.Kind, r.Source, r.Method, r.IDMessage, stored, r.Key, seen)
 	}
 }
 

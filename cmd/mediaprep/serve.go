@@ -21,7 +21,9 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/spf13/pflag"
 
+	"github.com/mediaprep/mediaprep/delivery"
 	"github.com/mediaprep/mediaprep/greenapi"
+	"github.com/mediaprep/mediaprep/pipeline"
 	"github.com/mediaprep/mediaprep/queue"
 	"github.com/mediaprep/mediaprep/service"
 	"github.com/mediaprep/mediaprep/storage"
@@ -52,6 +54,7 @@ type serveFlags struct {
 	eventsSubject string
 	http          httpFlags
 	pollSet       bool // --poll or MEDIAPREP_INBOX_POLL given
+	deliveryWin   time.Duration
 }
 
 // serveEnv reads a setting with its default; flags override it.
@@ -152,6 +155,7 @@ func (f *serveFlags) add(fl *pflag.FlagSet, getenv func(string) string, withAPI 
 	fl.DurationVar(&f.timeout, "timeout", e.dur("MEDIAPREP_FFMPEG_TIMEOUT", 10*time.Minute), "deadline of one ffmpeg run [MEDIAPREP_FFMPEG_TIMEOUT]")
 	fl.DurationVar(&f.grace, "grace", e.dur("MEDIAPREP_SHUTDOWN_GRACE", 60*time.Second), "on SIGTERM, how long running jobs may go on before they are put back in the queue [MEDIAPREP_SHUTDOWN_GRACE]")
 	fl.DurationVar(&f.ackWait, "ack-wait", e.dur("MEDIAPREP_QUEUE_ACK_WAIT", 30*time.Second), "a job whose worker stops answering for this long is given to another worker [MEDIAPREP_QUEUE_ACK_WAIT]")
+	fl.DurationVar(&f.deliveryWin, "delivery-window", e.dur("MEDIAPREP_DELIVERY_WINDOW", delivery.DefaultWindow), "how long a posted status is looked for in getOutgoingStatuses before its delivery is not_confirmed; 0: not followed [MEDIAPREP_DELIVERY_WINDOW]")
 	fl.IntVar(&f.maxDeliver, "max-deliver", e.num("MEDIAPREP_QUEUE_MAX_DELIVER", 10), "deliveries of a job before it fails [MEDIAPREP_QUEUE_MAX_DELIVER]")
 	fl.IntVar(&f.replicas, "replicas", e.replicas("MEDIAPREP_QUEUE_REPLICAS"), "copies of the queue's stream and buckets in a NATS cluster, 1 to 5; 0: 3 on a cluster that can place them, else 1; never scales down [MEDIAPREP_QUEUE_REPLICAS]")
 	if withAPI {
@@ -260,6 +264,16 @@ func runService(ctx context.Context, g *globalFlags, f *serveFlags, getenv func(
 		defer ln.Close()
 	}
 
+	// Links from Green API's uploadFile: asked for, or the default when
+	// Green API credentials are set and nothing else could make a link
+	// Green API can fetch (no bucket, no public address).
+	creds := f.instance != "" || getenv("MEDIAPREP_GREENAPI_TOKEN") != ""
+	greenLinks := f.linkMode == linkGreenAPI ||
+		(f.linkMode == "" && creds && !f.dryRun && f.bucket == "" && f.publicBaseURL == "")
+	if greenLinks && !creds {
+		return usagef("link mode greenapi uploads with uploadFile: set MEDIAPREP_GREENAPI_INSTANCE and MEDIAPREP_GREENAPI_TOKEN")
+	}
+
 	// Storage: the bucket when one is configured, else the data dir.
 	var bucket service.Bucket
 	var media http.Handler
@@ -276,11 +290,16 @@ func runService(ctx context.Context, g *globalFlags, f *serveFlags, getenv func(
 		bucket, bucketName = st, scfg.Bucket
 	} else {
 		base := f.publicBaseURL
+		if base == "" && ln == nil && greenLinks {
+			base = "http://unused.invalid" // links come from uploadFile; the Dir only keeps the files
+		}
 		if base == "" {
 			if ln == nil {
 				return usagef("a worker on local storage needs MEDIAPREP_PUBLIC_BASE_URL: the address of the serve process whose /media/ serves the data dir")
 			}
 			base = "http://" + ln.Addr().String()
+		}
+		if f.publicBaseURL == "" && !greenLinks {
 			log.Warn("links are served from this machine's loopback address: Green API cannot fetch them; set MEDIAPREP_PUBLIC_BASE_URL to an address it can reach, or configure a bucket", "base", base)
 		}
 		dir, err := storage.NewDir(storage.DirConfig{Root: f.data, Prefix: f.prefix, PublicBaseURL: base})
@@ -313,6 +332,17 @@ func runService(ctx context.Context, g *globalFlags, f *serveFlags, getenv func(
 	if err != nil {
 		return err
 	}
+	var tracker *delivery.Tracker
+	if client, ok := send.(*greenapi.Client); ok && f.deliveryWin > 0 {
+		tracker = delivery.New(client, delivery.Config{Window: f.deliveryWin, Logger: log})
+	}
+	var linker pipeline.Linker
+	if client, ok := send.(*greenapi.Client); ok && greenLinks {
+		linker = pipeline.UploadLinker{Uploader: client}
+		log.Info("links are uploaded to Green API (uploadFile)", "mediaUrl", client.MediaURL())
+	} else if greenLinks {
+		log.Warn("dry run: links are not uploaded to Green API")
+	}
 	tcfg := transcode.NewDefaultConfig()
 	tcfg.RunTimeout = f.timeout
 	tcfg.Logger = service.JobLogger(log) // ffmpeg lines name their job
@@ -343,7 +373,7 @@ func runService(ctx context.Context, g *globalFlags, f *serveFlags, getenv func(
 	worker, err := service.NewWorker(service.WorkerConfig{
 		Journal:      journal,
 		LocalSources: kept,
-		Jobs:         q, Bucket: bucket, Prep: tr, Check: storage.Checker{}, Send: send, DryRun: dryRun,
+		Jobs:         q, Bucket: bucket, Prep: tr, Check: storage.Checker{}, Send: send, DryRun: dryRun, Linker: linker, Tracker: tracker,
 		TempDir: filepath.Join(tmp, "work"), Layout: service.Layout{Inbox: f.inboxPrefix},
 		// Several ffmpeg runs, each bounded by --timeout, plus transfers.
 		Timeout: 3*f.timeout + 5*time.Minute,
@@ -359,6 +389,10 @@ func runService(ctx context.Context, g *globalFlags, f *serveFlags, getenv func(
 	defer cancel()
 	wg.Go(func() { watchQueue(runCtx, natsLost, errc, cancel) })
 	wg.Go(func() { worker.Replay(runCtx) })
+	if tracker != nil {
+		// Follows posted statuses in the background, off the job slots.
+		wg.Go(func() { tracker.Run(runCtx) })
+	}
 	if withAPI {
 		acfg := service.APIConfig{
 			Keys: keys, MaxUploadBytes: f.maxUpload, MaxConcurrentUploads: f.maxUploads, MaxQueued: f.maxQueued,
@@ -530,6 +564,7 @@ func (f *serveFlags) sender(getenv func(string) string, q *queue.Queue, m *servi
 	dry := f.dryRun || noCreds
 	if !dry {
 		gcfg.SendLimiter = q.Limiter("greenapi-send-"+gcfg.IDInstance, int(greenapi.DefaultRatePerSecond), time.Second+50*time.Millisecond)
+		gcfg.GetLimiter = q.Limiter("greenapi-get-"+gcfg.IDInstance, 1, time.Second+50*time.Millisecond)
 	}
 	client, err := greenapi.New(gcfg)
 	if err != nil {

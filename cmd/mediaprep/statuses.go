@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/spf13/cobra"
@@ -27,8 +29,9 @@ func newStatusesCmd(g *globalFlags, stdout io.Writer, getenv func(string) string
 		Use:   "statuses [--minutes N] | --stats ID | --delete ID",
 		Short: "List the statuses the instance sent, show who saw one, or delete one",
 		Long: `statuses lists the statuses the instance sent in the last --minutes
-(getOutgoingStatuses): the place to look after an outcome_unknown, before
-posting a file again. --stats ID shows who a status reached and saw it
+(getOutgoingStatuses), each with how far it got (statusMessage: sent,
+delivered, read), its file and caption or text: the place to look after an
+outcome_unknown or a not_confirmed delivery, before posting a file again. --stats ID shows who a status reached and saw it
 (getStatusStatistic); --delete ID deletes it (deleteStatus).
 
 Green API settings as for post.`,
@@ -85,7 +88,7 @@ func runStatuses(ctx context.Context, log *slog.Logger, f *statusesFlags, getenv
 			out = st
 			if !f.json {
 				for _, s := range st {
-					fmt.Fprintf(stdout, "%s  %s  %-16s %s %s\n", unixTime(s.Timestamp), s.IDMessage, s.TypeMessage, s.StatusMessage, s.FileName)
+					fmt.Fprintf(stdout, "%s  %s  %-19s %-9s %s\n", unixTime(s.Timestamp), s.IDMessage, s.TypeMessage, orDash(s.StatusMessage), describeStatus(s))
 				}
 				fmt.Fprintf(stdout, "%d statuses in the last %d minutes\n", len(st), f.minutes)
 			}
@@ -111,3 +114,31 @@ func runStatuses(ctx context.Context, log *slog.Logger, f *statusesFlags, getenv
 }
 
 func unixTime(sec int64) string { return time.Unix(sec, 0).UTC().Format(time.RFC3339) }
+
+func orDash(s string) string {
+	if s == "" {
+		return "-"
+	}
+	return s
+}
+
+// describeStatus is a status's file name and caption, or its text,
+// clipped, for one line of the list.
+func describeStatus(s greenapi.OutgoingStatus) string {
+	text := s.Caption
+	if s.ExtendedTextMessage != nil {
+		text = s.ExtendedTextMessage.Text
+	}
+	if r := []rune(strings.Join(strings.Fields(text), " ")); len(r) > 40 {
+		text = string(r[:39]) + "…"
+	} else {
+		text = string(r)
+	}
+	switch {
+	case s.FileName != "" && text != "":
+		return s.FileName + " " + strconv.Quote(text)
+	case text != "":
+		return strconv.Quote(text)
+	}
+	return s.FileName
+}

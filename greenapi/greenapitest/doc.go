@@ -20,6 +20,16 @@
 // and an idMessage, exactly like the real API, but the status lands in
 // Undelivered with the reason instead of Posted.
 //
+// uploadFile takes the raw file as the body (Content-Type required, not a
+// form; GA-Filename when the type alone does not name the extension; at
+// most 100 MB, SetUploadLimit for tests; over it answers 500 "exceeded max
+// upload size" like the vendor), writes it to disk as it arrives, and
+// answers a urlFile on the stand-in's own media host (MediaURL), which
+// serves the file with the Content-Type of its extension. Uploads lists
+// them. getOutgoingStatuses shows each accepted status as "sent" at once,
+// or, after HoldStatuses(true), not until SetStatusMessage shows it (sent,
+// delivered, read): a status that appears late or never.
+//
 // Faults (429 with Retry-After, 5xx, hangs, delays, "accepted but the answer
 // was lost") are injected per method with Inject. Every request is recorded
 // for rate assertions (Requests, MaxPerSecond), and every protocol violation

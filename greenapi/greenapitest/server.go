@@ -8,6 +8,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"mime"
 	"net/http"
 	"net/http/httptest"
@@ -32,8 +33,9 @@ type Fault struct {
 	Body       string        // body sent with Status; a short default if empty
 	Delay      time.Duration // wait this long before answering
 	Hang       bool          // never answer until the request's context ends
+	Drop       bool          // close the connection without answering
 	// Accept records the status as accepted even though no answer reaches
-	// the client (with Hang or Delay) or an error is answered (with
+	// the client (with Hang, Drop or Delay) or an error is answered (with
 	// Status): "accepted, but the answer was lost".
 	Accept bool
 }
@@ -61,10 +63,12 @@ type Call struct {
 // Server is a running stand-in for one Green API instance.
 type Server struct {
 	srv   *httptest.Server
+	media *httptest.Server // the instance's mediaUrl: uploadFile, and the files it hosts
 	id    string
 	token string
 	fetch *http.Client
 	quit  chan struct{}
+	files string // folder of uploaded files
 
 	mu          sync.Mutex
 	faults      map[string][]Fault
@@ -72,23 +76,45 @@ type Server struct {
 	undelivered []Status
 	calls       []Call
 	errs        []string
+	uploads     []Upload
+	uploadLimit int64
+	hold        bool              // new statuses stay out of getOutgoingStatuses until SetStatusMessage
+	progress    map[string]string // idMessage → statusMessage shown; "" hides it
 }
+
+// Upload is a file uploadFile accepted.
+type Upload struct {
+	URLFile     string // the link answered, on the media host
+	ContentType string // Content-Type the upload came with
+	FileName    string // GA-Filename, if sent
+	Size        int64
+	SHA256      string // hex digest of the body
+	Time        time.Time
+}
+
+// DefaultUploadLimit is uploadFile's limit (100 MB), as Green API documents it.
+const DefaultUploadLimit = 100 << 20
 
 // NewServer starts a stand-in for instance idInstance with apiTokenInstance
 // token; it is closed when the test ends.
 func NewServer(t testing.TB, idInstance, token string) *Server {
 	t.Helper()
 	s := &Server{
-		id:     idInstance,
-		token:  token,
-		fetch:  &http.Client{Timeout: 10 * time.Second},
-		quit:   make(chan struct{}),
-		faults: map[string][]Fault{},
+		id:          idInstance,
+		token:       token,
+		fetch:       &http.Client{Timeout: 10 * time.Second},
+		quit:        make(chan struct{}),
+		faults:      map[string][]Fault{},
+		files:       t.TempDir(),
+		uploadLimit: DefaultUploadLimit,
+		progress:    map[string]string{},
 	}
 	s.srv = httptest.NewServer(http.HandlerFunc(s.serveHTTP))
+	s.media = httptest.NewServer(http.HandlerFunc(s.serveMedia))
 	t.Cleanup(func() {
 		close(s.quit)
 		s.srv.Close()
+		s.media.Close()
 		s.fetch.CloseIdleConnections()
 	})
 	return s
@@ -96,6 +122,44 @@ func NewServer(t testing.TB, idInstance, token string) *Server {
 
 // URL returns the APIURL to give the client.
 func (s *Server) URL() string { return s.srv.URL }
+
+// MediaURL returns the MediaURL to give the client: uploadFile is served
+// there, and so are the files it hosts. (uploadFile is answered on URL
+// too, as a client deriving its media host from a custom API host sends it
+// there.)
+func (s *Server) MediaURL() string { return s.media.URL }
+
+// SetUploadLimit sets the largest upload accepted (default 100 MB); a
+// bigger one is refused as Green API refuses it.
+func (s *Server) SetUploadLimit(n int64) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.uploadLimit = n
+}
+
+// Uploads returns the files uploadFile accepted, in order.
+func (s *Server) Uploads() []Upload {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.uploads)
+}
+
+// HoldStatuses makes statuses accepted from now on stay out of
+// getOutgoingStatuses (not yet sent by the phone) until SetStatusMessage
+// shows them; false shows new ones at once as "sent" again.
+func (s *Server) HoldStatuses(hold bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.hold = hold
+}
+
+// SetStatusMessage sets the statusMessage getOutgoingStatuses shows for
+// the status idMessage: "sent", "delivered", "read", or "" to hide it.
+func (s *Server) SetStatusMessage(idMessage, statusMessage string) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.progress[idMessage] = statusMessage
+}
 
 // Inject makes the next len(faults) calls of method ("" = any method) get
 // these faults, in order. Faults for a named method are used before faults
@@ -175,6 +239,7 @@ const (
 	getOutgoing = "getOutgoingStatuses"
 	getStat     = "getStatusStatistic"
 	deleteSt    = "deleteStatus"
+	uploadFile  = "uploadFile"
 )
 
 func isSend(m string) bool { return m == sendMedia || m == sendVoice || m == sendText }
@@ -205,6 +270,15 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if faulted && f.Accept {
 		s.commit(a.rec)
 		a.rec = nil
+	}
+	if faulted && f.Drop {
+		if hj, ok := w.(http.Hijacker); ok {
+			if conn, _, err := hj.Hijack(); err == nil {
+				conn.Close()
+				return
+			}
+		}
+		panic(http.ErrAbortHandler) // closes the connection too
 	}
 	if faulted && f.Hang {
 		select {
@@ -266,6 +340,9 @@ func (s *Server) commit(rec *Status) {
 	rec.Time = time.Now()
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if _, set := s.progress[rec.IDMessage]; !set {
+		s.progress[rec.IDMessage] = map[bool]string{true: "", false: "sent"}[s.hold]
+	}
 	if rec.Reason != "" {
 		s.undelivered = append(s.undelivered, *rec)
 	} else {
@@ -314,6 +391,11 @@ func (s *Server) handle(r *http.Request, method string) answer {
 	}
 	var wantHTTP string
 	switch method {
+	case uploadFile:
+		if r.Method != http.MethodPost {
+			return s.refuse(http.StatusMethodNotAllowed, "%s wants POST, got %s", method, r.Method)
+		}
+		return s.handleUpload(r)
 	case sendMedia, sendVoice, sendText, deleteSt:
 		wantHTTP = http.MethodPost
 	case getOutgoing, getStat:
@@ -551,15 +633,38 @@ func (s *Server) handleGet(r *http.Request, method string) answer {
 			minutes = n
 		}
 		out := []map[string]any{}
+		s.mu.Lock()
+		progress := maps.Clone(s.progress)
+		s.mu.Unlock()
 		for _, st := range s.Posted() {
-			if st.Deleted || now.Sub(st.Time) > time.Duration(minutes)*time.Minute {
+			shown := progress[st.IDMessage]
+			if st.Deleted || shown == "" || now.Sub(st.Time) > time.Duration(minutes)*time.Minute {
 				continue
 			}
-			out = append(out, map[string]any{
+			e := map[string]any{
 				"type": "outgoing", "idMessage": st.IDMessage, "timestamp": st.Time.Unix(),
 				"typeMessage": typeMessage(st), "chatId": "status@broadcast",
-				"statusMessage": "sent", "sendByApi": true,
-			})
+				"statusMessage": shown, "sendByApi": true,
+			}
+			if ps, ok := st.Body["participants"]; ok {
+				e["participants"] = ps
+			}
+			if st.Method == sendText {
+				t := map[string]any{"text": st.Body["message"]}
+				for _, k := range []string{"backgroundColor", "font"} {
+					if v, ok := st.Body[k]; ok {
+						t[k] = v
+					}
+				}
+				e["extendedTextMessage"] = t
+			} else {
+				e["fileName"], e["downloadUrl"] = st.Body["fileName"], st.URLFile
+				e["mimeType"], _, _ = strings.Cut(st.FetchedContentType, ";")
+				if c, ok := st.Body["caption"]; ok {
+					e["caption"] = c
+				}
+			}
+			out = append(out, e)
 		}
 		b, _ := json.Marshal(out)
 		return answer{status: http.StatusOK, body: b}
