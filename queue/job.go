@@ -54,6 +54,9 @@ type Job struct {
 	Name    string  `json:"name,omitempty"`   // the file's own name (for the fileName Green API shows)
 	Size    int64   `json:"size,omitempty"`   // bytes of the source
 	Options Options `json:"options"`
+	// Account names the Green API account (accounts.Set) the status is
+	// posted for; empty means the default account.
+	Account string `json:"account,omitempty"`
 	// Invalid is a problem found when the job was made (a broken
 	// sidecar): the worker fails the job with it at once.
 	Invalid string `json:"invalid,omitempty"`
