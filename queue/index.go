@@ -83,7 +83,7 @@ func (q *Queue) Index(ctx context.Context) (*Index, error) {
 	}
 	ix := &Index{ready: make(chan struct{}), byID: map[string]*indexed{}}
 	go func() {
-		defer w.Stop()
+		defer func() { _ = w.Stop() }()
 		initial := true
 		for {
 			select {

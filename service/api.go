@@ -77,6 +77,12 @@ type APIConfig struct {
 	Events  EventsConfig // GET /v1/events
 	Logger  *slog.Logger
 	Metrics *Metrics // optional
+
+	// List, when set, answers GET /v1/statuses (service/list.go).
+	List JobLister
+	// Accounts names the Green API accounts jobs may name (the field
+	// account); empty: only "default".
+	Accounts []string
 }
 
 // Defaults of APIConfig.
@@ -232,6 +238,7 @@ func (a *API) Handler() http.Handler {
 		mux.Handle("/media/", a.cfg.Media)
 	}
 	a.routeWeb(route)
+	a.routeList(mux)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		a.fail(w, r, &apiError{status: http.StatusNotFound, Code: codeNotFound, Message: "no such endpoint"})
 	})
@@ -538,7 +545,7 @@ func (a *API) bodyError(err error) *apiError {
 // The form fields a POST takes besides file; participants may repeat.
 var formFields = map[string]bool{
 	"caption": true, "participants": true, "backgroundColor": true, "crop": true, "videoFit": true,
-	"text": true, "font": true,
+	"text": true, "font": true, "account": true,
 }
 
 // spooled is an uploaded file in SpoolDir.
@@ -603,7 +610,7 @@ func (a *API) postMultipart(r *http.Request) (queue.Job, *apiError) {
 			}
 			fields.Add(name, string(v))
 		default:
-			return queue.Job{}, invalidf(name, "unknown field %q; fields are file, caption, participants, backgroundColor, crop, videoFit, text, font", name)
+			return queue.Job{}, invalidf(name, "unknown field %q; fields are file, caption, participants, backgroundColor, crop, videoFit, text, font, account", name)
 		}
 		part.Close()
 	}
@@ -611,11 +618,14 @@ func (a *API) postMultipart(r *http.Request) (queue.Job, *apiError) {
 	if aerr == nil {
 		aerr = a.checkParticipants(opts.Participants)
 	}
+	if aerr == nil {
+		aerr = a.checkAccount(fields.Get("account"))
+	}
 	if aerr != nil {
 		return queue.Job{}, aerr
 	}
 	if file == nil {
-		return a.enqueueText(r.Context(), id, opts)
+		return a.enqueueText(r.Context(), id, opts, fields.Get("account"))
 	}
 	if aerr := checkFileOptions(opts); aerr != nil {
 		return queue.Job{}, aerr
@@ -640,6 +650,7 @@ func (a *API) postMultipart(r *http.Request) (queue.Job, *apiError) {
 	}
 	job, err := a.jobs.Enqueue(r.Context(), queue.Job{
 		ID: id, Origin: queue.OriginUpload, Source: key, Name: file.name, Size: file.size, Options: opts,
+		Account: fields.Get("account"),
 	})
 	if err != nil {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), cleanupTimeout)
@@ -830,6 +841,7 @@ type textRequest struct {
 	Font            string   `json:"font,omitempty"`
 	BackgroundColor string   `json:"backgroundColor"`
 	Participants    []string `json:"participants,omitempty"`
+	Account         string   `json:"account,omitempty"`
 }
 
 // postText reads a text status from a JSON or urlencoded body.
@@ -838,6 +850,7 @@ func (a *API) postText(w http.ResponseWriter, r *http.Request, mediaType string)
 	id := newJobID()
 	info(r).jobID = id
 	var opts queue.Options
+	var account string
 	if mediaType == "application/json" {
 		dec := json.NewDecoder(r.Body)
 		dec.DisallowUnknownFields()
@@ -852,6 +865,7 @@ func (a *API) postText(w http.ResponseWriter, r *http.Request, mediaType string)
 			return queue.Job{}, invalidf("", "JSON body: one object expected")
 		}
 		opts = queue.Options{Text: t.Text, Font: t.Font, BackgroundColor: t.BackgroundColor, Participants: t.Participants}
+		account = t.Account
 		if aerr := a.checkParticipants(opts.Participants); aerr != nil {
 			return queue.Job{}, aerr
 		}
@@ -875,6 +889,7 @@ func (a *API) postText(w http.ResponseWriter, r *http.Request, mediaType string)
 		if opts, aerr = optionsOf(r.PostForm, false); aerr == nil {
 			aerr = a.checkParticipants(opts.Participants)
 		}
+		account = r.PostForm.Get("account")
 		if aerr != nil {
 			if aerr.Field == "file" {
 				aerr = invalidf("text", "required")
@@ -882,16 +897,19 @@ func (a *API) postText(w http.ResponseWriter, r *http.Request, mediaType string)
 			return queue.Job{}, aerr
 		}
 	}
-	return a.enqueueText(r.Context(), id, opts)
+	if aerr := a.checkAccount(account); aerr != nil {
+		return queue.Job{}, aerr
+	}
+	return a.enqueueText(r.Context(), id, opts, account)
 }
 
 // enqueueText checks a text status by sendTextStatus's rules and queues it.
-func (a *API) enqueueText(ctx context.Context, id string, o queue.Options) (queue.Job, *apiError) {
+func (a *API) enqueueText(ctx context.Context, id string, o queue.Options, account string) (queue.Job, *apiError) {
 	st := greenapi.TextStatus{Message: o.Text, BackgroundColor: o.BackgroundColor, Font: o.Font, Participants: o.Participants}
 	if err := st.Validate(); err != nil {
 		return queue.Job{}, greenAPIInvalid(err)
 	}
-	job, err := a.jobs.Enqueue(ctx, queue.Job{ID: id, Origin: queue.OriginUpload, Options: o})
+	job, err := a.jobs.Enqueue(ctx, queue.Job{ID: id, Origin: queue.OriginUpload, Options: o, Account: account})
 	switch {
 	case errors.Is(err, queue.ErrQueueFull):
 		return queue.Job{}, queueFull(err)

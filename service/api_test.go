@@ -1128,6 +1128,7 @@ func TestOpenAPIDocument(t *testing.T) {
 		codeUnauthorized, codeTooLarge, codeUnsupportedType, codeInvalidRequest, codeNotFound,
 		codeQueueFull, codeBusy, codeUnavailable, codeMethodNotAllowed,
 		codeTooSlow, codeTooManyFields, codeTooManyPartic, codeNoSpace, "[queue, storage, disk]",
+		codeUnknownAccount, "operationId: listStatuses", "JobList:",
 		"Retry-After", "scheme: bearer",
 	} {
 		if !strings.Contains(string(doc), want) {

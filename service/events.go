@@ -151,7 +151,8 @@ func (a *API) getInfo(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, serverInfo{
 		Auth:           a.keys.enabled(),
 		Events:         a.events.watch != nil,
-		Accounts:       []string{},
+		JobList:        a.cfg.List != nil,
+		Accounts:       append([]string{}, a.cfg.Accounts...),
 		MaxUploadBytes: a.cfg.MaxUploadBytes,
 		MaxCaption:     greenapi.MaxCaption,
 		MaxText:        greenapi.MaxMessage,

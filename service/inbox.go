@@ -73,6 +73,10 @@ type InboxConfig struct {
 	Finish  func(ctx context.Context, j queue.Job) error
 	Metrics *Metrics
 	Logger  *slog.Logger
+
+	// Accounts are the Green API accounts: a file under inbox/<name>/ is
+	// posted for the account name (see accountOf).
+	Accounts []string
 }
 
 // Inbox picks up files dropped under the inbox prefix, each exactly once
@@ -263,7 +267,8 @@ func (in *Inbox) take(ctx context.Context, o storage.Object) (bool, error) {
 		return false, err
 	}
 	job := queue.Job{ID: id, Origin: queue.OriginInbox, Source: o.Key, Name: path.Base(o.Key), Size: o.Size}
-	opts, err := in.options(ctx, o)
+	opts, account, err := in.options(ctx, o)
+	job.Account, job.Invalid = in.accountOf(o.Key, account)
 	var bad *badSidecar
 	switch {
 	case errors.As(err, &bad):
@@ -390,6 +395,7 @@ type sidecar struct {
 	BackgroundColor string   `json:"backgroundColor"`
 	Crop            string   `json:"crop"`
 	VideoFit        string   `json:"videoFit"`
+	Account         string   `json:"account"` // the Green API account; default: the inbox folder's, see accountOf
 }
 
 // maxSidecar caps the bytes read of a sidecar.
@@ -398,10 +404,10 @@ const maxSidecar = 64 << 10
 // options reads a source's options: from its sidecar when there is one,
 // else from its x-amz-meta-* headers (caption, participants,
 // background-color, crop, video-fit; RFC 2047 words decoded).
-func (in *Inbox) options(ctx context.Context, o storage.Object) (queue.Options, error) {
+func (in *Inbox) options(ctx context.Context, o storage.Object) (queue.Options, string, error) {
 	sc, found, err := in.cfg.Bucket.Lookup(ctx, o.Key+".json")
 	if err != nil {
-		return queue.Options{}, err
+		return queue.Options{}, "", err
 	}
 	if found {
 		return in.readSidecar(ctx, sc)
@@ -410,7 +416,7 @@ func (in *Inbox) options(ctx context.Context, o storage.Object) (queue.Options, 
 	if md == nil {
 		full, found, err := in.cfg.Bucket.Lookup(ctx, o.Key)
 		if err != nil || !found {
-			return queue.Options{}, err
+			return queue.Options{}, "", err
 		}
 		md = full.Metadata
 	}
@@ -439,7 +445,7 @@ func (in *Inbox) options(ctx context.Context, o storage.Object) (queue.Options, 
 			}
 		}
 	}
-	return opts, nil
+	return opts, get("account"), nil
 }
 
 // badSidecar is a sidecar that cannot be read as options: the file fails.
@@ -447,36 +453,36 @@ type badSidecar struct{ msg string }
 
 func (e *badSidecar) Error() string { return e.msg }
 
-func (in *Inbox) readSidecar(ctx context.Context, sc storage.Object) (queue.Options, error) {
+func (in *Inbox) readSidecar(ctx context.Context, sc storage.Object) (queue.Options, string, error) {
 	name := path.Base(sc.Key)
 	if sc.Size > maxSidecar {
-		return queue.Options{}, &badSidecar{fmt.Sprintf("sidecar %s: %d bytes, over the %d byte limit", name, sc.Size, maxSidecar)}
+		return queue.Options{}, "", &badSidecar{fmt.Sprintf("sidecar %s: %d bytes, over the %d byte limit", name, sc.Size, maxSidecar)}
 	}
 	tmp := filepath.Join(in.cfg.TempDir, fmt.Sprintf("sidecar-%d.json", time.Now().UnixNano()))
 	defer os.Remove(tmp)
 	if _, err := in.cfg.Bucket.Download(ctx, sc.Key, tmp); err != nil {
-		return queue.Options{}, fmt.Errorf("sidecar %s: %w", sc.Key, err)
+		return queue.Options{}, "", fmt.Errorf("sidecar %s: %w", sc.Key, err)
 	}
 	f, err := os.Open(tmp)
 	if err != nil {
-		return queue.Options{}, err
+		return queue.Options{}, "", err
 	}
 	defer f.Close()
 	b, err := io.ReadAll(io.LimitReader(f, maxSidecar+1))
 	if err != nil {
-		return queue.Options{}, err
+		return queue.Options{}, "", err
 	}
 	if len(b) > maxSidecar {
-		return queue.Options{}, &badSidecar{fmt.Sprintf("sidecar %s: over the %d byte limit", name, maxSidecar)}
+		return queue.Options{}, "", &badSidecar{fmt.Sprintf("sidecar %s: over the %d byte limit", name, maxSidecar)}
 	}
 	var s sidecar
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&s); err != nil {
-		return queue.Options{}, &badSidecar{fmt.Sprintf("sidecar %s: %v (want {\"caption\", \"participants\", \"backgroundColor\", \"crop\", \"videoFit\"})", name, err)}
+		return queue.Options{}, "", &badSidecar{fmt.Sprintf("sidecar %s: %v (want {\"caption\", \"participants\", \"backgroundColor\", \"crop\", \"videoFit\", \"account\"})", name, err)}
 	}
 	return queue.Options{Caption: s.Caption, Participants: s.Participants, BackgroundColor: s.BackgroundColor,
-		Crop: s.Crop, VideoFit: s.VideoFit}, nil
+		Crop: s.Crop, VideoFit: s.VideoFit}, s.Account, nil
 }
 
 // s3Event is the part of an S3 event notification (MinIO, versitygw, AWS)

@@ -29,6 +29,7 @@ type Metrics struct {
 	uploadBytes prometheus.Counter
 	deliveries  *prometheus.CounterVec
 	sentAfter   prometheus.Histogram
+	accountJobs *prometheus.CounterVec
 
 	depthOnce sync.Once
 	depth     atomic.Pointer[func(context.Context) (int, error)]
@@ -77,7 +78,11 @@ func NewMetrics() *Metrics {
 			Buckets: []float64{1, 2.5, 5, 10, 20, 30, 60, 120, 300, 600},
 		}),
 	}
-	m.Registry.MustRegister(m.deliveries, m.sentAfter)
+	m.accountJobs = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "mediaprep_account_jobs_total",
+		Help: `Jobs that ended posted or failed, by account ("default" for the single-instance settings).`,
+	}, []string{"account", "state"})
+	m.Registry.MustRegister(m.deliveries, m.sentAfter, m.accountJobs)
 	m.Registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -104,6 +109,17 @@ func (m *Metrics) JobState(s queue.State) {
 		return
 	}
 	m.jobs.WithLabelValues(string(s)).Inc()
+}
+
+// AccountJob counts a job of account ("" is "default") ending in state s.
+func (m *Metrics) AccountJob(account string, s queue.State) {
+	if m == nil {
+		return
+	}
+	if account == "" {
+		account = defaultAccount
+	}
+	m.accountJobs.WithLabelValues(account, string(s)).Inc()
 }
 
 // Stage records that a job spent d in stage.

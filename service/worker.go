@@ -103,19 +103,23 @@ type WorkerConfig struct {
 	// Tracker, when set, follows every posted status (and every
 	// outcome_unknown send) in getOutgoingStatuses, in the background.
 	Tracker *delivery.Tracker
+	// Accounts, when set, gives each job the Send, Linker and Tracker of
+	// its account instead of the ones above (service/accounts.go).
+	Accounts Accounts
 }
 
 // Worker runs queued jobs: fetch the source, prepare, store, link, post
 // (pipeline.Publisher), then move the source to processed/ or failed/.
 type Worker struct {
-	cfg WorkerConfig
-	log *slog.Logger
+	cfg     WorkerConfig
+	log     *slog.Logger
+	account string // the account of the job this copy runs (forJob)
 }
 
 // NewWorker checks cfg and returns a Worker; Handle is its queue.Handler.
 func NewWorker(cfg WorkerConfig) (*Worker, error) {
 	var errs []error
-	if cfg.Jobs == nil || cfg.Bucket == nil || cfg.Prep == nil || cfg.Check == nil || cfg.Send == nil {
+	if cfg.Jobs == nil || cfg.Bucket == nil || cfg.Prep == nil || cfg.Check == nil || (cfg.Send == nil && cfg.Accounts == nil) {
 		errs = append(errs, errors.New("service: worker needs Jobs, Bucket, Prep, Check and Send"))
 	}
 	if cfg.TempDir == "" {
@@ -146,6 +150,7 @@ func NewWorker(cfg WorkerConfig) (*Worker, error) {
 // be tried again, and another error when the job failed for good.
 func (w *Worker) Handle(ctx context.Context, d *queue.Delivery) error {
 	job := d.Job
+	w, accountErr := w.forJob(job)
 	log := w.log.With("job", job.ID)
 	ctx = WithJob(ctx, job.ID)
 	if p, ok := w.cfg.Journal.Pending(job.ID); ok && job.IDMessage == "" {
@@ -181,6 +186,8 @@ func (w *Worker) Handle(ctx context.Context, d *queue.Delivery) error {
 			Message: "the worker sending this status stopped before the answer was recorded; it may have been posted (check getOutgoingStatuses); upload it again to post it anyway"})
 	case job.Invalid != "":
 		return w.fail(ctx, job, log, &jobError{code: "bad_metadata", msg: job.Invalid})
+	case accountErr != nil:
+		return w.fail(ctx, job, log, accountErr)
 	case job.OutcomeUnknown:
 		return w.fail(ctx, job, log, &greenapi.Error{Method: job.Method, Code: greenapi.CodeOutcomeUnknown,
 			Message: "an earlier delivery sent this status and got no answer; it may have been posted (check getOutgoingStatuses); upload it again to post it anyway"})
@@ -597,6 +604,7 @@ func (w *Worker) posted(ctx context.Context, job queue.Job, log *slog.Logger, la
 		w.followSent(j, log)
 	}
 	w.cfg.Metrics.JobState(queue.StatePosted)
+	w.cfg.Metrics.AccountJob(w.account, queue.StatePosted)
 	log.Info("done", "state", j.State, "idMessage", j.IDMessage, "url", redactLink(j.URL), "dryRun", j.DryRun, "movedTo", moved)
 	return nil
 }
@@ -649,6 +657,7 @@ func (w *Worker) fail(ctx context.Context, job queue.Job, log *slog.Logger, caus
 		w.followLost(*lost, log)
 	}
 	w.cfg.Metrics.JobState(queue.StateFailed)
+	w.cfg.Metrics.AccountJob(w.account, queue.StateFailed)
 	log.Error("failed", "code", code, "err", msg, "movedTo", moved)
 	return cause
 }
