@@ -26,6 +26,7 @@ type settings struct {
 	pathStyle          string
 	linkMode, linkTTL  string
 	publicBaseURL      string
+	account            string // --account of post and batch (accounts.go)
 	// Limits of the media a preparation accepts (transcode.Config).
 	maxPixels, maxDecodedBytes, maxVideoPixels string
 	maxFrameRate, maxDuration                  string
@@ -139,6 +140,9 @@ func (s *settings) greenConfig(getenv func(string) string) (greenapi.Config, err
 		Token:      getenv("MEDIAPREP_GREENAPI_TOKEN"),
 	}
 	var errs []error
+	if err := s.applyAccount(&cfg, getenv); err != nil {
+		return cfg, err
+	}
 	if s.greenTimeout != "" {
 		d, err := time.ParseDuration(s.greenTimeout)
 		if err != nil || d <= 0 {

@@ -26,6 +26,7 @@ func addPublishFlags(cmd *cobra.Command, f *publishFlags, getenv func(string) st
 	fl.StringVar(&f.backgroundColor, "background-color", "", "background of voice and text statuses, #RRGGBB")
 	fl.StringVar(&f.deliveryWin, "delivery-window", getenv("MEDIAPREP_DELIVERY_WINDOW"), "at the end, wait up to this long for each posted status to show as sent in getOutgoingStatuses (default 10m; 0: do not wait, no delivery is reported) [MEDIAPREP_DELIVERY_WINDOW]")
 	addSettingFlags(fl, &f.settings, getenv)
+	addAccountFlag(fl, &f.settings)
 	f.limits = &f.settings
 }
 

@@ -68,7 +68,7 @@ func (f *publishFlags) check(getenv func(string) string) (checked, error) {
 	// Without a bucket, links from uploadFile need none: the prepared
 	// files are kept in --out instead. That is the default when Green API
 	// credentials are set and no storage setting at all is.
-	creds := f.instance != "" || getenv("MEDIAPREP_GREENAPI_TOKEN") != ""
+	creds := f.instance != "" || getenv("MEDIAPREP_GREENAPI_TOKEN") != "" || f.account != ""
 	noStorage := f.endpoint == "" && f.pathStyle == "" && f.linkTTL == "" && f.publicBaseURL == ""
 	c.local = f.bucket == "" && !f.dryRun && (f.linkMode == linkGreenAPI ||
 		(f.linkMode == "" && noStorage && creds))

@@ -267,7 +267,7 @@ func runService(ctx context.Context, g *globalFlags, f *serveFlags, getenv func(
 	// Links from Green API's uploadFile: asked for, or the default when
 	// Green API credentials are set and nothing else could make a link
 	// Green API can fetch (no bucket, no public address).
-	creds := f.instance != "" || getenv("MEDIAPREP_GREENAPI_TOKEN") != ""
+	creds := f.instance != "" || getenv("MEDIAPREP_GREENAPI_TOKEN") != "" || getenv(accountsFileEnv) != ""
 	greenLinks := f.linkMode == linkGreenAPI ||
 		(f.linkMode == "" && creds && !f.dryRun && f.bucket == "" && f.publicBaseURL == "")
 	if greenLinks && !creds {
@@ -343,6 +343,13 @@ func runService(ctx context.Context, g *globalFlags, f *serveFlags, getenv func(
 	} else if greenLinks {
 		log.Warn("dry run: links are not uploaded to Green API")
 	}
+	accts, err := f.accounts(getenv, q, metrics, log, service.Account{Name: "default", Send: send, Linker: linker, Tracker: tracker}, greenLinks)
+	if err != nil {
+		return err
+	}
+	if accts != nil {
+		dryRun = f.dryRun // the default account may have no credentials; the others do
+	}
 	tcfg := transcode.NewDefaultConfig()
 	tcfg.RunTimeout = f.timeout
 	tcfg.Logger = service.JobLogger(log) // ffmpeg lines name their job
@@ -373,7 +380,7 @@ func runService(ctx context.Context, g *globalFlags, f *serveFlags, getenv func(
 	worker, err := service.NewWorker(service.WorkerConfig{
 		Journal:      journal,
 		LocalSources: kept,
-		Jobs:         q, Bucket: bucket, Prep: tr, Check: storage.Checker{}, Send: send, DryRun: dryRun, Linker: linker, Tracker: tracker,
+		Jobs:         q, Bucket: bucket, Prep: tr, Check: storage.Checker{}, Send: send, DryRun: dryRun, Linker: linker, Tracker: tracker, Accounts: accts.worker(),
 		TempDir: filepath.Join(tmp, "work"), Layout: service.Layout{Inbox: f.inboxPrefix},
 		// Several ffmpeg runs, each bounded by --timeout, plus transfers.
 		Timeout: 3*f.timeout + 5*time.Minute,
@@ -393,11 +400,16 @@ func runService(ctx context.Context, g *globalFlags, f *serveFlags, getenv func(
 		// Follows posted statuses in the background, off the job slots.
 		wg.Go(func() { tracker.Run(runCtx) })
 	}
+	accts.run(runCtx, &wg)
 	if withAPI {
+		jobList, err := q.Index(runCtx) // GET /v1/statuses
+		if err != nil {
+			return err
+		}
 		acfg := service.APIConfig{
 			Keys: keys, MaxUploadBytes: f.maxUpload, MaxConcurrentUploads: f.maxUploads, MaxQueued: f.maxQueued,
 			SpoolDir: filepath.Join(tmp, "uploads"), KeepDir: kept, Media: media, Logger: log, Metrics: metrics,
-			Web: web.Handler(),
+			Web: web.Handler(), Accounts: accts.list(), List: jobList,
 		}
 		f.http.apply(&acfg)
 		api, err := service.NewAPI(acfg, q, bucket)
@@ -443,7 +455,7 @@ func runService(ctx context.Context, g *globalFlags, f *serveFlags, getenv func(
 		icfg := service.InboxConfig{
 			Bucket: bucket, Jobs: q, Layout: service.Layout{Inbox: f.inboxPrefix}, BucketName: bucketName,
 			Poll: f.poll, Settle: f.settle, TempDir: filepath.Join(tmp, "inbox"), Metrics: metrics, Logger: log,
-			Finish: worker.Finish,
+			Finish: worker.Finish, Accounts: accts.list(),
 		}
 		if f.poll == 0 {
 			icfg.Poll = -1
