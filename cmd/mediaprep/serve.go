@@ -583,7 +583,7 @@ func (f *serveFlags) sender(getenv func(string) string, q *queue.Queue, m *servi
 		return nil, false, usageError{err}
 	}
 	if dry {
-		if noCreds {
+		if noCreds && getenv(accountsFileEnv) == "" {
 			log.Warn("no Green API credentials (MEDIAPREP_GREENAPI_INSTANCE, MEDIAPREP_GREENAPI_TOKEN): dry run, nothing is posted")
 		}
 		return &service.DryRunSender{Client: client, Logger: service.JobLogger(log)}, true, nil
