@@ -273,3 +273,22 @@ func BenchmarkList(b *testing.B) {
 		})
 	}
 }
+
+// FuzzParseCursor: any cursor a client sends is refused or read back as
+// a position, never a panic; the cursors List makes read back as theirs.
+func FuzzParseCursor(f *testing.F) {
+	f.Add(cursorOf(Job{ID: "abc", Created: time.Unix(1700000000, 5)}))
+	f.Add("")
+	f.Add("!!")
+	f.Add("LTEuYQ")
+	f.Fuzz(func(t *testing.T, s string) {
+		c, err := parseCursor(s)
+		if err != nil {
+			return
+		}
+		again := cursorOf(Job{ID: c.job.ID, Created: time.Unix(0, c.created)})
+		if c2, err := parseCursor(again); err != nil || c2.created != c.created || c2.job.ID != c.job.ID {
+			t.Fatalf("%q → %+v → %q → %+v, %v", s, c, again, c2, err)
+		}
+	})
+}

@@ -237,6 +237,15 @@ func TestPostAccount(t *testing.T) {
 	if p := news.Posted(); len(p) != 1 || p[0].Body["message"] != "for news" || len(shop.Posted())+len(e.green.Posted()) != 0 {
 		t.Errorf("news %d, shop %d, default %d", len(news.Posted()), len(shop.Posted()), len(e.green.Posted()))
 	}
+	// batch --account: the file goes to shop's instance.
+	dir := t.TempDir()
+	copyFile(t, sample("sample.jpg"), filepath.Join(dir, "sample.jpg"))
+	if stdout, code := e.run("batch", "--account", "shop", "--json", "--delivery-window", "0", "--out", t.TempDir(), dir); code != exitOK {
+		t.Fatalf("batch: exit %d: %s", code, stdout)
+	}
+	if p := shop.Posted(); len(p) != 1 || p[0].Method != "sendMediaStatus" || len(news.Posted()) != 1 || len(e.green.Posted()) != 0 {
+		t.Errorf("after batch: shop %d, news %d, default %d", len(shop.Posted()), len(news.Posted()), len(e.green.Posted()))
+	}
 	if _, code := e.run("post", "--account", "ghost", "--text", "lost", "--background-color", "#228B22"); code != exitUsage {
 		t.Errorf("unknown account: exit %d, want %d", code, exitUsage)
 	}
