@@ -4,16 +4,13 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/http"
 	"sync"
-	"time"
 
 	"github.com/spf13/pflag"
 
 	"github.com/mediaprep/mediaprep/accounts"
 	"github.com/mediaprep/mediaprep/delivery"
 	"github.com/mediaprep/mediaprep/greenapi"
-	"github.com/mediaprep/mediaprep/pipeline"
 	"github.com/mediaprep/mediaprep/queue"
 	"github.com/mediaprep/mediaprep/service"
 )
@@ -66,12 +63,9 @@ type serviceAccounts struct {
 	trackers []*delivery.Tracker // to run
 }
 
-// accounts reads MEDIAPREP_ACCOUNTS_FILE and makes a Green API client per
-// account, each waiting on the limiters shared through the queue under its
-// idInstance (the keys the single-instance client has always used), with
-// its own link uploader (link mode greenapi) and delivery tracker. The
-// account "default" is def, the single-instance wiring, when its settings
-// are set. Without the file it returns nil: one instance, as before.
+// accounts reads MEDIAPREP_ACCOUNTS_FILE and makes its clients
+// (service.NewAccounts); the account "default" is def, the single-instance
+// wiring. Without the file it returns nil: one instance, as before.
 func (f *serveFlags) accounts(getenv func(string) string, q *queue.Queue, m *service.Metrics, log *slog.Logger,
 	def service.Account, greenLinks bool) (*serviceAccounts, error) {
 	if getenv(accountsFileEnv) == "" {
@@ -85,41 +79,13 @@ func (f *serveFlags) accounts(getenv func(string) string, q *queue.Queue, m *ser
 	if gcfg, err := f.greenConfig(getenv); err == nil && gcfg.HTTPClient != nil {
 		timeout = gcfg.HTTPClient.Timeout
 	}
-	sa := &serviceAccounts{names: set.Names(), byName: service.AccountMap{}}
-	for _, name := range set.Names() {
-		if name == accounts.Default {
-			sa.byName[name] = def
-			continue
-		}
-		a, _ := set.Get(name)
-		alog := log.With("account", name)
-		gcfg := greenapi.Config{APIURL: a.APIURL, MediaURL: a.MediaURL, IDInstance: a.IDInstance, Token: a.Token,
-			HTTPClient: &http.Client{Timeout: timeout, Transport: m.Transport(http.DefaultTransport)},
-			Logger:     service.JobLogger(alog)}
-		if !f.dryRun {
-			gcfg.SendLimiter = q.Limiter("greenapi-send-"+a.IDInstance, int(greenapi.DefaultRatePerSecond), time.Second+50*time.Millisecond)
-			gcfg.GetLimiter = q.Limiter("greenapi-get-"+a.IDInstance, 1, time.Second+50*time.Millisecond)
-		}
-		client, err := greenapi.New(gcfg)
-		if err != nil {
-			return nil, usageError{fmt.Errorf("account %s: %w", name, err)}
-		}
-		acct := service.Account{Name: name, Send: client}
-		if f.dryRun {
-			acct.Send = &service.DryRunSender{Client: client, Logger: service.JobLogger(alog)}
-		} else {
-			if f.deliveryWin > 0 {
-				acct.Tracker = delivery.New(client, delivery.Config{Window: f.deliveryWin, Logger: alog})
-				sa.trackers = append(sa.trackers, acct.Tracker)
-			}
-			if greenLinks {
-				acct.Linker = pipeline.UploadLinker{Uploader: client}
-			}
-		}
-		sa.byName[name] = acct
+	byName, trackers, err := service.NewAccounts(service.AccountsConfig{Set: set, Default: def, Queue: q,
+		HTTPTimeout: timeout, DryRun: f.dryRun, GreenLinks: greenLinks, DeliveryWindow: f.deliveryWin, Metrics: m, Logger: log})
+	if err != nil {
+		return nil, usageError{err}
 	}
-	log.Info("accounts", "names", sa.names, "file", getenv(accountsFileEnv))
-	return sa, nil
+	log.Info("accounts", "names", set.Names(), "file", getenv(accountsFileEnv))
+	return &serviceAccounts{names: set.Names(), byName: byName, trackers: trackers}, nil
 }
 
 // worker is the service.Accounts of the workers; nil without a file.
