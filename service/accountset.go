@@ -54,7 +54,7 @@ func NewAccounts(cfg AccountsConfig) (AccountMap, []*delivery.Tracker, error) {
 		a, _ := cfg.Set.Get(name)
 		log := cfg.Logger.With("account", name)
 		gcfg := greenapi.Config{APIURL: a.APIURL, MediaURL: a.MediaURL, IDInstance: a.IDInstance, Token: a.Token,
-			HTTPClient: &http.Client{Timeout: cfg.HTTPTimeout, Transport: cfg.Metrics.Transport(http.DefaultTransport)},
+			HTTPClient: &http.Client{Timeout: cfg.HTTPTimeout, Transport: cfg.Metrics.AccountTransport(name, http.DefaultTransport)},
 			Logger:     JobLogger(log)}
 		if !cfg.DryRun {
 			gcfg.SendLimiter = cfg.Queue.Limiter(SendLimiterName(a.IDInstance), int(greenapi.DefaultRatePerSecond), time.Second+50*time.Millisecond)

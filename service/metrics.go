@@ -30,6 +30,7 @@ type Metrics struct {
 	deliveries  *prometheus.CounterVec
 	sentAfter   prometheus.Histogram
 	accountJobs *prometheus.CounterVec
+	accountAPI  *prometheus.CounterVec
 
 	depthOnce sync.Once
 	depth     atomic.Pointer[func(context.Context) (int, error)]
@@ -82,7 +83,11 @@ func NewMetrics() *Metrics {
 		Name: "mediaprep_account_jobs_total",
 		Help: `Jobs that ended posted or failed, by account ("default" for the single-instance settings).`,
 	}, []string{"account", "state"})
-	m.Registry.MustRegister(m.deliveries, m.sentAfter, m.accountJobs)
+	m.accountAPI = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "mediaprep_account_greenapi_responses_total",
+		Help: `Green API responses by account, method and HTTP status ("error" when no response came), for the accounts of an accounts file.`,
+	}, []string{"account", "method", "code"})
+	m.Registry.MustRegister(m.deliveries, m.sentAfter, m.accountJobs, m.accountAPI)
 	m.Registry.MustRegister(
 		collectors.NewGoCollector(),
 		collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
@@ -192,8 +197,19 @@ func (m *Metrics) Transport(rt http.RoundTripper) http.RoundTripper {
 }
 
 type countingTransport struct {
-	rt http.RoundTripper
-	m  *Metrics
+	rt      http.RoundTripper
+	m       *Metrics
+	account string // also counted per account, when set
+}
+
+// AccountTransport is Transport, counting the responses in
+// mediaprep_account_greenapi_responses_total{account,method,code} too.
+func (m *Metrics) AccountTransport(account string, rt http.RoundTripper) http.RoundTripper {
+	t := m.Transport(rt)
+	if ct, ok := t.(*countingTransport); ok {
+		ct.account = account
+	}
+	return t
 }
 
 func (t *countingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -204,6 +220,9 @@ func (t *countingTransport) RoundTrip(req *http.Request) (*http.Response, error)
 		code = strconv.Itoa(resp.StatusCode)
 	}
 	t.m.greenAPI.WithLabelValues(method, code).Inc()
+	if t.account != "" {
+		t.m.accountAPI.WithLabelValues(t.account, method, code).Inc()
+	}
 	return resp, err
 }
 

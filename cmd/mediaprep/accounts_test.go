@@ -174,6 +174,20 @@ func TestServeAccounts(t *testing.T) {
 	if len(listed) != 7 {
 		t.Errorf("listed %d jobs of news, want 7", len(listed))
 	}
+	code, metrics, _ := request(t, "GET", base+"/metrics", "", "", nil)
+	for _, want := range []string{
+		`mediaprep_account_jobs_total{account="news",state="posted"} 7`,
+		`mediaprep_account_jobs_total{account="shop",state="posted"} 6`,
+		`mediaprep_account_jobs_total{account="default",state="posted"} 1`,
+		`mediaprep_account_greenapi_responses_total{account="shop",code="429",method="sendTextStatus"}`,
+	} {
+		if code != 200 || !bytes.Contains(metrics, []byte(want)) {
+			t.Errorf("/metrics (%d) lacks %s", code, want)
+		}
+	}
+	if bytes.Contains(metrics, []byte("SECRET")) {
+		t.Error("a token is in /metrics")
+	}
 	for _, p := range c.procs {
 		out := p.out.String()
 		if strings.Contains(out, shopToken) || strings.Contains(out, newsToken) {
