@@ -29,7 +29,9 @@ func TestLedgerSurvivesReopenAndTornLine(t *testing.T) {
 	}
 	// A crash in the middle of a line.
 	f, _ := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
-	f.WriteString(`{"id":"zz","posted":{"idMess`)
+	if _, err := f.WriteString(`{"id":"zz","posted":{"idMess`); err != nil {
+		t.Fatal(err)
+	}
 	f.Close()
 
 	l, err = OpenLedger(path)

@@ -135,7 +135,14 @@ func (in *Inbox) Run(ctx context.Context) error {
 	durable := make(chan error, 1)
 	if in.cfg.DurableEvents != nil {
 		dctx, cancel := context.WithCancel(ctx)
-		defer func() { cancel(); <-durable }()
+		defer func() {
+			cancel()
+			// Waiting for it to end: the loop below reports its failure
+			// (and hands back nil); anything else is the cancellation's.
+			if err := <-durable; err != nil {
+				in.log.Debug("bucket events stopped", "err", err)
+			}
+		}()
 		go func() { durable <- in.cfg.DurableEvents(dctx, in.handleEvent) }()
 	}
 	if in.cfg.Events != nil {
@@ -143,7 +150,11 @@ func (in *Inbox) Run(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("service: bucket events on %q: %w", in.cfg.EventSubject, err)
 		}
-		defer unsub()
+		defer func() {
+			if err := unsub(); err != nil {
+				in.log.Warn("unsubscribing from bucket events", "err", err)
+			}
+		}()
 		in.log.Info("listening to bucket events", "subject", in.cfg.EventSubject)
 	}
 	every := in.cfg.Poll

@@ -105,7 +105,7 @@ type workerFixture struct {
 
 func newWorkerFixture(t *testing.T) *workerFixture {
 	t.Helper()
-	var media http.Handler = http.NotFoundHandler()
+	media := http.NotFoundHandler()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { media.ServeHTTP(w, r) }))
 	t.Cleanup(srv.Close)
 	root := t.TempDir()
