@@ -1,21 +1,12 @@
 package service
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"mime"
-	"net/url"
 	"os"
 	"path"
-	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -300,71 +291,6 @@ func (in *Inbox) take(ctx context.Context, o storage.Object) (bool, error) {
 	return true, nil
 }
 
-// maxGenerations bounds how often the same object may come back.
-const maxGenerations = 100
-
-// jobID finds the id for a new job of o, false when o has a job already.
-// The id is made from the object; an object dropped again after its job
-// moved it out of the inbox (moved back from failed/ after fixing its
-// sidecar, say) is a new generation of it.
-func (in *Inbox) jobID(ctx context.Context, o storage.Object) (string, bool, error) {
-	base := inboxJobID(o)
-	for gen := 1; gen <= maxGenerations; gen++ {
-		id := base
-		if gen > 1 {
-			id = fmt.Sprintf("%s-%d", base, gen)
-		}
-		j, err := in.cfg.Jobs.Get(ctx, id)
-		switch {
-		case errors.Is(err, queue.ErrNotFound):
-			return id, true, nil
-		case err != nil:
-			return "", false, err
-		case !j.State.Final():
-			// Running or waiting; or its process died between storing
-			// its record and queueing it.
-			if ok, err := in.cfg.Jobs.Requeue(ctx, id); err != nil {
-				return "", false, err
-			} else if ok {
-				in.log.Warn("inbox: requeued a job that had no message", "job", id, "key", o.Key)
-			}
-			return "", false, nil
-		case j.MovedTo == "" && j.State == queue.StateFailed && in.cfg.Finish != nil && j.Moving == "":
-			if err := in.cfg.Finish(ctx, j); err != nil {
-				in.log.Warn("inbox: moving a failed job's source to failed/", "job", id, "err", err)
-			}
-			in.forgetKey(o.Key)
-			return "", false, nil
-		case j.MovedTo == "":
-			// Finished, and its source could not be moved: it stays
-			// here. Keep the record from expiring, so the file is not
-			// taken again.
-			if time.Since(j.Updated) > 24*time.Hour {
-				if _, err := in.cfg.Jobs.Update(ctx, id, func(*queue.Job) error { return nil }); err != nil {
-					return "", false, err
-				}
-				in.log.Warn("inbox: a finished job's source is still in the inbox; remove it by hand",
-					"job", id, "key", o.Key, "state", j.State, "code", j.ErrorCode)
-			}
-			in.forgetKey(o.Key)
-			return "", false, nil
-		}
-		// Its job moved it away. Still here after that? Then it came back.
-		now, found, err := in.cfg.Bucket.Lookup(ctx, o.Key)
-		if err != nil || !found || now.ETag != o.ETag {
-			return "", false, err
-		}
-		// Keep this generation's record while the file is here: were it
-		// to expire, its id would be free and the file taken again.
-		if time.Since(j.Updated) > 24*time.Hour {
-			if _, err := in.cfg.Jobs.Update(ctx, id, func(*queue.Job) error { return nil }); err != nil {
-				return "", false, err
-			}
-		}
-	}
-	return "", false, fmt.Errorf("inbox: %s was dropped again %d times; not taking it", o.Key, maxGenerations)
-}
-
 func (in *Inbox) forgetKey(key string) {
 	in.mu.Lock()
 	delete(in.seen, key)
@@ -383,170 +309,6 @@ func (in *Inbox) settled(o storage.Object) bool {
 		return false
 	}
 	return time.Since(obs.at) >= in.cfg.Settle
-}
-
-// inboxJobID names the job of a dropped object after its key, size and
-// ETag: the same object is the same job in every process; the same key
-// uploaded again with other content is a new one.
-func inboxJobID(o storage.Object) string {
-	sum := sha256.Sum256([]byte(fmt.Sprintf("%s\x00%d\x00%s", o.Key, o.Size, o.ETag)))
-	return "in-" + hex.EncodeToString(sum[:12])
-}
-
-// sidecar is the JSON of NAME.EXT.json next to a dropped file: the fields
-// of `mediaprep batch` sidecars, plus the preparation options.
-type sidecar struct {
-	Caption         string   `json:"caption"`
-	Participants    []string `json:"participants"`
-	BackgroundColor string   `json:"backgroundColor"`
-	Crop            string   `json:"crop"`
-	VideoFit        string   `json:"videoFit"`
-}
-
-// maxSidecar caps the bytes read of a sidecar.
-const maxSidecar = 64 << 10
-
-// options reads a source's options: from its sidecar when there is one,
-// else from its x-amz-meta-* headers (caption, participants,
-// background-color, crop, video-fit; RFC 2047 words decoded).
-func (in *Inbox) options(ctx context.Context, o storage.Object) (queue.Options, error) {
-	sc, found, err := in.cfg.Bucket.Lookup(ctx, o.Key+".json")
-	if err != nil {
-		return queue.Options{}, err
-	}
-	if found {
-		return in.readSidecar(ctx, sc)
-	}
-	md := o.Metadata
-	if md == nil {
-		full, found, err := in.cfg.Bucket.Lookup(ctx, o.Key)
-		if err != nil || !found {
-			return queue.Options{}, err
-		}
-		md = full.Metadata
-	}
-	var dec mime.WordDecoder
-	get := func(names ...string) string {
-		for _, n := range names {
-			if v, ok := md[n]; ok {
-				if d, err := dec.DecodeHeader(v); err == nil {
-					return d
-				}
-				return v
-			}
-		}
-		return ""
-	}
-	opts := queue.Options{
-		Caption:         get("caption"),
-		BackgroundColor: get("background-color", "backgroundcolor"),
-		Crop:            get("crop"),
-		VideoFit:        get("video-fit", "videofit"),
-	}
-	if p := get("participants"); p != "" {
-		for _, s := range strings.Split(p, ",") {
-			if s = strings.TrimSpace(s); s != "" {
-				opts.Participants = append(opts.Participants, s)
-			}
-		}
-	}
-	return opts, nil
-}
-
-// badSidecar is a sidecar that cannot be read as options: the file fails.
-type badSidecar struct{ msg string }
-
-func (e *badSidecar) Error() string { return e.msg }
-
-func (in *Inbox) readSidecar(ctx context.Context, sc storage.Object) (queue.Options, error) {
-	name := path.Base(sc.Key)
-	if sc.Size > maxSidecar {
-		return queue.Options{}, &badSidecar{fmt.Sprintf("sidecar %s: %d bytes, over the %d byte limit", name, sc.Size, maxSidecar)}
-	}
-	tmp := filepath.Join(in.cfg.TempDir, fmt.Sprintf("sidecar-%d.json", time.Now().UnixNano()))
-	defer os.Remove(tmp)
-	if _, err := in.cfg.Bucket.Download(ctx, sc.Key, tmp); err != nil {
-		return queue.Options{}, fmt.Errorf("sidecar %s: %w", sc.Key, err)
-	}
-	f, err := os.Open(tmp)
-	if err != nil {
-		return queue.Options{}, err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxSidecar+1))
-	if err != nil {
-		return queue.Options{}, err
-	}
-	if len(b) > maxSidecar {
-		return queue.Options{}, &badSidecar{fmt.Sprintf("sidecar %s: over the %d byte limit", name, maxSidecar)}
-	}
-	var s sidecar
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&s); err != nil {
-		return queue.Options{}, &badSidecar{fmt.Sprintf("sidecar %s: %v (want {\"caption\", \"participants\", \"backgroundColor\", \"crop\", \"videoFit\"})", name, err)}
-	}
-	return queue.Options{Caption: s.Caption, Participants: s.Participants, BackgroundColor: s.BackgroundColor,
-		Crop: s.Crop, VideoFit: s.VideoFit}, nil
-}
-
-// s3Event is the part of an S3 event notification (MinIO, versitygw, AWS)
-// the inbox reads.
-type s3Event struct {
-	Records []struct {
-		EventName string `json:"eventName"`
-		S3        struct {
-			Bucket struct {
-				Name string `json:"name"`
-			} `json:"bucket"`
-			Object struct {
-				Key string `json:"key"`
-			} `json:"object"`
-		} `json:"s3"`
-	} `json:"Records"`
-}
-
-// event schedules a check of every created object an event names.
-func (in *Inbox) event(ctx context.Context, data []byte) {
-	var ev s3Event
-	if err := json.Unmarshal(data, &ev); err != nil {
-		in.log.Warn("bucket event is not JSON", "err", err)
-		return
-	}
-	for _, r := range ev.Records {
-		if !strings.Contains(r.EventName, "ObjectCreated") {
-			continue
-		}
-		if in.cfg.BucketName != "" && r.S3.Bucket.Name != "" && r.S3.Bucket.Name != in.cfg.BucketName {
-			continue
-		}
-		// A sidecar's event checks its file, which may be waiting for it.
-		var candidates []string
-		for _, key := range eventKeys(r.S3.Object.Key) {
-			if key = strings.TrimSuffix(key, ".json"); in.isSource(key) {
-				candidates = append(candidates, key)
-			}
-		}
-		if len(candidates) > 0 {
-			in.schedule(ctx, candidates, 0)
-		}
-	}
-}
-
-// eventKeys are the keys an event's key may stand for: MinIO and AWS
-// escape keys form style ("+" for a space), versitygw sends them as they
-// are. check tries each; the wrong ones are not found.
-func eventKeys(raw string) []string {
-	var keys []string
-	add := func(k string, err error) {
-		if err == nil && k != "" && !slices.Contains(keys, k) {
-			keys = append(keys, k)
-		}
-	}
-	add(url.QueryUnescape(raw))
-	add(url.PathUnescape(raw))
-	add(raw, nil)
-	return keys
 }
 
 // schedule checks candidates (the ways an event's key may be read) once

@@ -1,9 +1,3 @@
-// Package service is mediaprep as a long-running service: the HTTP API
-// (uploads, job state, health, metrics, /media/ links), the inbox watcher
-// that picks up files dropped into a bucket (listing it, and taking bucket
-// events from a durable consumer), and the worker that runs a queued job
-// through pipeline.Publisher, writing what each send answered to a local
-// Journal before the job record. The queue itself is package queue.
 package service
 
 import (
