@@ -33,6 +33,12 @@ type InboxJobs interface {
 // *nats.Conn's Subscribe fits through SubscribeFunc.
 type Subscriber func(subject string, handle func(data []byte)) (unsubscribe func() error, err error)
 
+// Defaults of InboxConfig.
+const (
+	DefaultPoll   = 10 * time.Second
+	DefaultSettle = 3 * time.Second
+)
+
 // InboxConfig configures an Inbox.
 type InboxConfig struct {
 	Bucket Bucket
@@ -103,10 +109,10 @@ func NewInbox(cfg InboxConfig) (*Inbox, error) {
 		return nil, errors.New("service: inbox events need a subject")
 	}
 	if cfg.Poll == 0 {
-		cfg.Poll = 10 * time.Second
+		cfg.Poll = DefaultPoll
 	}
 	if cfg.Settle <= 0 {
-		cfg.Settle = 3 * time.Second
+		cfg.Settle = DefaultSettle
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)

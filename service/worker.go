@@ -33,6 +33,9 @@ type JobStore interface {
 	Update(ctx context.Context, id string, fn func(*queue.Job) error) (queue.Job, error)
 }
 
+// DefaultInboxPrefix is where files are dropped (Layout.Inbox).
+const DefaultInboxPrefix = "inbox/"
+
 // Layout names the prefixes of the bucket the service uses.
 type Layout struct {
 	Inbox     string // default "inbox/": dropped files
@@ -50,7 +53,7 @@ func (l Layout) withDefaults() Layout {
 			*s += "/"
 		}
 	}
-	def(&l.Inbox, "inbox/")
+	def(&l.Inbox, DefaultInboxPrefix)
 	def(&l.Uploads, "uploads/")
 	def(&l.Processed, "processed/")
 	def(&l.Failed, "failed/")

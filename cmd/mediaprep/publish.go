@@ -58,7 +58,7 @@ type checked struct {
 
 // check validates every setting and flag at once, before anything is
 // touched, and reports all the problems together.
-func (f *publishFlags) check(getenv func(string) string) (checked, error) {
+func (f *publishFlags) check(ev *env) (checked, error) {
 	var c checked
 	var errs []error
 	var err error
@@ -68,7 +68,7 @@ func (f *publishFlags) check(getenv func(string) string) (checked, error) {
 	// Without a bucket, links from uploadFile need none: the prepared
 	// files are kept in --out instead. That is the default when Green API
 	// credentials are set and no storage setting at all is.
-	creds := f.instance != "" || getenv("MEDIAPREP_GREENAPI_TOKEN") != ""
+	creds := f.instance != "" || ev.str("MEDIAPREP_GREENAPI_TOKEN", "") != ""
 	noStorage := f.endpoint == "" && f.pathStyle == "" && f.linkTTL == "" && f.publicBaseURL == ""
 	c.local = f.bucket == "" && !f.dryRun && (f.linkMode == linkGreenAPI ||
 		(f.linkMode == "" && noStorage && creds))
@@ -77,7 +77,7 @@ func (f *publishFlags) check(getenv func(string) string) (checked, error) {
 	} else if c.storage, err = f.storageConfig(); err != nil {
 		errs = append(errs, err)
 	}
-	if c.green, err = f.greenConfig(getenv); err != nil {
+	if c.green, err = f.greenConfig(ev); err != nil {
 		errs = append(errs, err)
 	}
 	c.delivery = delivery.DefaultWindow
