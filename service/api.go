@@ -1,6 +1,7 @@
 package service
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -8,6 +9,9 @@ import (
 	"strings"
 	"time"
 	"unicode"
+
+	"github.com/mediaprep/mediaprep/queue"
+	"github.com/mediaprep/mediaprep/storage"
 )
 
 // APIConfig configures the HTTP API.
@@ -162,12 +166,44 @@ func (c APIConfig) Validate() error {
 	return errors.Join(errs...)
 }
 
+// APIJobs is the queue as the HTTP API sees it; *queue.Queue is the
+// implementation (and a JobWatcher, for /v1/events).
+type APIJobs interface {
+	// Enqueue stores j as queued (giving it an ID when it has none) and
+	// queues it. It returns queue.ErrQueueFull when the queue is full.
+	Enqueue(ctx context.Context, j queue.Job) (queue.Job, error)
+	// Get returns the job with id, or queue.ErrNotFound.
+	Get(ctx context.Context, id string) (queue.Job, error)
+	// Depth is the number of jobs queued or running.
+	Depth(ctx context.Context) (int, error)
+	// Ping checks that the queue is reachable.
+	Ping(ctx context.Context) error
+}
+
+// APIBucket is what the upload path needs of storage: *storage.Store (S3)
+// or *storage.Dir (a folder in the data directory).
+type APIBucket interface {
+	// PutFile stores the file at path under key; on error nothing is left
+	// under key.
+	PutFile(ctx context.Context, key, path string, obj storage.Object) (storage.Object, error)
+	// Delete removes key; a missing key is not an error.
+	Delete(ctx context.Context, key string) error
+	// Ping checks that the bucket is reachable.
+	Ping(ctx context.Context) error
+}
+
+var (
+	_ APIJobs   = (*queue.Queue)(nil)
+	_ APIBucket = (*storage.Store)(nil)
+	_ APIBucket = (*storage.Dir)(nil)
+)
+
 // API is the HTTP API: uploads and text statuses become queued jobs, whose
 // state can be read back; health, readiness, metrics and /media/ links.
 type API struct {
 	cfg     APIConfig
-	jobs    Jobs
-	bucket  Bucket
+	jobs    APIJobs
+	bucket  APIBucket
 	keys    keyring
 	uploads chan struct{} // a slot per upload in flight
 	events  *eventStreams
@@ -175,7 +211,7 @@ type API struct {
 }
 
 // NewAPI validates cfg and returns the API over jobs and bucket.
-func NewAPI(cfg APIConfig, jobs Jobs, bucket Bucket) (*API, error) {
+func NewAPI(cfg APIConfig, jobs APIJobs, bucket APIBucket) (*API, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err
 	}

@@ -57,7 +57,7 @@ type fakeObject struct {
 	obj    storage.Object
 }
 
-var _ Bucket = (*fakeBucket)(nil)
+var _ bucket = (*fakeBucket)(nil)
 
 func newFakeBucket() *fakeBucket { return &fakeBucket{objects: map[string]fakeObject{}} }
 
@@ -166,7 +166,7 @@ type fakeJobs struct {
 	pingErr    error
 }
 
-var _ Jobs = (*fakeJobs)(nil)
+var _ APIJobs = (*fakeJobs)(nil)
 
 func newFakeJobs() *fakeJobs { return &fakeJobs{jobs: map[string]queue.Job{}} }
 

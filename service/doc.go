@@ -31,6 +31,10 @@
 //   - inbox.go: the inbox watcher; inboxjobs.go: which job a dropped file
 //     is; sidecar.go: a file's options from its sidecar or metadata;
 //     inboxevents.go: bucket events.
-//   - service.go: what the service needs of storage and the queue;
-//     metrics.go, logctx.go, disk.go: metrics, per-job loggers, free space.
+//   - metrics.go, logctx.go, disk.go: metrics, per-job loggers, free space.
+//
+// Each part declares the few methods it needs of storage and of the queue
+// next to itself, with the assertions that *storage.Store, *storage.Dir
+// and *queue.Queue have them: APIBucket and APIJobs (api.go), InboxBucket
+// and InboxJobs (inbox.go), WorkerBucket and WorkerJobs (worker.go).
 package service

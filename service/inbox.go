@@ -15,7 +15,19 @@ import (
 	"github.com/mediaprep/mediaprep/storage"
 )
 
-// InboxJobs is what the inbox needs of the queue; *queue.Queue is the
+// InboxBucket is what the inbox needs of storage: *storage.Store (S3) or
+// *storage.Dir (a folder in the data directory).
+type InboxBucket interface {
+	// List returns every complete object under prefix, in key order.
+	List(ctx context.Context, prefix string) ([]storage.Object, error)
+	// Lookup returns the object at key, and false when there is none.
+	Lookup(ctx context.Context, key string) (storage.Object, bool, error)
+	// Download writes the object at key to the file dst (created or
+	// truncated; removed on error) and returns its metadata.
+	Download(ctx context.Context, key, dst string) (storage.Object, error)
+}
+
+// InboxJobs is the queue as the inbox sees it; *queue.Queue is the
 // implementation.
 type InboxJobs interface {
 	// Enqueue fails with queue.ErrExists when the id is taken: the job
@@ -29,6 +41,12 @@ type InboxJobs interface {
 	Requeue(ctx context.Context, id string) (bool, error)
 }
 
+var (
+	_ InboxJobs   = (*queue.Queue)(nil)
+	_ InboxBucket = (*storage.Store)(nil)
+	_ InboxBucket = (*storage.Dir)(nil)
+)
+
 // Subscriber delivers bucket event notifications (NATS core messages);
 // *nats.Conn's Subscribe fits through SubscribeFunc.
 type Subscriber func(subject string, handle func(data []byte)) (unsubscribe func() error, err error)
@@ -41,7 +59,7 @@ const (
 
 // InboxConfig configures an Inbox.
 type InboxConfig struct {
-	Bucket Bucket
+	Bucket InboxBucket
 	Jobs   InboxJobs
 	Layout Layout
 	// BucketName, when set, is the bucket whose events are taken; events

@@ -39,7 +39,7 @@ func (w *Worker) publish(ctx context.Context, job queue.Job, send *guardedSender
 	if err != nil {
 		return job, err
 	}
-	ledger := &jobLedger{w: w, ctx: send.life, id: job.ID, log: log}
+	ledger := &jobLedger{w: w, life: send.life, id: job.ID, log: log}
 	pub := pipeline.NewPublisher(pl, w.cfg.Bucket, w.cfg.Check, send,
 		pipeline.PublisherConfig{Ledger: ledger, DryRun: w.cfg.DryRun, Logger: log, Linker: w.cfg.Linker})
 
@@ -181,7 +181,7 @@ func (w *Worker) sendText(ctx context.Context, job queue.Job, send *guardedSende
 		IDMessage: sent.IDMessage, DryRun: w.cfg.DryRun, OutcomeUnknown: err != nil,
 		PostedAt: time.Now().UTC().Truncate(time.Second),
 	}
-	if rerr := (&jobLedger{w: w, ctx: send.life, id: job.ID, log: log}).Record("", rec); rerr != nil {
+	if rerr := (&jobLedger{w: w, life: send.life, id: job.ID, log: log}).Record(ctx, "", rec); rerr != nil {
 		return job, fmt.Errorf("posted as %s, recording it failed: %w", sent.IDMessage, rerr)
 	}
 	if err != nil {

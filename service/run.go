@@ -140,6 +140,13 @@ func Run(ctx context.Context, cfg Config) error {
 	return r.run(ctx)
 }
 
+// bucket is storage as the whole service uses it.
+type bucket interface {
+	APIBucket
+	InboxBucket
+	WorkerBucket
+}
+
 // runner holds what the steps of Run open, for the later steps and for
 // close.
 type runner struct {
@@ -150,7 +157,7 @@ type runner struct {
 	tmp      string       // this process's temp folder
 	kept     string       // uploads a worker of this process takes without downloading
 	ln       net.Listener // serve only
-	bucket   Bucket
+	bucket   bucket
 	media    http.Handler // /media/ of a local folder
 	bucketID string       // the bucket's name; "" for a folder
 	q        *queue.Queue

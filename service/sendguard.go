@@ -28,7 +28,7 @@ const stalePosting = 10 * time.Minute
 // out at most once per job.
 type guardedSender struct {
 	Sender
-	jobs    JobStore
+	jobs    WorkerJobs
 	id      string
 	token   string
 	metrics *Metrics
@@ -129,14 +129,15 @@ func (g *guardedSender) SendTextStatus(ctx context.Context, s greenapi.TextStatu
 // finds the job's own post there and records idMessage in it, durably,
 // before Publish returns and so before the delivery is acked.
 type jobLedger struct {
-	w   *Worker
-	ctx context.Context // recording is tried until it ends
-	id  string
-	log *slog.Logger
+	w    *Worker
+	life context.Context // the delivery's: recording is tried until it ends
+	id   string
+	log  *slog.Logger
 }
 
-func (l *jobLedger) Lookup(postID string) (pipeline.Posted, bool) {
-	j, err := l.w.cfg.Jobs.Get(context.Background(), l.id)
+// Lookup implements pipeline.Ledger: the job's own post, if it was sent.
+func (l *jobLedger) Lookup(ctx context.Context, postID string) (pipeline.Posted, bool) {
+	j, err := l.w.cfg.Jobs.Get(ctx, l.id)
 	if err != nil || (j.IDMessage == "" && !j.OutcomeUnknown) {
 		return pipeline.Posted{}, false
 	}
@@ -148,9 +149,11 @@ func (l *jobLedger) Lookup(postID string) (pipeline.Posted, bool) {
 	}, true
 }
 
-// Record writes the send down in the journal, then in the job, tried
-// without a cap until the delivery's context ends (Worker.record).
-func (l *jobLedger) Record(_ string, p pipeline.Posted) error {
-	_, err := l.w.record(l.ctx, l.id, p, l.log)
+// Record implements pipeline.Ledger: it writes the send down in the
+// journal, then in the job, tried without a cap until the delivery's
+// context ends (Worker.record), not ctx: the job's timeout must not cut
+// the record of a send that went out.
+func (l *jobLedger) Record(_ context.Context, _ string, p pipeline.Posted) error {
+	_, err := l.w.record(l.life, l.id, p, l.log)
 	return err
 }

@@ -26,12 +26,35 @@ type Sender interface {
 
 var _ Sender = (*greenapi.Client)(nil)
 
-// JobStore is what the worker needs of the queue; *queue.Queue is the
-// implementation.
-type JobStore interface {
+// WorkerJobs is the queue as the worker sees it (the job records; the
+// deliveries come through Handle); *queue.Queue is the implementation.
+type WorkerJobs interface {
+	// Get returns the job with id, or queue.ErrNotFound.
 	Get(ctx context.Context, id string) (queue.Job, error)
+	// Update changes the job with id through fn, compare-and-set: fn may
+	// run again on a newer record; an error from fn leaves it unchanged.
 	Update(ctx context.Context, id string, fn func(*queue.Job) error) (queue.Job, error)
 }
+
+// WorkerBucket is what the worker needs of storage: the pipeline's Store,
+// and fetching and moving sources. *storage.Store (S3) or *storage.Dir (a
+// folder in the data directory).
+type WorkerBucket interface {
+	pipeline.Store
+	// Download writes the object at key to the file dst (created or
+	// truncated; removed on error) and returns its metadata.
+	Download(ctx context.Context, key, dst string) (storage.Object, error)
+	// Move renames from to to (copy then delete for S3).
+	Move(ctx context.Context, from, to string) error
+	// Delete removes key; a missing key is not an error.
+	Delete(ctx context.Context, key string) error
+}
+
+var (
+	_ WorkerJobs   = (*queue.Queue)(nil)
+	_ WorkerBucket = (*storage.Store)(nil)
+	_ WorkerBucket = (*storage.Dir)(nil)
+)
 
 // DefaultInboxPrefix is where files are dropped (Layout.Inbox).
 const DefaultInboxPrefix = "inbox/"
@@ -73,8 +96,8 @@ func (l Layout) rel(key string) string {
 
 // WorkerConfig configures a Worker.
 type WorkerConfig struct {
-	Jobs    JobStore
-	Bucket  Bucket
+	Jobs    WorkerJobs
+	Bucket  WorkerBucket
 	Prep    pipeline.Preparer // *transcode.Transcoder
 	Check   pipeline.LinkChecker
 	Send    Sender

@@ -19,7 +19,7 @@ import (
 	"github.com/mediaprep/mediaprep/transcode"
 )
 
-// memJobs is a JobStore in memory whose Update can be made to fail.
+// memJobs is WorkerJobs in memory whose Update can be made to fail.
 type memJobs struct {
 	mu   sync.Mutex
 	jobs map[string]queue.Job
