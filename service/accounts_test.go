@@ -113,7 +113,6 @@ func listAPI(t *testing.T, accounts []string) (*queue.Queue, *httptest.Server) {
 func listJobs(t *testing.T, srv *httptest.Server, query string) (int, queue.Page, errorBody) {
 	t.Helper()
 	resp := get(t, srv.URL+"/v1/statuses?"+query, "", nil)
-	defer resp.Body.Close()
 	var p queue.Page
 	var e errorBody
 	body := json.NewDecoder(resp.Body)
@@ -207,7 +206,6 @@ func TestListEndpoint(t *testing.T) {
 		}
 	}
 	resp := get(t, srv.URL+"/v1/info", "", nil)
-	defer resp.Body.Close()
 	var info serverInfo
 	if err := json.NewDecoder(resp.Body).Decode(&info); err != nil {
 		t.Fatal(err)
