@@ -251,6 +251,10 @@ func TestPostAccount(t *testing.T) {
 	if p := news.Posted(); len(p) != 1 || p[0].Body["message"] != "for news" || len(shop.Posted())+len(e.green.Posted()) != 0 {
 		t.Errorf("news %d, shop %d, default %d", len(news.Posted()), len(shop.Posted()), len(e.green.Posted()))
 	}
+	// statuses --account lists that account's statuses.
+	if stdout, code := e.run("statuses", "--account", "news", "--json"); code != exitOK || !strings.Contains(stdout, news.Posted()[0].IDMessage) {
+		t.Errorf("statuses --account news: exit %d: %s", code, stdout)
+	}
 	// batch --account: the file goes to shop's instance.
 	dir := t.TempDir()
 	copyFile(t, sample("sample.jpg"), filepath.Join(dir, "sample.jpg"))

@@ -46,6 +46,7 @@ Green API settings as for post.`,
 	fl.StringVar(&f.delete, "delete", "", "delete the status with this idMessage")
 	fl.BoolVar(&f.json, "json", false, "print JSON")
 	addSettingFlags(fl, &f.settings, ev, "MEDIAPREP_GREENAPI_URL", "MEDIAPREP_GREENAPI_INSTANCE", "MEDIAPREP_GREENAPI_TIMEOUT")
+	addAccountFlag(fl, &f.settings)
 	return cmd
 }
 
