@@ -234,11 +234,13 @@ func BenchmarkList(b *testing.B) {
 			b.Fatal(err)
 		}
 	}
+	t0 := time.Now()
 	ix, err := q.Index(ctx)
 	if err != nil {
 		b.Fatal(err)
 	}
 	waitLen(b, ix, n)
+	b.Logf("the index read %d records in %s", n, time.Since(t0).Round(time.Millisecond))
 	for _, bc := range []struct {
 		name string
 		o    ListOptions
