@@ -32,7 +32,6 @@ func TestAPIAccountField(t *testing.T) {
 		ta.upload(t, "", field("account", "news"), field("text", "hi"), field("backgroundColor", "#228B22")),
 		ta.do(t, http.MethodPost, "/v1/statuses", "application/json", strings.NewReader(`{"text":"hi","backgroundColor":"#228B22","account":"news"}`), ""),
 		ta.do(t, http.MethodPost, "/v1/statuses", "application/x-www-form-urlencoded", strings.NewReader(`text=hi&backgroundColor=%23228B22&account=shop`), ""),
-		ta.do(t, http.MethodPost, "/v1/statuses", "application/json", strings.NewReader(`{"text":"hi","backgroundColor":"#228B22"}`), ""),
 	}
 	for i, r := range ok {
 		if r.status != http.StatusAccepted {
@@ -44,7 +43,7 @@ func TestAPIAccountField(t *testing.T) {
 		got = append(got, j.Account)
 	}
 	slices.Sort(got)
-	if want := []string{"", "news", "news", "shop", "shop"}; !slices.Equal(got, want) {
+	if want := []string{"news", "news", "shop", "shop"}; !slices.Equal(got, want) {
 		t.Errorf("accounts %v, want %v", got, want)
 	}
 	bad := []response{
@@ -53,11 +52,14 @@ func TestAPIAccountField(t *testing.T) {
 		ta.do(t, http.MethodPost, "/v1/statuses", "application/json", strings.NewReader(`{"text":"hi","backgroundColor":"#228B22","account":"ghost"}`), ""),
 		ta.do(t, http.MethodPost, "/v1/statuses", "application/x-www-form-urlencoded", strings.NewReader(`text=hi&backgroundColor=%23228B22&account=ghost`), ""),
 		ta.do(t, http.MethodPost, "/v1/statuses", "application/json", strings.NewReader(`{"text":"hi","backgroundColor":"#228B22","account":"default"}`), ""),
+		// No default account here: a status must name one.
+		ta.do(t, http.MethodPost, "/v1/statuses", "application/json", strings.NewReader(`{"text":"hi","backgroundColor":"#228B22"}`), ""),
+		ta.upload(t, "", filePart("a.jpg", jpegBytes(1000))),
 	}
 	for i, r := range bad {
 		e := r.apiError(t)
 		if r.status != http.StatusBadRequest || e.Error.Code != "unknown_account" || e.Error.Field != "account" ||
-			!strings.Contains(e.Error.Message, "this server posts for shop, news") {
+			!strings.Contains(e.Error.Message, "shop, news") {
 			t.Errorf("request %d: %d %s", i, r.status, r.body)
 		}
 	}
@@ -70,9 +72,15 @@ func TestAPIAccountField(t *testing.T) {
 	}
 	ta.spoolEmpty(t)
 
+	// With a default account, a status may name none.
+	ta = newTestAPI(t, APIConfig{Accounts: []string{"default", "shop"}})
+	if r := ta.do(t, http.MethodPost, "/v1/statuses", "application/json", strings.NewReader(`{"text":"hi","backgroundColor":"#228B22"}`), ""); r.status != http.StatusAccepted {
+		t.Errorf("no account, with a default: %d %s", r.status, r.body)
+	}
+
 	// Without accounts, only default (or none) is taken.
 	ta = newTestAPI(t, APIConfig{})
-	for name, want := range map[string]int{"default": http.StatusAccepted, "shop": http.StatusBadRequest} {
+	for name, want := range map[string]int{"default": http.StatusAccepted, "shop": http.StatusBadRequest, "": http.StatusAccepted} {
 		r := ta.do(t, http.MethodPost, "/v1/statuses", "application/json", strings.NewReader(`{"text":"hi","backgroundColor":"#228B22","account":"`+name+`"}`), "")
 		if r.status != want {
 			t.Errorf("account %s without an accounts file: %d %s", name, r.status, r.body)

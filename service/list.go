@@ -149,11 +149,15 @@ func unknownAccount(name string, known []string) *apiError {
 		Message: "no account is called " + strconv.Quote(name) + "; this server posts for " + strings.Join(known, ", ")}
 }
 
-// checkAccount checks the account field of a new job: empty (the default
-// account) or an account of this service.
+// checkAccount checks the account field of a new job: an account of this
+// service, or empty for the default account (when there is one).
 func (a *API) checkAccount(name string) *apiError {
-	if name == "" || a.knownAccount(name) {
+	if name == "" && (len(a.cfg.Accounts) == 0 || a.knownAccount(defaultAccount)) || name != "" && a.knownAccount(name) {
 		return nil
+	}
+	if name == "" {
+		return &apiError{status: http.StatusBadRequest, Code: codeUnknownAccount, Field: "account",
+			Message: "this server has no default account (MEDIAPREP_GREENAPI_INSTANCE is not set); name one of " + strings.Join(a.cfg.Accounts, ", ")}
 	}
 	return unknownAccount(name, a.cfg.Accounts)
 }
