@@ -115,6 +115,9 @@ func (s *fakeSender) SendMediaStatus(_ context.Context, st greenapi.MediaStatus)
 func (s *fakeSender) SendVoiceStatus(_ context.Context, st greenapi.VoiceStatus) (greenapi.Sent, error) {
 	return s.send(st)
 }
+func (s *fakeSender) SendTextStatus(_ context.Context, st greenapi.TextStatus) (greenapi.Sent, error) {
+	return s.send(st)
+}
 
 type memLedger struct {
 	mu sync.Mutex
@@ -373,5 +376,49 @@ func TestPublishOutcomeUnknownBlocksARerun(t *testing.T) {
 	// Force means again, not twice in one run.
 	if got, err := p.pub.Publish(t.Context(), job); err != nil || !got.Skipped || len(p.send.sent) != 2 {
 		t.Fatalf("forced twice in one run = %+v, %v; %d sends", got, err, len(p.send.sent))
+	}
+}
+
+// TestPublishText: a text status goes through the same recipe without a
+// file: nothing is prepared, stored or checked; it is sent with
+// sendTextStatus and recorded, and a rerun skips it. A bad one fails
+// before any send.
+func TestPublishText(t *testing.T) {
+	p := newParts(t, transcode.KindImage)
+	var stages []Stage
+	j := Job{Text: "Sale today", Font: "SERIF", Status: Status{BackgroundColor: "#228B22", Participants: []string{"79001234567@c.us"}},
+		Progress: func(s Stage) { stages = append(stages, s) }}
+	got, err := p.pub.Publish(t.Context(), j)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.prep.prepared != 0 || p.store.puts != 0 || len(p.check.want) != 0 {
+		t.Errorf("prepared %d, stored %d, checked %v: want none", p.prep.prepared, p.store.puts, p.check.want)
+	}
+	if !slices.Equal(stages, []Stage{StagePosting}) {
+		t.Errorf("stages %v, want posting only", stages)
+	}
+	want := greenapi.TextStatus{Message: "Sale today", Font: "SERIF", BackgroundColor: "#228B22", Participants: []string{"79001234567@c.us"}}
+	if len(p.send.sent) != 1 {
+		t.Fatalf("%d sends", len(p.send.sent))
+	}
+	if ts, ok := p.send.sent[0].(greenapi.TextStatus); !ok || ts.Message != want.Message || ts.Font != want.Font || ts.BackgroundColor != want.BackgroundColor || !slices.Equal(ts.Participants, want.Participants) {
+		t.Errorf("sent %#v, want %#v", p.send.sent[0], want)
+	}
+	if got.Method != MethodTextStatus || got.IDMessage == "" || got.Key != "" {
+		t.Errorf("Publish = %+v", got)
+	}
+	if rec, ok := p.ledger.Lookup(t.Context(), got.PostID); !ok || rec.IDMessage != got.IDMessage {
+		t.Errorf("ledger has %+v, %v", rec, ok)
+	}
+	p.again()
+	if again, err := p.pub.Publish(t.Context(), j); err != nil || !again.Skipped || len(p.send.sent) != 1 {
+		t.Errorf("rerun: %+v, %v; %d sends", again, err, len(p.send.sent))
+	}
+
+	bad := j
+	bad.Text, bad.Font = "Sale tomorrow", "COMIC_SANS"
+	if _, err := p.pub.Publish(t.Context(), bad); greenapi.CodeOf(err) != greenapi.CodeInvalidRequest || len(p.send.sent) != 1 {
+		t.Errorf("bad font: %v; %d sends", err, len(p.send.sent))
 	}
 }

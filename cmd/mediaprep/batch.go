@@ -82,9 +82,6 @@ func (m meta) apply(st pipeline.Status) pipeline.Status {
 	return st
 }
 
-// CodeBadMetadata is the code of a sidecar or manifest that does not parse.
-const CodeBadMetadata = "bad_metadata"
-
 func runBatch(ctx context.Context, log *slog.Logger, f *batchFlags, ev *env, args []string, stdout io.Writer) error {
 	c, err := f.check(ev)
 	if err != nil {
@@ -118,7 +115,7 @@ func runBatch(ctx context.Context, log *slog.Logger, f *batchFlags, ev *env, arg
 		side, err := readSidecar(src + ".json")
 		if err != nil {
 			bad = append(bad, result{Posted: pipeline.Posted{Prepared: pipeline.Prepared{Source: src}},
-				Error: &errorBody{CodeBadMetadata, err.Error()}})
+				Error: &errorBody{pipeline.CodeBadMetadata, err.Error()}})
 			continue
 		}
 		st = side.apply(st)
@@ -237,7 +234,7 @@ func readManifests(manifests, files []string) (map[string]meta, error) {
 	}
 	if len(missing) > 0 {
 		slices.Sort(missing)
-		return nil, fmt.Errorf("%s: manifest entries name no file being posted: %s", CodeBadMetadata, strings.Join(missing, ", "))
+		return nil, fmt.Errorf("%s: manifest entries name no file being posted: %s", pipeline.CodeBadMetadata, strings.Join(missing, ", "))
 	}
 	return byFile, nil
 }
