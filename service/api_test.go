@@ -21,6 +21,7 @@ import (
 	"sync/atomic"
 	"testing"
 
+	"github.com/mediaprep/mediaprep/internal/testutil"
 	"github.com/mediaprep/mediaprep/queue"
 	"github.com/mediaprep/mediaprep/storage"
 )
@@ -213,29 +214,12 @@ type testAPI struct {
 	bucket *fakeBucket
 	jobs   *fakeJobs
 	spool  string
-	logs   *syncBuffer
-}
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
+	logs   *testutil.SyncBuffer
 }
 
 func newTestAPI(t *testing.T, cfg APIConfig) *testAPI {
 	t.Helper()
-	ta := &testAPI{bucket: newFakeBucket(), jobs: newFakeJobs(), spool: t.TempDir(), logs: &syncBuffer{}}
+	ta := &testAPI{bucket: newFakeBucket(), jobs: newFakeJobs(), spool: t.TempDir(), logs: &testutil.SyncBuffer{}}
 	cfg.SpoolDir = ta.spool
 	cfg.Logger = slog.New(slog.NewTextHandler(ta.logs, nil))
 	api, err := NewAPI(cfg, ta.jobs, ta.bucket)

@@ -15,6 +15,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/mediaprep/mediaprep/internal/testutil"
 )
 
 // repeatedParts is a multipart body of n parts named name, empty, made as
@@ -147,7 +149,7 @@ func TestLowDisk(t *testing.T) {
 // serveAPI serves the API as serve does (API.Server) on a loopback port.
 func serveAPI(t *testing.T, cfg APIConfig) (*testAPI, string) {
 	t.Helper()
-	ta := &testAPI{bucket: newFakeBucket(), jobs: newFakeJobs(), spool: t.TempDir(), logs: &syncBuffer{}}
+	ta := &testAPI{bucket: newFakeBucket(), jobs: newFakeJobs(), spool: t.TempDir(), logs: &testutil.SyncBuffer{}}
 	cfg.SpoolDir = ta.spool
 	cfg.Logger = slog.New(slog.NewTextHandler(ta.logs, nil))
 	api, err := NewAPI(cfg, ta.jobs, ta.bucket)

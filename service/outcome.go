@@ -119,16 +119,12 @@ func (w *Worker) fail(ctx context.Context, job queue.Job, log *slog.Logger, caus
 }
 
 // renamed makes err name the source by its key instead of the temp file it
-// was fetched to (which the pipeline names, sometimes twice).
+// was fetched to (which the Publisher names).
 func renamed(err error, tmp, key string) error {
 	if err == nil {
 		return nil
 	}
-	msg := err.Error()
-	for strings.Contains(msg, tmp+": "+tmp) {
-		msg = strings.ReplaceAll(msg, tmp+": "+tmp, tmp)
-	}
-	return &renamedError{err: err, msg: strings.ReplaceAll(msg, tmp, key)}
+	return &renamedError{err: err, msg: strings.ReplaceAll(err.Error(), tmp, key)}
 }
 
 type renamedError struct {
