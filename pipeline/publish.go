@@ -77,8 +77,9 @@ type Status struct {
 	BackgroundColor string   `json:"backgroundColor,omitempty"` // voice statuses, #RRGGBB
 }
 
-// Job is one source file to publish, or a text status.
-type Job struct {
+// Post is one status to publish: a source file, or a text status. (A
+// queue.Job is the service's record of one, with its state.)
+type Post struct {
 	Source  string
 	Stem    string // output name stem, see Stems
 	Prepare transcode.Options
@@ -93,7 +94,7 @@ type Job struct {
 	Progress func(Stage)
 }
 
-// Stage is a step of publishing a file, as Job.Progress reports it.
+// Stage is a step of publishing a file, as Post.Progress reports it.
 type Stage string
 
 // The stages in order.
@@ -104,7 +105,7 @@ const (
 	StagePosting   Stage = "posting"
 )
 
-func (j Job) stage(s Stage) {
+func (j Post) stage(s Stage) {
 	if j.Progress != nil {
 		j.Progress(s)
 	}
@@ -178,8 +179,8 @@ func NewPublisher(pipe *Pipeline, store Store, check LinkChecker, send Sender, c
 // the same content, options and status is skipped unless j.Force, and two
 // jobs of the same post never run at once. On error the Posted returned is
 // empty, except when the status went out (or may have: OutcomeUnknown).
-func (p *Publisher) Publish(ctx context.Context, j Job) (Posted, error) {
-	r := &run{Job: j, log: p.cfg.Logger.With("source", j.Source)}
+func (p *Publisher) Publish(ctx context.Context, j Post) (Posted, error) {
+	r := &run{Post: j, log: p.cfg.Logger.With("source", j.Source)}
 	defer p.release(r)
 	// The recipe. A step may end the run early with r.done (posted before).
 	steps := []func(context.Context, *run) error{
@@ -215,7 +216,7 @@ func (p *Publisher) Publish(ctx context.Context, j Job) (Posted, error) {
 
 // run is one job going through Publish.
 type run struct {
-	Job
+	Post
 	log     *slog.Logger
 	media   transcode.Media
 	method  Method

@@ -176,7 +176,7 @@ func (p *parts) again() {
 func TestPublishRunsTheRecipeInOrder(t *testing.T) {
 	p := newParts(t, transcode.KindAudio)
 	var stages []Stage
-	got, err := p.pub.Publish(t.Context(), Job{Source: p.src, Stem: "beach-day",
+	got, err := p.pub.Publish(t.Context(), Post{Source: p.src, Stem: "beach-day",
 		Status:   Status{Caption: "dropped for voice", BackgroundColor: "#228B22"},
 		Progress: func(s Stage) { stages = append(stages, s) }})
 	if err != nil {
@@ -224,7 +224,7 @@ func TestPublishStopsAtTheFirstFailure(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			p := newParts(t, transcode.KindImage)
 			tt.setup(p)
-			_, err := p.pub.Publish(t.Context(), Job{Source: p.src, Stem: "b", Status: tt.status})
+			_, err := p.pub.Publish(t.Context(), Post{Source: p.src, Stem: "b", Status: tt.status})
 			if CodeOf(err) != tt.code {
 				t.Fatalf("Publish = %v (code %q), want code %s", err, CodeOf(err), tt.code)
 			}
@@ -250,7 +250,7 @@ func TestPublishStopsAtTheFirstFailure(t *testing.T) {
 
 func TestPublishReusesStoredFileAndLedger(t *testing.T) {
 	p := newParts(t, transcode.KindImage)
-	first, err := p.pub.Publish(t.Context(), Job{Source: p.src, Stem: "a", Status: Status{Caption: "one"}})
+	first, err := p.pub.Publish(t.Context(), Post{Source: p.src, Stem: "a", Status: Status{Caption: "one"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -259,7 +259,7 @@ func TestPublishReusesStoredFileAndLedger(t *testing.T) {
 	results := make([]Posted, 4)
 	for i := range results {
 		wg.Go(func() {
-			r, err := p.pub.Publish(t.Context(), Job{Source: p.src, Stem: "a", Status: Status{Caption: "one"}})
+			r, err := p.pub.Publish(t.Context(), Post{Source: p.src, Stem: "a", Status: Status{Caption: "one"}})
 			if err != nil {
 				t.Error(err)
 			}
@@ -273,7 +273,7 @@ func TestPublishReusesStoredFileAndLedger(t *testing.T) {
 		}
 	}
 	// A new caption is a new post of the stored file: not prepared again.
-	second, err := p.pub.Publish(t.Context(), Job{Source: p.src, Stem: "a", Status: Status{Caption: "two"}})
+	second, err := p.pub.Publish(t.Context(), Post{Source: p.src, Stem: "a", Status: Status{Caption: "two"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -281,7 +281,7 @@ func TestPublishReusesStoredFileAndLedger(t *testing.T) {
 		t.Errorf("new caption: %+v; prepared %d, puts %d, sends %d", second, p.prep.prepared, p.store.puts, len(p.send.sent))
 	}
 	// Another crop is other content for a picture.
-	third, err := p.pub.Publish(t.Context(), Job{Source: p.src, Stem: "a", Status: Status{Caption: "one"}, Prepare: transcode.Options{Crop: transcode.CropPad}})
+	third, err := p.pub.Publish(t.Context(), Post{Source: p.src, Stem: "a", Status: Status{Caption: "one"}, Prepare: transcode.Options{Crop: transcode.CropPad}})
 	if err != nil || third.Key == first.Key || !third.Stored {
 		t.Errorf("pad crop: %+v, %v", third, err)
 	}
@@ -290,11 +290,11 @@ func TestPublishReusesStoredFileAndLedger(t *testing.T) {
 func TestPublishOptionsOfOtherKindsChangeNothing(t *testing.T) {
 	for _, kind := range []transcode.Kind{transcode.KindVideo, transcode.KindAudio} {
 		p := newParts(t, kind)
-		if _, err := p.pub.Publish(t.Context(), Job{Source: p.src, Stem: "a"}); err != nil {
+		if _, err := p.pub.Publish(t.Context(), Post{Source: p.src, Stem: "a"}); err != nil {
 			t.Fatal(err)
 		}
 		p.again()
-		got, err := p.pub.Publish(t.Context(), Job{Source: p.src, Stem: "a", Prepare: transcode.Options{Crop: transcode.CropPad, VideoFit: kindFit(kind)}})
+		got, err := p.pub.Publish(t.Context(), Post{Source: p.src, Stem: "a", Prepare: transcode.Options{Crop: transcode.CropPad, VideoFit: kindFit(kind)}})
 		if err != nil || !got.Skipped || len(p.send.sent) != 1 || p.store.puts != 1 {
 			t.Errorf("%s with --crop pad: %+v, %v; %d sends, %d uploads; want skipped", kind, got, err, len(p.send.sent), p.store.puts)
 		}
@@ -340,7 +340,7 @@ func TestPublishConcurrentFirstPostsOnce(t *testing.T) {
 		for range n {
 			var once sync.Once
 			wg.Go(func() {
-				_, err := pub.Publish(t.Context(), Job{Source: p.src, Stem: "a", Status: Status{Caption: "c"},
+				_, err := pub.Publish(t.Context(), Post{Source: p.src, Stem: "a", Status: Status{Caption: "c"},
 					Progress: func(Stage) { once.Do(started.Done) }})
 				if err != nil {
 					t.Error(err)
@@ -358,7 +358,7 @@ func TestPublishOutcomeUnknownBlocksARerun(t *testing.T) {
 	p := newParts(t, transcode.KindVideo)
 	p.send.err = fmt.Errorf("wrapped: %w", &greenapi.Error{Code: greenapi.CodeCanceled})
 	p.send.err = errors.Join(p.send.err, greenapi.ErrOutcomeUnknown) // canceled after the request was written
-	job := Job{Source: p.src, Stem: "v"}
+	job := Post{Source: p.src, Stem: "v"}
 	if _, err := p.pub.Publish(t.Context(), job); !errors.Is(err, greenapi.ErrOutcomeUnknown) {
 		t.Fatalf("Publish = %v", err)
 	}
@@ -386,7 +386,7 @@ func TestPublishOutcomeUnknownBlocksARerun(t *testing.T) {
 func TestPublishText(t *testing.T) {
 	p := newParts(t, transcode.KindImage)
 	var stages []Stage
-	j := Job{Text: "Sale today", Font: "SERIF", Status: Status{BackgroundColor: "#228B22", Participants: []string{"79001234567@c.us"}},
+	j := Post{Text: "Sale today", Font: "SERIF", Status: Status{BackgroundColor: "#228B22", Participants: []string{"79001234567@c.us"}},
 		Progress: func(s Stage) { stages = append(stages, s) }}
 	got, err := p.pub.Publish(t.Context(), j)
 	if err != nil {

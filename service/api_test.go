@@ -22,6 +22,7 @@ import (
 	"testing"
 
 	"github.com/mediaprep/mediaprep/internal/testutil"
+	"github.com/mediaprep/mediaprep/internal/testutil/memqueue"
 	"github.com/mediaprep/mediaprep/queue"
 	"github.com/mediaprep/mediaprep/storage"
 )
@@ -59,6 +60,9 @@ type fakeObject struct {
 }
 
 var _ bucket = (*fakeBucket)(nil)
+
+// fakeJobs is the queue in memory.
+type fakeJobs = memqueue.Jobs
 
 func newFakeBucket() *fakeBucket { return &fakeBucket{objects: map[string]fakeObject{}} }
 
@@ -157,56 +161,6 @@ func (b *fakeBucket) Download(ctx context.Context, key, dst string) (storage.Obj
 }
 func (b *fakeBucket) Move(ctx context.Context, from, to string) error { return errUnused }
 
-type fakeJobs struct {
-	mu         sync.Mutex
-	jobs       map[string]queue.Job
-	enqueued   []queue.Job
-	depth      int
-	depthErr   error
-	enqueueErr error
-	pingErr    error
-}
-
-var _ APIJobs = (*fakeJobs)(nil)
-
-func newFakeJobs() *fakeJobs { return &fakeJobs{jobs: map[string]queue.Job{}} }
-
-func (q *fakeJobs) Enqueue(ctx context.Context, j queue.Job) (queue.Job, error) {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	if q.enqueueErr != nil {
-		return queue.Job{}, q.enqueueErr
-	}
-	j.State = queue.StateQueued
-	q.jobs[j.ID] = j
-	q.enqueued = append(q.enqueued, j)
-	return j, nil
-}
-
-func (q *fakeJobs) Get(ctx context.Context, id string) (queue.Job, error) {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	j, ok := q.jobs[id]
-	if !ok {
-		return queue.Job{}, queue.ErrNotFound
-	}
-	return j, nil
-}
-
-func (q *fakeJobs) Depth(ctx context.Context) (int, error) {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return q.depth, q.depthErr
-}
-
-func (q *fakeJobs) Ping(ctx context.Context) error { return q.pingErr }
-
-func (q *fakeJobs) queued() []queue.Job {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	return slices.Clone(q.enqueued)
-}
-
 // testAPI is an API over fakes, served by an httptest server.
 type testAPI struct {
 	api    *API
@@ -219,7 +173,7 @@ type testAPI struct {
 
 func newTestAPI(t *testing.T, cfg APIConfig) *testAPI {
 	t.Helper()
-	ta := &testAPI{bucket: newFakeBucket(), jobs: newFakeJobs(), spool: t.TempDir(), logs: &testutil.SyncBuffer{}}
+	ta := &testAPI{bucket: newFakeBucket(), jobs: memqueue.New(), spool: t.TempDir(), logs: &testutil.SyncBuffer{}}
 	cfg.SpoolDir = ta.spool
 	cfg.Logger = slog.New(slog.NewTextHandler(ta.logs, nil))
 	api, err := NewAPI(cfg, ta.jobs, ta.bucket)
@@ -376,7 +330,7 @@ func TestUploadAccepted(t *testing.T) {
 			if loc := resp.header.Get("Location"); loc != "/v1/statuses/"+got.ID {
 				t.Errorf("Location %q", loc)
 			}
-			jobs := ta.jobs.queued()
+			jobs := ta.jobs.Enqueued()
 			if len(jobs) != 1 {
 				t.Fatalf("%d jobs enqueued, want 1", len(jobs))
 			}
@@ -526,7 +480,7 @@ func TestTooLarge(t *testing.T) {
 			if puts, _ := ta.bucket.state(); puts != 0 {
 				t.Errorf("%d PutFile calls", puts)
 			}
-			if n := len(ta.jobs.queued()); n != 0 {
+			if n := len(ta.jobs.Enqueued()); n != 0 {
 				t.Errorf("%d jobs enqueued", n)
 			}
 		})
@@ -671,7 +625,7 @@ func TestInvalidRequest(t *testing.T) {
 			if puts, _ := ta.bucket.state(); puts != 0 {
 				t.Errorf("%d PutFile calls", puts)
 			}
-			if n := len(ta.jobs.queued()); n != 0 {
+			if n := len(ta.jobs.Enqueued()); n != 0 {
 				t.Errorf("%d jobs enqueued", n)
 			}
 			ta.spoolEmpty(t)
@@ -689,7 +643,7 @@ func TestInvalidRequest(t *testing.T) {
 func TestQueueFull(t *testing.T) {
 	t.Run("depth at MaxQueued", func(t *testing.T) {
 		ta := newTestAPI(t, APIConfig{MaxQueued: 5})
-		ta.jobs.depth = 5
+		ta.jobs.QueueDepth = 5
 		resp := ta.upload(t, "", filePart("a.jpg", jpegBytes(1000)))
 		if resp.status != 429 || resp.apiError(t).Error.Code != "queue_full" {
 			t.Fatalf("status %d %s", resp.status, resp.body)
@@ -700,14 +654,14 @@ func TestQueueFull(t *testing.T) {
 		if puts, _ := ta.bucket.state(); puts != 0 {
 			t.Errorf("%d PutFile calls", puts)
 		}
-		ta.jobs.depth = 4
+		ta.jobs.QueueDepth = 4
 		if resp := ta.upload(t, "", filePart("a.jpg", jpegBytes(1000))); resp.status != 202 {
 			t.Errorf("under MaxQueued: status %d", resp.status)
 		}
 	})
 	t.Run("Enqueue says full", func(t *testing.T) {
 		ta := newTestAPI(t, APIConfig{})
-		ta.jobs.enqueueErr = fmt.Errorf("stream: %w", queue.ErrQueueFull)
+		ta.jobs.EnqueueErr = fmt.Errorf("stream: %w", queue.ErrQueueFull)
 		resp := ta.upload(t, "", filePart("a.jpg", jpegBytes(1000)))
 		if resp.status != 429 || resp.apiError(t).Error.Code != "queue_full" || resp.header.Get("Retry-After") == "" {
 			t.Fatalf("status %d %v %s", resp.status, resp.header, resp.body)
@@ -720,7 +674,7 @@ func TestQueueFull(t *testing.T) {
 	})
 	t.Run("queue down", func(t *testing.T) {
 		ta := newTestAPI(t, APIConfig{})
-		ta.jobs.enqueueErr = errors.New("nats: timeout")
+		ta.jobs.EnqueueErr = errors.New("nats: timeout")
 		resp := ta.upload(t, "", filePart("a.jpg", jpegBytes(1000)))
 		if resp.status != 503 || resp.apiError(t).Error.Code != "unavailable" || resp.header.Get("Retry-After") == "" {
 			t.Fatalf("status %d %s", resp.status, resp.body)
@@ -781,7 +735,7 @@ func TestStorageDown(t *testing.T) {
 	if resp.status != 503 || resp.apiError(t).Error.Code != "unavailable" || resp.header.Get("Retry-After") == "" {
 		t.Fatalf("status %d %v %s", resp.status, resp.header, resp.body)
 	}
-	if n := len(ta.jobs.queued()); n != 0 {
+	if n := len(ta.jobs.Enqueued()); n != 0 {
 		t.Errorf("%d jobs enqueued", n)
 	}
 	ta.spoolEmpty(t)
@@ -844,7 +798,7 @@ func TestTextStatus(t *testing.T) {
 			if e := resp.apiError(t); e.Error.Code != "invalid_request" || e.Error.Field != tt.field {
 				t.Errorf("error %+v, want field %q", e.Error, tt.field)
 			}
-			if n := len(ta.jobs.queued()); n != 0 {
+			if n := len(ta.jobs.Enqueued()); n != 0 {
 				t.Errorf("%d jobs enqueued", n)
 			}
 		})
@@ -853,7 +807,7 @@ func TestTextStatus(t *testing.T) {
 
 func checkTextJob(t *testing.T, ta *testAPI, resp response, want queue.Options) {
 	t.Helper()
-	jobs := ta.jobs.queued()
+	jobs := ta.jobs.Enqueued()
 	if len(jobs) != 1 {
 		t.Fatalf("%d jobs enqueued", len(jobs))
 	}
@@ -871,11 +825,11 @@ func checkTextJob(t *testing.T, ta *testAPI, resp response, want queue.Options) 
 
 func TestGetStatus(t *testing.T) {
 	ta := newTestAPI(t, APIConfig{})
-	ta.jobs.jobs["00112233aabbccdd"] = queue.Job{
+	ta.jobs.Set("00112233aabbccdd", queue.Job{
 		ID: "00112233aabbccdd", State: queue.StatePosted, Origin: queue.OriginUpload,
 		URL: "https://media.example/x.jpg", IDMessage: "BAE5F4886F6F2D05",
-	}
-	ta.jobs.jobs["feedfacefeedface"] = queue.Job{ID: "feedfacefeedface", State: queue.StateFailed, ErrorCode: "unsupported_type", Error: "not a picture"}
+	})
+	ta.jobs.Set("feedfacefeedface", queue.Job{ID: "feedfacefeedface", State: queue.StateFailed, ErrorCode: "unsupported_type", Error: "not a picture"})
 
 	resp := ta.do(t, http.MethodGet, "/v1/statuses/00112233aabbccdd", "", nil, "")
 	var j queue.Job
@@ -893,7 +847,7 @@ func TestGetStatus(t *testing.T) {
 		}
 	}
 
-	down := &erroringJobs{fakeJobs: newFakeJobs(), err: errors.New("nats: no responders")}
+	down := &erroringJobs{fakeJobs: memqueue.New(), err: errors.New("nats: no responders")}
 	api, err := NewAPI(APIConfig{SpoolDir: t.TempDir()}, down, newFakeBucket())
 	if err != nil {
 		t.Fatal(err)
@@ -929,7 +883,7 @@ func TestReadyz(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			ta := newTestAPI(t, APIConfig{})
-			ta.jobs.pingErr, ta.bucket.pingErr = tt.queueErr, tt.bktErr
+			ta.jobs.PingErr, ta.bucket.pingErr = tt.queueErr, tt.bktErr
 			resp := ta.do(t, http.MethodGet, "/readyz", "", nil, "")
 			if resp.status != tt.status {
 				t.Fatalf("status %d %s", resp.status, resp.body)
@@ -1069,7 +1023,7 @@ func TestCheckListen(t *testing.T) {
 }
 
 func TestNewAPIValidates(t *testing.T) {
-	_, err := NewAPI(APIConfig{Keys: []string{"ok", ""}, MaxUploadBytes: -1, UploadPrefix: "/abs"}, newFakeJobs(), newFakeBucket())
+	_, err := NewAPI(APIConfig{Keys: []string{"ok", ""}, MaxUploadBytes: -1, UploadPrefix: "/abs"}, memqueue.New(), newFakeBucket())
 	if err == nil {
 		t.Fatal("no error")
 	}

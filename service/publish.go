@@ -49,7 +49,7 @@ func (w *Worker) publish(ctx context.Context, job queue.Job, send *guardedSender
 		pipeline.PublisherConfig{Ledger: ledger, DryRun: w.cfg.DryRun, Logger: log, Linker: w.cfg.Linker})
 
 	stage := newStageClock(w.cfg.Metrics)
-	pj := pipeline.Job{
+	pj := pipeline.Post{
 		Source: src,
 		Text:   job.Options.Text, Font: job.Options.Font,
 		Prepare: transcode.Options{

@@ -104,7 +104,7 @@ func runBatch(ctx context.Context, log *slog.Logger, f *batchFlags, ev *env, arg
 	}
 	defer p.Close()
 	stems := pipeline.Stems(files)
-	jobs := make([]pipeline.Job, 0, len(files))
+	jobs := make([]pipeline.Post, 0, len(files))
 	var bad []result
 	for i, src := range files {
 		st := p.status
@@ -119,7 +119,7 @@ func runBatch(ctx context.Context, log *slog.Logger, f *batchFlags, ev *env, arg
 			continue
 		}
 		st = side.apply(st)
-		jobs = append(jobs, pipeline.Job{Source: src, Stem: stems[i], Prepare: p.opts, Status: st, Force: f.force})
+		jobs = append(jobs, pipeline.Post{Source: src, Stem: stems[i], Prepare: p.opts, Status: st, Force: f.force})
 	}
 	return p.publishAll(ctx, &f.publishFlags, jobs, stdout, bad...)
 }

@@ -95,9 +95,9 @@ func runPost(ctx context.Context, log *slog.Logger, f *publishFlags, ev *env, fi
 	}
 	defer p.Close()
 	stems := pipeline.Stems(files)
-	jobs := make([]pipeline.Job, len(files))
+	jobs := make([]pipeline.Post, len(files))
 	for i, src := range files {
-		jobs[i] = pipeline.Job{Source: src, Stem: stems[i], Prepare: p.opts, Status: p.status}
+		jobs[i] = pipeline.Post{Source: src, Stem: stems[i], Prepare: p.opts, Status: p.status}
 	}
 	return p.publishAll(ctx, f, jobs, stdout)
 }
@@ -138,7 +138,7 @@ func runPostText(ctx context.Context, log *slog.Logger, f *postFlags, ev *env, s
 	}
 	pub := pipeline.NewPublisher(nil, nil, nil, send, pipeline.PublisherConfig{DryRun: f.dryRun, Logger: log})
 	start := time.Now()
-	out, err := pub.Publish(ctx, pipeline.Job{Text: f.text, Font: f.font,
+	out, err := pub.Publish(ctx, pipeline.Post{Text: f.text, Font: f.font,
 		Status: pipeline.Status{BackgroundColor: f.backgroundColor, Participants: f.participants}})
 	switch {
 	case err != nil:

@@ -181,7 +181,7 @@ func (r result) MarshalJSON() ([]byte, error) {
 // summary. failed are files that failed before they became jobs (a broken
 // sidecar): they are printed first and counted. It returns the exit status
 // as an error.
-func (p *publisher) publishAll(ctx context.Context, f *publishFlags, jobs []pipeline.Job, stdout io.Writer, failed ...result) error {
+func (p *publisher) publishAll(ctx context.Context, f *publishFlags, jobs []pipeline.Post, stdout io.Writer, failed ...result) error {
 	t := newTally()
 	for _, r := range failed {
 		t.add(r.Error.Code, false)
@@ -356,7 +356,7 @@ func (p *publisher) print(w io.Writer, asJSON bool, r result) {
 	printPosted(w, r)
 }
 
-func (p *publisher) publishOne(ctx context.Context, j pipeline.Job) result {
+func (p *publisher) publishOne(ctx context.Context, j pipeline.Post) result {
 	if err := ctx.Err(); err != nil {
 		return result{Posted: pipeline.Posted{Prepared: pipeline.Prepared{Source: j.Source}}, Error: &errorBody{string(transcode.CodeCanceled), "not started: interrupted"}}
 	}

@@ -6,6 +6,7 @@ package testutil
 import (
 	"bytes"
 	"os/exec"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -76,4 +77,25 @@ func NeedChromium(t testing.TB) string {
 	}
 	t.Skip("chromium not installed (make test installs it)")
 	return ""
+}
+
+// WantErrorMentions fails the test unless err is nil when want is empty,
+// or else an error whose text mentions every part of want: the check of a
+// table of Validate cases.
+func WantErrorMentions(t testing.TB, err error, want ...string) {
+	t.Helper()
+	if len(want) == 0 {
+		if err != nil {
+			t.Fatalf("unexpected error: %v", err)
+		}
+		return
+	}
+	if err == nil {
+		t.Fatalf("no error; want one mentioning %q", want)
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error %q does not mention %s", err, w)
+		}
+	}
 }
