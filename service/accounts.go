@@ -16,7 +16,7 @@ import (
 // to the number of the job's account and to no other.
 type Account struct {
 	Name    string
-	Send    Sender            // required
+	Send    pipeline.Sender   // required
 	Linker  pipeline.Linker   // nil: links come from the bucket
 	Tracker *delivery.Tracker // nil: posted statuses are not followed
 }

@@ -17,6 +17,8 @@ import (
 
 	"github.com/mediaprep/mediaprep/greenapi"
 	"github.com/mediaprep/mediaprep/greenapi/greenapitest"
+	"github.com/mediaprep/mediaprep/internal/testutil"
+	"github.com/mediaprep/mediaprep/internal/testutil/memqueue"
 	"github.com/mediaprep/mediaprep/queue"
 	"github.com/mediaprep/mediaprep/storage"
 	"github.com/mediaprep/mediaprep/transcode"
@@ -39,7 +41,7 @@ func TestAPIAccountField(t *testing.T) {
 		}
 	}
 	var got []string
-	for _, j := range ta.jobs.queued() {
+	for _, j := range ta.jobs.Enqueued() {
 		got = append(got, j.Account)
 	}
 	slices.Sort(got)
@@ -63,7 +65,7 @@ func TestAPIAccountField(t *testing.T) {
 			t.Errorf("request %d: %d %s", i, r.status, r.body)
 		}
 	}
-	if n := len(ta.jobs.queued()); n != len(ok) {
+	if n := len(ta.jobs.Enqueued()); n != len(ok) {
 		t.Errorf("%d jobs queued, want %d", n, len(ok))
 	}
 	puts, _ := ta.bucket.state()
@@ -169,7 +171,7 @@ func TestListEndpoint(t *testing.T) {
 	if want := []string{"j6", "j5", "j4", "j3", "j2", "j1", "j0"}; !slices.Equal(all, want) {
 		t.Fatalf("pages %v, want %v", all, want)
 	}
-	waitUntil(t, "j3 failed in the list", func() bool {
+	testutil.WaitFor(t, 30*time.Second, "j3 failed in the list", func() bool {
 		_, p, _ := listJobs(t, srv, "state=failed")
 		return len(p.Jobs) == 1
 	})
@@ -228,7 +230,7 @@ func TestListEndpoint(t *testing.T) {
 // one that contradicts its folder fails the job.
 func TestInboxAccountFolders(t *testing.T) {
 	dir, root := newTestDir(t)
-	jobs := &memInboxJobs{ids: map[string]bool{}}
+	jobs := memqueue.New()
 	in, err := NewInbox(InboxConfig{Bucket: dir, Jobs: jobs, Settle: time.Millisecond, TempDir: t.TempDir(), Accounts: []string{"shop", "news"}})
 	if err != nil {
 		t.Fatal(err)
@@ -248,7 +250,7 @@ func TestInboxAccountFolders(t *testing.T) {
 		t.Fatalf("%d picked up, want 6", n)
 	}
 	got := map[string]string{}
-	for _, j := range jobs.enqueued() {
+	for _, j := range jobs.Enqueued() {
 		got[j.Source] = j.Account + "|" + j.Invalid
 	}
 	want := map[string]string{
@@ -303,8 +305,8 @@ func TestWorkerPostsForEachAccount(t *testing.T) {
 		t.Fatal(err)
 	}
 	dir, _ := newTestDir(t)
-	jobs := &memJobs{jobs: map[string]queue.Job{}}
-	logs := &syncBuffer{}
+	jobs := memqueue.New()
+	logs := &testutil.SyncBuffer{}
 	w, err := NewWorker(WorkerConfig{Jobs: jobs, Bucket: dir, Prep: tr, Check: storage.Checker{},
 		TempDir: filepath.Join(t.TempDir(), "work"), Logger: slog.New(slog.NewTextHandler(logs, nil)),
 		Accounts: AccountMap{
@@ -317,9 +319,7 @@ func TestWorkerPostsForEachAccount(t *testing.T) {
 	run := func(id, account, text string) error {
 		j := queue.Job{ID: id, State: queue.StateQueued, Origin: queue.OriginUpload, Account: account,
 			Options: queue.Options{Text: text, BackgroundColor: "#228B22"}}
-		jobs.mu.Lock()
-		jobs.jobs[id] = j
-		jobs.mu.Unlock()
+		jobs.Set(id, j)
 		return w.Handle(t.Context(), queue.NewDelivery(j, 1, 10))
 	}
 	if err := run("s1", "shop", "for shop"); err != nil {

@@ -67,7 +67,7 @@ func NewAccounts(cfg AccountsConfig) (AccountMap, []*delivery.Tracker, error) {
 		acct := Account{Name: name, Send: client}
 		switch {
 		case cfg.DryRun:
-			acct.Send = &DryRunSender{Client: client, Logger: JobLogger(log)}
+			acct.Send = &pipeline.DryRunSender{Client: client, Logger: JobLogger(log)}
 		default:
 			if cfg.DeliveryWindow > 0 {
 				acct.Tracker = delivery.New(client, delivery.Config{Window: cfg.DeliveryWindow, Logger: log})

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/mediaprep/mediaprep/greenapi/greenapitest"
+	"github.com/mediaprep/mediaprep/internal/testutil"
 )
 
 // Two more instances next to the default one of the tests.
@@ -113,7 +114,7 @@ func TestServeAccounts(t *testing.T) {
 			t.Errorf("job %s: %v", id, j)
 		}
 	}
-	waitFor(t, 2*time.Minute, "the inbox drop to be posted on news", func() bool { return len(news.Posted()) == 7 })
+	testutil.WaitFor(t, 2*time.Minute, "the inbox drop to be posted on news", func() bool { return len(news.Posted()) == 7 })
 
 	got := func(s *greenapitest.Server) (texts []string, media int) {
 		for _, p := range s.Posted() {
