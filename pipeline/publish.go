@@ -83,6 +83,10 @@ type Job struct {
 	Prepare transcode.Options
 	Status  Status
 	Force   bool // post even when the ledger says it was posted
+	// StoreOnly stops after the store step: the file is prepared and
+	// stored now (a broken file fails now), linked and posted by a later
+	// Publish of the same job (a status scheduled for later).
+	StoreOnly bool
 
 	// Progress, when set, is called as the job enters each stage.
 	Progress func(Stage)
@@ -303,6 +307,7 @@ func (p *Publisher) store(ctx context.Context, r *run) error {
 		if prep, ok := preparedFrom(obj, r.Source, r.name); ok && prep.Kind == r.media.Kind && prep.ContentType == transcode.ContentTypeFor(prep.Kind) {
 			r.out.Prepared = prep
 			r.log.Debug("found in storage", "key", key)
+			r.done = r.StoreOnly
 			return nil
 		}
 		// Stored by something else, or with the wrong type: prepare
@@ -318,6 +323,7 @@ func (p *Publisher) store(ctx context.Context, r *run) error {
 	}
 	r.out.Prepared, r.out.Stored = prep, true
 	r.log.Debug("stored", "key", key, "bytes", prep.SizeBytes)
+	r.done = r.StoreOnly
 	return nil
 }
 

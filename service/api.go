@@ -75,6 +75,8 @@ type APIConfig struct {
 	// (every call it makes carries the key); see routeWeb.
 	Web     http.Handler
 	Events  EventsConfig // GET /v1/events
+	// Schedule: publish times and DELETE /v1/statuses/{id} (schedule.go).
+	Schedule ScheduleConfig
 	Logger  *slog.Logger
 	Metrics *Metrics // optional
 }
@@ -223,6 +225,7 @@ func (a *API) Handler() http.Handler {
 	}
 	route("/v1/statuses", http.MethodPost, a.requireKey(http.HandlerFunc(a.postStatus)))
 	route("/v1/statuses/{id}", http.MethodGet, a.requireKey(http.HandlerFunc(a.getStatus)))
+	mux.Handle(http.MethodDelete+" /v1/statuses/{id}", a.requireKey(http.HandlerFunc(a.deleteStatus))) // cancel.go
 	route("/healthz", http.MethodGet, http.HandlerFunc(a.healthz))
 	route("/readyz", http.MethodGet, http.HandlerFunc(a.readyz))
 	if m := a.cfg.Metrics; m != nil {
@@ -539,6 +542,7 @@ func (a *API) bodyError(err error) *apiError {
 var formFields = map[string]bool{
 	"caption": true, "participants": true, "backgroundColor": true, "crop": true, "videoFit": true,
 	"text": true, "font": true,
+	"publishAt": true, // schedule.go
 }
 
 // spooled is an uploaded file in SpoolDir.
@@ -603,7 +607,7 @@ func (a *API) postMultipart(r *http.Request) (queue.Job, *apiError) {
 			}
 			fields.Add(name, string(v))
 		default:
-			return queue.Job{}, invalidf(name, "unknown field %q; fields are file, caption, participants, backgroundColor, crop, videoFit, text, font", name)
+			return queue.Job{}, invalidf(name, "unknown field %q; fields are file, caption, participants, backgroundColor, crop, videoFit, text, font, publishAt", name)
 		}
 		part.Close()
 	}
@@ -611,11 +615,15 @@ func (a *API) postMultipart(r *http.Request) (queue.Job, *apiError) {
 	if aerr == nil {
 		aerr = a.checkParticipants(opts.Participants)
 	}
+	at, perr := a.publishAt(fields.Get("publishAt"))
+	if aerr == nil {
+		aerr = perr
+	}
 	if aerr != nil {
 		return queue.Job{}, aerr
 	}
 	if file == nil {
-		return a.enqueueText(r.Context(), id, opts)
+		return a.enqueueText(r.Context(), id, opts, at)
 	}
 	if aerr := checkFileOptions(opts); aerr != nil {
 		return queue.Job{}, aerr
@@ -639,7 +647,7 @@ func (a *API) postMultipart(r *http.Request) (queue.Job, *apiError) {
 		}
 	}
 	job, err := a.jobs.Enqueue(r.Context(), queue.Job{
-		ID: id, Origin: queue.OriginUpload, Source: key, Name: file.name, Size: file.size, Options: opts,
+		ID: id, Origin: queue.OriginUpload, Source: key, Name: file.name, Size: file.size, Options: opts, PublishAt: at,
 	})
 	if err != nil {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), cleanupTimeout)
@@ -830,6 +838,7 @@ type textRequest struct {
 	Font            string   `json:"font,omitempty"`
 	BackgroundColor string   `json:"backgroundColor"`
 	Participants    []string `json:"participants,omitempty"`
+	PublishAt       publishAtJSON `json:"publishAt,omitzero"` // schedule.go
 }
 
 // postText reads a text status from a JSON or urlencoded body.
@@ -838,6 +847,7 @@ func (a *API) postText(w http.ResponseWriter, r *http.Request, mediaType string)
 	id := newJobID()
 	info(r).jobID = id
 	var opts queue.Options
+	var at time.Time
 	if mediaType == "application/json" {
 		dec := json.NewDecoder(r.Body)
 		dec.DisallowUnknownFields()
@@ -855,6 +865,10 @@ func (a *API) postText(w http.ResponseWriter, r *http.Request, mediaType string)
 		if aerr := a.checkParticipants(opts.Participants); aerr != nil {
 			return queue.Job{}, aerr
 		}
+		var aerr *apiError
+		if at, aerr = a.publishAt(string(t.PublishAt)); aerr != nil {
+			return queue.Job{}, aerr
+		}
 	} else {
 		if err := r.ParseForm(); err != nil {
 			if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
@@ -865,7 +879,7 @@ func (a *API) postText(w http.ResponseWriter, r *http.Request, mediaType string)
 		n := 0
 		for name, vs := range r.PostForm {
 			if !formFields[name] {
-				return queue.Job{}, invalidf(name, "unknown field %q; a text status has text, font, backgroundColor, participants", name)
+				return queue.Job{}, invalidf(name, "unknown field %q; a text status has text, font, backgroundColor, participants, publishAt", name)
 			}
 			if n += len(vs); n > a.cfg.MaxFormFields {
 				return queue.Job{}, a.tooManyFields(name)
@@ -875,6 +889,9 @@ func (a *API) postText(w http.ResponseWriter, r *http.Request, mediaType string)
 		if opts, aerr = optionsOf(r.PostForm, false); aerr == nil {
 			aerr = a.checkParticipants(opts.Participants)
 		}
+		if aerr == nil {
+			at, aerr = a.publishAt(r.PostForm.Get("publishAt"))
+		}
 		if aerr != nil {
 			if aerr.Field == "file" {
 				aerr = invalidf("text", "required")
@@ -882,16 +899,16 @@ func (a *API) postText(w http.ResponseWriter, r *http.Request, mediaType string)
 			return queue.Job{}, aerr
 		}
 	}
-	return a.enqueueText(r.Context(), id, opts)
+	return a.enqueueText(r.Context(), id, opts, at)
 }
 
 // enqueueText checks a text status by sendTextStatus's rules and queues it.
-func (a *API) enqueueText(ctx context.Context, id string, o queue.Options) (queue.Job, *apiError) {
+func (a *API) enqueueText(ctx context.Context, id string, o queue.Options, at time.Time) (queue.Job, *apiError) {
 	st := greenapi.TextStatus{Message: o.Text, BackgroundColor: o.BackgroundColor, Font: o.Font, Participants: o.Participants}
 	if err := st.Validate(); err != nil {
 		return queue.Job{}, greenAPIInvalid(err)
 	}
-	job, err := a.jobs.Enqueue(ctx, queue.Job{ID: id, Origin: queue.OriginUpload, Options: o})
+	job, err := a.jobs.Enqueue(ctx, queue.Job{ID: id, Origin: queue.OriginUpload, Options: o, PublishAt: at})
 	switch {
 	case errors.Is(err, queue.ErrQueueFull):
 		return queue.Job{}, queueFull(err)

@@ -151,6 +151,8 @@ func (a *API) getInfo(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, serverInfo{
 		Auth:           a.keys.enabled(),
 		Events:         a.events.watch != nil,
+		Scheduling:     true,          // publishAt (schedule.go)
+		Cancel:         a.canCancel(), // DELETE /v1/statuses/{id} (cancel.go)
 		Accounts:       []string{},
 		MaxUploadBytes: a.cfg.MaxUploadBytes,
 		MaxCaption:     greenapi.MaxCaption,

@@ -159,6 +159,9 @@ func (w *Worker) Handle(ctx context.Context, d *queue.Delivery) error {
 		}
 		job = j
 	}
+	if done, err := w.beforeSend(ctx, job, log); done {
+		return err // canceled, deleted, or scheduled and waiting (schedule.go)
+	}
 	switch {
 	case job.State == queue.StatePosted:
 		return w.settle(ctx, job, log, d.LastAttempt()) // posted; the source may not have been moved yet
@@ -198,10 +201,19 @@ func (w *Worker) Handle(ctx context.Context, d *queue.Delivery) error {
 	defer cancel()
 	send := &guardedSender{Sender: w.cfg.Send, jobs: w.cfg.Jobs, id: job.ID, token: newJobID(), metrics: w.cfg.Metrics, life: ctx}
 	var err error
-	if job.Options.Text != "" {
+	storeOnly := waiting(job, time.Now()) // scheduled: prepare and store now, post at PublishAt
+	switch {
+	case job.Options.Text != "" && storeOnly:
+	case job.Options.Text != "":
 		job, err = w.sendText(runCtx, job, send, log)
-	} else {
-		job, err = w.publish(runCtx, job, send, log)
+	default:
+		job, err = w.publish(runCtx, job, send, log, storeOnly)
+	}
+	if err == nil && storeOnly {
+		return w.schedule(ctx, job, log)
+	}
+	if errors.Is(err, errSendTaken) && w.canceledMeanwhile(ctx, job.ID, log) {
+		return nil
 	}
 	if errors.Is(err, errSendTaken) {
 		// Another delivery is posting it or has; keep the message, so
@@ -269,7 +281,7 @@ func backoff(attempt int) time.Duration {
 
 // publish fetches the source and runs it through a Publisher of its own,
 // whose ledger is the job record: a status is posted at most once per job.
-func (w *Worker) publish(ctx context.Context, job queue.Job, send *guardedSender, log *slog.Logger) (queue.Job, error) {
+func (w *Worker) publish(ctx context.Context, job queue.Job, send *guardedSender, log *slog.Logger, storeOnly bool) (queue.Job, error) {
 	dir, err := os.MkdirTemp(w.cfg.TempDir, "job-"+job.ID+"-")
 	if err != nil {
 		return job, fmt.Errorf("%w: temp folder: %w", storage.ErrFailed, err)
@@ -294,8 +306,9 @@ func (w *Worker) publish(ctx context.Context, job queue.Job, send *guardedSender
 
 	stage := newStageClock(w.cfg.Metrics)
 	pj := pipeline.Job{
-		Source: src,
-		Stem:   pipeline.Stems([]string{src})[0],
+		Source:    src,
+		Stem:      pipeline.Stems([]string{src})[0],
+		StoreOnly: storeOnly,
 		Prepare: transcode.Options{
 			Crop:     transcode.CropMode(job.Options.Crop),
 			VideoFit: transcode.Fit(job.Options.VideoFit),

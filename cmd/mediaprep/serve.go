@@ -55,6 +55,7 @@ type serveFlags struct {
 	http          httpFlags
 	pollSet       bool // --poll or MEDIAPREP_INBOX_POLL given
 	deliveryWin   time.Duration
+	schedAhead    time.Duration
 }
 
 // serveEnv reads a setting with its default; flags override it.
@@ -169,6 +170,7 @@ func (f *serveFlags) add(fl *pflag.FlagSet, getenv func(string) string, withAPI 
 		fl.DurationVar(&f.settle, "settle", e.dur("MEDIAPREP_INBOX_SETTLE", 3*time.Second), "a dropped file is taken once it is this old (a late sidecar is still honoured) [MEDIAPREP_INBOX_SETTLE]")
 		fl.StringVar(&f.eventsSubject, "events-subject", getenv("MEDIAPREP_S3_EVENTS_SUBJECT"), "NATS subject the bucket publishes its event notifications to, for instant pickup [MEDIAPREP_S3_EVENTS_SUBJECT]")
 		f.http.add(fl, e)
+		fl.DurationVar(&f.schedAhead, "max-schedule-ahead", e.dur("MEDIAPREP_MAX_SCHEDULE_AHEAD", queue.DefaultMaxScheduleAhead), "how far ahead a publishAt may be; later ones are refused [MEDIAPREP_MAX_SCHEDULE_AHEAD]")
 	}
 	return e
 }
@@ -397,7 +399,10 @@ func runService(ctx context.Context, g *globalFlags, f *serveFlags, getenv func(
 		acfg := service.APIConfig{
 			Keys: keys, MaxUploadBytes: f.maxUpload, MaxConcurrentUploads: f.maxUploads, MaxQueued: f.maxQueued,
 			SpoolDir: filepath.Join(tmp, "uploads"), KeepDir: kept, Media: media, Logger: log, Metrics: metrics,
-			Web: web.Handler(),
+			Web: web.Handler(), Schedule: service.ScheduleConfig{MaxAhead: f.schedAhead, DryRun: dryRun},
+		}
+		if c, ok := send.(*greenapi.Client); ok {
+			acfg.Schedule.Deleter = c // DELETE of a posted job: deleteStatus
 		}
 		f.http.apply(&acfg)
 		api, err := service.NewAPI(acfg, q, bucket)
@@ -443,7 +448,7 @@ func runService(ctx context.Context, g *globalFlags, f *serveFlags, getenv func(
 		icfg := service.InboxConfig{
 			Bucket: bucket, Jobs: q, Layout: service.Layout{Inbox: f.inboxPrefix}, BucketName: bucketName,
 			Poll: f.poll, Settle: f.settle, TempDir: filepath.Join(tmp, "inbox"), Metrics: metrics, Logger: log,
-			Finish: worker.Finish,
+			Finish: worker.Finish, MaxScheduleAhead: f.schedAhead,
 		}
 		if f.poll == 0 {
 			icfg.Poll = -1
