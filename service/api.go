@@ -73,12 +73,12 @@ type APIConfig struct {
 	FreeSpace func(dir string) (int64, error)
 	// Web, when set, serves the web page at / and /assets/ without auth
 	// (every call it makes carries the key); see routeWeb.
-	Web     http.Handler
-	Events  EventsConfig // GET /v1/events
+	Web    http.Handler
+	Events EventsConfig // GET /v1/events
 	// Schedule: publish times and DELETE /v1/statuses/{id} (schedule.go).
 	Schedule ScheduleConfig
-	Logger  *slog.Logger
-	Metrics *Metrics // optional
+	Logger   *slog.Logger
+	Metrics  *Metrics // optional
 }
 
 // Defaults of APIConfig.
@@ -224,8 +224,9 @@ func (a *API) Handler() http.Handler {
 		mux.Handle(pattern, a.methodNotAllowed(allow))
 	}
 	route("/v1/statuses", http.MethodPost, a.requireKey(http.HandlerFunc(a.postStatus)))
-	route("/v1/statuses/{id}", http.MethodGet, a.requireKey(http.HandlerFunc(a.getStatus)))
-	mux.Handle(http.MethodDelete+" /v1/statuses/{id}", a.requireKey(http.HandlerFunc(a.deleteStatus))) // cancel.go
+	mux.Handle("GET /v1/statuses/{id}", a.requireKey(http.HandlerFunc(a.getStatus)))
+	mux.Handle("DELETE /v1/statuses/{id}", a.requireKey(http.HandlerFunc(a.deleteStatus))) // cancel.go
+	mux.Handle("/v1/statuses/{id}", a.methodNotAllowed("GET, HEAD, DELETE"))
 	route("/healthz", http.MethodGet, http.HandlerFunc(a.healthz))
 	route("/readyz", http.MethodGet, http.HandlerFunc(a.readyz))
 	if m := a.cfg.Metrics; m != nil {
@@ -834,10 +835,10 @@ func greenAPIInvalid(err error) *apiError {
 
 // textRequest is the JSON body of a text status.
 type textRequest struct {
-	Text            string   `json:"text"`
-	Font            string   `json:"font,omitempty"`
-	BackgroundColor string   `json:"backgroundColor"`
-	Participants    []string `json:"participants,omitempty"`
+	Text            string        `json:"text"`
+	Font            string        `json:"font,omitempty"`
+	BackgroundColor string        `json:"backgroundColor"`
+	Participants    []string      `json:"participants,omitempty"`
 	PublishAt       publishAtJSON `json:"publishAt,omitzero"` // schedule.go
 }
 

@@ -152,8 +152,7 @@ func (a *API) deletePosted(ctx context.Context, ed JobEditor, job queue.Job) (qu
 
 // whyNot says why a job in its state can be neither canceled nor deleted.
 func whyNot(j queue.Job) string {
-	switch {
-	case j.IDMessage != "" || j.OutcomeUnknown:
+	if j.IDMessage != "" || j.OutcomeUnknown {
 		return "the job was sent (or may have been) and its record is being completed; try again in a moment"
 	}
 	switch j.State {
