@@ -2,7 +2,13 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
 	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -216,5 +222,79 @@ func TestServeScheduled(t *testing.T) {
 	_ = json.Unmarshal(b, &info)
 	if info["scheduling"] != true || info["cancel"] != true {
 		t.Errorf("/v1/info: %s", b)
+	}
+}
+
+// cli runs mediaprep args with the cluster's environment plus env, and
+// returns its output and exit code.
+func (c *cluster) cli(env []string, args ...string) (string, int) {
+	c.t.Helper()
+	cmd := exec.Command(c.bin, args...)
+	cmd.Env = append(slices.Clone(c.env), env...)
+	out, err := cmd.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); ok {
+		return string(out), ee.ExitCode()
+	} else if err != nil {
+		c.t.Fatal(err)
+	}
+	return string(out), 0
+}
+
+// TestScheduleCLI: batch with publish times (a sidecar's, --publish-at)
+// hands the files to the service, reports a broken one at once, and the
+// rest are posted at their times; post --publish-at without a service is
+// refused with what to do; statuses --delete cancels by job id.
+func TestScheduleCLI(t *testing.T) {
+	c := newCluster(t, clusterOpts{s3: true, green: true})
+	_, base := c.serve("serve", nil)
+	api := []string{"MEDIAPREP_API_URL=" + base}
+
+	if out, code := c.cli(nil, "post", "--publish-at", "2030-01-01T09:00:00Z", sample("sample.jpg")); code != exitUsage || !strings.Contains(out, "MEDIAPREP_API_URL") {
+		t.Errorf("post --publish-at without a service: exit %d\n%s", code, out)
+	}
+	if out, code := c.cli(api, "post", "--publish-at", "next monday", sample("sample.jpg")); code != exitUsage || !strings.Contains(out, "RFC 3339") {
+		t.Errorf("post --publish-at \"next monday\": exit %d\n%s", code, out)
+	}
+
+	at := time.Now().Add(6 * time.Second).Truncate(time.Second).Add(time.Second)
+	later := at.Add(2 * time.Second)
+	dir := t.TempDir()
+	copyFile(t, sample("sample.jpg"), filepath.Join(dir, "a.jpg"))
+	copyFile(t, sample("gray.jpg"), filepath.Join(dir, "b.jpg"))
+	copyFile(t, "../../testdata/bad/truncated.jpg", filepath.Join(dir, "c.jpg"))
+	side := fmt.Sprintf(`{"caption": "batch a", "publishAt": %q}`, at.Format(time.RFC3339))
+	if err := os.WriteFile(filepath.Join(dir, "a.jpg.json"), []byte(side), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, code := c.cli(api, "batch", "--json", "--caption", "batch", "--publish-at", strconv.FormatInt(later.Unix(), 10), dir)
+	if code != exitFailed {
+		t.Errorf("batch with a broken file: exit %d, want 1\n%s", code, out)
+	}
+	results := map[string]scheduledResult{}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var r scheduledResult
+		if json.Unmarshal([]byte(line), &r) == nil && r.Source != "" {
+			results[filepath.Base(r.Source)] = r
+		}
+	}
+	a, b, broken := results["a.jpg"], results["b.jpg"], results["c.jpg"]
+	if a.State != "scheduled" || b.State != "scheduled" || a.PublishAt != at.UTC().Format(time.RFC3339) || b.PublishAt != later.UTC().Format(time.RFC3339) {
+		t.Fatalf("batch results: %+v\n%s", results, out)
+	}
+	if broken.Error == nil || !time.Now().Before(at) {
+		t.Errorf("the broken file: %+v, want a failure reported before the publish time", broken)
+	}
+
+	if out, code := c.cli(api, "statuses", "--delete", b.Job); code != exitOK || !strings.Contains(out, "canceled "+b.Job) {
+		t.Errorf("statuses --delete %s: exit %d\n%s", b.Job, code, out)
+	}
+	j := waitFinal(t, base, "", a.Job, 60*time.Second)
+	st, ok := statusFor(c.green, fmt.Sprint(j["idMessage"]))
+	if j["state"] != "posted" || !ok || st.Time.Before(at) || st.Body["caption"] != "batch a" {
+		t.Errorf("batch a: %v; sent %v at %s, publish time %s", j, st.Body, st.Time, at)
+	}
+	time.Sleep(time.Until(later.Add(2 * time.Second)))
+	if n := sentWith(c.green, "batch"); n != 0 {
+		t.Errorf("the canceled batch file was posted %d times", n)
 	}
 }
