@@ -1,0 +1,112 @@
+package service
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/mediaprep/mediaprep/queue"
+)
+
+// TestWorkerScheduledJob: a job whose publish time is ahead is prepared
+// and stored by its first delivery, not linked or sent, and waits; a
+// delivery before its time waits again without work; the one at its time
+// links it and posts it once.
+func TestWorkerScheduledJob(t *testing.T) {
+	f := newWorkerFixture(t)
+	j := f.drop(t, "s1", "samples/sample.jpg")
+	j.PublishAt = time.Now().Add(time.Hour)
+	f.jobs.jobs["s1"] = j
+
+	err := f.w.Handle(t.Context(), queue.NewDelivery(j, 1, 10))
+	if !queue.IsWait(err) {
+		t.Fatalf("first delivery: %v, want a wait", err)
+	}
+	got, _ := f.jobs.Get(t.Context(), "s1")
+	if got.State != queue.StateScheduled || got.Key == "" || got.URL != "" || f.send.count() != 0 || !f.exists(got.Key) {
+		t.Fatalf("after the first delivery: %+v, %d sends", got, f.send.count())
+	}
+	if !f.exists("inbox/sample.jpg") {
+		t.Error("the source left the inbox before its status was posted")
+	}
+
+	// Woken early (a restarted server, MaxWait): waits again.
+	if err := f.w.Handle(t.Context(), queue.NewDelivery(got, 2, 10)); !queue.IsWait(err) || f.send.count() != 0 {
+		t.Fatalf("early delivery: %v, %d sends", err, f.send.count())
+	}
+
+	// Its time has come.
+	f.jobs.mu.Lock()
+	got = f.jobs.jobs["s1"]
+	got.PublishAt = time.Now().Add(-time.Second)
+	f.jobs.jobs["s1"] = got
+	f.jobs.mu.Unlock()
+	if err := f.w.Handle(t.Context(), queue.NewDelivery(got, 3, 10)); err != nil {
+		t.Fatal(err)
+	}
+	got, _ = f.jobs.Get(t.Context(), "s1")
+	if got.State != queue.StatePosted || got.URL == "" || f.send.count() != 1 || got.MovedTo != "processed/sample.jpg" {
+		t.Errorf("at its time: %+v, %d sends", got, f.send.count())
+	}
+}
+
+// TestWorkerScheduledBrokenFileFailsNow: a broken file with a publish time
+// fails at its first delivery, not at its time.
+func TestWorkerScheduledBrokenFileFailsNow(t *testing.T) {
+	f := newWorkerFixture(t)
+	j := f.drop(t, "b1", "bad/truncated.jpg")
+	j.PublishAt = time.Now().Add(time.Hour)
+	f.jobs.jobs["b1"] = j
+	if err := f.w.Handle(t.Context(), queue.NewDelivery(j, 1, 10)); err == nil || queue.IsWait(err) {
+		t.Fatalf("broken file: %v, want a failure", err)
+	}
+	if got, _ := f.jobs.Get(t.Context(), "b1"); got.State != queue.StateFailed {
+		t.Errorf("job %+v", got)
+	}
+}
+
+// cancelOnPosting cancels the job the moment it is about to be posted:
+// the Update that would mark it posting sees it canceled.
+type cancelOnPosting struct{ *memJobs }
+
+func (c cancelOnPosting) Update(ctx context.Context, id string, fn func(*queue.Job) error) (queue.Job, error) {
+	c.mu.Lock()
+	j := c.jobs[id]
+	if probe := j; fn(&probe) == nil && probe.State == queue.StatePosting && j.State != queue.StatePosting {
+		j.State = queue.StateCanceled // DELETE won the race
+		c.jobs[id] = j
+	}
+	c.mu.Unlock()
+	return c.memJobs.Update(ctx, id, fn)
+}
+
+// TestWorkerCanceledNeverSends: a canceled job is never sent, whether it
+// was canceled before its delivery or right before the send, and its
+// source moves to failed/ with code canceled.
+func TestWorkerCanceledNeverSends(t *testing.T) {
+	t.Run("before", func(t *testing.T) {
+		f := newWorkerFixture(t)
+		j := f.drop(t, "c1", "samples/sample.jpg")
+		j.State = queue.StateCanceled
+		f.jobs.jobs["c1"] = j
+		if err := f.w.Handle(t.Context(), queue.NewDelivery(j, 1, 10)); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := f.jobs.Get(t.Context(), "c1")
+		if f.send.count() != 0 || got.State != queue.StateCanceled || got.MovedTo != "failed/sample.jpg" || !f.exists("failed/sample.jpg.error.json") {
+			t.Errorf("%d sends; job %+v", f.send.count(), got)
+		}
+	})
+	t.Run("racing the send", func(t *testing.T) {
+		f := newWorkerFixture(t)
+		j := f.drop(t, "c2", "samples/sample.jpg")
+		f.w.cfg.Jobs = cancelOnPosting{f.jobs}
+		if err := f.w.Handle(t.Context(), queue.NewDelivery(j, 1, 10)); err != nil {
+			t.Fatal(err)
+		}
+		got, _ := f.jobs.Get(t.Context(), "c2")
+		if f.send.count() != 0 || got.State != queue.StateCanceled || got.MovedTo == "" {
+			t.Errorf("%d sends; job %+v", f.send.count(), got)
+		}
+	})
+}
