@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
@@ -232,9 +233,11 @@ func (c *cluster) cli(env []string, args ...string) (string, int) {
 	cmd := exec.Command(c.bin, args...)
 	cmd.Env = append(slices.Clone(c.env), env...)
 	out, err := cmd.CombinedOutput()
-	if ee, ok := err.(*exec.ExitError); ok {
+	var ee *exec.ExitError
+	switch {
+	case errors.As(err, &ee):
 		return string(out), ee.ExitCode()
-	} else if err != nil {
+	case err != nil:
 		c.t.Fatal(err)
 	}
 	return string(out), 0
