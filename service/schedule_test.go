@@ -2,6 +2,8 @@ package service
 
 import (
 	"context"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -109,4 +111,42 @@ func TestWorkerCanceledNeverSends(t *testing.T) {
 			t.Errorf("%d sends; job %+v", f.send.count(), got)
 		}
 	})
+}
+
+// TestInboxPublishAt: a sidecar's publishAt (RFC 3339 or Unix seconds)
+// becomes the job's publish time; a bad or too distant one fails the file
+// with the reason.
+func TestInboxPublishAt(t *testing.T) {
+	dir, root := newTestDir(t)
+	jobs := &memInboxJobs{ids: map[string]bool{}}
+	in := newTestInbox(t, dir, jobs, testSettle)
+	at := time.Now().Add(24 * time.Hour).Truncate(time.Second).UTC()
+	put(t, root, "inbox/a.jpg", "jpeg", 0)
+	put(t, root, "inbox/a.jpg.json", `{"caption": "a", "publishAt": "`+at.Format(time.RFC3339)+`"}`, 0)
+	put(t, root, "inbox/b.jpg", "jpeg", 0)
+	put(t, root, "inbox/b.jpg.json", `{"publishAt": `+strconv.FormatInt(at.Unix(), 10)+`}`, 0)
+	put(t, root, "inbox/c.jpg", "jpeg", 0)
+	put(t, root, "inbox/c.jpg.json", `{"publishAt": "next week"}`, 0)
+	put(t, root, "inbox/d.jpg", "jpeg", 0)
+	put(t, root, "inbox/d.jpg.json", `{"publishAt": "`+time.Now().Add(40*24*time.Hour).Format(time.RFC3339)+`"}`, 0)
+	scanOnce(t, in)
+	time.Sleep(testSettle + 20*time.Millisecond)
+	if n := scanOnce(t, in); n != 4 {
+		t.Fatalf("Scan took %d, want 4", n)
+	}
+	byName := map[string]queue.Job{}
+	for _, j := range jobs.enqueued() {
+		byName[j.Name] = j
+	}
+	for _, name := range []string{"a.jpg", "b.jpg"} {
+		if j := byName[name]; !j.PublishAt.Equal(at) || j.Invalid != "" {
+			t.Errorf("%s: publishAt %s invalid %q, want %s", name, j.PublishAt, j.Invalid, at)
+		}
+	}
+	if j := byName["c.jpg"]; !strings.Contains(j.Invalid, "RFC 3339") {
+		t.Errorf("c.jpg with a bad publishAt: %+v", j)
+	}
+	if j := byName["d.jpg"]; !strings.Contains(j.Invalid, "too far ahead") {
+		t.Errorf("d.jpg 40 days ahead: %+v", j)
+	}
 }
