@@ -95,9 +95,16 @@ func IsWait(err error) bool {
 
 // wait hands msg back for a WaitUntil: delivered again after delay, or,
 // when this delivery is one of the last MaxDeliver allows, replaced by a
-// fresh message (delivered at once, to wait again from delivery 1).
+// fresh message (delivered at once, to wait again from delivery 1). The
+// last two deliveries are kept for the work after the wait (a retry);
+// with MaxDeliver 2 only the last, and with MaxDeliver 1 a wait is always
+// a delivery too many: the job fails with max_deliveries at its time.
 func (q *Queue) wait(ctx context.Context, msg jetstream.Msg, id string, attempt int, delay time.Duration, log *slog.Logger) {
-	if attempt < q.cfg.MaxDeliver-1 {
+	renewAt := q.cfg.MaxDeliver - 1
+	if q.cfg.MaxDeliver <= 2 {
+		renewAt = q.cfg.MaxDeliver
+	}
+	if attempt < renewAt || q.cfg.MaxDeliver == 1 {
 		if err := msg.NakWithDelay(delay); err != nil {
 			log.Warn("queue: handing back a waiting job failed; it returns after AckWait", "err", err)
 		}
