@@ -570,6 +570,7 @@ func (f *serveFlags) sender(getenv func(string) string, q *queue.Queue, m *servi
 	if !dry {
 		gcfg.SendLimiter = q.Limiter("greenapi-send-"+gcfg.IDInstance, int(greenapi.DefaultRatePerSecond), time.Second+50*time.Millisecond)
 		gcfg.GetLimiter = q.Limiter("greenapi-get-"+gcfg.IDInstance, 1, time.Second+50*time.Millisecond)
+		gcfg.DeleteLimiter = q.Limiter("greenapi-delete-"+gcfg.IDInstance, 10, time.Second+50*time.Millisecond)
 	}
 	client, err := greenapi.New(gcfg)
 	if err != nil {
