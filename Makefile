@@ -18,12 +18,13 @@ samples:
 	$(GO) build -o $(BIN) ./cmd/mediaprep
 	$(BIN) prepare --out out $(SAMPLES)
 
-# The whole test suite: vet, gofmt, and every test (with the race detector;
-# fuzz tests run their seeds).
+# The whole test suite: vet, gofmt, lint, and every test (with the race
+# detector; fuzz tests run their seeds).
 test:
 	scripts/deps.sh test
 	$(GO) vet ./...
 	@test -z "$$(gofmt -l .)" || { echo "gofmt needed:"; gofmt -l .; exit 1; }
+	$(MAKE) --no-print-directory lint
 	$(GO) test -race -shuffle=on -timeout 30m ./...
 
 # Benchmarks against their references (see README, Performance).

@@ -38,7 +38,7 @@ func newEnv(t *testing.T, window time.Duration) *env {
 	}
 	files := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "image/jpeg")
-		w.Write([]byte("jpeg"))
+		_, _ = w.Write([]byte("jpeg")) // a failed write shows as a failed check in the test
 	}))
 	t.Cleanup(files.Close)
 	tr := delivery.New(client, delivery.Config{Window: window, First: 20 * time.Millisecond, Max: 50 * time.Millisecond, Logger: slog.New(slog.DiscardHandler)})
@@ -142,8 +142,11 @@ func TestFollowLostAnswer(t *testing.T) {
 		e := newEnv(t, time.Minute)
 		start := time.Now()
 		e.srv.Inject(greenapi.MethodSendMediaStatus, lost, lost)
-		e.send(t, "same")
-		e.send(t, "same")
+		for range 2 {
+			if _, err := e.send(t, "same"); !errors.Is(err, greenapi.ErrOutcomeUnknown) {
+				t.Fatalf("send: %v, want outcome unknown", err)
+			}
+		}
 		r := <-follow(e.tracker, delivery.Watch{Method: greenapi.MethodSendMediaStatus, Text: "same", SentAt: start})
 		if r.State != delivery.NotConfirmed || r.IDMessage != "" || !strings.Contains(r.Note, "2 statuses") {
 			t.Errorf("got %+v, want not_confirmed naming both", r)
@@ -153,8 +156,12 @@ func TestFollowLostAnswer(t *testing.T) {
 		e := newEnv(t, 200*time.Millisecond)
 		start := time.Now()
 		e.srv.Inject(greenapi.MethodSendMediaStatus, greenapitest.Fault{Status: http.StatusGatewayTimeout})
-		e.send(t, "gone")
-		e.send(t, "a different caption")
+		if _, err := e.send(t, "gone"); !errors.Is(err, greenapi.ErrOutcomeUnknown) {
+			t.Fatalf("send: %v, want outcome unknown", err)
+		}
+		if _, err := e.send(t, "a different caption"); err != nil {
+			t.Fatal(err)
+		}
 		r := <-follow(e.tracker, delivery.Watch{Method: greenapi.MethodSendMediaStatus, Text: "gone", SentAt: start})
 		if r.State != delivery.NotConfirmed || r.IDMessage != "" || !strings.Contains(r.Note, "no sendMediaStatus with this caption") {
 			t.Errorf("got %+v, want not_confirmed", r)

@@ -266,11 +266,13 @@ func (c *Client) do(ctx context.Context, k call) error {
 		c.logAttempt(ctx, k, full, r, attempt, time.Since(start))
 		last = r
 
-		if se, ok := r.err.(*streamError); ok {
+		var se *streamError
+		if errors.As(r.err, &se) {
 			return &Error{Method: k.method, Code: CodeInvalidRequest, Field: "file", Attempts: attempt - 1,
 				Message: "reading the file: " + c.redact(se.err.Error()), kind: ErrInvalid, cause: redactErr(se.err, c.cfg.Token)}
 		}
-		if r.err != nil {
+		switch {
+		case r.err != nil:
 			if ctx.Err() != nil {
 				return c.ctxError(ctx, k, r, attempt, r.wrote)
 			}
@@ -280,7 +282,7 @@ func (c *Client) do(ctx context.Context, k call) error {
 						"); the status may have been posted: check getOutgoingStatuses before sending it again",
 					kind: ErrOutcomeUnknown, cause: redactErr(r.err, c.cfg.Token)}
 			}
-		} else if r.status/100 == 2 {
+		case r.status/100 == 2:
 			derr := k.decode(r.body)
 			if derr == nil {
 				return nil
@@ -296,13 +298,13 @@ func (c *Client) do(ctx context.Context, k call) error {
 				e.Message = "unreadable answer (" + c.redact(derr.Error()) + "): " + bodyText(r.body, c.cfg.Token)
 			}
 			return e
-		} else if k.send && r.status == http.StatusGatewayTimeout {
+		case k.send && r.status == http.StatusGatewayTimeout:
 			// A gateway that timed out waiting for Green API: the request
 			// went through, so the status may have been queued.
 			return &Error{Method: k.method, HTTPStatus: r.status, Code: CodeOutcomeUnknown, Attempts: attempt,
 				Message: "a gateway timed out waiting for Green API (HTTP 504); the status may have been posted: check getOutgoingStatuses before sending it again",
 				kind:    ErrOutcomeUnknown}
-		} else if !retryableStatus(r.status, r.body) {
+		case !retryableStatus(r.status, r.body):
 			return c.statusError(k.method, r, attempt, ErrPermanent)
 		}
 

@@ -20,10 +20,10 @@ func errorTexts(err error) []string {
 		return nil
 	}
 	out := []string{err.Error(), fmt.Sprintf("%v", err), fmt.Sprintf("%+v", err), fmt.Sprintf("%#v", err)}
-	if e, ok := err.(*greenapi.Error); ok {
+	if e, ok := err.(*greenapi.Error); ok { //nolint:errorlint // this level of the tree only: the recursion below walks the rest
 		out = append(out, fmt.Sprintf("%#v", *e))
 	}
-	switch u := err.(type) {
+	switch u := err.(type) { //nolint:errorlint // walking the tree by hand is the point
 	case interface{ Unwrap() error }:
 		out = append(out, errorTexts(u.Unwrap())...)
 	case interface{ Unwrap() []error }:
@@ -86,13 +86,13 @@ func TestTokenNeverLeaks(t *testing.T) {
 			call: func(ctx context.Context, c *greenapi.Client) error {
 				ctx, cancel := context.WithTimeout(ctx, 100*time.Millisecond)
 				defer cancel()
-				return sendText(c, ctx)
+				return sendText(ctx, c)
 			}},
 		{name: "canceled in flight", faults: []greenapitest.Fault{{Hang: true}},
 			call: func(ctx context.Context, c *greenapi.Client) error {
 				ctx, cancel := context.WithCancel(ctx)
 				time.AfterFunc(100*time.Millisecond, cancel)
-				return sendText(c, ctx)
+				return sendText(ctx, c)
 			}},
 		{name: "redirect loop", server: newRedirectLoop},
 		{name: "invalid status", call: func(ctx context.Context, c *greenapi.Client) error {
@@ -115,7 +115,7 @@ func TestTokenNeverLeaks(t *testing.T) {
 			c, logs := newClient(t, apiURL, tt.mod)
 			call := tt.call
 			if call == nil {
-				call = func(ctx context.Context, c *greenapi.Client) error { return sendText(c, ctx) }
+				call = sendText
 			}
 			err := call(t.Context(), c)
 			if err == nil {

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"bufio"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -131,7 +132,7 @@ func readLedger(r io.Reader) (map[string]Posted, map[string]storage.Link, error)
 }
 
 // LookupLink implements LinkLedger.
-func (l *FileLedger) LookupLink(sha256 string) (storage.Link, bool) {
+func (l *FileLedger) LookupLink(_ context.Context, sha256 string) (storage.Link, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	k, ok := l.links[sha256]
@@ -139,7 +140,7 @@ func (l *FileLedger) LookupLink(sha256 string) (storage.Link, bool) {
 }
 
 // RecordLink implements LinkLedger: one line, written and synced.
-func (l *FileLedger) RecordLink(sha256 string, link storage.Link) error {
+func (l *FileLedger) RecordLink(_ context.Context, sha256 string, link storage.Link) error {
 	if err := l.write(ledgerLine{ID: linkPrefix + sha256, Link: &ledgerLink{link.URL, link.Expires}}); err != nil {
 		return err
 	}
@@ -150,7 +151,7 @@ func (l *FileLedger) RecordLink(sha256 string, link storage.Link) error {
 }
 
 // Lookup implements Ledger.
-func (l *FileLedger) Lookup(id string) (Posted, bool) {
+func (l *FileLedger) Lookup(_ context.Context, id string) (Posted, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	p, ok := l.seen[id]
@@ -158,7 +159,7 @@ func (l *FileLedger) Lookup(id string) (Posted, bool) {
 }
 
 // Record implements Ledger: one line, written and synced.
-func (l *FileLedger) Record(id string, p Posted) error {
+func (l *FileLedger) Record(_ context.Context, id string, p Posted) error {
 	if err := l.write(ledgerLine{ID: id, Posted: p}); err != nil {
 		return err
 	}

@@ -18,7 +18,7 @@ func TestLedgerSurvivesReopenAndTornLine(t *testing.T) {
 	for i := range 20 {
 		wg.Go(func() {
 			p := Posted{IDMessage: "3EB0" + string(rune('A'+i)), URL: "https://example.com/x"}
-			if err := l.Record(string(rune('a'+i)), p); err != nil {
+			if err := l.Record(t.Context(), string(rune('a'+i)), p); err != nil {
 				t.Error(err)
 			}
 		})
@@ -29,7 +29,9 @@ func TestLedgerSurvivesReopenAndTornLine(t *testing.T) {
 	}
 	// A crash in the middle of a line.
 	f, _ := os.OpenFile(path, os.O_APPEND|os.O_WRONLY, 0)
-	f.WriteString(`{"id":"zz","posted":{"idMess`)
+	if _, err := f.WriteString(`{"id":"zz","posted":{"idMess`); err != nil {
+		t.Fatal(err)
+	}
 	f.Close()
 
 	l, err = OpenLedger(path)
@@ -39,14 +41,14 @@ func TestLedgerSurvivesReopenAndTornLine(t *testing.T) {
 	if l.Len() != 20 {
 		t.Fatalf("reopened ledger holds %d posts, want 20", l.Len())
 	}
-	if p, ok := l.Lookup("c"); !ok || p.IDMessage != "3EB0C" {
+	if p, ok := l.Lookup(t.Context(), "c"); !ok || p.IDMessage != "3EB0C" {
 		t.Errorf("Lookup(c) = %+v, %v", p, ok)
 	}
-	if _, ok := l.Lookup("zz"); ok {
+	if _, ok := l.Lookup(t.Context(), "zz"); ok {
 		t.Error("the torn line was read as a post")
 	}
 	// The next record starts on a line of its own and is read back.
-	if err := l.Record("new", Posted{IDMessage: "3EB0NEW"}); err != nil {
+	if err := l.Record(t.Context(), "new", Posted{IDMessage: "3EB0NEW"}); err != nil {
 		t.Fatal(err)
 	}
 	l.Close()
@@ -54,7 +56,7 @@ func TestLedgerSurvivesReopenAndTornLine(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if p, ok := l.Lookup("new"); !ok || p.IDMessage != "3EB0NEW" || l.Len() != 21 {
+	if p, ok := l.Lookup(t.Context(), "new"); !ok || p.IDMessage != "3EB0NEW" || l.Len() != 21 {
 		t.Errorf("after the torn line: Lookup(new) = %+v, %v; %d posts", p, ok, l.Len())
 	}
 	l.Close()
@@ -67,7 +69,7 @@ func TestLedgerSurvivesReopenAndTornLine(t *testing.T) {
 	}
 	// A dry run reads it without writing.
 	r, err := ReadLedger(path)
-	if err != nil || r.Len() != 21 || r.Record("x", Posted{}) == nil {
+	if err != nil || r.Len() != 21 || r.Record(t.Context(), "x", Posted{}) == nil {
 		t.Errorf("ReadLedger: %d posts, %v; Record must fail", r.Len(), err)
 	}
 	missing := filepath.Join(t.TempDir(), "missing")

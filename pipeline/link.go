@@ -36,8 +36,8 @@ type LinkFile struct {
 // another post of the same file) reuses a link still alive instead of
 // uploading again.
 type LinkLedger interface {
-	LookupLink(sha256 string) (storage.Link, bool)
-	RecordLink(sha256 string, l storage.Link) error
+	LookupLink(ctx context.Context, sha256 string) (storage.Link, bool)
+	RecordLink(ctx context.Context, sha256 string, l storage.Link) error
 }
 
 // Downloader is an optional ability of a Store: a file found in storage
@@ -93,7 +93,7 @@ func (p *Publisher) linkFile(ctx context.Context, r *run) (storage.Link, error) 
 	}
 	ll, _ := p.cfg.Ledger.(LinkLedger)
 	if ll != nil && sum != "" {
-		if l, ok := ll.LookupLink(sum); ok && alive(l) {
+		if l, ok := ll.LookupLink(ctx, sum); ok && alive(l) {
 			r.log.Debug("link reused from the ledger", "sha256", sum, "expires", l.Expires)
 			p.keepLink(sum, l)
 			return l, nil
@@ -128,7 +128,7 @@ func (p *Publisher) linkFile(ctx context.Context, r *run) (storage.Link, error) 
 	}
 	p.keepLink(sum, l)
 	if ll != nil && sum != "" && !p.cfg.DryRun {
-		if err := ll.RecordLink(sum, l); err != nil {
+		if err := ll.RecordLink(ctx, sum, l); err != nil {
 			r.log.Warn("ledger: link not recorded; a rerun uploads again", "err", err)
 		}
 	}

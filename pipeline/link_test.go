@@ -71,7 +71,7 @@ func TestLinkerReusesLiveLinks(t *testing.T) {
 	if len(up.bytes) != 1 || up.bytes[0] != "prepared" || first.URL != "https://media.example/1.jpg" || !first.LinkExpires.Equal(now.Add(greenapi.UploadLifetime)) {
 		t.Fatalf("first run: %+v, uploads %q", first, up.bytes)
 	}
-	if l, ok := ledger.LookupLink(first.SHA256); !ok || l.URL != first.URL {
+	if l, ok := ledger.LookupLink(t.Context(), first.SHA256); !ok || l.URL != first.URL {
 		t.Fatalf("link not in the ledger: %+v", l)
 	}
 	// Reopened, as a rerun would.

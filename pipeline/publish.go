@@ -64,9 +64,9 @@ var _ Sender = (*greenapi.Client)(nil)
 // Implementations must be safe for concurrent use.
 type Ledger interface {
 	// Lookup returns the record of a post id, and false when there is none.
-	Lookup(id string) (Posted, bool)
+	Lookup(ctx context.Context, id string) (Posted, bool)
 	// Record stores p under id durably before it returns.
-	Record(id string, p Posted) error
+	Record(ctx context.Context, id string, p Posted) error
 }
 
 // Status is what a media status says besides its file.
@@ -268,7 +268,7 @@ func (p *Publisher) claim(ctx context.Context, r *run) error {
 	prev, ok := p.posted[id]
 	p.mu.Unlock()
 	if !ok && p.cfg.Ledger != nil && !r.Force {
-		prev, ok = p.cfg.Ledger.Lookup(id)
+		prev, ok = p.cfg.Ledger.Lookup(ctx, id)
 	}
 	if !ok {
 		return nil
@@ -357,7 +357,7 @@ func (p *Publisher) send(ctx context.Context, r *run) error {
 			r.out.OutcomeUnknown = true
 			p.remember(r.out)
 			if p.cfg.Ledger != nil {
-				if rerr := p.cfg.Ledger.Record(r.out.PostID, r.out); rerr != nil {
+				if rerr := p.cfg.Ledger.Record(ctx, r.out.PostID, r.out); rerr != nil {
 					r.log.Error("ledger", "err", rerr)
 				}
 			}
@@ -380,11 +380,11 @@ func (p *Publisher) remember(out Posted) {
 	p.mu.Unlock()
 }
 
-func (p *Publisher) record(_ context.Context, r *run) error {
+func (p *Publisher) record(ctx context.Context, r *run) error {
 	if p.cfg.Ledger == nil || p.cfg.DryRun {
 		return nil
 	}
-	if err := p.cfg.Ledger.Record(r.out.PostID, r.out); err != nil {
+	if err := p.cfg.Ledger.Record(ctx, r.out.PostID, r.out); err != nil {
 		return fmt.Errorf("posted as %s but not recorded: %w", r.out.IDMessage, err)
 	}
 	return nil

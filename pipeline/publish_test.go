@@ -121,14 +121,14 @@ type memLedger struct {
 	m  map[string]Posted
 }
 
-func (l *memLedger) Lookup(id string) (Posted, bool) {
+func (l *memLedger) Lookup(_ context.Context, id string) (Posted, bool) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	p, ok := l.m[id]
 	return p, ok
 }
 
-func (l *memLedger) Record(id string, p Posted) error {
+func (l *memLedger) Record(_ context.Context, id string, p Posted) error {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.m == nil {
@@ -195,7 +195,7 @@ func TestPublishRunsTheRecipeInOrder(t *testing.T) {
 	if !ok || vs.URLFile != got.URL || vs.FileName != "beach-day.mp3" || vs.BackgroundColor != "#228B22" {
 		t.Errorf("sent %#v", p.send.sent[0])
 	}
-	if _, ok := p.ledger.Lookup(got.PostID); !ok {
+	if _, ok := p.ledger.Lookup(t.Context(), got.PostID); !ok {
 		t.Error("not recorded in the ledger")
 	}
 }

@@ -28,6 +28,12 @@ type Config struct {
 	Logger   *slog.Logger // default discards
 }
 
+// Defaults of Config.
+const (
+	DefaultAckWait    = 30 * time.Second
+	DefaultMaxDeliver = 10
+)
+
 // jobsMaxAge is how long a job record is kept after its last change, so
 // that the bucket does not grow forever.
 const jobsMaxAge = 30 * 24 * time.Hour
@@ -51,10 +57,10 @@ func (c Config) withDefaults() Config {
 	def(&c.JobsBucket, "mediaprep_jobs")
 	def(&c.LimitsBucket, "mediaprep_limits")
 	if c.AckWait == 0 {
-		c.AckWait = 30 * time.Second
+		c.AckWait = DefaultAckWait
 	}
 	if c.MaxDeliver == 0 {
-		c.MaxDeliver = 10
+		c.MaxDeliver = DefaultMaxDeliver
 	}
 	if c.MaxQueued == 0 {
 		c.MaxQueued = 10000

@@ -89,7 +89,9 @@ func TestConsumeEventsUsesAnOperatorsStream(t *testing.T) {
 		t.Errorf("event %q", d)
 	}
 	cancel()
-	<-done
+	if err := <-done; err != nil {
+		t.Errorf("ConsumeEvents: %v", err)
+	}
 	if _, err := js.Stream(t.Context(), "MEDIAPREP_EVENTS"); !errors.Is(err, jetstream.ErrStreamNotFound) {
 		t.Errorf("mediaprep made a stream of its own: %v", err)
 	}

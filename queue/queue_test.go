@@ -82,7 +82,7 @@ func TestEnqueueGetUpdate(t *testing.T) {
 
 	// An fn that fails writes nothing.
 	errNo := errors.New("no")
-	if _, err := q.Update(ctx, j.ID, func(j *Job) error { j.State = StateFailed; return errNo }); err != errNo {
+	if _, err := q.Update(ctx, j.ID, func(j *Job) error { j.State = StateFailed; return errNo }); !errors.Is(err, errNo) {
 		t.Errorf("Update with failing fn: %v, want %v", err, errNo)
 	}
 	if got, _ := q.Get(ctx, j.ID); got.State != StatePreparing {

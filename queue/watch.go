@@ -51,7 +51,7 @@ func (q *Queue) Watch(ctx context.Context, o WatchOptions) (<-chan Change, error
 	out := make(chan Change)
 	go func() {
 		defer close(out)
-		defer w.Stop()
+		defer func() { _ = w.Stop() }() // the watch is over: nothing to undo if unsubscribing fails
 		for {
 			select {
 			case <-ctx.Done():

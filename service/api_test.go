@@ -57,7 +57,7 @@ type fakeObject struct {
 	obj    storage.Object
 }
 
-var _ Bucket = (*fakeBucket)(nil)
+var _ bucket = (*fakeBucket)(nil)
 
 func newFakeBucket() *fakeBucket { return &fakeBucket{objects: map[string]fakeObject{}} }
 
@@ -166,7 +166,7 @@ type fakeJobs struct {
 	pingErr    error
 }
 
-var _ Jobs = (*fakeJobs)(nil)
+var _ APIJobs = (*fakeJobs)(nil)
 
 func newFakeJobs() *fakeJobs { return &fakeJobs{jobs: map[string]queue.Job{}} }
 
@@ -552,7 +552,9 @@ func TestTooLarge(t *testing.T) {
 		var buf bytes.Buffer
 		mw := multipart.NewWriter(&buf)
 		w, _ := mw.CreateFormFile("file", "big.jpg")
-		w.Write(jpegBytes(limit + maxTextBody + 10))
+		if _, err := w.Write(jpegBytes(limit + maxTextBody + 10)); err != nil {
+			t.Fatal(err)
+		}
 		mw.Close()
 		resp := ta.do(t, http.MethodPost, "/v1/statuses", mw.FormDataContentType(), &buf, "")
 		if resp.status != 413 {
@@ -963,7 +965,9 @@ func TestReadyz(t *testing.T) {
 }
 
 func TestRoutes(t *testing.T) {
-	media := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "media "+r.URL.Path) })
+	media := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		_, _ = io.WriteString(w, "media "+r.URL.Path) // a failed write shows as a wrong body in the test
+	})
 	ta := newTestAPI(t, APIConfig{Keys: []string{"k"}, Media: media})
 	tests := []struct {
 		method, path string
@@ -1006,7 +1010,9 @@ func TestRequestLog(t *testing.T) {
 		t.Fatalf("status %d", resp.status)
 	}
 	var got struct{ ID string }
-	json.Unmarshal(resp.body, &got)
+	if err := json.Unmarshal(resp.body, &got); err != nil {
+		t.Fatal(err)
+	}
 	logs := ta.logs.String()
 	for _, want := range []string{"method=POST", "path=/v1/statuses", "status=202", "duration=", "job=" + got.ID} {
 		if !strings.Contains(logs, want) {

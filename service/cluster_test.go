@@ -31,7 +31,7 @@ func TestClusterNodeLossLosesNothing(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	cl := queuetest.StartCluster(t, log)
 
-	var media http.Handler = http.NotFoundHandler()
+	media := http.NotFoundHandler()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { media.ServeHTTP(w, r) }))
 	t.Cleanup(srv.Close)
 	root := t.TempDir()

@@ -16,7 +16,7 @@ import (
 )
 
 // JobWatcher is what GET /v1/events needs of the queue; *queue.Queue is
-// one. Without it (Jobs does not implement it) there is no /v1/events.
+// one. Without it (APIJobs does not implement it) there is no /v1/events.
 type JobWatcher interface {
 	// Watch reports writes to job records until ctx ends, then closes
 	// the channel; see queue.Queue.Watch.
@@ -95,7 +95,7 @@ type eventStreams struct {
 	closeOnce sync.Once
 }
 
-func newEventStreams(cfg EventsConfig, jobs Jobs) *eventStreams {
+func newEventStreams(cfg EventsConfig, jobs APIJobs) *eventStreams {
 	cfg = cfg.withDefaults()
 	w, _ := jobs.(JobWatcher)
 	return &eventStreams{cfg: cfg, watch: w, slots: make(chan struct{}, cfg.MaxStreams), stop: make(chan struct{})}

@@ -84,7 +84,7 @@ func eventsAPI(t *testing.T, cfg APIConfig) (*API, *queue.Queue, *httptest.Serve
 	return api, q, srv
 }
 
-func get(t *testing.T, url, key string, header map[string]string) *http.Response {
+func get(t *testing.T, url, key string, header map[string]string) answer {
 	t.Helper()
 	req, err := http.NewRequestWithContext(t.Context(), http.MethodGet, url, nil)
 	if err != nil {
@@ -101,7 +101,14 @@ func get(t *testing.T, url, key string, header map[string]string) *http.Response
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { resp.Body.Close() })
-	return resp
+	return answer{StatusCode: resp.StatusCode, Header: resp.Header, Body: resp.Body}
+}
+
+// answer is a response whose body the test's cleanup closes.
+type answer struct {
+	StatusCode int
+	Header     http.Header
+	Body       io.Reader
 }
 
 // TestEvents: a stream of some jobs starts with their records and follows

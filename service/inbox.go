@@ -1,21 +1,12 @@
 package service
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"mime"
-	"net/url"
 	"os"
 	"path"
-	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -24,7 +15,19 @@ import (
 	"github.com/mediaprep/mediaprep/storage"
 )
 
-// InboxJobs is what the inbox needs of the queue; *queue.Queue is the
+// InboxBucket is what the inbox needs of storage: *storage.Store (S3) or
+// *storage.Dir (a folder in the data directory).
+type InboxBucket interface {
+	// List returns every complete object under prefix, in key order.
+	List(ctx context.Context, prefix string) ([]storage.Object, error)
+	// Lookup returns the object at key, and false when there is none.
+	Lookup(ctx context.Context, key string) (storage.Object, bool, error)
+	// Download writes the object at key to the file dst (created or
+	// truncated; removed on error) and returns its metadata.
+	Download(ctx context.Context, key, dst string) (storage.Object, error)
+}
+
+// InboxJobs is the queue as the inbox sees it; *queue.Queue is the
 // implementation.
 type InboxJobs interface {
 	// Enqueue fails with queue.ErrExists when the id is taken: the job
@@ -38,13 +41,25 @@ type InboxJobs interface {
 	Requeue(ctx context.Context, id string) (bool, error)
 }
 
+var (
+	_ InboxJobs   = (*queue.Queue)(nil)
+	_ InboxBucket = (*storage.Store)(nil)
+	_ InboxBucket = (*storage.Dir)(nil)
+)
+
 // Subscriber delivers bucket event notifications (NATS core messages);
 // *nats.Conn's Subscribe fits through SubscribeFunc.
 type Subscriber func(subject string, handle func(data []byte)) (unsubscribe func() error, err error)
 
+// Defaults of InboxConfig.
+const (
+	DefaultPoll   = 10 * time.Second
+	DefaultSettle = 3 * time.Second
+)
+
 // InboxConfig configures an Inbox.
 type InboxConfig struct {
-	Bucket Bucket
+	Bucket InboxBucket
 	Jobs   InboxJobs
 	Layout Layout
 	// BucketName, when set, is the bucket whose events are taken; events
@@ -116,10 +131,10 @@ func NewInbox(cfg InboxConfig) (*Inbox, error) {
 		return nil, errors.New("service: inbox events need a subject")
 	}
 	if cfg.Poll == 0 {
-		cfg.Poll = 10 * time.Second
+		cfg.Poll = DefaultPoll
 	}
 	if cfg.Settle <= 0 {
-		cfg.Settle = 3 * time.Second
+		cfg.Settle = DefaultSettle
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -139,7 +154,14 @@ func (in *Inbox) Run(ctx context.Context) error {
 	durable := make(chan error, 1)
 	if in.cfg.DurableEvents != nil {
 		dctx, cancel := context.WithCancel(ctx)
-		defer func() { cancel(); <-durable }()
+		defer func() {
+			cancel()
+			// Waiting for it to end: the loop below reports its failure
+			// (and hands back nil); anything else is the cancellation's.
+			if err := <-durable; err != nil {
+				in.log.Debug("bucket events stopped", "err", err)
+			}
+		}()
 		go func() { durable <- in.cfg.DurableEvents(dctx, in.handleEvent) }()
 	}
 	if in.cfg.Events != nil {
@@ -147,7 +169,11 @@ func (in *Inbox) Run(ctx context.Context) error {
 		if err != nil {
 			return fmt.Errorf("service: bucket events on %q: %w", in.cfg.EventSubject, err)
 		}
-		defer unsub()
+		defer func() {
+			if err := unsub(); err != nil {
+				in.log.Warn("unsubscribing from bucket events", "err", err)
+			}
+		}()
 		in.log.Info("listening to bucket events", "subject", in.cfg.EventSubject)
 	}
 	every := in.cfg.Poll
@@ -296,71 +322,6 @@ func (in *Inbox) take(ctx context.Context, o storage.Object) (bool, error) {
 	return true, nil
 }
 
-// maxGenerations bounds how often the same object may come back.
-const maxGenerations = 100
-
-// jobID finds the id for a new job of o, false when o has a job already.
-// The id is made from the object; an object dropped again after its job
-// moved it out of the inbox (moved back from failed/ after fixing its
-// sidecar, say) is a new generation of it.
-func (in *Inbox) jobID(ctx context.Context, o storage.Object) (string, bool, error) {
-	base := inboxJobID(o)
-	for gen := 1; gen <= maxGenerations; gen++ {
-		id := base
-		if gen > 1 {
-			id = fmt.Sprintf("%s-%d", base, gen)
-		}
-		j, err := in.cfg.Jobs.Get(ctx, id)
-		switch {
-		case errors.Is(err, queue.ErrNotFound):
-			return id, true, nil
-		case err != nil:
-			return "", false, err
-		case !j.State.Final():
-			// Running or waiting; or its process died between storing
-			// its record and queueing it.
-			if ok, err := in.cfg.Jobs.Requeue(ctx, id); err != nil {
-				return "", false, err
-			} else if ok {
-				in.log.Warn("inbox: requeued a job that had no message", "job", id, "key", o.Key)
-			}
-			return "", false, nil
-		case j.MovedTo == "" && j.State == queue.StateFailed && in.cfg.Finish != nil && j.Moving == "":
-			if err := in.cfg.Finish(ctx, j); err != nil {
-				in.log.Warn("inbox: moving a failed job's source to failed/", "job", id, "err", err)
-			}
-			in.forgetKey(o.Key)
-			return "", false, nil
-		case j.MovedTo == "":
-			// Finished, and its source could not be moved: it stays
-			// here. Keep the record from expiring, so the file is not
-			// taken again.
-			if time.Since(j.Updated) > 24*time.Hour {
-				if _, err := in.cfg.Jobs.Update(ctx, id, func(*queue.Job) error { return nil }); err != nil {
-					return "", false, err
-				}
-				in.log.Warn("inbox: a finished job's source is still in the inbox; remove it by hand",
-					"job", id, "key", o.Key, "state", j.State, "code", j.ErrorCode)
-			}
-			in.forgetKey(o.Key)
-			return "", false, nil
-		}
-		// Its job moved it away. Still here after that? Then it came back.
-		now, found, err := in.cfg.Bucket.Lookup(ctx, o.Key)
-		if err != nil || !found || now.ETag != o.ETag {
-			return "", false, err
-		}
-		// Keep this generation's record while the file is here: were it
-		// to expire, its id would be free and the file taken again.
-		if time.Since(j.Updated) > 24*time.Hour {
-			if _, err := in.cfg.Jobs.Update(ctx, id, func(*queue.Job) error { return nil }); err != nil {
-				return "", false, err
-			}
-		}
-	}
-	return "", false, fmt.Errorf("inbox: %s was dropped again %d times; not taking it", o.Key, maxGenerations)
-}
-
 func (in *Inbox) forgetKey(key string) {
 	in.mu.Lock()
 	delete(in.seen, key)
@@ -379,171 +340,6 @@ func (in *Inbox) settled(o storage.Object) bool {
 		return false
 	}
 	return time.Since(obs.at) >= in.cfg.Settle
-}
-
-// inboxJobID names the job of a dropped object after its key, size and
-// ETag: the same object is the same job in every process; the same key
-// uploaded again with other content is a new one.
-func inboxJobID(o storage.Object) string {
-	sum := sha256.Sum256([]byte(fmt.Sprintf("%s\x00%d\x00%s", o.Key, o.Size, o.ETag)))
-	return "in-" + hex.EncodeToString(sum[:12])
-}
-
-// sidecar is the JSON of NAME.EXT.json next to a dropped file: the fields
-// of `mediaprep batch` sidecars, plus the preparation options.
-type sidecar struct {
-	Caption         string        `json:"caption"`
-	Participants    []string      `json:"participants"`
-	BackgroundColor string        `json:"backgroundColor"`
-	Crop            string        `json:"crop"`
-	VideoFit        string        `json:"videoFit"`
-	PublishAt       publishAtJSON `json:"publishAt"` // RFC 3339 or Unix seconds (schedule.go)
-}
-
-// maxSidecar caps the bytes read of a sidecar.
-const maxSidecar = 64 << 10
-
-// options reads a source's options: from its sidecar when there is one,
-// else from its x-amz-meta-* headers (caption, participants,
-// background-color, crop, video-fit; RFC 2047 words decoded).
-func (in *Inbox) options(ctx context.Context, o storage.Object) (queue.Options, string, error) {
-	sc, found, err := in.cfg.Bucket.Lookup(ctx, o.Key+".json")
-	if err != nil {
-		return queue.Options{}, "", err
-	}
-	if found {
-		return in.readSidecar(ctx, sc)
-	}
-	md := o.Metadata
-	if md == nil {
-		full, found, err := in.cfg.Bucket.Lookup(ctx, o.Key)
-		if err != nil || !found {
-			return queue.Options{}, "", err
-		}
-		md = full.Metadata
-	}
-	var dec mime.WordDecoder
-	get := func(names ...string) string {
-		for _, n := range names {
-			if v, ok := md[n]; ok {
-				if d, err := dec.DecodeHeader(v); err == nil {
-					return d
-				}
-				return v
-			}
-		}
-		return ""
-	}
-	opts := queue.Options{
-		Caption:         get("caption"),
-		BackgroundColor: get("background-color", "backgroundcolor"),
-		Crop:            get("crop"),
-		VideoFit:        get("video-fit", "videofit"),
-	}
-	if p := get("participants"); p != "" {
-		for _, s := range strings.Split(p, ",") {
-			if s = strings.TrimSpace(s); s != "" {
-				opts.Participants = append(opts.Participants, s)
-			}
-		}
-	}
-	return opts, get("publish-at", "publishat"), nil
-}
-
-// badSidecar is a sidecar that cannot be read as options: the file fails.
-type badSidecar struct{ msg string }
-
-func (e *badSidecar) Error() string { return e.msg }
-
-func (in *Inbox) readSidecar(ctx context.Context, sc storage.Object) (queue.Options, string, error) {
-	name := path.Base(sc.Key)
-	if sc.Size > maxSidecar {
-		return queue.Options{}, "", &badSidecar{fmt.Sprintf("sidecar %s: %d bytes, over the %d byte limit", name, sc.Size, maxSidecar)}
-	}
-	tmp := filepath.Join(in.cfg.TempDir, fmt.Sprintf("sidecar-%d.json", time.Now().UnixNano()))
-	defer os.Remove(tmp)
-	if _, err := in.cfg.Bucket.Download(ctx, sc.Key, tmp); err != nil {
-		return queue.Options{}, "", fmt.Errorf("sidecar %s: %w", sc.Key, err)
-	}
-	f, err := os.Open(tmp)
-	if err != nil {
-		return queue.Options{}, "", err
-	}
-	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxSidecar+1))
-	if err != nil {
-		return queue.Options{}, "", err
-	}
-	if len(b) > maxSidecar {
-		return queue.Options{}, "", &badSidecar{fmt.Sprintf("sidecar %s: over the %d byte limit", name, maxSidecar)}
-	}
-	var s sidecar
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&s); err != nil {
-		return queue.Options{}, "", &badSidecar{fmt.Sprintf("sidecar %s: %v (want {\"caption\", \"participants\", \"backgroundColor\", \"crop\", \"videoFit\", \"publishAt\"})", name, err)}
-	}
-	return queue.Options{Caption: s.Caption, Participants: s.Participants, BackgroundColor: s.BackgroundColor,
-		Crop: s.Crop, VideoFit: s.VideoFit}, string(s.PublishAt), nil
-}
-
-// s3Event is the part of an S3 event notification (MinIO, versitygw, AWS)
-// the inbox reads.
-type s3Event struct {
-	Records []struct {
-		EventName string `json:"eventName"`
-		S3        struct {
-			Bucket struct {
-				Name string `json:"name"`
-			} `json:"bucket"`
-			Object struct {
-				Key string `json:"key"`
-			} `json:"object"`
-		} `json:"s3"`
-	} `json:"Records"`
-}
-
-// event schedules a check of every created object an event names.
-func (in *Inbox) event(ctx context.Context, data []byte) {
-	var ev s3Event
-	if err := json.Unmarshal(data, &ev); err != nil {
-		in.log.Warn("bucket event is not JSON", "err", err)
-		return
-	}
-	for _, r := range ev.Records {
-		if !strings.Contains(r.EventName, "ObjectCreated") {
-			continue
-		}
-		if in.cfg.BucketName != "" && r.S3.Bucket.Name != "" && r.S3.Bucket.Name != in.cfg.BucketName {
-			continue
-		}
-		// A sidecar's event checks its file, which may be waiting for it.
-		var candidates []string
-		for _, key := range eventKeys(r.S3.Object.Key) {
-			if key = strings.TrimSuffix(key, ".json"); in.isSource(key) {
-				candidates = append(candidates, key)
-			}
-		}
-		if len(candidates) > 0 {
-			in.schedule(ctx, candidates, 0)
-		}
-	}
-}
-
-// eventKeys are the keys an event's key may stand for: MinIO and AWS
-// escape keys form style ("+" for a space), versitygw sends them as they
-// are. check tries each; the wrong ones are not found.
-func eventKeys(raw string) []string {
-	var keys []string
-	add := func(k string, err error) {
-		if err == nil && k != "" && !slices.Contains(keys, k) {
-			keys = append(keys, k)
-		}
-	}
-	add(url.QueryUnescape(raw))
-	add(url.PathUnescape(raw))
-	add(raw, nil)
-	return keys
 }
 
 // schedule checks candidates (the ways an event's key may be read) once

@@ -356,7 +356,10 @@ func TestInboxRunStopsWithoutWaitingForScheduledChecks(t *testing.T) {
 	}
 	cancel()
 	select {
-	case <-done:
+	case err := <-done:
+		if err != nil {
+			t.Errorf("Run: %v", err)
+		}
 	case <-time.After(10 * time.Second):
 		t.Fatal("Run waited for a check scheduled an hour ahead")
 	}

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -81,4 +83,63 @@ func (in *Inbox) takeSettled(ctx context.Context, key string) error {
 // back: 1 s doubling to 30 s.
 func eventRetry(attempt int) time.Duration {
 	return min(time.Second<<min(max(attempt-1, 0), 5), 30*time.Second)
+}
+
+// s3Event is the part of an S3 event notification (MinIO, versitygw, AWS)
+// the inbox reads.
+type s3Event struct {
+	Records []struct {
+		EventName string `json:"eventName"`
+		S3        struct {
+			Bucket struct {
+				Name string `json:"name"`
+			} `json:"bucket"`
+			Object struct {
+				Key string `json:"key"`
+			} `json:"object"`
+		} `json:"s3"`
+	} `json:"Records"`
+}
+
+// event schedules a check of every created object an event names.
+func (in *Inbox) event(ctx context.Context, data []byte) {
+	var ev s3Event
+	if err := json.Unmarshal(data, &ev); err != nil {
+		in.log.Warn("bucket event is not JSON", "err", err)
+		return
+	}
+	for _, r := range ev.Records {
+		if !strings.Contains(r.EventName, "ObjectCreated") {
+			continue
+		}
+		if in.cfg.BucketName != "" && r.S3.Bucket.Name != "" && r.S3.Bucket.Name != in.cfg.BucketName {
+			continue
+		}
+		// A sidecar's event checks its file, which may be waiting for it.
+		var candidates []string
+		for _, key := range eventKeys(r.S3.Object.Key) {
+			if key = strings.TrimSuffix(key, ".json"); in.isSource(key) {
+				candidates = append(candidates, key)
+			}
+		}
+		if len(candidates) > 0 {
+			in.schedule(ctx, candidates, 0)
+		}
+	}
+}
+
+// eventKeys are the keys an event's key may stand for: MinIO and AWS
+// escape keys form style ("+" for a space), versitygw sends them as they
+// are. check tries each; the wrong ones are not found.
+func eventKeys(raw string) []string {
+	var keys []string
+	add := func(k string, err error) {
+		if err == nil && k != "" && !slices.Contains(keys, k) {
+			keys = append(keys, k)
+		}
+	}
+	add(url.QueryUnescape(raw))
+	add(url.PathUnescape(raw))
+	add(raw, nil)
+	return keys
 }

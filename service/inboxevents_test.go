@@ -207,7 +207,7 @@ func TestInboxDurableEventsSurviveAnOutage(t *testing.T) {
 	}
 }
 
-func mustLookup(t *testing.T, b Bucket, key string) storage.Object {
+func mustLookup(t *testing.T, b InboxBucket, key string) storage.Object {
 	t.Helper()
 	o, found, err := b.Lookup(t.Context(), key)
 	if err != nil || !found {

@@ -26,7 +26,7 @@ type downAfterSend struct {
 }
 
 func (d *downAfterSend) Update(ctx context.Context, id string, fn func(*queue.Job) error) (queue.Job, error) {
-	probe, _ := d.memJobs.Get(ctx, id)
+	probe, _ := d.Get(ctx, id)
 	if err := fn(&probe); err == nil && probe.IDMessage != "" && d.failed.Load() < int64(d.fails) {
 		n := d.failed.Add(1)
 		if d.onFail != nil {

@@ -160,7 +160,10 @@ func serveAPI(t *testing.T, cfg APIConfig) (*testAPI, string) {
 	}
 	srv, limited := api.Server(ln)
 	done := make(chan struct{})
-	go func() { defer close(done); srv.Serve(limited) }()
+	go func() {
+		defer close(done)
+		_ = srv.Serve(limited) // ends with ErrServerClosed when the test closes it
+	}()
 	t.Cleanup(func() { srv.Close(); <-done })
 	ta.api = api
 	return ta, ln.Addr().String()
@@ -200,10 +203,12 @@ func trickle(t *testing.T, addr string, size, chunk int, pause time.Duration) (i
 			case <-time.After(pause):
 			}
 		}
-		c.Write([]byte(tail))
+		_, _ = c.Write([]byte(tail)) // a failed write shows as no answer below
 	}()
 	defer close(answered)
-	c.SetReadDeadline(time.Now().Add(time.Minute))
+	if err := c.SetReadDeadline(time.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
 	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
 	if err != nil {
 		t.Fatalf("no answer: %v", err)
@@ -254,7 +259,9 @@ func TestSlowHeaders(t *testing.T) {
 			if _, err := io.WriteString(c, tt.send); err != nil {
 				t.Fatal(err)
 			}
-			c.SetReadDeadline(time.Now().Add(time.Minute))
+			if err := c.SetReadDeadline(time.Now().Add(time.Minute)); err != nil {
+				t.Fatal(err)
+			}
 			_, err = io.Copy(io.Discard, c) // until the server closes
 			if err != nil {
 				t.Errorf("the server did not close the connection: %v", err)
@@ -306,7 +313,9 @@ func TestConnCap(t *testing.T) {
 	// The oldest idle connections were closed by the server.
 	closed := 0
 	for _, c := range conns {
-		c.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+		if err := c.SetReadDeadline(time.Now().Add(100 * time.Millisecond)); err != nil {
+			t.Fatal(err)
+		}
 		if _, err := io.Copy(io.Discard, c); err == nil || !errors.Is(err, os.ErrDeadlineExceeded) {
 			closed++
 		}
@@ -325,6 +334,6 @@ func uploadTo(t *testing.T, client *http.Client, addr string, data []byte) int {
 		t.Fatal(err)
 	}
 	defer resp.Body.Close()
-	io.Copy(io.Discard, resp.Body)
+	_, _ = io.Copy(io.Discard, resp.Body) // draining only: the status is the answer
 	return resp.StatusCode
 }

@@ -10,8 +10,8 @@ import (
 
 // LookupLink implements pipeline.LinkLedger: the link an earlier delivery
 // of this job uploaded.
-func (l *jobLedger) LookupLink(sha256 string) (storage.Link, bool) {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+func (l *jobLedger) LookupLink(ctx context.Context, sha256 string) (storage.Link, bool) {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	j, err := l.w.cfg.Jobs.Get(ctx, l.id)
 	if err != nil || j.LinkSHA256 != sha256 || j.URL == "" {
@@ -21,8 +21,8 @@ func (l *jobLedger) LookupLink(sha256 string) (storage.Link, bool) {
 }
 
 // RecordLink implements pipeline.LinkLedger.
-func (l *jobLedger) RecordLink(sha256 string, link storage.Link) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+func (l *jobLedger) RecordLink(ctx context.Context, sha256 string, link storage.Link) error {
+	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	_, err := l.w.cfg.Jobs.Update(ctx, l.id, func(j *queue.Job) error {
 		j.URL, j.LinkExpires, j.LinkSHA256 = link.URL, link.Expires, sha256

@@ -43,7 +43,7 @@ func TestTransportCountsGreenAPIResponses(t *testing.T) {
 			http.Error(w, `{"error":"too many requests"}`, http.StatusTooManyRequests)
 			return
 		}
-		io.WriteString(w, `{"idMessage":"BAE5"}`)
+		_, _ = io.WriteString(w, `{"idMessage":"BAE5"}`) // a failed write shows as a failed send in the test
 	}))
 	defer srv.Close()
 
@@ -55,7 +55,10 @@ func TestTransportCountsGreenAPIResponses(t *testing.T) {
 		if err != nil {
 			return err
 		}
-		io.Copy(io.Discard, resp.Body)
+		if _, err := io.Copy(io.Discard, resp.Body); err != nil {
+			resp.Body.Close()
+			return err
+		}
 		return resp.Body.Close()
 	}
 	for _, method := range []string{"sendMediaStatus", "sendMediaStatus", "sendTextStatus", "sendVoiceStatus"} {

@@ -19,7 +19,7 @@ import (
 	"github.com/mediaprep/mediaprep/transcode"
 )
 
-// memJobs is a JobStore in memory whose Update can be made to fail.
+// memJobs is WorkerJobs in memory whose Update can be made to fail.
 type memJobs struct {
 	mu   sync.Mutex
 	jobs map[string]queue.Job
@@ -105,7 +105,7 @@ type workerFixture struct {
 
 func newWorkerFixture(t *testing.T) *workerFixture {
 	t.Helper()
-	var media http.Handler = http.NotFoundHandler()
+	media := http.NotFoundHandler()
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { media.ServeHTTP(w, r) }))
 	t.Cleanup(srv.Close)
 	root := t.TempDir()

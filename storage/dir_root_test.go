@@ -30,12 +30,20 @@ func TestDirSymlinksStayInside(t *testing.T) {
 
 	secret := []byte("job records: captions, phone numbers")
 	outside := t.TempDir()
-	os.WriteFile(filepath.Join(outside, "a.jpg"), secret, 0o644)
+	if err := os.WriteFile(filepath.Join(outside, "a.jpg"), secret, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	nats := filepath.Join(root, "nats")
-	os.MkdirAll(nats, 0o750)
-	os.WriteFile(filepath.Join(nats, "a.jpg"), secret, 0o644)
+	if err := os.MkdirAll(nats, 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(nats, "a.jpg"), secret, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, dir := range []string{"inbox", "statuses"} {
-		os.MkdirAll(filepath.Join(root, dir), 0o750)
+		if err := os.MkdirAll(filepath.Join(root, dir), 0o750); err != nil {
+			t.Fatal(err)
+		}
 	}
 	link := func(target, at string) {
 		t.Helper()
@@ -88,7 +96,9 @@ func TestDirSymlinksStayInside(t *testing.T) {
 	}
 
 	// /media/ serves the prefix only, even for keys that exist elsewhere.
-	os.WriteFile(filepath.Join(root, "inbox", "real.jpg"), secret, 0o644)
+	if err := os.WriteFile(filepath.Join(root, "inbox", "real.jpg"), secret, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	resp, err := http.Get(srv.URL + "/media/inbox/real.jpg")
 	if err != nil {
 		t.Fatal(err)
@@ -124,14 +134,20 @@ func TestMediaUnknownTypes(t *testing.T) {
 	defer srv.Close()
 
 	html := "<html><script>alert(1)</script></html>"
-	os.MkdirAll(filepath.Join(root, "statuses"), 0o750)
+	if err := os.MkdirAll(filepath.Join(root, "statuses"), 0o750); err != nil {
+		t.Fatal(err)
+	}
 	for _, name := range []string{"page.html", "x.xyz", "noext", "svg.svg"} {
-		os.WriteFile(filepath.Join(root, "statuses", name), []byte(html), 0o644)
+		if err := os.WriteFile(filepath.Join(root, "statuses", name), []byte(html), 0o644); err != nil {
+			t.Fatal(err)
+		}
 	}
 	if _, err := d.Put(t.Context(), "statuses/stored.jpg", strings.NewReader(html), storage.Object{ContentType: "text/html", Size: -1}); err != nil {
 		t.Fatal(err)
 	}
-	os.WriteFile(filepath.Join(root, "statuses", "byhand.jpg"), []byte(html), 0o644)
+	if err := os.WriteFile(filepath.Join(root, "statuses", "byhand.jpg"), []byte(html), 0o644); err != nil {
+		t.Fatal(err)
+	}
 
 	for key, want := range map[string]string{
 		"statuses/page.html": "application/octet-stream", "statuses/x.xyz": "application/octet-stream",

@@ -34,7 +34,8 @@ func newDir(t *testing.T) *storage.Dir {
 func files(t *testing.T, root string) []string {
 	t.Helper()
 	var out []string
-	filepath.WalkDir(root, func(p string, e fs.DirEntry, err error) error {
+	// WalkDir fails only through the callback, which skips what it cannot read.
+	_ = filepath.WalkDir(root, func(p string, e fs.DirEntry, err error) error {
 		if err == nil && !e.IsDir() {
 			rel, _ := filepath.Rel(root, p)
 			out = append(out, filepath.ToSlash(rel))
@@ -209,7 +210,9 @@ func TestDirList(t *testing.T) {
 	drop := func(rel string) { // a file written by hand
 		t.Helper()
 		p := filepath.Join(d.String(), filepath.FromSlash(rel))
-		os.MkdirAll(filepath.Dir(p), 0o750)
+		if err := os.MkdirAll(filepath.Dir(p), 0o750); err != nil {
+			t.Fatal(err)
+		}
 		if err := os.WriteFile(p, []byte("by hand"), 0o644); err != nil {
 			t.Fatal(err)
 		}
@@ -221,8 +224,12 @@ func TestDirList(t *testing.T) {
 	drop("inbox/.hidden.jpg")
 	drop("inbox/.mediaprep-123.part")
 	drop("inbox/.cache/x.jpg")
-	os.Mkdir(filepath.Join(d.String(), "inbox", "empty"), 0o750)
-	os.Symlink(filepath.Join(d.String(), "inbox", "b.jpg"), filepath.Join(d.String(), "inbox", "link.jpg"))
+	if err := os.Mkdir(filepath.Join(d.String(), "inbox", "empty"), 0o750); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(d.String(), "inbox", "b.jpg"), filepath.Join(d.String(), "inbox", "link.jpg")); err != nil {
+		t.Fatal(err)
+	}
 
 	tests := []struct {
 		prefix string
@@ -274,8 +281,12 @@ func TestDirListThroughSymlinks(t *testing.T) {
 		t.Fatal(err)
 	}
 	other := t.TempDir() // inbox/ on another disk
-	os.WriteFile(filepath.Join(other, "a.jpg"), []byte("a"), 0o644)
-	os.Symlink(other, filepath.Join(real, "inbox"))
+	if err := os.WriteFile(filepath.Join(other, "a.jpg"), []byte("a"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(other, filepath.Join(real, "inbox")); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := d.Put(t.Context(), "statuses/s.jpg", strings.NewReader("s"), storage.Object{ContentType: "image/jpeg", Size: 1}); err != nil {
 		t.Fatal(err)
 	}
@@ -366,7 +377,9 @@ func TestDirDownload(t *testing.T) {
 	}
 	out := t.TempDir()
 	dst := filepath.Join(out, "clip.mp4")
-	os.WriteFile(dst, []byte("old content"), 0o644) // replaced
+	if err := os.WriteFile(dst, []byte("old content"), 0o644); err != nil { // replaced
+		t.Fatal(err)
+	}
 	obj, err := d.Download(t.Context(), "inbox/clip.mp4", dst)
 	if err != nil {
 		t.Fatal(err)
@@ -430,7 +443,9 @@ func TestDirPutFile(t *testing.T) {
 			}
 			// The source may go once stored.
 			tmp := filepath.Join(t.TempDir(), "gone.mp4")
-			os.WriteFile(tmp, data, 0o600)
+			if err := os.WriteFile(tmp, data, 0o600); err != nil {
+				t.Fatal(err)
+			}
 			if _, err := d.PutFile(t.Context(), "statuses/gone.mp4", tmp, storage.Object{ContentType: "video/mp4"}); err != nil {
 				t.Fatal(err)
 			}
@@ -475,7 +490,9 @@ func TestDirMove(t *testing.T) {
 		t.Errorf("Lookup after Move = %+v, %v, %v", obj, ok, err)
 	}
 	// A file without metadata replaces an object that had some.
-	os.WriteFile(mustPath(t, d, "inbox/dropped.mp4"), []byte("by hand"), 0o644)
+	if err := os.WriteFile(mustPath(t, d, "inbox/dropped.mp4"), []byte("by hand"), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	if err := d.Move(t.Context(), "inbox/dropped.mp4", "failed/2026/a.mp4"); err != nil {
 		t.Fatal(err)
 	}
@@ -541,10 +558,16 @@ func TestMediaHandler(t *testing.T) {
 	wrong := put(d.Key("fedcba9876543210", "beach", ".jpg"), "video/mp4")
 	octet := put(d.Key("aaaaaaaaaaaaaaaa", "beach", ".jpg"), "application/octet-stream")
 	inbox := put("inbox/beach.jpg", "image/jpeg")
-	os.Mkdir(mustPath(t, d, "statuses/sub"), 0o750)
+	if err := os.Mkdir(mustPath(t, d, "statuses/sub"), 0o750); err != nil {
+		t.Fatal(err)
+	}
 	outside := filepath.Join(t.TempDir(), "secret.jpg")
-	os.WriteFile(outside, data, 0o644)
-	os.Symlink(filepath.Dir(outside), mustPath(t, d, "statuses/out"))
+	if err := os.WriteFile(outside, data, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Dir(outside), mustPath(t, d, "statuses/out")); err != nil {
+		t.Fatal(err)
+	}
 
 	if err := (storage.Checker{}).CheckLink(t.Context(), jpeg, "image/jpeg"); err != nil {
 		t.Errorf("CheckLink: %v", err)
@@ -555,7 +578,7 @@ func TestMediaHandler(t *testing.T) {
 		}
 	}
 
-	do := func(method, url string, hdr ...string) (*http.Response, []byte) {
+	do := func(method, url string, hdr ...string) (answer, []byte) {
 		t.Helper()
 		req, err := http.NewRequestWithContext(t.Context(), method, url, nil)
 		if err != nil {
@@ -570,7 +593,7 @@ func TestMediaHandler(t *testing.T) {
 		}
 		defer resp.Body.Close()
 		body, _ := io.ReadAll(resp.Body)
-		return resp, body
+		return answer{Status: resp.Status, StatusCode: resp.StatusCode, Header: resp.Header, ContentLength: resp.ContentLength}, body
 	}
 
 	resp, body := do("GET", jpeg)
@@ -653,4 +676,12 @@ func TestDirMoveAndDeletePruneEmptyFolders(t *testing.T) {
 			t.Errorf("%s: %v", kept, err)
 		}
 	}
+}
+
+// answer is what a test reads of a response whose body is read and closed.
+type answer struct {
+	Status        string
+	StatusCode    int
+	Header        http.Header
+	ContentLength int64
 }

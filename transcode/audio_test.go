@@ -95,7 +95,9 @@ func TestPrepareAudio(t *testing.T) {
 			}
 			head := make([]byte, 3)
 			f, _ := os.Open(dst)
-			f.Read(head)
+			if _, err := f.Read(head); err != nil {
+				t.Fatal(err)
+			}
 			f.Close()
 			if bytes.Equal(head, []byte("ID3")) {
 				t.Fatal("the prepared MP3 starts with an ID3 tag")

@@ -20,7 +20,9 @@ func genInput(b *testing.B, name string, args ...string) string {
 	if _, err := os.Stat(path); err == nil {
 		return path
 	}
-	os.MkdirAll(filepath.Dir(path), 0o755)
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		b.Fatal(err)
+	}
 	tmp := path + ".tmp" + filepath.Ext(path)
 	full := append([]string{"-nostdin", "-loglevel", "error", "-y"}, append(args, tmp)...)
 	if out, err := exec.Command("ffmpeg", full...).CombinedOutput(); err != nil {

@@ -62,8 +62,12 @@ func TestRunErrors(t *testing.T) {
 
 func TestTailBuffer(t *testing.T) {
 	tb := &tailBuffer{max: 8}
-	tb.Write([]byte("0123456789"))
-	tb.Write([]byte("ab"))
+	if _, err := tb.Write([]byte("0123456789")); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tb.Write([]byte("ab")); err != nil {
+		t.Fatal(err)
+	}
 	if got := tb.String(); got != "456789ab" {
 		t.Fatalf("tail = %q, want %q", got, "456789ab")
 	}

@@ -130,7 +130,9 @@ func TestSniffMP3BehindID3(t *testing.T) {
 			path := tagged
 			if tt.data != nil {
 				path = filepath.Join(dir, "x.mp3")
-				os.WriteFile(path, tt.data, 0o644)
+				if err := os.WriteFile(path, tt.data, 0o644); err != nil {
+					t.Fatal(err)
+				}
 			}
 			m, err := tr.Sniff(t.Context(), path)
 			if CodeOf(err) != tt.code || m.Kind != tt.kind {

@@ -104,11 +104,12 @@ func mpegAudioFrame(h []byte) (length int, ok bool) {
 		rate /= 4
 	}
 	var kbps int
-	if version == 3 {
+	switch {
+	case version == 3:
 		kbps = mpeg1Bitrates[3-layer][bitrateIdx]
-	} else if layer == 3 {
+	case layer == 3:
 		kbps = mpeg2Bitrates[1][bitrateIdx]
-	} else {
+	default:
 		kbps = mpeg2Bitrates[0][bitrateIdx]
 	}
 	bps := kbps * 1000

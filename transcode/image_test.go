@@ -195,7 +195,9 @@ func TestPrepareImageAlphaOnWhite(t *testing.T) {
 		}
 	}
 	var buf bytes.Buffer
-	png.Encode(&buf, img)
+	if err := png.Encode(&buf, img); err != nil {
+		t.Fatal(err)
+	}
 	dst := filepath.Join(t.TempDir(), "out.jpg")
 	if _, err := tr.Prepare(t.Context(), writeFile(t, "in.png", buf.Bytes()), dst, Options{}); err != nil {
 		t.Fatal(err)
@@ -222,7 +224,9 @@ func TestPrepareImageLarge(t *testing.T) {
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			var buf bytes.Buffer
-			jpeg.Encode(&buf, quadrants(c.w, c.h), &jpeg.Options{Quality: 80})
+			if err := jpeg.Encode(&buf, quadrants(c.w, c.h), &jpeg.Options{Quality: 80}); err != nil {
+				t.Fatal(err)
+			}
 			dst := filepath.Join(t.TempDir(), "out.jpg")
 			res, err := tr.Prepare(t.Context(), writeFile(t, "in.jpg", buf.Bytes()), dst, Options{})
 			if err != nil {
@@ -240,7 +244,9 @@ func TestPrepareImagePad(t *testing.T) {
 	tr := newTestTranscoder(t)
 	// A wide red picture: padding keeps all of it, centred on a 9:16 frame.
 	var buf bytes.Buffer
-	jpeg.Encode(&buf, imaging.New(800, 200, color.NRGBA{255, 0, 0, 255}), &jpeg.Options{Quality: 90})
+	if err := jpeg.Encode(&buf, imaging.New(800, 200, color.NRGBA{255, 0, 0, 255}), &jpeg.Options{Quality: 90}); err != nil {
+		t.Fatal(err)
+	}
 	dst := filepath.Join(t.TempDir(), "out.jpg")
 	res, err := tr.Prepare(t.Context(), writeFile(t, "in.jpg", buf.Bytes()), dst, Options{Crop: CropPad})
 	if err != nil {
@@ -278,7 +284,9 @@ func TestPrepareImageSmart(t *testing.T) {
 		}
 	}
 	var buf bytes.Buffer
-	jpeg.Encode(&buf, img, &jpeg.Options{Quality: 90})
+	if err := jpeg.Encode(&buf, img, &jpeg.Options{Quality: 90}); err != nil {
+		t.Fatal(err)
+	}
 	src := writeFile(t, "in.jpg", buf.Bytes())
 	hasPatch := func(out image.Image) bool {
 		b := out.Bounds()
@@ -312,7 +320,9 @@ func TestPrepareImageErrors(t *testing.T) {
 	bad := filepath.Join("..", "testdata", "bad")
 	// A JPEG whose header claims 60000×60000.
 	var buf bytes.Buffer
-	jpeg.Encode(&buf, image.NewGray(image.Rect(0, 0, 8, 8)), nil)
+	if err := jpeg.Encode(&buf, image.NewGray(image.Rect(0, 0, 8, 8)), nil); err != nil {
+		t.Fatal(err)
+	}
 	bomb := buf.Bytes()
 	i := bytes.Index(bomb, []byte{0xFF, 0xC0})
 	binary.BigEndian.PutUint16(bomb[i+5:], 60000)

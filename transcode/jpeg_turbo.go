@@ -117,7 +117,7 @@ func encodeJPEGFast(w io.Writer, m *image.YCbCr, quality int) (ok bool, err erro
 	var size C.ulong
 	if C.mp_encode(h, (*C.uchar)(&m.Y[0]), (*C.uchar)(&m.Cb[0]), (*C.uchar)(&m.Cr[0]),
 		C.int(m.Rect.Dx()), C.int(m.YStride), C.int(m.CStride), C.int(m.Rect.Dy()),
-		&out, &size, C.int(quality)) != 0 {
+		&out, &size, C.int(quality)) != 0 { //nolint:gocritic // a false positive in the code cgo generates for this call
 		return true, fmt.Errorf("transcode: jpeg encode: %w", turboError(h))
 	}
 	defer C.tjFree(out)

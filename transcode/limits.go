@@ -2,6 +2,7 @@ package transcode
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"image"
 	"image/color"
@@ -263,7 +264,7 @@ func sniffAfterID3(f io.ReaderAt, size int64) (class, string, error) {
 	}
 	b := make([]byte, sniffLen)
 	n, err := f.ReadAt(b, off)
-	if err != nil && err != io.EOF {
+	if err != nil && !errors.Is(err, io.EOF) {
 		return classUnsupported, "", fmt.Errorf("transcode: %w", err)
 	}
 	c, format := afterID3(b[:n])

@@ -118,7 +118,9 @@ func TestISOBMFFTrackSize(t *testing.T) {
 		t.Errorf("track size %d×%d, want 240×320", w, h)
 	}
 	junk := filepath.Join(t.TempDir(), "junk")
-	os.WriteFile(junk, bytes.Repeat([]byte{0xFF}, 100), 0o644)
+	if err := os.WriteFile(junk, bytes.Repeat([]byte{0xFF}, 100), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	g, _ := os.Open(junk)
 	defer g.Close()
 	if w, h := isobmffTrackSize(g, 100); w != 0 || h != 0 {

@@ -1,6 +1,7 @@
 package transcode
 
 import (
+	"bytes"
 	"fmt"
 	"image"
 	"testing"
@@ -85,7 +86,7 @@ func TestOrientPlane(t *testing.T) {
 	}
 	for o := 1; o <= 8; o++ {
 		got := orientPlane(src, o)
-		if fmt.Sprint(got.Pix[:got.W*got.H]) != fmt.Sprint(want[o]) {
+		if !bytes.Equal(got.Pix[:got.W*got.H], want[o]) {
 			t.Errorf("orientation %d: %v, want %v", o, got.Pix, want[o])
 		}
 		if o >= 5 && (got.W != 2 || got.H != 3) || o < 5 && (got.W != 3 || got.H != 2) {

@@ -214,7 +214,9 @@ func topLevelBoxes(t *testing.T, path string) []string {
 		boxes = append(boxes, string(hdr[4:8]))
 		skip := size - 8
 		if size == 1 {
-			io.ReadFull(f, hdr[8:16])
+			if _, err := io.ReadFull(f, hdr[8:16]); err != nil {
+				return boxes
+			}
 			skip = int64(binary.BigEndian.Uint64(hdr[8:16])) - 16
 		}
 		if size == 0 || skip < 0 {
@@ -318,7 +320,9 @@ func TestPrepareVideoFailures(t *testing.T) {
 		}
 		dir := t.TempDir()
 		src := filepath.Join(dir, "cut.mp4")
-		os.WriteFile(src, data[:len(data)/2], 0o644)
+		if err := os.WriteFile(src, data[:len(data)/2], 0o644); err != nil {
+			t.Fatal(err)
+		}
 		tr := newTestTranscoder(t)
 		for _, force := range []bool{false, true} {
 			dst := filepath.Join(dir, "out.mp4")
@@ -342,7 +346,9 @@ func TestPrepareVideoFailures(t *testing.T) {
 			t.Fatal(err)
 		}
 		data, _ := os.ReadFile(long)
-		os.WriteFile(long, data[:len(data)/3], 0o644)
+		if err := os.WriteFile(long, data[:len(data)/3], 0o644); err != nil {
+			t.Fatal(err)
+		}
 		_, err = tr.PrepareMedia(t.Context(), long, m, filepath.Join(dir, "out.mp4"), Options{})
 		if !errors.Is(err, ErrCorruptMedia) {
 			t.Fatalf("Prepare = %v, want ErrCorruptMedia", err)

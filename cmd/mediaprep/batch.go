@@ -26,7 +26,7 @@ type batchFlags struct {
 	force    bool
 }
 
-func newBatchCmd(g *globalFlags, stdout io.Writer, getenv func(string) string) *cobra.Command {
+func newBatchCmd(g *globalFlags, stdout io.Writer, ev *env) *cobra.Command {
 	var f batchFlags
 	cmd := &cobra.Command{
 		Use:   "batch [flags] DIR|FILE...",
@@ -56,10 +56,10 @@ Exit status: 0 when every file was posted or skipped, 1 when any failed,
 2 for usage errors and bad settings, 130 when interrupted.`,
 		Args: usageArgs(cobra.MinimumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runBatch(cmd.Context(), runLogger(g, f.json, stdout), &f, getenv, args, stdout)
+			return runBatch(cmd.Context(), runLogger(g, f.json, stdout), &f, ev, args, stdout)
 		},
 	}
-	addPublishFlags(cmd, &f.publishFlags, getenv)
+	addPublishFlags(cmd, &f.publishFlags, ev)
 	fl := cmd.Flags()
 	fl.StringVarP(&f.out, "out", "o", "out", "folder for the prepared files and the ledger")
 	fl.StringVar(&f.manifest, "manifest", "", "CSV or JSON file with per-file caption, participants, backgroundColor")
@@ -92,11 +92,11 @@ func (m meta) apply(st pipeline.Status) pipeline.Status {
 // CodeBadMetadata is the code of a sidecar or manifest that does not parse.
 const CodeBadMetadata = "bad_metadata"
 
-func runBatch(ctx context.Context, log *slog.Logger, f *batchFlags, getenv func(string) string, args []string, stdout io.Writer) error {
-	if handed, err := runBatchScheduled(ctx, f, getenv, args, stdout); handed || err != nil {
+func runBatch(ctx context.Context, log *slog.Logger, f *batchFlags, ev *env, args []string, stdout io.Writer) error {
+	if handed, err := runBatchScheduled(ctx, f, ev, args, stdout); handed || err != nil {
 		return err // publish times: the statuses went to a service (schedule.go)
 	}
-	c, err := f.check(getenv)
+	c, err := f.check(ev)
 	if err != nil {
 		return err
 	}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -85,7 +86,7 @@ func BenchmarkBatch(b *testing.B) {
 		run++
 		cmd := exec.Command(bin, "batch", "-j", "2", "--out", b.TempDir(), dir)
 		// A fresh prefix each time, so that nothing is found already stored.
-		cmd.Env = append(env, fmt.Sprintf("MEDIAPREP_S3_PREFIX=bench-%d", run))
+		cmd.Env = append(slices.Clone(env), fmt.Sprintf("MEDIAPREP_S3_PREFIX=bench-%d", run))
 		var out bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &out, &out
 		start := time.Now()

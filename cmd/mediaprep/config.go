@@ -121,22 +121,22 @@ const linkGreenAPI = "greenapi"
 // addSettingFlags adds a flag per setting (only those whose variables are
 // named in only, when given); its default is the environment variable's
 // value. The token has no flag: a flag would show in ps.
-func addSettingFlags(fl *pflag.FlagSet, s *settings, getenv func(string) string, only ...string) {
+func addSettingFlags(fl *pflag.FlagSet, s *settings, ev *env, only ...string) {
 	for _, e := range settingEnv {
 		if len(only) == 0 || slices.Contains(only, e.name) {
-			fl.StringVar(e.field(s), e.flag, getenv(e.name), e.usage+" ["+e.name+"]")
+			fl.StringVar(e.field(s), e.flag, ev.str(e.name, ""), e.usage+" ["+e.name+"]")
 		}
 	}
 }
 
 // greenConfig returns the Green API configuration, token from the
 // environment; a timeout that does not parse is returned as an error.
-func (s *settings) greenConfig(getenv func(string) string) (greenapi.Config, error) {
+func (s *settings) greenConfig(ev *env) (greenapi.Config, error) {
 	cfg := greenapi.Config{
 		APIURL:     s.greenURL,
 		MediaURL:   s.mediaURL,
 		IDInstance: s.instance,
-		Token:      getenv("MEDIAPREP_GREENAPI_TOKEN"),
+		Token:      ev.str("MEDIAPREP_GREENAPI_TOKEN", ""),
 	}
 	var errs []error
 	if s.greenTimeout != "" {

@@ -45,7 +45,7 @@ func TestServeBucketEvents(t *testing.T) {
 	if err := nc.Flush(); err != nil {
 		t.Fatal(err)
 	}
-	defer sub.Unsubscribe()
+	defer func() { _ = sub.Unsubscribe() }() // the connection goes with the test
 	received := func() [][]byte {
 		mu.Lock()
 		defer mu.Unlock()

@@ -32,7 +32,7 @@ func getStatus(t *testing.T, url string) int {
 	if err != nil {
 		t.Fatalf("GET %s: %v", url, err)
 	}
-	io.Copy(io.Discard, resp.Body)
+	_, _ = io.Copy(io.Discard, resp.Body) // draining only: the status is the answer
 	resp.Body.Close()
 	return resp.StatusCode
 }
@@ -84,9 +84,11 @@ func trickleUpload(t *testing.T, addr string, size, chunk int, pause time.Durati
 			case <-time.After(pause):
 			}
 		}
-		io.WriteString(c, post)
+		_, _ = io.WriteString(c, post) // a failed write shows as no answer below
 	}()
-	c.SetReadDeadline(time.Now().Add(2 * time.Minute))
+	if err := c.SetReadDeadline(time.Now().Add(2 * time.Minute)); err != nil {
+		t.Fatal(err)
+	}
 	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
 	if err != nil {
 		t.Fatalf("no answer to the trickled upload: %v", err)
@@ -142,7 +144,9 @@ func TestServeSlowAndIdleClients(t *testing.T) {
 	}
 	defer conn.Close()
 	fmt.Fprintf(conn, "GET /healthz HTTP/1.1\r\nHost: %s\r\nX-Slow: a", addr)
-	conn.SetReadDeadline(time.Now().Add(time.Minute))
+	if err := conn.SetReadDeadline(time.Now().Add(time.Minute)); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := io.Copy(io.Discard, conn); err != nil {
 		t.Errorf("a client with unfinished headers was not cut: %v", err)
 	}
@@ -190,7 +194,7 @@ func uploadWith(t *testing.T, client *http.Client, base, file string) (int, map[
 	}
 	defer resp.Body.Close()
 	var body map[string]any
-	json.NewDecoder(resp.Body).Decode(&body)
+	_ = json.NewDecoder(resp.Body).Decode(&body) // a body that is not JSON leaves body nil: the callers check it
 	return resp.StatusCode, body, resp.Header
 }
 
@@ -202,7 +206,11 @@ func (c *cluster) mountDataDir(size string) {
 	if err := syscall.Mount("tmpfs", c.data, "tmpfs", 0, "size="+size); err != nil {
 		c.t.Skipf("cannot mount a tmpfs over the data dir (%v); the disk-full answers are tested in service through FreeSpace", err)
 	}
-	c.t.Cleanup(func() { syscall.Unmount(c.data, syscall.MNT_DETACH) })
+	c.t.Cleanup(func() {
+		if err := syscall.Unmount(c.data, syscall.MNT_DETACH); err != nil {
+			c.t.Errorf("unmounting the data dir: %v", err)
+		}
+	})
 }
 
 // fillDisk writes a file in dir until the disk has at most leave bytes
@@ -327,7 +335,9 @@ func TestServeSymlinksAndTypes(t *testing.T) {
 	outside := t.TempDir()
 	copyFile(t, sample("sample.jpg"), filepath.Join(outside, "secret.jpg"))
 	for _, dir := range []string{"inbox", "statuses"} {
-		os.MkdirAll(filepath.Join(c.data, dir), 0o750)
+		if err := os.MkdirAll(filepath.Join(c.data, dir), 0o750); err != nil {
+			c.t.Fatal(err)
+		}
 	}
 	link := func(target, at string) {
 		t.Helper()
@@ -395,7 +405,9 @@ func TestServeSymlinksAndTypes(t *testing.T) {
 	// A file of an unknown type under statuses/ is served as bytes.
 	html := []byte("<html><script>alert(document.cookie)</script></html>")
 	for _, name := range []string{"page.html", "x.xyz"} {
-		os.WriteFile(filepath.Join(c.data, "statuses", name), html, 0o644)
+		if err := os.WriteFile(filepath.Join(c.data, "statuses", name), html, 0o644); err != nil {
+			t.Fatal(err)
+		}
 		resp, err := freshClient.Get(base + "/media/statuses/" + name)
 		if err != nil {
 			t.Fatal(err)

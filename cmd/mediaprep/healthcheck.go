@@ -6,12 +6,13 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/mediaprep/mediaprep/service"
 	"github.com/spf13/cobra"
 )
 
 // newHealthcheckCmd checks a running serve through GET /healthz: the
 // container image has no curl, so its HEALTHCHECK runs this.
-func newHealthcheckCmd(getenv func(string) string) *cobra.Command {
+func newHealthcheckCmd(ev *env) *cobra.Command {
 	var addr string
 	cmd := &cobra.Command{
 		Use:   "healthcheck",
@@ -37,10 +38,6 @@ func newHealthcheckCmd(getenv func(string) string) *cobra.Command {
 			return nil
 		},
 	}
-	def := getenv("MEDIAPREP_LISTEN")
-	if def == "" {
-		def = "127.0.0.1:8080"
-	}
-	cmd.Flags().StringVar(&addr, "listen", def, "address serve listens on [MEDIAPREP_LISTEN]")
+	cmd.Flags().StringVar(&addr, "listen", ev.str("MEDIAPREP_LISTEN", service.DefaultListen), "address serve listens on [MEDIAPREP_LISTEN]")
 	return cmd
 }

@@ -210,7 +210,7 @@ func TestInterrupt(t *testing.T) {
 			break
 		}
 		if time.Now().After(deadline) {
-			cmd.Process.Kill()
+			_ = cmd.Process.Kill() // killing a process that may have just exited: Fatalf follows
 			t.Fatalf("ffmpeg never started: %s", stdout.String())
 		}
 		time.Sleep(20 * time.Millisecond)

@@ -17,16 +17,16 @@ import (
 )
 
 // addPublishFlags adds the flags post and batch share.
-func addPublishFlags(cmd *cobra.Command, f *publishFlags, getenv func(string) string) {
+func addPublishFlags(cmd *cobra.Command, f *publishFlags, ev *env) {
 	fl := cmd.Flags()
 	f.add(fl)
 	fl.BoolVar(&f.dryRun, "dry-run", false, "prepare, store and check the link, then print the request instead of posting (token redacted)")
 	fl.StringVar(&f.caption, "caption", "", "caption of picture and video statuses (at most 1024 characters)")
 	fl.StringSliceVar(&f.participants, "participants", nil, "chat ids that may see the status, e.g. 79001234567@c.us (default: all contacts)")
 	fl.StringVar(&f.backgroundColor, "background-color", "", "background of voice and text statuses, #RRGGBB")
-	fl.StringVar(&f.deliveryWin, "delivery-window", getenv("MEDIAPREP_DELIVERY_WINDOW"), "at the end, wait up to this long for each posted status to show as sent in getOutgoingStatuses (default 10m; 0: do not wait, no delivery is reported) [MEDIAPREP_DELIVERY_WINDOW]")
+	fl.StringVar(&f.deliveryWin, "delivery-window", ev.str("MEDIAPREP_DELIVERY_WINDOW", ""), "at the end, wait up to this long for each posted status to show as sent in getOutgoingStatuses (default 10m; 0: do not wait, no delivery is reported) [MEDIAPREP_DELIVERY_WINDOW]")
 	fl.StringVar(&f.publishAt, "publish-at", "", "post at this time (RFC 3339 with offset, or Unix seconds): hands the statuses to the service at MEDIAPREP_API_URL, whose queue holds them until then")
-	addSettingFlags(fl, &f.settings, getenv)
+	addSettingFlags(fl, &f.settings, ev)
 	f.limits = &f.settings
 }
 
@@ -36,7 +36,7 @@ type postFlags struct {
 	font string
 }
 
-func newPostCmd(g *globalFlags, stdout io.Writer, getenv func(string) string) *cobra.Command {
+func newPostCmd(g *globalFlags, stdout io.Writer, ev *env) *cobra.Command {
 	var f postFlags
 	cmd := &cobra.Command{
 		Use:   "post [flags] FILE...\n  mediaprep post --text TEXT [--font NAME] [--background-color #RRGGBB]",
@@ -64,15 +64,15 @@ still finish), 2 for usage errors and bad settings, 130 when interrupted.`,
 		}),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if f.publishAt != "" {
-				return runPostScheduled(cmd.Context(), &f, getenv, args, stdout) // schedule.go
+				return runPostScheduled(cmd.Context(), &f, ev, args, stdout) // schedule.go
 			}
 			if f.text != "" {
-				return runPostText(cmd.Context(), g.logger(), &f, getenv, stdout)
+				return runPostText(cmd.Context(), g.logger(), &f, ev, stdout)
 			}
-			return runPost(cmd.Context(), runLogger(g, f.json, stdout), &f.publishFlags, getenv, args, stdout)
+			return runPost(cmd.Context(), runLogger(g, f.json, stdout), &f.publishFlags, ev, args, stdout)
 		},
 	}
-	addPublishFlags(cmd, &f.publishFlags, getenv)
+	addPublishFlags(cmd, &f.publishFlags, ev)
 	fl := cmd.Flags()
 	fl.StringVarP(&f.out, "out", "o", "", "keep the prepared files in this folder (default: a temporary folder)")
 	fl.StringVar(&f.text, "text", "", "post this text status (at most 500 characters)")
@@ -80,8 +80,8 @@ still finish), 2 for usage errors and bad settings, 130 when interrupted.`,
 	return cmd
 }
 
-func runPost(ctx context.Context, log *slog.Logger, f *publishFlags, getenv func(string) string, files []string, stdout io.Writer) error {
-	c, err := f.check(getenv)
+func runPost(ctx context.Context, log *slog.Logger, f *publishFlags, ev *env, files []string, stdout io.Writer) error {
+	c, err := f.check(ev)
 	if err != nil {
 		return err
 	}
@@ -106,8 +106,8 @@ func runPost(ctx context.Context, log *slog.Logger, f *publishFlags, getenv func
 	return p.publishAll(ctx, f, jobs, stdout)
 }
 
-func runPostText(ctx context.Context, log *slog.Logger, f *postFlags, getenv func(string) string, stdout io.Writer) error {
-	gcfg, err := f.greenConfig(getenv)
+func runPostText(ctx context.Context, log *slog.Logger, f *postFlags, ev *env, stdout io.Writer) error {
+	gcfg, err := f.greenConfig(ev)
 	if err != nil {
 		return usageError{err}
 	}

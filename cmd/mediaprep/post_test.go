@@ -347,7 +347,7 @@ func TestPostDryRun(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	io.Copy(io.Discard, resp.Body)
+	_, _ = io.Copy(io.Discard, resp.Body) // draining only: status and type are the check
 	resp.Body.Close()
 	if resp.StatusCode != 200 || resp.Header.Get("Content-Type") != "image/jpeg" {
 		t.Errorf("GET link: %s %s", resp.Status, resp.Header.Get("Content-Type"))
@@ -368,7 +368,9 @@ func TestPostDryRun(t *testing.T) {
 	}
 	for _, l := range parseLines(t, stdout) {
 		var r struct{ Body map[string]any }
-		json.Unmarshal(l.Request, &r)
+		if err := json.Unmarshal(l.Request, &r); err != nil {
+			t.Fatal(err)
+		}
 		if want := "caption " + filepath.Base(filepath.Dir(l.Source)); r.Body["caption"] != want {
 			t.Errorf("%s: request caption %v, want %q", l.Source, r.Body["caption"], want)
 		}
@@ -753,17 +755,19 @@ func TestBatchInterruptOnATerminal(t *testing.T) {
 	deadline := time.Now().Add(60 * time.Second)
 	for e.green.Count("sendMediaStatus") < 2 {
 		if time.Now().After(deadline) {
-			cmd.Process.Kill()
+			_ = cmd.Process.Kill() // killing a process that may have just exited: Fatalf follows
 			t.Fatalf("the sends never started:\n%s", buf.String())
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	pids := childPIDs(cmd.Process.Pid, "mediaprep")
 	if len(pids) != 1 {
-		cmd.Process.Kill()
+		_ = cmd.Process.Kill() // killing a process that may have just exited: Fatalf follows
 		t.Fatalf("mediaprep processes under script: %v", pids)
 	}
-	syscall.Kill(pids[0], syscall.SIGINT)
+	if err := syscall.Kill(pids[0], syscall.SIGINT); err != nil {
+		t.Fatal(err)
+	}
 	err = cmd.Wait()
 	e.out.Write(buf.Bytes())
 	if code := cmd.ProcessState.ExitCode(); code != exitInterrupted || strings.Contains(buf.String(), "panic") {

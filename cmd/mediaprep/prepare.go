@@ -15,7 +15,7 @@ import (
 	"github.com/mediaprep/mediaprep/transcode"
 )
 
-func newPrepareCmd(g *globalFlags, stdout io.Writer, getenv func(string) string) *cobra.Command {
+func newPrepareCmd(g *globalFlags, stdout io.Writer, ev *env) *cobra.Command {
 	var f prepFlags
 	var limits settings
 	cmd := &cobra.Command{
@@ -35,7 +35,7 @@ still finish), 2 for usage errors, 130 when interrupted.`,
 	fl := cmd.Flags()
 	fl.StringVarP(&f.out, "out", "o", "out", "folder for the prepared files")
 	f.add(fl)
-	addSettingFlags(fl, &limits, getenv, limitEnv...)
+	addSettingFlags(fl, &limits, ev, limitEnv...)
 	f.limits = &limits
 	return cmd
 }

@@ -59,7 +59,7 @@ type checked struct {
 
 // check validates every setting and flag at once, before anything is
 // touched, and reports all the problems together.
-func (f *publishFlags) check(getenv func(string) string) (checked, error) {
+func (f *publishFlags) check(ev *env) (checked, error) {
 	var c checked
 	var errs []error
 	var err error
@@ -69,7 +69,7 @@ func (f *publishFlags) check(getenv func(string) string) (checked, error) {
 	// Without a bucket, links from uploadFile need none: the prepared
 	// files are kept in --out instead. That is the default when Green API
 	// credentials are set and no storage setting at all is.
-	creds := f.instance != "" || getenv("MEDIAPREP_GREENAPI_TOKEN") != ""
+	creds := f.instance != "" || ev.str("MEDIAPREP_GREENAPI_TOKEN", "") != ""
 	noStorage := f.endpoint == "" && f.pathStyle == "" && f.linkTTL == "" && f.publicBaseURL == ""
 	c.local = f.bucket == "" && !f.dryRun && (f.linkMode == linkGreenAPI ||
 		(f.linkMode == "" && noStorage && creds))
@@ -78,7 +78,7 @@ func (f *publishFlags) check(getenv func(string) string) (checked, error) {
 	} else if c.storage, err = f.storageConfig(); err != nil {
 		errs = append(errs, err)
 	}
-	if c.green, err = f.greenConfig(getenv); err != nil {
+	if c.green, err = f.greenConfig(ev); err != nil {
 		errs = append(errs, err)
 	}
 	c.delivery = delivery.DefaultWindow
@@ -241,7 +241,7 @@ func (p *publisher) publishAll(ctx context.Context, f *publishFlags, jobs []pipe
 					j.Progress = func(s pipeline.Stage) { stage.set(string(s)); bar.Increment() }
 				}
 				r := p.publishOne(context.WithValue(ctx, jobKey{}, i), j)
-				p.follow(r, j.Status, func(r result) {
+				p.follow(ctx, r, j.Status, func(r result) {
 					if bars != nil {
 						// The file's line goes above the bars, its bar away.
 						var line bytes.Buffer
@@ -292,11 +292,12 @@ func (p *publisher) publishAll(ctx context.Context, f *publishFlags, jobs []pipe
 }
 
 // follow hands r to finish once its status showed in getOutgoingStatuses
-// (or its window ended), recording its delivery in the ledger; at once
-// when it is not followed.
-func (p *publisher) follow(r result, st pipeline.Status, finish func(result)) {
+// (or its window ended), recording its delivery in the ledger (even after
+// ctx ended: the run waits for it); at once when it is not followed.
+func (p *publisher) follow(ctx context.Context, r result, st pipeline.Status, finish func(result)) {
+	ctx = context.WithoutCancel(ctx)
 	if p.tracker != nil && r.Error != nil && r.OutcomeUnknown && r.Method != "" {
-		p.resolve(r, st, finish)
+		p.resolve(ctx, r, st, finish)
 		return
 	}
 	if p.tracker == nil || r.Error != nil || r.Skipped || r.DryRun || r.IDMessage == "" {
@@ -309,7 +310,7 @@ func (p *publisher) follow(r result, st pipeline.Status, finish func(result)) {
 		Done: func(d delivery.Result) {
 			r.Delivery, r.DeliveryNote = d.State, d.Note
 			if p.ledger != nil && d.State != delivery.Pending {
-				if err := p.ledger.Record(r.PostID, r.Posted); err != nil {
+				if err := p.ledger.Record(ctx, r.PostID, r.Posted); err != nil {
 					r.DeliveryNote += " (not recorded in the ledger: " + err.Error() + ")"
 				}
 			}
@@ -323,7 +324,7 @@ func (p *publisher) follow(r result, st pipeline.Status, finish func(result)) {
 // posted with that idMessage (recorded in the ledger, so a rerun skips
 // it); otherwise it stays outcome_unknown, its message saying what was
 // seen. Nothing is sent again.
-func (p *publisher) resolve(r result, st pipeline.Status, finish func(result)) {
+func (p *publisher) resolve(ctx context.Context, r result, st pipeline.Status, finish func(result)) {
 	text := st.Caption
 	if r.Method == pipeline.MethodVoiceStatus {
 		text = "" // voice statuses have no caption
@@ -343,7 +344,7 @@ func (p *publisher) resolve(r result, st pipeline.Status, finish func(result)) {
 			r.Error, r.OutcomeUnknown = nil, false
 			r.IDMessage, r.Delivery, r.DeliveryNote = d.IDMessage, d.State, d.Note
 			if p.ledger != nil {
-				if err := p.ledger.Record(r.PostID, r.Posted); err != nil {
+				if err := p.ledger.Record(ctx, r.PostID, r.Posted); err != nil {
 					r.DeliveryNote += " (not recorded in the ledger: " + err.Error() + ")"
 				}
 			}

@@ -78,8 +78,11 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	root.PersistentFlags().BoolVarP(&g.verbose, "verbose", "v", false, "log every ffmpeg/ffprobe command to stderr")
 	root.PersistentFlags().BoolVar(&g.logJSON, "log-json", false, "log as JSON lines")
 	g.stderr = stderr
-	root.AddCommand(newPrepareCmd(&g, stdout, getenv), newPostCmd(&g, stdout, getenv), newBatchCmd(&g, stdout, getenv), newStatusesCmd(&g, stdout, getenv),
-		newServeCmd(&g, getenv), newWorkerCmd(&g, getenv), newHealthcheckCmd(getenv))
+	// Each command reads the environment through an env of its own, which
+	// collects the bad values it meets.
+	ev := func() *env { return &env{getenv: getenv} }
+	root.AddCommand(newPrepareCmd(&g, stdout, ev()), newPostCmd(&g, stdout, ev()), newBatchCmd(&g, stdout, ev()), newStatusesCmd(&g, stdout, ev()),
+		newServeCmd(&g, ev()), newWorkerCmd(&g, ev()), newHealthcheckCmd(ev()))
 
 	err := root.ExecuteContext(ctx)
 	var ee exitError

@@ -41,8 +41,8 @@ type serviceClient struct {
 
 // newServiceClient is the service MEDIAPREP_API_URL names; false when it
 // is not set.
-func newServiceClient(getenv func(string) string) (*serviceClient, bool, error) {
-	base := strings.TrimRight(strings.TrimSpace(getenv("MEDIAPREP_API_URL")), "/")
+func newServiceClient(ev *env) (*serviceClient, bool, error) {
+	base := strings.TrimRight(strings.TrimSpace(ev.str("MEDIAPREP_API_URL", "")), "/")
 	if base == "" {
 		return nil, false, nil
 	}
@@ -50,7 +50,7 @@ func newServiceClient(getenv func(string) string) (*serviceClient, bool, error) 
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, false, fmt.Errorf("MEDIAPREP_API_URL %q: want http(s)://host:port", base)
 	}
-	return &serviceClient{base: base, key: getenv("MEDIAPREP_API_KEY"), hc: &http.Client{Timeout: 10 * time.Minute}}, true, nil
+	return &serviceClient{base: base, key: ev.str("MEDIAPREP_API_KEY", ""), hc: &http.Client{Timeout: 10 * time.Minute}}, true, nil
 }
 
 // serviceError is an error answer of the service.
@@ -328,14 +328,14 @@ func deleteJobs(ctx context.Context, c *serviceClient, ids []string, jsonOut boo
 
 // runPostScheduled is post --publish-at: the files (or the text) go to the
 // service, to be posted at that time.
-func runPostScheduled(ctx context.Context, f *postFlags, getenv func(string) string, files []string, stdout io.Writer) error {
+func runPostScheduled(ctx context.Context, f *postFlags, ev *env, files []string, stdout io.Writer) error {
 	if err := checkPublishAt(f.publishAt); err != nil {
 		return err
 	}
 	if f.dryRun {
 		return usagef("--dry-run and --publish-at: a dry run posts nothing, so there is nothing to schedule; give one")
 	}
-	c, ok, err := newServiceClient(getenv)
+	c, ok, err := newServiceClient(ev)
 	if err != nil {
 		return usageError{err}
 	}
@@ -362,7 +362,7 @@ func runPostScheduled(ctx context.Context, f *postFlags, getenv func(string) str
 
 // runBatchScheduled hands a batch with publish times to the service; false
 // when no file of the batch has one (batch then posts them itself).
-func runBatchScheduled(ctx context.Context, f *batchFlags, getenv func(string) string, args []string, stdout io.Writer) (bool, error) {
+func runBatchScheduled(ctx context.Context, f *batchFlags, ev *env, args []string, stdout io.Writer) (bool, error) {
 	files, manifests, err := collect(args, f.out, f.manifest)
 	if err != nil {
 		return false, nil // runBatch reports it
@@ -403,7 +403,7 @@ func runBatchScheduled(ctx context.Context, f *batchFlags, getenv func(string) s
 	if f.dryRun {
 		return true, usagef("--dry-run and publish times: a dry run posts nothing, so there is nothing to schedule; leave one out")
 	}
-	c, ok, err := newServiceClient(getenv)
+	c, ok, err := newServiceClient(ev)
 	if err != nil {
 		return true, usageError{err}
 	}
@@ -452,7 +452,7 @@ func (m meta) merge(over meta) meta {
 
 // runDeleteIDs is statuses --delete with job ids (MEDIAPREP_API_URL set)
 // or several ids; false leaves one idMessage to runStatuses.
-func runDeleteIDs(ctx context.Context, log *slog.Logger, f *statusesFlags, getenv func(string) string, args []string, stdout io.Writer) (bool, error) {
+func runDeleteIDs(ctx context.Context, log *slog.Logger, f *statusesFlags, ev *env, args []string, stdout io.Writer) (bool, error) {
 	if f.stats != "" {
 		return true, usagef("--stats and --delete: give one")
 	}
@@ -462,7 +462,7 @@ func runDeleteIDs(ctx context.Context, log *slog.Logger, f *statusesFlags, geten
 			ids = append(ids, s)
 		}
 	}
-	c, ok, err := newServiceClient(getenv)
+	c, ok, err := newServiceClient(ev)
 	if err != nil {
 		return true, usageError{err}
 	}
@@ -474,7 +474,7 @@ func runDeleteIDs(ctx context.Context, log *slog.Logger, f *statusesFlags, geten
 		ids, failed = deleteJobs(ctx, c, ids, f.json, stdout)
 	}
 	if len(ids) > 0 {
-		gcfg, err := f.greenConfig(getenv)
+		gcfg, err := f.greenConfig(ev)
 		if err != nil {
 			return true, usageError{fmt.Errorf("%s: not a job of the service; as idMessages they need Green API settings: %w", strings.Join(ids, ", "), err)}
 		}

@@ -450,7 +450,7 @@ func waitAllFinal(hc *http.Client, base string, ids []string, limit time.Duratio
 			req, _ := http.NewRequest(http.MethodGet, base+"/v1/statuses/"+id, nil)
 			code, j, err := doJSON(hc, req)
 			if err != nil || code != http.StatusOK {
-				return last, states, fmt.Errorf("GET job %s: %d %v", id, code, err)
+				return last, states, fmt.Errorf("GET job %s: %d %w", id, code, err)
 			}
 			states[i], _ = j["state"].(string)
 			if states[i] == "posted" || states[i] == "failed" {

@@ -87,7 +87,7 @@ func serviceBinary(t *testing.T) string {
 		}
 		binPath = filepath.Join(dir, "mediaprep")
 		if out, err := exec.Command("go", "build", "-o", binPath, ".").CombinedOutput(); err != nil {
-			binErr = fmt.Errorf("go build: %v\n%s", err, out)
+			binErr = fmt.Errorf("go build: %w\n%s", err, out)
 		}
 	})
 	if binErr != nil {

@@ -23,7 +23,7 @@ type statusesFlags struct {
 	json    bool
 }
 
-func newStatusesCmd(g *globalFlags, stdout io.Writer, getenv func(string) string) *cobra.Command {
+func newStatusesCmd(g *globalFlags, stdout io.Writer, ev *env) *cobra.Command {
 	var f statusesFlags
 	cmd := &cobra.Command{
 		Use:   "statuses [--minutes N] | --stats ID | --delete ID...",
@@ -49,11 +49,11 @@ Green API settings as for post.`,
 		}),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			if f.delete != "" {
-				if done, err := runDeleteIDs(cmd.Context(), g.logger(), &f, getenv, args, stdout); done {
+				if done, err := runDeleteIDs(cmd.Context(), g.logger(), &f, ev, args, stdout); done {
 					return err // job ids, or several ids (schedule.go)
 				}
 			}
-			return runStatuses(cmd.Context(), g.logger(), &f, getenv, stdout)
+			return runStatuses(cmd.Context(), g.logger(), &f, ev, stdout)
 		},
 	}
 	fl := cmd.Flags()
@@ -61,15 +61,15 @@ Green API settings as for post.`,
 	fl.StringVar(&f.stats, "stats", "", "show the statistic of the status with this idMessage")
 	fl.StringVar(&f.delete, "delete", "", "delete the status with this idMessage")
 	fl.BoolVar(&f.json, "json", false, "print JSON")
-	addSettingFlags(fl, &f.settings, getenv, "MEDIAPREP_GREENAPI_URL", "MEDIAPREP_GREENAPI_INSTANCE", "MEDIAPREP_GREENAPI_TIMEOUT")
+	addSettingFlags(fl, &f.settings, ev, "MEDIAPREP_GREENAPI_URL", "MEDIAPREP_GREENAPI_INSTANCE", "MEDIAPREP_GREENAPI_TIMEOUT")
 	return cmd
 }
 
-func runStatuses(ctx context.Context, log *slog.Logger, f *statusesFlags, getenv func(string) string, stdout io.Writer) error {
+func runStatuses(ctx context.Context, log *slog.Logger, f *statusesFlags, ev *env, stdout io.Writer) error {
 	if f.stats != "" && f.delete != "" {
 		return usagef("--stats and --delete: give one")
 	}
-	gcfg, err := f.greenConfig(getenv)
+	gcfg, err := f.greenConfig(ev)
 	if err != nil {
 		return usageError{err}
 	}

@@ -13,7 +13,6 @@ import (
 	"errors"
 	"fmt"
 	"hash/crc32"
-	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -117,7 +116,7 @@ func id3Padded(n int) string {
 func gif(w, h, frames int) []byte {
 	var b bytes.Buffer
 	b.WriteString("GIF89a")
-	binary.Write(&b, binary.LittleEndian, [2]uint16{uint16(w), uint16(h)})
+	b.Write(binary.LittleEndian.AppendUint16(binary.LittleEndian.AppendUint16(nil, uint16(w)), uint16(h)))
 	b.Write([]byte{0x80, 0, 0}) // global colour table of 2 entries
 	b.Write([]byte{0, 0, 0, 255, 255, 255})
 	b.Write([]byte{0x21, 0xFF, 11}) // NETSCAPE2.0 loop extension
@@ -144,23 +143,24 @@ func jpegHeader(w, h int) []byte {
 // wav returns a PCM WAVE file whose format chunk says channels × rate,
 // with a little silence.
 func wav(channels, rate int) []byte {
-	var fmtc bytes.Buffer
-	binary.Write(&fmtc, binary.LittleEndian, struct {
-		Format, Channels   uint16
-		Rate, ByteRate     uint32
-		Align, BitsPerSamp uint16
-	}{1, uint16(channels), uint32(rate), uint32(rate * channels * 2), uint16(channels * 2), 16})
+	le := binary.LittleEndian
+	fmtc := le.AppendUint16(nil, 1) // PCM
+	fmtc = le.AppendUint16(fmtc, uint16(channels))
+	fmtc = le.AppendUint32(fmtc, uint32(rate))
+	fmtc = le.AppendUint32(fmtc, uint32(rate*channels*2)) // bytes a second
+	fmtc = le.AppendUint16(fmtc, uint16(channels*2))      // block align
+	fmtc = le.AppendUint16(fmtc, 16)                      // bits a sample
 	data := make([]byte, channels*2*64)
 	var body bytes.Buffer
 	body.WriteString("WAVEfmt ")
-	binary.Write(&body, binary.LittleEndian, uint32(fmtc.Len()))
-	body.Write(fmtc.Bytes())
+	body.Write(le.AppendUint32(nil, uint32(len(fmtc))))
+	body.Write(fmtc)
 	body.WriteString("data")
-	binary.Write(&body, binary.LittleEndian, uint32(len(data)))
+	body.Write(le.AppendUint32(nil, uint32(len(data))))
 	body.Write(data)
 	var b bytes.Buffer
 	b.WriteString("RIFF")
-	binary.Write(&b, binary.LittleEndian, uint32(body.Len()))
+	b.Write(le.AppendUint32(nil, uint32(body.Len())))
 	b.Write(body.Bytes())
 	return b.Bytes()
 }
@@ -202,8 +202,8 @@ func writePNG16(path string, w, h int) error {
 	if err != nil {
 		return err
 	}
-	bw := bufio.NewWriter(f)
-	bw.WriteString("\x89PNG\r\n\x1a\n")
+	bw := bufio.NewWriter(f) // keeps the first write error for Flush
+	_, _ = bw.WriteString("\x89PNG\r\n\x1a\n")
 	ihdr := make([]byte, 13)
 	binary.BigEndian.PutUint32(ihdr[0:], uint32(w))
 	binary.BigEndian.PutUint32(ihdr[4:], uint32(h))
@@ -213,9 +213,12 @@ func writePNG16(path string, w, h int) error {
 	zw, _ := zlib.NewWriterLevel(&idat, zlib.BestSpeed)
 	row := make([]byte, 1+w*8) // filter byte 0, then the pixels
 	for range h {
-		zw.Write(row)
+		_, _ = zw.Write(row) // zlib keeps the first error for Close
 	}
-	zw.Close()
+	if err := zw.Close(); err != nil {
+		f.Close()
+		return err
+	}
 	writeChunk(bw, "IDAT", idat.Bytes())
 	writeChunk(bw, "IEND", nil)
 	if err := bw.Flush(); err != nil {
@@ -225,14 +228,14 @@ func writePNG16(path string, w, h int) error {
 	return f.Close()
 }
 
-func writeChunk(w io.Writer, typ string, data []byte) {
-	binary.Write(w, binary.BigEndian, uint32(len(data)))
-	crc := crc32.NewIEEE()
-	io.WriteString(crc, typ)
-	crc.Write(data)
-	io.WriteString(w, typ)
-	w.Write(data)
-	binary.Write(w, binary.BigEndian, crc.Sum32())
+// writeChunk writes one PNG chunk to w, a bufio.Writer whose Flush
+// reports any write error.
+func writeChunk(w *bufio.Writer, typ string, data []byte) {
+	chunk := binary.BigEndian.AppendUint32(nil, uint32(len(data)))
+	chunk = append(chunk, typ...)
+	chunk = append(chunk, data...)
+	chunk = binary.BigEndian.AppendUint32(chunk, crc32.ChecksumIEEE(chunk[4:]))
+	_, _ = w.Write(chunk)
 }
 
 // AtLimits writes files just within mediaprep's default limits, the

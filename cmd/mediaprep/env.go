@@ -1,0 +1,103 @@
+package main
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// env reads mediaprep's environment variables: every command reads them
+// through it, so that a bad value is reported the same way, all of them
+// at once (errs).
+type env struct {
+	getenv func(string) string
+	errs   []error
+}
+
+// set reports whether name is set to a non-empty value.
+func (e *env) set(name string) bool { return e.getenv(name) != "" }
+
+// str is name's value, or def when unset.
+func (e *env) str(name, def string) string {
+	if v := e.getenv(name); v != "" {
+		return v
+	}
+	return def
+}
+
+// dur is name's value as a duration, or def when unset.
+func (e *env) dur(name string, def time.Duration) time.Duration {
+	v := e.getenv(name)
+	if v == "" {
+		return def
+	}
+	d, err := time.ParseDuration(v)
+	if err != nil || d < 0 {
+		e.errs = append(e.errs, fmt.Errorf("%s=%q is not a duration like 30s", name, v))
+		return def
+	}
+	return d
+}
+
+// num is name's value as a positive whole number, or def when unset.
+func (e *env) num(name string, def int) int {
+	v := e.getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 {
+		e.errs = append(e.errs, fmt.Errorf("%s=%q is not a positive whole number", name, v))
+		return def
+	}
+	return n
+}
+
+// replicas is name's value as a replica count: 0 (automatic) to 5.
+func (e *env) replicas(name string, def int) int {
+	v := e.getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 0 || n > 5 {
+		e.errs = append(e.errs, fmt.Errorf("%s=%q: want 1 to 5, or 0 for automatic", name, v))
+		return def
+	}
+	return n
+}
+
+// size is name's value as a byte count (parseSize), or def when unset.
+func (e *env) size(name string, def int64) int64 {
+	v := e.getenv(name)
+	if v == "" {
+		return def
+	}
+	n, err := parseSize(v)
+	if err != nil {
+		e.errs = append(e.errs, fmt.Errorf("%s: %w", name, err))
+		return def
+	}
+	return n
+}
+
+// parseSize reads a byte count like 200MB, 1GiB or 5000000.
+func parseSize(s string) (int64, error) {
+	t := strings.ToUpper(strings.TrimSpace(s))
+	mult := int64(1)
+	for _, u := range []struct {
+		suffix string
+		mult   int64
+	}{{"GIB", 1 << 30}, {"MIB", 1 << 20}, {"KIB", 1 << 10}, {"GB", 1e9}, {"MB", 1e6}, {"KB", 1e3}, {"B", 1}} {
+		if strings.HasSuffix(t, u.suffix) {
+			t, mult = strings.TrimSpace(strings.TrimSuffix(t, u.suffix)), u.mult
+			break
+		}
+	}
+	n, err := strconv.ParseInt(t, 10, 64)
+	if err != nil || n <= 0 {
+		return 0, fmt.Errorf("%q is not a size like 200MB", s)
+	}
+	return n * mult, nil
+}
