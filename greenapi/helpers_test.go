@@ -1,17 +1,16 @@
 package greenapi_test
 
 import (
-	"bytes"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/mediaprep/mediaprep/greenapi"
 	"github.com/mediaprep/mediaprep/greenapi/greenapitest"
+	"github.com/mediaprep/mediaprep/internal/testutil"
 )
 
 const (
@@ -19,29 +18,11 @@ const (
 	testToken = "tok-SECRET-123"
 )
 
-// syncBuffer is a bytes.Buffer safe for concurrent writes.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // newClient returns a fast-retrying client for apiURL with a debug JSON
 // logger writing into the returned buffer.
-func newClient(t *testing.T, apiURL string, mod func(*greenapi.Config)) (*greenapi.Client, *syncBuffer) {
+func newClient(t *testing.T, apiURL string, mod func(*greenapi.Config)) (*greenapi.Client, *testutil.SyncBuffer) {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &testutil.SyncBuffer{}
 	cfg := greenapi.Config{
 		APIURL:     apiURL,
 		IDInstance: testID,
@@ -67,7 +48,7 @@ func newClient(t *testing.T, apiURL string, mod func(*greenapi.Config)) (*greena
 }
 
 // newStandIn starts a stand-in and a client talking to it.
-func newStandIn(t *testing.T, mod func(*greenapi.Config)) (*greenapitest.Server, *greenapi.Client, *syncBuffer) {
+func newStandIn(t *testing.T, mod func(*greenapi.Config)) (*greenapitest.Server, *greenapi.Client, *testutil.SyncBuffer) {
 	t.Helper()
 	srv := greenapitest.NewServer(t, testID, testToken)
 	c, logs := newClient(t, srv.URL(), mod)

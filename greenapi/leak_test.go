@@ -12,6 +12,7 @@ import (
 
 	"github.com/mediaprep/mediaprep/greenapi"
 	"github.com/mediaprep/mediaprep/greenapi/greenapitest"
+	"github.com/mediaprep/mediaprep/internal/testutil"
 )
 
 // errorTexts returns every text err and its whole tree print as.
@@ -137,7 +138,7 @@ func TestTokenNeverLeaks(t *testing.T) {
 
 	t.Run("config and dry run", func(t *testing.T) {
 		cfg := greenapi.Config{APIURL: "https://api.green-api.com", IDInstance: testID, Token: testToken}
-		logs := &syncBuffer{}
+		logs := &testutil.SyncBuffer{}
 		slog.New(slog.NewJSONHandler(logs, nil)).Info("config", "cfg", cfg)
 		texts := []string{fmt.Sprint(cfg), fmt.Sprintf("%+v", cfg), fmt.Sprintf("%#v", cfg), fmt.Sprintf("%v", &cfg), logs.String()}
 		c, _ := newClient(t, "", nil)

@@ -50,16 +50,8 @@ func (l *limiter) wait(ctx context.Context) error {
 	l.next = (l.next + 1) % len(l.grants)
 	l.mu.Unlock()
 
-	d := time.Until(at)
-	if d <= 0 {
-		return nil
+	if d := time.Until(at); d > 0 {
+		return sleep(ctx, d)
 	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
+	return nil
 }

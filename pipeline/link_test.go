@@ -61,7 +61,7 @@ func TestLinkerReusesLiveLinks(t *testing.T) {
 	run := func(force bool) Posted {
 		t.Helper()
 		pub := NewPublisher(p.pl, store, p.check, p.send, PublisherConfig{Ledger: ledger, Linker: UploadLinker{Uploader: up}, Now: clock})
-		got, err := pub.Publish(t.Context(), Job{Source: p.src, Stem: "beach-day", Force: force})
+		got, err := pub.Publish(t.Context(), Post{Source: p.src, Stem: "beach-day", Force: force})
 		if err != nil {
 			t.Fatal(err)
 		}

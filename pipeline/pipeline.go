@@ -99,10 +99,15 @@ func (p *Pipeline) Prepare(ctx context.Context, src, stem string, opts transcode
 	if err != nil {
 		return Prepared{}, fmt.Errorf("%s: %w", src, err)
 	}
-	return p.prepareSniffed(ctx, src, stem, m, opts)
+	prep, err := p.prepareSniffed(ctx, src, stem, m, opts)
+	if err != nil {
+		return Prepared{}, fmt.Errorf("%s: %w", src, err)
+	}
+	return prep, nil
 }
 
-// prepareSniffed is Prepare for a source already sniffed as m.
+// prepareSniffed is Prepare for a source already sniffed as m; its errors
+// do not name src (its callers do, once).
 func (p *Pipeline) prepareSniffed(ctx context.Context, src, stem string, m transcode.Media, opts transcode.Options) (Prepared, error) {
 	if err := os.MkdirAll(p.cfg.OutDir, 0o755); err != nil {
 		return Prepared{}, fmt.Errorf("pipeline: output folder: %w", err)
@@ -111,7 +116,7 @@ func (p *Pipeline) prepareSniffed(ctx context.Context, src, stem string, m trans
 	out := filepath.Join(p.cfg.OutDir, name)
 	res, err := p.prep.PrepareMedia(ctx, src, m, out, opts)
 	if err != nil {
-		return Prepared{}, fmt.Errorf("%s: %w", src, err)
+		return Prepared{}, err
 	}
 	return Prepared{
 		Source:          src,

@@ -56,6 +56,7 @@ var _ LinkChecker = storage.Checker{}
 type Sender interface {
 	SendMediaStatus(ctx context.Context, s greenapi.MediaStatus) (greenapi.Sent, error)
 	SendVoiceStatus(ctx context.Context, s greenapi.VoiceStatus) (greenapi.Sent, error)
+	SendTextStatus(ctx context.Context, s greenapi.TextStatus) (greenapi.Sent, error)
 }
 
 var _ Sender = (*greenapi.Client)(nil)
@@ -76,8 +77,9 @@ type Status struct {
 	BackgroundColor string   `json:"backgroundColor,omitempty"` // voice statuses, #RRGGBB
 }
 
-// Job is one source file to publish.
-type Job struct {
+// Post is one status to publish: a source file, or a text status. (A
+// queue.Job is the service's record of one, with its state.)
+type Post struct {
 	Source  string
 	Stem    string // output name stem, see Stems
 	Prepare transcode.Options
@@ -87,12 +89,16 @@ type Job struct {
 	// stored now (a broken file fails now), linked and posted by a later
 	// Publish of the same job (a status scheduled for later).
 	StoreOnly bool
+	// Text, when set, makes the job a text status (sendTextStatus) in
+	// Font, with Status's background colour and participants: there is
+	// no Source, and nothing to prepare, store or link.
+	Text, Font string
 
 	// Progress, when set, is called as the job enters each stage.
 	Progress func(Stage)
 }
 
-// Stage is a step of publishing a file, as Job.Progress reports it.
+// Stage is a step of publishing a file, as Post.Progress reports it.
 type Stage string
 
 // The stages in order.
@@ -103,7 +109,7 @@ const (
 	StagePosting   Stage = "posting"
 )
 
-func (j Job) stage(s Stage) {
+func (j Post) stage(s Stage) {
 	if j.Progress != nil {
 		j.Progress(s)
 	}
@@ -129,6 +135,9 @@ type Posted struct {
 	// was followed: pending, sent, delivered, read or not_confirmed.
 	Delivery     string `json:"delivery,omitempty"`
 	DeliveryNote string `json:"deliveryNote,omitempty"`
+	// Request is, in a dry run with a DryRunSender, the request the
+	// status would have been posted with (the token redacted).
+	Request *greenapi.Request `json:"request,omitempty"`
 }
 
 // PublisherConfig configures a Publisher.
@@ -174,11 +183,11 @@ func NewPublisher(pipe *Pipeline, store Store, check LinkChecker, send Sender, c
 // the same content, options and status is skipped unless j.Force, and two
 // jobs of the same post never run at once. On error the Posted returned is
 // empty, except when the status went out (or may have: OutcomeUnknown).
-func (p *Publisher) Publish(ctx context.Context, j Job) (Posted, error) {
-	r := &run{Job: j, log: p.cfg.Logger.With("source", j.Source)}
+func (p *Publisher) Publish(ctx context.Context, j Post) (Posted, error) {
+	r := &run{Post: j, log: p.cfg.Logger.With("source", j.Source)}
 	defer p.release(r)
 	// The recipe. A step may end the run early with r.done (posted before).
-	for _, step := range []func(context.Context, *run) error{
+	steps := []func(context.Context, *run) error{
 		p.sniff,    // what the file is, the method that posts it, the status checked
 		p.identify, // content + options → digest, object key and post id
 		p.claim,    // the ledger: posted before? another job posting it now?
@@ -186,12 +195,24 @@ func (p *Publisher) Publish(ctx context.Context, j Job) (Posted, error) {
 		p.link,     // a direct link, fetched as Green API will fetch it
 		p.send,     // the Green API call
 		p.record,   // the ledger
-	} {
+	}
+	if j.Text != "" && j.StoreOnly {
+		return Posted{}, nil // a text status: nothing to prepare or store now
+	}
+	if j.Text != "" {
+		// A text status: nothing to sniff, prepare, store or link.
+		steps = []func(context.Context, *run) error{p.text, p.claim, p.send, p.record}
+		r.log = p.cfg.Logger
+	}
+	for _, step := range steps {
 		if err := step(ctx, r); err != nil {
-			if r.posted || r.out.OutcomeUnknown {
-				return r.out, fmt.Errorf("%s: %w", j.Source, err)
+			if j.Text == "" {
+				err = fmt.Errorf("%s: %w", j.Source, err)
 			}
-			return Posted{}, fmt.Errorf("%s: %w", j.Source, err)
+			if r.posted || r.out.OutcomeUnknown {
+				return r.out, err
+			}
+			return Posted{}, err
 		}
 		if r.done {
 			break
@@ -202,7 +223,7 @@ func (p *Publisher) Publish(ctx context.Context, j Job) (Posted, error) {
 
 // run is one job going through Publish.
 type run struct {
-	Job
+	Post
 	log     *slog.Logger
 	media   transcode.Media
 	method  Method
@@ -225,6 +246,22 @@ func (p *Publisher) sniff(ctx context.Context, r *run) error {
 	r.name = r.Stem + transcode.ExtFor(m.Kind)
 	r.Status = statusFor(r.method, r.Status, r.log)
 	return validateStatus(r.method, r.name, r.Status)
+}
+
+// text checks a text status and names its post.
+func (p *Publisher) text(_ context.Context, r *run) error {
+	r.method = MethodTextStatus
+	r.out.Method = MethodTextStatus
+	if err := r.textStatus().Validate(); err != nil {
+		return err
+	}
+	r.out.PostID = postID("text\n"+r.Text+"\nfont="+r.Font, r.method, r.Status)
+	return nil
+}
+
+// textStatus is the sendTextStatus call of a text job.
+func (r *run) textStatus() greenapi.TextStatus {
+	return greenapi.TextStatus{Message: r.Text, Font: r.Font, BackgroundColor: r.Status.BackgroundColor, Participants: r.Status.Participants}
 }
 
 func (p *Publisher) identify(_ context.Context, r *run) error {
@@ -347,7 +384,11 @@ func (p *Publisher) link(ctx context.Context, r *run) error {
 
 func (p *Publisher) send(ctx context.Context, r *run) error {
 	r.stage(StagePosting)
-	sent, err := p.post(ctx, r.out.Prepared, r.out.URL, r.Status)
+	status, err := r.call()
+	if err != nil {
+		return err
+	}
+	sent, err := p.post(ctx, status)
 	r.out.PostedAt = time.Now().UTC().Truncate(time.Second)
 	if err != nil {
 		if errors.Is(err, greenapi.ErrOutcomeUnknown) && !p.cfg.DryRun {
@@ -365,6 +406,11 @@ func (p *Publisher) send(ctx context.Context, r *run) error {
 		return err
 	}
 	r.out.IDMessage, r.out.DryRun = sent.IDMessage, p.cfg.DryRun
+	if d, ok := p.sender.(*DryRunSender); ok && p.cfg.DryRun {
+		if req, err := d.Client.DryRun(string(r.method), status); err == nil {
+			r.out.Request = &req
+		}
+	}
 	p.remember(r.out)
 	if !p.cfg.DryRun {
 		r.posted = true
@@ -451,18 +497,32 @@ func preparedFrom(obj storage.Object, src, name string) (Prepared, bool) {
 	}, true
 }
 
-func (p *Publisher) post(ctx context.Context, prep Prepared, link string, st Status) (greenapi.Sent, error) {
-	switch prep.Method {
+// call is the status r posts: a greenapi.MediaStatus, VoiceStatus or
+// TextStatus.
+func (r *run) call() (any, error) {
+	st := r.Status
+	switch r.out.Method {
 	case MethodVoiceStatus:
-		return p.sender.SendVoiceStatus(ctx, greenapi.VoiceStatus{
-			URLFile: link, FileName: prep.FileName, BackgroundColor: st.BackgroundColor, Participants: st.Participants,
-		})
+		return greenapi.VoiceStatus{URLFile: r.out.URL, FileName: r.out.FileName, BackgroundColor: st.BackgroundColor, Participants: st.Participants}, nil
 	case MethodMediaStatus:
-		return p.sender.SendMediaStatus(ctx, greenapi.MediaStatus{
-			URLFile: link, FileName: prep.FileName, Caption: st.Caption, Participants: st.Participants,
-		})
+		return greenapi.MediaStatus{URLFile: r.out.URL, FileName: r.out.FileName, Caption: st.Caption, Participants: st.Participants}, nil
+	case MethodTextStatus:
+		return r.textStatus(), nil
 	}
-	return greenapi.Sent{}, fmt.Errorf("pipeline: no status method for %q", prep.Method)
+	return nil, fmt.Errorf("pipeline: no status method for %q", r.out.Method)
+}
+
+// post sends status with the method of its type.
+func (p *Publisher) post(ctx context.Context, status any) (greenapi.Sent, error) {
+	switch s := status.(type) {
+	case greenapi.VoiceStatus:
+		return p.sender.SendVoiceStatus(ctx, s)
+	case greenapi.MediaStatus:
+		return p.sender.SendMediaStatus(ctx, s)
+	case greenapi.TextStatus:
+		return p.sender.SendTextStatus(ctx, s)
+	}
+	return greenapi.Sent{}, fmt.Errorf("pipeline: no status method for %T", status)
 }
 
 // statusFor keeps the fields of st that method takes: voice statuses have
@@ -530,6 +590,11 @@ func fileSHA256(path string) (string, error) {
 	}
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
+
+// CodeBadMetadata is the code of a status's options that do not parse: a
+// sidecar or manifest of batch, a sidecar or the object metadata of a file
+// dropped into the service's inbox.
+const CodeBadMetadata = "bad_metadata"
 
 // CodeOf returns the stable code of an error from a Pipeline or Publisher
 // call: a storage or Green API code when it is one of theirs, else the

@@ -115,6 +115,9 @@ func (s *fakeSender) SendMediaStatus(_ context.Context, st greenapi.MediaStatus)
 func (s *fakeSender) SendVoiceStatus(_ context.Context, st greenapi.VoiceStatus) (greenapi.Sent, error) {
 	return s.send(st)
 }
+func (s *fakeSender) SendTextStatus(_ context.Context, st greenapi.TextStatus) (greenapi.Sent, error) {
+	return s.send(st)
+}
 
 type memLedger struct {
 	mu sync.Mutex
@@ -173,7 +176,7 @@ func (p *parts) again() {
 func TestPublishRunsTheRecipeInOrder(t *testing.T) {
 	p := newParts(t, transcode.KindAudio)
 	var stages []Stage
-	got, err := p.pub.Publish(t.Context(), Job{Source: p.src, Stem: "beach-day",
+	got, err := p.pub.Publish(t.Context(), Post{Source: p.src, Stem: "beach-day",
 		Status:   Status{Caption: "dropped for voice", BackgroundColor: "#228B22"},
 		Progress: func(s Stage) { stages = append(stages, s) }})
 	if err != nil {
@@ -221,7 +224,7 @@ func TestPublishStopsAtTheFirstFailure(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			p := newParts(t, transcode.KindImage)
 			tt.setup(p)
-			_, err := p.pub.Publish(t.Context(), Job{Source: p.src, Stem: "b", Status: tt.status})
+			_, err := p.pub.Publish(t.Context(), Post{Source: p.src, Stem: "b", Status: tt.status})
 			if CodeOf(err) != tt.code {
 				t.Fatalf("Publish = %v (code %q), want code %s", err, CodeOf(err), tt.code)
 			}
@@ -247,7 +250,7 @@ func TestPublishStopsAtTheFirstFailure(t *testing.T) {
 
 func TestPublishReusesStoredFileAndLedger(t *testing.T) {
 	p := newParts(t, transcode.KindImage)
-	first, err := p.pub.Publish(t.Context(), Job{Source: p.src, Stem: "a", Status: Status{Caption: "one"}})
+	first, err := p.pub.Publish(t.Context(), Post{Source: p.src, Stem: "a", Status: Status{Caption: "one"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -256,7 +259,7 @@ func TestPublishReusesStoredFileAndLedger(t *testing.T) {
 	results := make([]Posted, 4)
 	for i := range results {
 		wg.Go(func() {
-			r, err := p.pub.Publish(t.Context(), Job{Source: p.src, Stem: "a", Status: Status{Caption: "one"}})
+			r, err := p.pub.Publish(t.Context(), Post{Source: p.src, Stem: "a", Status: Status{Caption: "one"}})
 			if err != nil {
 				t.Error(err)
 			}
@@ -270,7 +273,7 @@ func TestPublishReusesStoredFileAndLedger(t *testing.T) {
 		}
 	}
 	// A new caption is a new post of the stored file: not prepared again.
-	second, err := p.pub.Publish(t.Context(), Job{Source: p.src, Stem: "a", Status: Status{Caption: "two"}})
+	second, err := p.pub.Publish(t.Context(), Post{Source: p.src, Stem: "a", Status: Status{Caption: "two"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -278,7 +281,7 @@ func TestPublishReusesStoredFileAndLedger(t *testing.T) {
 		t.Errorf("new caption: %+v; prepared %d, puts %d, sends %d", second, p.prep.prepared, p.store.puts, len(p.send.sent))
 	}
 	// Another crop is other content for a picture.
-	third, err := p.pub.Publish(t.Context(), Job{Source: p.src, Stem: "a", Status: Status{Caption: "one"}, Prepare: transcode.Options{Crop: transcode.CropPad}})
+	third, err := p.pub.Publish(t.Context(), Post{Source: p.src, Stem: "a", Status: Status{Caption: "one"}, Prepare: transcode.Options{Crop: transcode.CropPad}})
 	if err != nil || third.Key == first.Key || !third.Stored {
 		t.Errorf("pad crop: %+v, %v", third, err)
 	}
@@ -287,11 +290,11 @@ func TestPublishReusesStoredFileAndLedger(t *testing.T) {
 func TestPublishOptionsOfOtherKindsChangeNothing(t *testing.T) {
 	for _, kind := range []transcode.Kind{transcode.KindVideo, transcode.KindAudio} {
 		p := newParts(t, kind)
-		if _, err := p.pub.Publish(t.Context(), Job{Source: p.src, Stem: "a"}); err != nil {
+		if _, err := p.pub.Publish(t.Context(), Post{Source: p.src, Stem: "a"}); err != nil {
 			t.Fatal(err)
 		}
 		p.again()
-		got, err := p.pub.Publish(t.Context(), Job{Source: p.src, Stem: "a", Prepare: transcode.Options{Crop: transcode.CropPad, VideoFit: kindFit(kind)}})
+		got, err := p.pub.Publish(t.Context(), Post{Source: p.src, Stem: "a", Prepare: transcode.Options{Crop: transcode.CropPad, VideoFit: kindFit(kind)}})
 		if err != nil || !got.Skipped || len(p.send.sent) != 1 || p.store.puts != 1 {
 			t.Errorf("%s with --crop pad: %+v, %v; %d sends, %d uploads; want skipped", kind, got, err, len(p.send.sent), p.store.puts)
 		}
@@ -337,7 +340,7 @@ func TestPublishConcurrentFirstPostsOnce(t *testing.T) {
 		for range n {
 			var once sync.Once
 			wg.Go(func() {
-				_, err := pub.Publish(t.Context(), Job{Source: p.src, Stem: "a", Status: Status{Caption: "c"},
+				_, err := pub.Publish(t.Context(), Post{Source: p.src, Stem: "a", Status: Status{Caption: "c"},
 					Progress: func(Stage) { once.Do(started.Done) }})
 				if err != nil {
 					t.Error(err)
@@ -355,7 +358,7 @@ func TestPublishOutcomeUnknownBlocksARerun(t *testing.T) {
 	p := newParts(t, transcode.KindVideo)
 	p.send.err = fmt.Errorf("wrapped: %w", &greenapi.Error{Code: greenapi.CodeCanceled})
 	p.send.err = errors.Join(p.send.err, greenapi.ErrOutcomeUnknown) // canceled after the request was written
-	job := Job{Source: p.src, Stem: "v"}
+	job := Post{Source: p.src, Stem: "v"}
 	if _, err := p.pub.Publish(t.Context(), job); !errors.Is(err, greenapi.ErrOutcomeUnknown) {
 		t.Fatalf("Publish = %v", err)
 	}
@@ -373,5 +376,49 @@ func TestPublishOutcomeUnknownBlocksARerun(t *testing.T) {
 	// Force means again, not twice in one run.
 	if got, err := p.pub.Publish(t.Context(), job); err != nil || !got.Skipped || len(p.send.sent) != 2 {
 		t.Fatalf("forced twice in one run = %+v, %v; %d sends", got, err, len(p.send.sent))
+	}
+}
+
+// TestPublishText: a text status goes through the same recipe without a
+// file: nothing is prepared, stored or checked; it is sent with
+// sendTextStatus and recorded, and a rerun skips it. A bad one fails
+// before any send.
+func TestPublishText(t *testing.T) {
+	p := newParts(t, transcode.KindImage)
+	var stages []Stage
+	j := Post{Text: "Sale today", Font: "SERIF", Status: Status{BackgroundColor: "#228B22", Participants: []string{"79001234567@c.us"}},
+		Progress: func(s Stage) { stages = append(stages, s) }}
+	got, err := p.pub.Publish(t.Context(), j)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.prep.prepared != 0 || p.store.puts != 0 || len(p.check.want) != 0 {
+		t.Errorf("prepared %d, stored %d, checked %v: want none", p.prep.prepared, p.store.puts, p.check.want)
+	}
+	if !slices.Equal(stages, []Stage{StagePosting}) {
+		t.Errorf("stages %v, want posting only", stages)
+	}
+	want := greenapi.TextStatus{Message: "Sale today", Font: "SERIF", BackgroundColor: "#228B22", Participants: []string{"79001234567@c.us"}}
+	if len(p.send.sent) != 1 {
+		t.Fatalf("%d sends", len(p.send.sent))
+	}
+	if ts, ok := p.send.sent[0].(greenapi.TextStatus); !ok || ts.Message != want.Message || ts.Font != want.Font || ts.BackgroundColor != want.BackgroundColor || !slices.Equal(ts.Participants, want.Participants) {
+		t.Errorf("sent %#v, want %#v", p.send.sent[0], want)
+	}
+	if got.Method != MethodTextStatus || got.IDMessage == "" || got.Key != "" {
+		t.Errorf("Publish = %+v", got)
+	}
+	if rec, ok := p.ledger.Lookup(t.Context(), got.PostID); !ok || rec.IDMessage != got.IDMessage {
+		t.Errorf("ledger has %+v, %v", rec, ok)
+	}
+	p.again()
+	if again, err := p.pub.Publish(t.Context(), j); err != nil || !again.Skipped || len(p.send.sent) != 1 {
+		t.Errorf("rerun: %+v, %v; %d sends", again, err, len(p.send.sent))
+	}
+
+	bad := j
+	bad.Text, bad.Font = "Sale tomorrow", "COMIC_SANS"
+	if _, err := p.pub.Publish(t.Context(), bad); greenapi.CodeOf(err) != greenapi.CodeInvalidRequest || len(p.send.sent) != 1 {
+		t.Errorf("bad font: %v; %d sends", err, len(p.send.sent))
 	}
 }

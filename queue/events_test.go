@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mediaprep/mediaprep/internal/testutil"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -33,7 +34,7 @@ func TestConsumeEventsSettles(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- q.ConsumeEvents(ctx, EventsConfig{Subject: "bucket.events"}, h) }()
 	js, _ := jetstream.New(nc)
-	waitFor(t, "the events stream", func() bool {
+	testutil.WaitFor(t, patience, "the events stream", func() bool {
 		_, err := js.Stream(t.Context(), "MEDIAPREP_EVENTS")
 		return err == nil
 	})
@@ -43,9 +44,10 @@ func TestConsumeEventsSettles(t *testing.T) {
 		}
 	}
 	s, _ := js.Stream(t.Context(), "MEDIAPREP_EVENTS")
-	waitFor(t, "every event to be settled", func() bool {
+	testutil.WaitFor(t, patience, "every event to be stored, then settled", func() bool {
 		info, err := s.Info(t.Context())
-		return err == nil && info.State.Msgs == 0
+		// (Published without waiting: the stream may not have them yet.)
+		return err == nil && info.State.LastSeq >= 3 && info.State.Msgs == 0
 	})
 	cancel()
 	if err := receive(t, done, "ConsumeEvents to return"); err != nil {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mediaprep/mediaprep/internal/testutil"
 	"github.com/nats-io/nats.go"
 )
 
@@ -75,23 +76,11 @@ func startWork(t *testing.T, q *Queue, opt WorkOptions, h Handler) (stop func())
 	return stop
 }
 
-// waitFor polls cond until it holds, failing the test after patience.
-func waitFor(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(patience)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("gave up waiting for %s after %s", what, patience)
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
 // waitState waits until the job is in state and returns it.
 func waitState(t *testing.T, q *Queue, id string, state State) Job {
 	t.Helper()
 	var j Job
-	waitFor(t, "job "+id+" to be "+string(state), func() bool {
+	testutil.WaitFor(t, patience, "job "+id+" to be "+string(state), func() bool {
 		var err error
 		j, err = q.Get(t.Context(), id)
 		if err != nil && !errors.Is(err, ErrNotFound) {
@@ -105,7 +94,7 @@ func waitState(t *testing.T, q *Queue, id string, state State) Job {
 // waitDepth waits until the queue holds n jobs.
 func waitDepth(t *testing.T, q *Queue, n int) {
 	t.Helper()
-	waitFor(t, "the queue to hold jobs", func() bool {
+	testutil.WaitFor(t, patience, "the queue to hold jobs", func() bool {
 		d, err := q.Depth(t.Context())
 		if err != nil {
 			t.Fatal(err)

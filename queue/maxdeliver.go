@@ -113,7 +113,7 @@ func (q *Queue) exhausted(ctx context.Context, seq uint64, deliveries int) {
 	log := q.log.With("job", id)
 	_, err = q.Update(ctx, id, func(j *Job) error {
 		if j.State.Final() {
-			return errFinal
+			return ErrFinal
 		}
 		msg := fmt.Sprintf("delivered %d times without finishing (the worker stopped or asked to retry each time)", deliveries)
 		if j.Error != "" {
@@ -131,7 +131,7 @@ func (q *Queue) exhausted(ctx context.Context, seq uint64, deliveries int) {
 	switch {
 	case err == nil:
 		log.Error("queue: job failed: delivered too often", "deliveries", deliveries)
-	case errors.Is(err, errFinal), errors.Is(err, ErrNotFound):
+	case errors.Is(err, ErrFinal), errors.Is(err, ErrNotFound):
 	default:
 		log.Error("queue: marking a job delivered too often as failed; trying again later", "err", err)
 		return // keep the message for the next sweep

@@ -6,10 +6,11 @@ import (
 	"errors"
 	"reflect"
 	"regexp"
-	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/mediaprep/mediaprep/internal/testutil"
 )
 
 func TestConfigValidate(t *testing.T) {
@@ -26,21 +27,7 @@ func TestConfigValidate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := tt.cfg.Validate()
-			if len(tt.want) == 0 {
-				if err != nil {
-					t.Fatalf("Validate: %v", err)
-				}
-				return
-			}
-			if err == nil {
-				t.Fatal("Validate: no error")
-			}
-			for _, w := range tt.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q does not mention %s", err, w)
-				}
-			}
+			testutil.WantErrorMentions(t, tt.cfg.Validate(), tt.want...)
 		})
 	}
 }

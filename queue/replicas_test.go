@@ -10,6 +10,7 @@ import (
 
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/mediaprep/mediaprep/internal/testutil"
 	"github.com/mediaprep/mediaprep/queue/queuetest"
 )
 
@@ -201,7 +202,7 @@ func TestClusterLeaderLossLosesNothing(t *testing.T) {
 	}
 	for _, id := range ids {
 		var j Job
-		waitFor(t, "job "+id+" to be posted", func() bool {
+		testutil.WaitFor(t, patience, "job "+id+" to be posted", func() bool {
 			j, _ = producer.Get(t.Context(), id) // errors while a leader is elected
 			return j.State == StatePosted
 		})

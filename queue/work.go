@@ -269,12 +269,12 @@ func keepAlive(msg jetstream.Msg, every time.Duration, log *slog.Logger) (stop f
 func (q *Queue) setState(ctx context.Context, log *slog.Logger, id string, state State, code, message string) {
 	_, err := q.Update(ctx, id, func(j *Job) error {
 		if j.State.Final() {
-			return errFinal
+			return ErrFinal
 		}
 		if state == StateQueued && j.State == StatePosting {
 			// The status may have gone out: only the handler, which
 			// knows, takes a job out of posting.
-			return errFinal
+			return ErrFinal
 		}
 		j.State = state
 		if state == StateFailed {
@@ -282,13 +282,15 @@ func (q *Queue) setState(ctx context.Context, log *slog.Logger, id string, state
 		}
 		return nil
 	})
-	if err != nil && !errors.Is(err, errFinal) {
+	if err != nil && !errors.Is(err, ErrFinal) {
 		log.Error("queue: recording the job's state failed", "state", state, "err", err)
 	}
 }
 
-// errFinal stops an Update of a job that is already posted or failed.
-var errFinal = errors.New("queue: job already final")
+// ErrFinal is what an Update function answers to leave the job as it is:
+// it is posted or failed already, or another delivery owns it. Update
+// returns it unchanged.
+var ErrFinal = errors.New("queue: job already final")
 
 // backoff is the pause after a failed fetch: 100ms doubling to 10s.
 type backoff struct{ d time.Duration }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mediaprep/mediaprep/internal/testutil"
 	"github.com/nats-io/nats.go/jetstream"
 )
 
@@ -130,7 +131,7 @@ func TestWorkHandlerError(t *testing.T) {
 // waitEmpty waits until the stream holds no message.
 func waitEmpty(t *testing.T, q *Queue) {
 	t.Helper()
-	waitFor(t, "the stream to be empty", func() bool {
+	testutil.WaitFor(t, patience, "the stream to be empty", func() bool {
 		info, err := q.stream.Info(t.Context())
 		if err != nil {
 			t.Fatal(err)
@@ -248,7 +249,7 @@ func TestWorkMaxDeliveries(t *testing.T) {
 			}
 			if name == "sweep" {
 				// A pull while nobody listens: the advisory is lost.
-				waitFor(t, "the consumer to give up", func() bool {
+				testutil.WaitFor(t, patience, "the consumer to give up", func() bool {
 					batch, err := crashed.cons.Fetch(1, jetstream.FetchMaxWait(time.Second))
 					if err != nil {
 						t.Fatal(err)

@@ -12,28 +12,16 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mediaprep/mediaprep/internal/testutil"
+	"github.com/mediaprep/mediaprep/internal/testutil/memqueue"
 	"github.com/mediaprep/mediaprep/queue"
 )
 
-// editJobs is fakeJobs that can also be changed (JobEditor).
+// editJobs is the in-memory queue that can also wake jobs (JobEditor).
 type editJobs struct {
-	*fakeJobs
+	*memqueue.Jobs
 	wmu   sync.Mutex
 	wakes []string
-}
-
-func (q *editJobs) Update(_ context.Context, id string, fn func(*queue.Job) error) (queue.Job, error) {
-	q.mu.Lock()
-	defer q.mu.Unlock()
-	j, ok := q.jobs[id]
-	if !ok {
-		return queue.Job{}, queue.ErrNotFound
-	}
-	if err := fn(&j); err != nil {
-		return queue.Job{}, err
-	}
-	q.jobs[id] = j
-	return j, nil
 }
 
 func (q *editJobs) Wake(_ context.Context, id string) error {
@@ -59,8 +47,8 @@ func (d *fakeDeleter) DeleteStatus(_ context.Context, id string) error {
 
 func newEditAPI(t *testing.T, cfg APIConfig) (*testAPI, *editJobs) {
 	t.Helper()
-	ej := &editJobs{fakeJobs: newFakeJobs()}
-	ta := &testAPI{bucket: newFakeBucket(), jobs: ej.fakeJobs, spool: t.TempDir(), logs: &syncBuffer{}}
+	ej := &editJobs{Jobs: memqueue.New()}
+	ta := &testAPI{bucket: newFakeBucket(), jobs: ej.Jobs, spool: t.TempDir(), logs: &testutil.SyncBuffer{}}
 	cfg.SpoolDir = ta.spool
 	cfg.Logger = slog.New(slog.NewTextHandler(ta.logs, nil))
 	api, err := NewAPI(cfg, ej, ta.bucket)
@@ -97,7 +85,7 @@ func TestDeleteStatus(t *testing.T) {
 		{queue.Job{ID: "d", State: queue.StateDeleted}, 409, queue.StateDeleted, codeConflict, false},
 	}
 	for _, tt := range tests {
-		ej.jobs[tt.job.ID] = tt.job
+		ej.Set(tt.job.ID, tt.job)
 	}
 	for _, tt := range tests {
 		t.Run(tt.job.ID, func(t *testing.T) {
@@ -138,7 +126,7 @@ func TestDeleteStatus(t *testing.T) {
 func TestDeleteStatusFailure(t *testing.T) {
 	del := &fakeDeleter{err: errors.New("boom")}
 	ta, ej := newEditAPI(t, APIConfig{Schedule: ScheduleConfig{Deleter: del}})
-	ej.jobs["p"] = queue.Job{ID: "p", State: queue.StatePosted, IDMessage: "ID1"}
+	ej.Set("p", queue.Job{ID: "p", State: queue.StatePosted, IDMessage: "ID1"})
 	resp := ta.do(t, "DELETE", "/v1/statuses/p", "", nil, "")
 	if resp.status != http.StatusBadGateway {
 		t.Errorf("status %d %s, want 502", resp.status, resp.body)
@@ -152,7 +140,7 @@ func TestDeleteStatusFailure(t *testing.T) {
 // /v1/info offers no cancel.
 func TestDeleteWithoutEditor(t *testing.T) {
 	ta := newTestAPI(t, APIConfig{})
-	ta.jobs.jobs["q"] = queue.Job{ID: "q", State: queue.StateQueued}
+	ta.jobs.Set("q", queue.Job{ID: "q", State: queue.StateQueued})
 	if resp := ta.do(t, "DELETE", "/v1/statuses/q", "", nil, ""); resp.status != http.StatusNotImplemented {
 		t.Errorf("status %d %s, want 501", resp.status, resp.body)
 	}
@@ -200,7 +188,7 @@ func TestPublishAtFields(t *testing.T) {
 				}
 				return
 			}
-			q := api.jobs.queued()
+			q := api.jobs.Enqueued()
 			if got := q[len(q)-1].PublishAt; !got.Equal(at) {
 				t.Errorf("PublishAt %s, want %s", got, at)
 			}

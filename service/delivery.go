@@ -45,7 +45,7 @@ func (w *Worker) followSent(j queue.Job, log *slog.Logger) {
 			log.Info("delivery", "state", r.State, "idMessage", j.IDMessage, "note", r.Note)
 			w.recordDelivery(j.ID, log, func(rec *queue.Job) error {
 				if rec.IDMessage != j.IDMessage {
-					return errFinal
+					return queue.ErrFinal
 				}
 				rec.Delivery, rec.DeliveryNote = r.State, r.Note
 				return nil
@@ -82,7 +82,7 @@ func (w *Worker) followLost(j queue.Job, log *slog.Logger) {
 			log.Info("outcome_unknown send looked up", "found", r.IDMessage, "note", r.Note)
 			w.recordDelivery(j.ID, log, func(rec *queue.Job) error {
 				if rec.IDMessage != "" || rec.State != queue.StateFailed {
-					return errFinal
+					return queue.ErrFinal
 				}
 				rec.Delivery, rec.DeliveryNote = r.State, r.Note
 				if r.IDMessage != "" {

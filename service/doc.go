@@ -26,8 +26,7 @@
 //     record; journal.go: the local journal of sends; outcome.go: posted or
 //     failed, moving the source and writing error files; delivery.go:
 //     following sent statuses; links.go: links reused across deliveries;
-//     stageclock.go: stage timings for metrics; dryrun.go: the sender
-//     without credentials.
+//     stageclock.go: stage timings for metrics.
 //   - inbox.go: the inbox watcher; inboxjobs.go: which job a dropped file
 //     is; sidecar.go: a file's options from its sidecar or metadata;
 //     inboxevents.go: bucket events.

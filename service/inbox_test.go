@@ -10,72 +10,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mediaprep/mediaprep/internal/testutil/memqueue"
 	"github.com/mediaprep/mediaprep/queue"
 	"github.com/mediaprep/mediaprep/storage"
 )
 
-// memInboxJobs records enqueued jobs and, like the queue, takes each id
-// once; it is shared by every Inbox given it, as the queue is by every
-// process.
-type memInboxJobs struct {
-	mu       sync.Mutex
-	ids      map[string]bool
-	jobs     []queue.Job
-	requeues int
-}
-
-func (m *memInboxJobs) Enqueue(_ context.Context, j queue.Job) (queue.Job, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.ids[j.ID] {
-		return queue.Job{}, queue.ErrExists
-	}
-	m.ids[j.ID] = true
-	m.jobs = append(m.jobs, j)
-	return j, nil
-}
-
-func (m *memInboxJobs) Get(_ context.Context, id string) (queue.Job, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for _, j := range m.jobs {
-		if j.ID == id {
-			return j, nil
-		}
-	}
-	return queue.Job{}, queue.ErrNotFound
-}
-
-func (m *memInboxJobs) Update(_ context.Context, id string, fn func(*queue.Job) error) (queue.Job, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	for i := range m.jobs {
-		if m.jobs[i].ID == id {
-			if err := fn(&m.jobs[i]); err != nil {
-				return queue.Job{}, err
-			}
-			m.jobs[i].Updated = time.Now()
-			return m.jobs[i], nil
-		}
-	}
-	return queue.Job{}, queue.ErrNotFound
-}
-
-// Requeue counts its calls; the queue's own is tested in package queue.
-func (m *memInboxJobs) Requeue(_ context.Context, id string) (bool, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	m.requeues++
-	return false, nil
-}
-
-func (m *memInboxJobs) enqueued() []queue.Job {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	return slices.Clone(m.jobs)
-}
-
-func newTestInbox(t *testing.T, dir *storage.Dir, jobs *memInboxJobs, settle time.Duration) *Inbox {
+func newTestInbox(t *testing.T, dir *storage.Dir, jobs *memqueue.Jobs, settle time.Duration) *Inbox {
 	t.Helper()
 	in, err := NewInbox(InboxConfig{Bucket: dir, Jobs: jobs, Settle: settle, TempDir: t.TempDir()})
 	if err != nil {
@@ -126,7 +66,7 @@ const testSettle = 100 * time.Millisecond
 
 func TestInboxTakesEachSettledFileOnce(t *testing.T) {
 	dir, root := newTestDir(t)
-	jobs := &memInboxJobs{ids: map[string]bool{}}
+	jobs := memqueue.New()
 	a, b := newTestInbox(t, dir, jobs, testSettle), newTestInbox(t, dir, jobs, testSettle)
 	put(t, root, "inbox/old.jpg", "jpeg", time.Hour)
 	put(t, root, "inbox/sub/old.mp4", "mp4", time.Hour)
@@ -148,7 +88,7 @@ func TestInboxTakesEachSettledFileOnce(t *testing.T) {
 	}
 	wg.Wait()
 	got := map[string]queue.Job{}
-	for _, j := range jobs.enqueued() {
+	for _, j := range jobs.Enqueued() {
 		if _, dup := got[j.Source]; dup {
 			t.Errorf("%s enqueued twice", j.Source)
 		}
@@ -165,14 +105,14 @@ func TestInboxTakesEachSettledFileOnce(t *testing.T) {
 	scanOnce(t, c)
 	time.Sleep(5 * time.Millisecond)
 	scanOnce(t, c)
-	if n := len(jobs.enqueued()); n != 3 { // growing.jpg has settled by now
+	if n := len(jobs.Enqueued()); n != 3 { // growing.jpg has settled by now
 		t.Errorf("%d jobs, want 3", n)
 	}
 }
 
 func TestInboxHonoursALateSidecarAndReportsABrokenOne(t *testing.T) {
 	dir, root := newTestDir(t)
-	jobs := &memInboxJobs{ids: map[string]bool{}}
+	jobs := memqueue.New()
 	in := newTestInbox(t, dir, jobs, testSettle)
 	put(t, root, "inbox/a.jpg", "jpeg", 0)
 	put(t, root, "inbox/b.jpg", "jpeg", 0)
@@ -189,7 +129,7 @@ func TestInboxHonoursALateSidecarAndReportsABrokenOne(t *testing.T) {
 		t.Fatalf("Scan took %d, want 3", n)
 	}
 	byName := map[string]queue.Job{}
-	for _, j := range jobs.enqueued() {
+	for _, j := range jobs.Enqueued() {
 		byName[j.Name] = j
 	}
 	if a := byName["a.jpg"]; a.Options.Caption != "late" || a.Options.Crop != "smart" || len(a.Options.Participants) != 1 || a.Invalid != "" {
@@ -211,7 +151,7 @@ func (downBucket) Lookup(context.Context, string) (storage.Object, bool, error) 
 
 func TestInboxStorageBlipFailsNothing(t *testing.T) {
 	dir, root := newTestDir(t)
-	jobs := &memInboxJobs{ids: map[string]bool{}}
+	jobs := memqueue.New()
 	in, err := NewInbox(InboxConfig{Bucket: downBucket{dir}, Jobs: jobs, Settle: time.Millisecond, TempDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
@@ -224,14 +164,14 @@ func TestInboxStorageBlipFailsNothing(t *testing.T) {
 	if _, err := in.Scan(ctx); err == nil {
 		t.Error("Scan hid the storage error")
 	}
-	if n := len(jobs.enqueued()); n != 0 {
+	if n := len(jobs.Enqueued()); n != 0 {
 		t.Errorf("%d jobs made while the sidecar could not be looked up", n)
 	}
 }
 
 func TestInboxEvents(t *testing.T) {
 	dir, root := newTestDir(t)
-	jobs := &memInboxJobs{ids: map[string]bool{}}
+	jobs := memqueue.New()
 	in, err := NewInbox(InboxConfig{Bucket: dir, Jobs: jobs, Settle: time.Millisecond, TempDir: t.TempDir(), BucketName: "media"})
 	// Events are checked twice, Settle apart, before a file is taken.
 	if err != nil {
@@ -252,12 +192,12 @@ func TestInboxEvents(t *testing.T) {
 	in.event(ctx, ev("media", "s3:ObjectCreated:Put", "inbox/plain.jpg"))       // once: its settle check must follow by itself
 	in.event(ctx, []byte("not json"))
 	deadline := time.Now().Add(10 * time.Second)
-	for len(jobs.enqueued()) < 3 && time.Now().Before(deadline) {
+	for len(jobs.Enqueued()) < 3 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	time.Sleep(200 * time.Millisecond) // let a wrong duplicate show up
 	var keys []string
-	for _, j := range jobs.enqueued() {
+	for _, j := range jobs.Enqueued() {
 		keys = append(keys, j.Source)
 	}
 	slices.Sort(keys)
@@ -283,7 +223,7 @@ func TestEventKeys(t *testing.T) {
 
 func TestInboxFileDroppedAgainAfterItsJobIsANewJob(t *testing.T) {
 	dir, root := newTestDir(t)
-	jobs := &memInboxJobs{ids: map[string]bool{}}
+	jobs := memqueue.New()
 	in := newTestInbox(t, dir, jobs, time.Millisecond)
 	put(t, root, "inbox/a.jpg", "jpeg", time.Hour)
 	take := func() int {
@@ -296,12 +236,12 @@ func TestInboxFileDroppedAgainAfterItsJobIsANewJob(t *testing.T) {
 	}
 	// While the job runs, the file is seen again: no new job, and the
 	// queue is asked to make sure the job has its message.
-	if n := take(); n != 0 || jobs.requeues == 0 {
-		t.Fatalf("while running: took %d, %d requeue checks", n, jobs.requeues)
+	if n := take(); n != 0 || jobs.Requeues() == 0 {
+		t.Fatalf("while running: took %d, %d requeue checks", n, jobs.Requeues())
 	}
 	// The job fails and moves the file to failed/; the user fixes its
 	// sidecar and moves it back, same bytes, same time.
-	first := jobs.enqueued()[0]
+	first := jobs.Enqueued()[0]
 	if err := dir.Move(t.Context(), "inbox/a.jpg", "failed/a.jpg"); err != nil {
 		t.Fatal(err)
 	}
@@ -317,7 +257,7 @@ func TestInboxFileDroppedAgainAfterItsJobIsANewJob(t *testing.T) {
 	if n := take(); n != 1 {
 		t.Fatalf("dropped again: took %d", n)
 	}
-	if got := jobs.enqueued(); len(got) != 2 || got[1].ID != first.ID+"-2" {
+	if got := jobs.Enqueued(); len(got) != 2 || got[1].ID != first.ID+"-2" {
 		t.Errorf("jobs %v", got)
 	}
 	// A finished job whose source could not be moved keeps its file from
@@ -335,7 +275,7 @@ func TestInboxFileDroppedAgainAfterItsJobIsANewJob(t *testing.T) {
 
 func TestInboxRunStopsWithoutWaitingForScheduledChecks(t *testing.T) {
 	dir, root := newTestDir(t)
-	jobs := &memInboxJobs{ids: map[string]bool{}}
+	jobs := memqueue.New()
 	in := newTestInbox(t, dir, jobs, time.Hour) // a check an hour away
 	put(t, root, "inbox/a.jpg", "jpeg", 0)
 	ctx, cancel := context.WithCancel(t.Context())

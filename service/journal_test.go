@@ -112,7 +112,7 @@ func TestWorkerRecordsFromTheJournalAfterACrash(t *testing.T) {
 		j := f.drop(t, "j1", "samples/sample.jpg")
 		// The dead delivery took it for posting long ago.
 		j.State, j.PostingBy, j.PostingAt, j.Method = queue.StatePosting, "dead", time.Now().Add(-time.Hour), "sendMediaStatus"
-		f.jobs.jobs["j1"] = j
+		f.jobs.Set("j1", j)
 		return j
 	}
 

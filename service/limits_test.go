@@ -15,6 +15,9 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/mediaprep/mediaprep/internal/testutil"
+	"github.com/mediaprep/mediaprep/internal/testutil/memqueue"
 )
 
 // repeatedParts is a multipart body of n parts named name, empty, made as
@@ -105,7 +108,7 @@ func TestFormCounts(t *testing.T) {
 			}
 		})
 	}
-	if n := len(ta.jobs.queued()); n != 0 {
+	if n := len(ta.jobs.Enqueued()); n != 0 {
 		t.Errorf("%d jobs queued", n)
 	}
 	ta.spoolEmpty(t)
@@ -147,7 +150,7 @@ func TestLowDisk(t *testing.T) {
 // serveAPI serves the API as serve does (API.Server) on a loopback port.
 func serveAPI(t *testing.T, cfg APIConfig) (*testAPI, string) {
 	t.Helper()
-	ta := &testAPI{bucket: newFakeBucket(), jobs: newFakeJobs(), spool: t.TempDir(), logs: &syncBuffer{}}
+	ta := &testAPI{bucket: newFakeBucket(), jobs: memqueue.New(), spool: t.TempDir(), logs: &testutil.SyncBuffer{}}
 	cfg.SpoolDir = ta.spool
 	cfg.Logger = slog.New(slog.NewTextHandler(ta.logs, nil))
 	api, err := NewAPI(cfg, ta.jobs, ta.bucket)
@@ -230,7 +233,7 @@ func TestSlowBody(t *testing.T) {
 		t.Errorf("slow body: %d %s", status, body)
 	}
 	ta.spoolEmpty(t)
-	if n := len(ta.jobs.queued()); n != 0 {
+	if n := len(ta.jobs.Enqueued()); n != 0 {
 		t.Errorf("%d jobs queued", n)
 	}
 
@@ -307,7 +310,7 @@ func TestConnCap(t *testing.T) {
 	if r := uploadTo(t, client, addr, jpegBytes(256<<10)); r != http.StatusAccepted {
 		t.Errorf("upload with idle connections at the cap: %d", r)
 	}
-	if n := len(ta.jobs.queued()); n != 1 {
+	if n := len(ta.jobs.Enqueued()); n != 1 {
 		t.Errorf("%d jobs queued, want 1", n)
 	}
 	// The oldest idle connections were closed by the server.

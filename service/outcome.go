@@ -46,7 +46,7 @@ func (w *Worker) posted(ctx context.Context, job queue.Job, log *slog.Logger, la
 		}
 		// Posted all the same. The source stays where it is; its job
 		// record keeps the inbox from taking it again.
-		code, reason = "source_not_moved", "posted, but the source could not be moved to "+w.cfg.Layout.Processed+": "+err.Error()
+		code, reason = codeSourceNotMoved, "posted, but the source could not be moved to "+w.cfg.Layout.Processed+": "+err.Error()
 		log.Error("posted; the source could not be moved and stays in place", "source", job.Source, "err", err)
 	}
 	follow := false
@@ -68,7 +68,7 @@ func (w *Worker) posted(ctx context.Context, job queue.Job, log *slog.Logger, la
 
 // settle finishes a posted job whose source is still in place.
 func (w *Worker) settle(ctx context.Context, job queue.Job, log *slog.Logger, last bool) error {
-	if job.Source == "" || job.MovedTo != "" || job.ErrorCode == "source_not_moved" {
+	if job.Source == "" || job.MovedTo != "" || job.ErrorCode == codeSourceNotMoved {
 		return nil
 	}
 	if job.Origin == queue.OriginUpload {
@@ -102,7 +102,7 @@ func (w *Worker) fail(ctx context.Context, job queue.Job, log *slog.Logger, caus
 	var lost *queue.Job // an outcome_unknown send to look up
 	w.update(ctx, job.ID, log, func(j *queue.Job) error {
 		if j.State.Final() && j.State != queue.StateFailed {
-			return errFinal // posted by another delivery meanwhile
+			return queue.ErrFinal // posted by another delivery meanwhile
 		}
 		j.State, j.ErrorCode, j.Error, j.MovedTo = queue.StateFailed, code, msg, moved
 		if lost = nil; code == greenapi.CodeOutcomeUnknown && w.markPending(j) {
@@ -119,16 +119,12 @@ func (w *Worker) fail(ctx context.Context, job queue.Job, log *slog.Logger, caus
 }
 
 // renamed makes err name the source by its key instead of the temp file it
-// was fetched to (which the pipeline names, sometimes twice).
+// was fetched to (which the Publisher names).
 func renamed(err error, tmp, key string) error {
 	if err == nil {
 		return nil
 	}
-	msg := err.Error()
-	for strings.Contains(msg, tmp+": "+tmp) {
-		msg = strings.ReplaceAll(msg, tmp+": "+tmp, tmp)
-	}
-	return &renamedError{err: err, msg: strings.ReplaceAll(msg, tmp, key)}
+	return &renamedError{err: err, msg: strings.ReplaceAll(err.Error(), tmp, key)}
 }
 
 type renamedError struct {
@@ -172,7 +168,7 @@ func codeOf(err error) string {
 		return c
 	}
 	if errors.Is(err, errQueue) {
-		return "queue_unavailable"
+		return codeQueueUnavailable
 	}
 	return pipeline.CodeOf(err)
 }
@@ -246,17 +242,23 @@ func (w *Worker) moveSource(ctx context.Context, job queue.Job, prefix string) (
 	return dst, nil
 }
 
-var errFinal = errors.New("job already final")
-
-// codeLateRecord marks a job given up as outcome_unknown whose send's
-// answer was recorded after all (applySend).
-const codeLateRecord = "late_record"
+// Codes of the failures the worker finds itself; the others are the
+// preparation's, storage's or Green API's (pipeline.CodeOf), or
+// pipeline.CodeBadMetadata.
+const (
+	codeSourceMissing    = "source_missing"    // the source is gone from the bucket
+	codeSourceNotMoved   = "source_not_moved"  // posted; the source stays in the inbox
+	codeQueueUnavailable = "queue_unavailable" // the job record could not be written
+	// codeLateRecord marks a job given up as outcome_unknown whose send's
+	// answer was recorded after all (applySend).
+	codeLateRecord = "late_record"
+)
 
 // update writes a change to the job record, logging a failure: state
 // updates along the way are informative; the ones that matter (posted,
 // idMessage) are checked by their callers.
 func (w *Worker) update(ctx context.Context, id string, log *slog.Logger, fn func(*queue.Job) error) {
-	if _, err := w.cfg.Jobs.Update(ctx, id, fn); err != nil && !errors.Is(err, errFinal) {
+	if _, err := w.cfg.Jobs.Update(ctx, id, fn); err != nil && !errors.Is(err, queue.ErrFinal) {
 		log.Warn("updating job state", "err", err)
 	}
 }

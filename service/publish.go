@@ -9,31 +9,36 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
-	"time"
 
-	"github.com/mediaprep/mediaprep/greenapi"
 	"github.com/mediaprep/mediaprep/pipeline"
 	"github.com/mediaprep/mediaprep/queue"
 	"github.com/mediaprep/mediaprep/storage"
 	"github.com/mediaprep/mediaprep/transcode"
 )
 
-// publish fetches the source and runs it through a Publisher of its own,
-// whose ledger is the job record: a status is posted at most once per job.
+// publish fetches the source (a text status has none) and runs the job
+// through a Publisher of its own, whose ledger is the job record: a status
+// is posted at most once per job.
 func (w *Worker) publish(ctx context.Context, job queue.Job, send *guardedSender, log *slog.Logger, storeOnly bool) (queue.Job, error) {
 	dir, err := os.MkdirTemp(w.cfg.TempDir, "job-"+job.ID+"-")
 	if err != nil {
 		return job, fmt.Errorf("%w: temp folder: %w", storage.ErrFailed, err)
 	}
 	defer os.RemoveAll(dir)
+	text := job.Options.Text != ""
 	src := filepath.Join(dir, sourceName(job))
-	if w.local(job, src) {
+	switch {
+	case text:
+		src = ""
+	case w.local(job, src):
 		log.Debug("source taken from this process's upload", "source", job.Source)
-	} else if _, err := w.cfg.Bucket.Download(ctx, job.Source, src); err != nil {
-		if errors.Is(err, storage.ErrNotFound) {
-			return job, &jobError{code: "source_missing", msg: fmt.Sprintf("the source %s is gone from the bucket", job.Source)}
+	default:
+		if _, err := w.cfg.Bucket.Download(ctx, job.Source, src); err != nil {
+			if errors.Is(err, storage.ErrNotFound) {
+				return job, &jobError{code: codeSourceMissing, msg: fmt.Sprintf("the source %s is gone from the bucket", job.Source)}
+			}
+			return job, err
 		}
-		return job, err
 	}
 	pl, err := pipeline.New(pipeline.Config{OutDir: filepath.Join(dir, "out")}, w.cfg.Prep)
 	if err != nil {
@@ -44,10 +49,11 @@ func (w *Worker) publish(ctx context.Context, job queue.Job, send *guardedSender
 		pipeline.PublisherConfig{Ledger: ledger, DryRun: w.cfg.DryRun, Logger: log, Linker: w.cfg.Linker})
 
 	stage := newStageClock(w.cfg.Metrics)
-	pj := pipeline.Job{
-		Source:    src,
-		Stem:      pipeline.Stems([]string{src})[0],
-		StoreOnly: storeOnly, // scheduled: linked and posted at its time (schedule.go)
+	pj := pipeline.Post{
+		Source: src,
+		Text:   job.Options.Text, Font: job.Options.Font,
+		// Scheduled: linked and posted at its time (schedule.go).
+		StoreOnly: storeOnly,
 		Prepare: transcode.Options{
 			Crop:     transcode.CropMode(job.Options.Crop),
 			VideoFit: transcode.Fit(job.Options.VideoFit),
@@ -64,7 +70,7 @@ func (w *Worker) publish(ctx context.Context, job queue.Job, send *guardedSender
 			}
 			w.update(ctx, job.ID, log, func(j *queue.Job) error {
 				if j.State.Final() || othersPosting(j, send.token) {
-					return errFinal
+					return queue.ErrFinal
 				}
 				j.State = state
 				return nil
@@ -72,8 +78,15 @@ func (w *Worker) publish(ctx context.Context, job queue.Job, send *guardedSender
 			w.cfg.Metrics.JobState(state)
 		},
 	}
+	if text {
+		pj.Progress = nil // nothing to prepare or store: its only stage is the send
+	} else {
+		pj.Stem = pipeline.Stems([]string{src})[0]
+	}
 	out, err := pub.Publish(ctx, pj)
-	err = renamed(err, src, job.Source)
+	if !text {
+		err = renamed(err, src, job.Source)
+	}
 	prepDur := stage.done()
 	if out.Kind == transcode.KindVideo || out.Kind == transcode.KindAudio {
 		if out.Stored {
@@ -164,32 +177,4 @@ func stateOf(s pipeline.Stage) queue.State {
 		return queue.StateStoring
 	}
 	return ""
-}
-
-// sendText posts a text status, recording idMessage (durably, as the
-// ledger does) before it returns.
-func (w *Worker) sendText(ctx context.Context, job queue.Job, send *guardedSender, log *slog.Logger) (queue.Job, error) {
-	st := greenapi.TextStatus{
-		Message: job.Options.Text, BackgroundColor: job.Options.BackgroundColor,
-		Font: job.Options.Font, Participants: job.Options.Participants,
-	}
-	sent, err := send.SendTextStatus(ctx, st)
-	if err != nil && !errors.Is(err, greenapi.ErrOutcomeUnknown) {
-		return job, err
-	}
-	rec := pipeline.Posted{
-		Prepared:  pipeline.Prepared{Method: greenapi.MethodSendTextStatus},
-		IDMessage: sent.IDMessage, DryRun: w.cfg.DryRun, OutcomeUnknown: err != nil,
-		PostedAt: time.Now().UTC().Truncate(time.Second),
-	}
-	if rerr := (&jobLedger{w: w, life: send.life, id: job.ID, log: log}).Record(ctx, "", rec); rerr != nil {
-		return job, fmt.Errorf("posted as %s, recording it failed: %w", sent.IDMessage, rerr)
-	}
-	if err != nil {
-		return job, err
-	}
-	if !w.cfg.DryRun {
-		log.Info("posted", "method", greenapi.MethodSendTextStatus, "idMessage", sent.IDMessage)
-	}
-	return w.reload(ctx, job)
 }

@@ -164,7 +164,7 @@ type runner struct {
 	q        *queue.Queue
 	lost     <-chan struct{} // closed when the embedded queue cannot store jobs
 	metrics  *Metrics
-	send     Sender
+	send     pipeline.Sender
 	dryRun   bool
 	tracker  *delivery.Tracker
 	worker   *Worker
@@ -338,7 +338,7 @@ func (r *runner) buildSender(context.Context) error {
 	}
 	r.dryRun = r.cfg.DryRun
 	if r.dryRun {
-		r.send = &DryRunSender{Client: client, Logger: JobLogger(r.log)}
+		r.send = &pipeline.DryRunSender{Client: client, Logger: JobLogger(r.log)}
 		return nil
 	}
 	r.send = client

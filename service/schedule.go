@@ -48,13 +48,13 @@ func (w *Worker) beforeSend(ctx context.Context, job queue.Job, log *slog.Logger
 func (w *Worker) schedule(ctx context.Context, job queue.Job, log *slog.Logger) error {
 	j, err := w.cfg.Jobs.Update(ctx, job.ID, func(j *queue.Job) error {
 		if j.State.Final() {
-			return errFinal
+			return queue.ErrFinal
 		}
 		j.State, j.ErrorCode, j.Error = queue.StateScheduled, "", ""
 		return nil
 	})
 	switch {
-	case errors.Is(err, errFinal):
+	case errors.Is(err, queue.ErrFinal):
 		if j, gerr := w.cfg.Jobs.Get(ctx, job.ID); gerr == nil && j.State == queue.StateCanceled {
 			return w.canceled(ctx, j, log)
 		}

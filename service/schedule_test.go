@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mediaprep/mediaprep/internal/testutil/memqueue"
 	"github.com/mediaprep/mediaprep/queue"
 )
 
@@ -18,7 +19,7 @@ func TestWorkerScheduledJob(t *testing.T) {
 	f := newWorkerFixture(t)
 	j := f.drop(t, "s1", "samples/sample.jpg")
 	j.PublishAt = time.Now().Add(time.Hour)
-	f.jobs.jobs["s1"] = j
+	f.jobs.Set("s1", j)
 
 	err := f.w.Handle(t.Context(), queue.NewDelivery(j, 1, 10))
 	if !queue.IsWait(err) {
@@ -38,11 +39,9 @@ func TestWorkerScheduledJob(t *testing.T) {
 	}
 
 	// Its time has come.
-	f.jobs.mu.Lock()
-	got = f.jobs.jobs["s1"]
+	got = f.jobs.Peek("s1")
 	got.PublishAt = time.Now().Add(-time.Second)
-	f.jobs.jobs["s1"] = got
-	f.jobs.mu.Unlock()
+	f.jobs.Set("s1", got)
 	if err := f.w.Handle(t.Context(), queue.NewDelivery(got, 3, 10)); err != nil {
 		t.Fatal(err)
 	}
@@ -58,7 +57,7 @@ func TestWorkerScheduledBrokenFileFailsNow(t *testing.T) {
 	f := newWorkerFixture(t)
 	j := f.drop(t, "b1", "bad/truncated.jpg")
 	j.PublishAt = time.Now().Add(time.Hour)
-	f.jobs.jobs["b1"] = j
+	f.jobs.Set("b1", j)
 	if err := f.w.Handle(t.Context(), queue.NewDelivery(j, 1, 10)); err == nil || queue.IsWait(err) {
 		t.Fatalf("broken file: %v, want a failure", err)
 	}
@@ -68,17 +67,15 @@ func TestWorkerScheduledBrokenFileFailsNow(t *testing.T) {
 }
 
 // cancelOnPosting cancels the job the moment it is about to be posted:
-// the Update that would mark it posting sees it canceled.
+// the Update that would mark it posting finds it canceled.
 type cancelOnPosting struct{ *memJobs }
 
 func (c cancelOnPosting) Update(ctx context.Context, id string, fn func(*queue.Job) error) (queue.Job, error) {
-	c.mu.Lock()
-	j := c.jobs[id]
+	j := c.Peek(id)
 	if probe := j; fn(&probe) == nil && probe.State == queue.StatePosting && j.State != queue.StatePosting {
 		j.State = queue.StateCanceled // DELETE won the race
-		c.jobs[id] = j
+		c.Set(id, j)
 	}
-	c.mu.Unlock()
 	return c.memJobs.Update(ctx, id, fn)
 }
 
@@ -90,7 +87,7 @@ func TestWorkerCanceledNeverSends(t *testing.T) {
 		f := newWorkerFixture(t)
 		j := f.drop(t, "c1", "samples/sample.jpg")
 		j.State = queue.StateCanceled
-		f.jobs.jobs["c1"] = j
+		f.jobs.Set("c1", j)
 		if err := f.w.Handle(t.Context(), queue.NewDelivery(j, 1, 10)); err != nil {
 			t.Fatal(err)
 		}
@@ -118,7 +115,7 @@ func TestWorkerCanceledNeverSends(t *testing.T) {
 // with the reason.
 func TestInboxPublishAt(t *testing.T) {
 	dir, root := newTestDir(t)
-	jobs := &memInboxJobs{ids: map[string]bool{}}
+	jobs := memqueue.New()
 	in := newTestInbox(t, dir, jobs, testSettle)
 	at := time.Now().Add(24 * time.Hour).Truncate(time.Second).UTC()
 	put(t, root, "inbox/a.jpg", "jpeg", 0)
@@ -135,7 +132,7 @@ func TestInboxPublishAt(t *testing.T) {
 		t.Fatalf("Scan took %d, want 4", n)
 	}
 	byName := map[string]queue.Job{}
-	for _, j := range jobs.enqueued() {
+	for _, j := range jobs.Enqueued() {
 		byName[j.Name] = j
 	}
 	for _, name := range []string{"a.jpg", "b.jpg"} {

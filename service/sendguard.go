@@ -27,7 +27,7 @@ const stalePosting = 10 * time.Minute
 // delivery is not sent. With the record as ledger, this makes a status go
 // out at most once per job.
 type guardedSender struct {
-	Sender
+	pipeline.Sender
 	jobs    WorkerJobs
 	id      string
 	token   string
@@ -88,12 +88,12 @@ func (g *guardedSender) release(ctx context.Context, log *slog.Logger) {
 	}
 	_, err := g.jobs.Update(ctx, g.id, func(j *queue.Job) error {
 		if j.State != queue.StatePosting || j.PostingBy != g.token {
-			return errFinal
+			return queue.ErrFinal
 		}
 		j.State, j.PostingBy = queue.StateQueued, ""
 		return nil
 	})
-	if err != nil && !errors.Is(err, errFinal) {
+	if err != nil && !errors.Is(err, queue.ErrFinal) {
 		log.Warn("taking the job out of posting", "err", err)
 	}
 }

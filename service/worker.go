@@ -18,14 +18,6 @@ import (
 	"github.com/mediaprep/mediaprep/transcode"
 )
 
-// Sender posts statuses: *greenapi.Client, or a DryRunSender.
-type Sender interface {
-	pipeline.Sender
-	SendTextStatus(ctx context.Context, s greenapi.TextStatus) (greenapi.Sent, error)
-}
-
-var _ Sender = (*greenapi.Client)(nil)
-
 // WorkerJobs is the queue as the worker sees it (the job records; the
 // deliveries come through Handle); *queue.Queue is the implementation.
 type WorkerJobs interface {
@@ -100,9 +92,9 @@ type WorkerConfig struct {
 	Bucket  WorkerBucket
 	Prep    pipeline.Preparer // *transcode.Transcoder
 	Check   pipeline.LinkChecker
-	Send    Sender
-	DryRun  bool   // Send does not post; jobs end posted with dryRun set
-	TempDir string // per-job working folders; required
+	Send    pipeline.Sender // *greenapi.Client, or a pipeline.DryRunSender
+	DryRun  bool            // Send does not post; jobs end posted with dryRun set
+	TempDir string          // per-job working folders; required
 	// LocalSources, when set, is where the API of this process keeps
 	// uploads (APIConfig.KeepDir): a job finds its source there instead
 	// of downloading it.
@@ -205,16 +197,16 @@ func (w *Worker) Handle(ctx context.Context, d *queue.Delivery) error {
 		return w.fail(ctx, job, log, &greenapi.Error{Method: job.Method, Code: greenapi.CodeOutcomeUnknown,
 			Message: "the worker sending this status stopped before the answer was recorded; it may have been posted (check getOutgoingStatuses); upload it again to post it anyway"})
 	case job.Invalid != "":
-		return w.fail(ctx, job, log, &jobError{code: "bad_metadata", msg: job.Invalid})
+		return w.fail(ctx, job, log, &jobError{code: pipeline.CodeBadMetadata, msg: job.Invalid})
 	case job.OutcomeUnknown:
 		return w.fail(ctx, job, log, &greenapi.Error{Method: job.Method, Code: greenapi.CodeOutcomeUnknown,
 			Message: "an earlier delivery sent this status and got no answer; it may have been posted (check getOutgoingStatuses); upload it again to post it anyway"})
 	}
 
 	if err := (transcode.Options{Crop: transcode.CropMode(job.Options.Crop), VideoFit: transcode.Fit(job.Options.VideoFit)}).Validate(); err != nil {
-		code := "invalid_request"
+		code := codeInvalidRequest
 		if job.Origin == queue.OriginInbox {
-			code = "bad_metadata"
+			code = pipeline.CodeBadMetadata
 		}
 		return w.fail(ctx, job, log, &jobError{code: code, msg: err.Error()})
 	}
@@ -223,12 +215,8 @@ func (w *Worker) Handle(ctx context.Context, d *queue.Delivery) error {
 	defer cancel()
 	send := &guardedSender{Sender: w.cfg.Send, jobs: w.cfg.Jobs, id: job.ID, token: newJobID(), metrics: w.cfg.Metrics, life: ctx}
 	var err error
-	storeOnly := waiting(job, time.Now()) // scheduled: prepare and store now, post at PublishAt
-	switch {
-	case job.Options.Text != "" && storeOnly:
-	case job.Options.Text != "":
-		job, err = w.sendText(runCtx, job, send, log)
-	default:
+	storeOnly := waiting(job, time.Now())     // scheduled: prepare and store now, post at PublishAt (schedule.go)
+	if !storeOnly || job.Options.Text == "" { // a text status has nothing to prepare
 		job, err = w.publish(runCtx, job, send, log, storeOnly)
 	}
 	if err == nil && storeOnly {
@@ -261,7 +249,7 @@ func (w *Worker) Handle(ctx context.Context, d *queue.Delivery) error {
 		if !send.mayHaveSent() {
 			w.update(ctx, job.ID, log, func(j *queue.Job) error {
 				if j.State.Final() || othersPosting(j, send.token) || (j.State == queue.StatePosting && j.PostingBy != send.token) {
-					return errFinal
+					return queue.ErrFinal
 				}
 				j.State, j.PostingBy, j.ErrorCode, j.Error = queue.StateQueued, "", pipeline.CodeOf(err), "will retry: "+err.Error()
 				return nil

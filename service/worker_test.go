@@ -14,51 +14,31 @@ import (
 	"time"
 
 	"github.com/mediaprep/mediaprep/greenapi"
+	"github.com/mediaprep/mediaprep/internal/testutil/memqueue"
 	"github.com/mediaprep/mediaprep/queue"
 	"github.com/mediaprep/mediaprep/storage"
 	"github.com/mediaprep/mediaprep/transcode"
 )
 
-// memJobs is WorkerJobs in memory whose Update can be made to fail.
-type memJobs struct {
-	mu   sync.Mutex
-	jobs map[string]queue.Job
-	// failIDMessage makes this many Updates that set idMessage fail;
-	// failMovedTo the same for movedTo.
-	failIDMessage, failMovedTo int
+// memJobs is the queue in memory.
+type memJobs = memqueue.Jobs
+
+// failWrites makes the next n Updates of m that change a record as set
+// says fail like a key-value hiccup.
+func failWrites(m *memJobs, n int, set func(before, after queue.Job) bool) {
+	m.FailUpdate = func(before, after queue.Job) error {
+		if n > 0 && set(before, after) {
+			n--
+			return errors.New("nats: timeout")
+		}
+		return nil
+	}
 }
 
-func (m *memJobs) Get(_ context.Context, id string) (queue.Job, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	j, ok := m.jobs[id]
-	if !ok {
-		return queue.Job{}, queue.ErrNotFound
-	}
-	return j, nil
+func setsIDMessage(before, after queue.Job) bool {
+	return after.IDMessage != "" && before.IDMessage == ""
 }
-
-func (m *memJobs) Update(_ context.Context, id string, fn func(*queue.Job) error) (queue.Job, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	j, ok := m.jobs[id]
-	if !ok {
-		return queue.Job{}, queue.ErrNotFound
-	}
-	if err := fn(&j); err != nil {
-		return queue.Job{}, err
-	}
-	if j.IDMessage != "" && m.jobs[id].IDMessage == "" && m.failIDMessage > 0 {
-		m.failIDMessage--
-		return queue.Job{}, errors.New("nats: timeout")
-	}
-	if j.MovedTo != "" && m.jobs[id].MovedTo == "" && m.failMovedTo > 0 {
-		m.failMovedTo--
-		return queue.Job{}, errors.New("nats: timeout")
-	}
-	m.jobs[id] = j
-	return j, nil
-}
+func setsMovedTo(before, after queue.Job) bool { return after.MovedTo != "" && before.MovedTo == "" }
 
 // countingSender answers each send with err, or a new idMessage.
 type countingSender struct {
@@ -118,7 +98,7 @@ func newWorkerFixture(t *testing.T) *workerFixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &workerFixture{jobs: &memJobs{jobs: map[string]queue.Job{}}, send: &countingSender{}, dir: dir, root: root}
+	f := &workerFixture{jobs: memqueue.New(), send: &countingSender{}, dir: dir, root: root}
 	f.w, err = NewWorker(WorkerConfig{Jobs: f.jobs, Bucket: dir, Prep: tr, Check: storage.Checker{}, Send: f.send,
 		TempDir: filepath.Join(t.TempDir(), "work")})
 	if err != nil {
@@ -140,7 +120,7 @@ func (f *workerFixture) drop(t *testing.T, id, sample string) queue.Job {
 		t.Fatal(err)
 	}
 	j := queue.Job{ID: id, State: queue.StateQueued, Origin: queue.OriginInbox, Source: key, Name: filepath.Base(sample)}
-	f.jobs.jobs[id] = j
+	f.jobs.Set(id, j)
 	return j
 }
 
@@ -177,7 +157,7 @@ func TestWorkerRedeliveryAfterPostingDoesNotSendAgain(t *testing.T) {
 	// An earlier delivery posted and recorded idMessage, then died before
 	// moving the source.
 	j.State, j.IDMessage = queue.StatePosting, "EARLIER"
-	f.jobs.jobs["j1"] = j
+	f.jobs.Set("j1", j)
 	if err := f.w.Handle(t.Context(), queue.NewDelivery(j, 2, 10)); err != nil {
 		t.Fatal(err)
 	}
@@ -190,7 +170,7 @@ func TestWorkerRedeliveryAfterPostingDoesNotSendAgain(t *testing.T) {
 func TestWorkerRecordsIDMessageThroughAKeyValueHiccup(t *testing.T) {
 	f := newWorkerFixture(t)
 	j := f.drop(t, "j1", "samples/sample.jpg")
-	f.jobs.failIDMessage = 1 // the first write of idMessage fails
+	failWrites(f.jobs, 1, setsIDMessage) // the first write of idMessage fails
 	if err := f.w.Handle(t.Context(), queue.NewDelivery(j, 1, 10)); err != nil {
 		t.Fatal(err)
 	}
@@ -249,11 +229,11 @@ func TestWorkerBrokenMediaAndBadOptions(t *testing.T) {
 	_ = f.w.Handle(t.Context(), queue.NewDelivery(j, 1, 10))
 	j2 := f.drop(t, "badopt", "samples/alpha.png")
 	j2.Options.Crop = "diagonal"
-	f.jobs.jobs["badopt"] = j2
+	f.jobs.Set("badopt", j2)
 	_ = f.w.Handle(t.Context(), queue.NewDelivery(j2, 1, 10))
 	j3 := f.drop(t, "sidecar", "samples/sample.webp")
 	j3.Invalid = "sidecar inbox/sample.webp.json: unexpected EOF"
-	f.jobs.jobs["sidecar"] = j3
+	f.jobs.Set("sidecar", j3)
 	_ = f.w.Handle(t.Context(), queue.NewDelivery(j3, 1, 10))
 
 	for id, want := range map[string]string{"broken": "corrupt_media", "badopt": "bad_metadata", "sidecar": "bad_metadata"} {
@@ -280,14 +260,14 @@ func TestWorkerDeliveryAfterACrashWhilePostingDoesNotSend(t *testing.T) {
 	j := f.drop(t, "j1", "samples/sample.jpg")
 	// Another delivery began posting a moment ago: it may be alive.
 	j.State, j.PostingBy, j.PostingAt = queue.StatePosting, "other-delivery", time.Now()
-	f.jobs.jobs["j1"] = j
+	f.jobs.Set("j1", j)
 	if _, ok := queue.RetryDelay(f.w.Handle(t.Context(), queue.NewDelivery(j, 2, 10))); !ok {
 		t.Fatal("a fresh posting was not given time")
 	}
 	// The worker sending it was killed long ago, before the answer was
 	// recorded.
 	j.PostingAt = time.Now().Add(-stalePosting - time.Minute)
-	f.jobs.jobs["j1"] = j
+	f.jobs.Set("j1", j)
 	_ = f.w.Handle(t.Context(), queue.NewDelivery(j, 3, 10))
 	got, _ := f.jobs.Get(t.Context(), "j1")
 	if f.send.count() != 0 || got.State != queue.StateFailed || got.ErrorCode != greenapi.CodeOutcomeUnknown {
@@ -360,9 +340,9 @@ func TestWorkerPostedButSourceStuck(t *testing.T) {
 
 func TestWorkerTextStatusRecordedThroughAKeyValueHiccup(t *testing.T) {
 	f := newWorkerFixture(t)
-	f.jobs.failIDMessage = 2
-	f.jobs.jobs["t1"] = queue.Job{ID: "t1", State: queue.StateQueued, Options: queue.Options{Text: "hi", BackgroundColor: "#228B22"}}
-	if err := f.w.Handle(t.Context(), queue.NewDelivery(f.jobs.jobs["t1"], 1, 10)); err != nil {
+	failWrites(f.jobs, 2, setsIDMessage)
+	f.jobs.Set("t1", queue.Job{ID: "t1", State: queue.StateQueued, Options: queue.Options{Text: "hi", BackgroundColor: "#228B22"}})
+	if err := f.w.Handle(t.Context(), queue.NewDelivery(f.jobs.Peek("t1"), 1, 10)); err != nil {
 		t.Fatal(err)
 	}
 	got, _ := f.jobs.Get(t.Context(), "t1")
@@ -374,7 +354,7 @@ func TestWorkerTextStatusRecordedThroughAKeyValueHiccup(t *testing.T) {
 func TestWorkerMoveFinishedByTheNextDelivery(t *testing.T) {
 	f := newWorkerFixture(t)
 	j := f.drop(t, "j1", "samples/sample.jpg")
-	f.jobs.failMovedTo = 2 // the move happens, recording it does not
+	failWrites(f.jobs, 2, setsMovedTo) // the move happens, recording it does not
 	err := f.w.Handle(t.Context(), queue.NewDelivery(j, 1, 10))
 	if _, ok := queue.RetryDelay(err); !ok {
 		t.Fatalf("first delivery: %v, want a retry", err)
@@ -460,7 +440,7 @@ func TestWorkerFinishMovesTheSourceOfAJobTheQueueGaveUpOn(t *testing.T) {
 	f := newWorkerFixture(t)
 	j := f.drop(t, "j1", "samples/sample.jpg")
 	j.State, j.ErrorCode, j.Error = queue.StateFailed, queue.CodeMaxDeliveries, "delivered 10 times without finishing"
-	f.jobs.jobs["j1"] = j
+	f.jobs.Set("j1", j)
 	if err := f.w.Finish(t.Context(), j); err != nil {
 		t.Fatal(err)
 	}

@@ -17,6 +17,7 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/mediaprep/mediaprep/internal/testutil"
 	"github.com/mediaprep/mediaprep/storage"
 )
 
@@ -67,21 +68,7 @@ func TestDirConfigValidate(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			err := tt.cfg.Validate()
-			if len(tt.want) == 0 {
-				if err != nil {
-					t.Fatalf("Validate: %v", err)
-				}
-				return
-			}
-			if err == nil {
-				t.Fatal("Validate accepted a bad config")
-			}
-			for _, w := range tt.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error %q does not name %s", err, w)
-				}
-			}
+			testutil.WantErrorMentions(t, tt.cfg.Validate(), tt.want...)
 		})
 	}
 }

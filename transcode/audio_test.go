@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"slices"
 	"testing"
+
+	"github.com/mediaprep/mediaprep/internal/testutil"
 )
 
 func TestAudioArgs(t *testing.T) {
@@ -49,7 +51,7 @@ func makeMedia(t testing.TB, dir, name string, args ...string) string {
 }
 
 func TestPrepareAudio(t *testing.T) {
-	needFFmpeg(t)
+	testutil.NeedFFmpeg(t)
 	tr := newTestTranscoder(t)
 	dir := t.TempDir()
 	long := makeMedia(t, dir, "long.wav", "-f", "lavfi", "-i", "sine=frequency=300:duration=90")

@@ -10,12 +10,14 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/mediaprep/mediaprep/internal/testutil"
 )
 
 // genInput makes a large input under testdata/gen (git-ignored) once.
 func genInput(b *testing.B, name string, args ...string) string {
 	b.Helper()
-	needFFmpeg(b)
+	testutil.NeedFFmpeg(b)
 	path := filepath.Join("..", "testdata", "gen", name)
 	if _, err := os.Stat(path); err == nil {
 		return path

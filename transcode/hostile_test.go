@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/mediaprep/mediaprep/internal/testutil"
 	"github.com/mediaprep/mediaprep/transcode/hostiletest"
 )
 
@@ -75,7 +76,7 @@ func hostileSetup(t *testing.T, big bool) ([]hostiletest.Case, *openWatch) {
 // ffmpeg: each fails with its code, leaves no output, and the file a
 // playlist names is never opened.
 func TestPrepareHostile(t *testing.T) {
-	needFFmpeg(t)
+	testutil.NeedFFmpeg(t)
 	cases, watch := hostileSetup(t, !testing.Short())
 	tr := newTestTranscoder(t)
 	for _, c := range cases {
@@ -102,7 +103,7 @@ func TestPrepareHostile(t *testing.T) {
 // still sniff as audio, and that a tag followed by anything but audio
 // frames does not.
 func TestSniffMP3BehindID3(t *testing.T) {
-	needFFmpeg(t)
+	testutil.NeedFFmpeg(t)
 	dir := t.TempDir()
 	cover := makeMedia(t, dir, "cover.png", "-f", "lavfi", "-i", "testsrc2=s=600x600", "-frames:v", "1")
 	tagged := makeMedia(t, dir, "tagged.mp3", "-f", "lavfi", "-i", "sine=duration=2", "-i", cover,
@@ -146,7 +147,7 @@ func TestSniffMP3BehindID3(t *testing.T) {
 // fooled, ffprobe and ffmpeg still read a playlist only with the demuxer
 // of the type it was taken for, and never open what it names.
 func TestHostileBehindTheSniffer(t *testing.T) {
-	needFFmpeg(t)
+	testutil.NeedFFmpeg(t)
 	cases, watch := hostileSetup(t, false)
 	tr := newTestTranscoder(t)
 	for _, c := range cases {

@@ -16,6 +16,7 @@ import (
 	"testing"
 
 	"github.com/disintegration/imaging"
+	"github.com/mediaprep/mediaprep/internal/testutil"
 )
 
 // withOrientation returns a JPEG of img carrying EXIF orientation o.
@@ -141,7 +142,7 @@ func TestJPEGOrientationGarbage(t *testing.T) {
 }
 
 func TestPrepareImageFormats(t *testing.T) {
-	needFFmpeg(t) // heif-convert comes with the same install step
+	testutil.NeedFFmpeg(t) // heif-convert comes with the same install step
 	tr := newTestTranscoder(t)
 	samples := filepath.Join("..", "testdata", "samples")
 	tests := []struct {

@@ -8,12 +8,14 @@ import (
 	"path/filepath"
 	"testing"
 	"time"
+
+	"github.com/mediaprep/mediaprep/internal/testutil"
 )
 
 // TestLimits runs real files through Sniff and Prepare with one limit
 // lowered at a time: each is refused with its code, before decoding.
 func TestLimits(t *testing.T) {
-	needFFmpeg(t)
+	testutil.NeedFFmpeg(t)
 	dir := t.TempDir()
 	samples := filepath.Join("..", "testdata", "samples")
 	fast := makeMedia(t, dir, "fast.mp4", "-f", "lavfi", "-i", "testsrc2=s=64x64:r=1000:d=0.05", "-c:v", "libx264", "-preset", "ultrafast")

@@ -5,9 +5,10 @@ import (
 	"bytes"
 	"errors"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"testing"
+
+	"github.com/mediaprep/mediaprep/internal/testutil"
 )
 
 func ftyp(major string, compat ...string) []byte {
@@ -145,15 +146,6 @@ func TestGIFFrames(t *testing.T) {
 	}
 }
 
-func needFFmpeg(t testing.TB) {
-	t.Helper()
-	for _, p := range []string{"ffmpeg", "ffprobe"} {
-		if _, err := exec.LookPath(p); err != nil {
-			t.Skipf("%s not installed (the README's test command installs it)", p)
-		}
-	}
-}
-
 func newTestTranscoder(t testing.TB) *Transcoder {
 	t.Helper()
 	tr, err := New(NewDefaultConfig())
@@ -165,7 +157,7 @@ func newTestTranscoder(t testing.TB) *Transcoder {
 
 // TestSniffFiles runs the whole sniffer, ffprobe included, on the fixtures.
 func TestSniffFiles(t *testing.T) {
-	needFFmpeg(t)
+	testutil.NeedFFmpeg(t)
 	tr := newTestTranscoder(t)
 	tests := []struct {
 		file string

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mediaprep/mediaprep/internal/testutil"
 )
 
 // phoneProbe is what ffprobe says of a compliant portrait phone clip.
@@ -229,7 +231,7 @@ func topLevelBoxes(t *testing.T, path string) []string {
 }
 
 func TestPrepareVideo(t *testing.T) {
-	needFFmpeg(t)
+	testutil.NeedFFmpeg(t)
 	tr := newTestTranscoder(t)
 	dir := t.TempDir()
 	x264 := "-c:v libx264 -preset ultrafast -pix_fmt yuv420p"
@@ -308,7 +310,7 @@ func TestPrepareVideo(t *testing.T) {
 }
 
 func TestPrepareVideoFailures(t *testing.T) {
-	needFFmpeg(t)
+	testutil.NeedFFmpeg(t)
 	samples := filepath.Join("..", "testdata", "samples")
 	t.Run("truncated with its index first", func(t *testing.T) {
 		// An upload cut short: moov (at the front) promises more media

@@ -89,9 +89,6 @@ func (m meta) apply(st pipeline.Status) pipeline.Status {
 	return st
 }
 
-// CodeBadMetadata is the code of a sidecar or manifest that does not parse.
-const CodeBadMetadata = "bad_metadata"
-
 func runBatch(ctx context.Context, log *slog.Logger, f *batchFlags, ev *env, args []string, stdout io.Writer) error {
 	if handed, err := runBatchScheduled(ctx, f, ev, args, stdout); handed || err != nil {
 		return err // publish times: the statuses went to a service (schedule.go)
@@ -117,7 +114,7 @@ func runBatch(ctx context.Context, log *slog.Logger, f *batchFlags, ev *env, arg
 	}
 	defer p.Close()
 	stems := pipeline.Stems(files)
-	jobs := make([]pipeline.Job, 0, len(files))
+	jobs := make([]pipeline.Post, 0, len(files))
 	var bad []result
 	for i, src := range files {
 		st := p.status
@@ -128,11 +125,11 @@ func runBatch(ctx context.Context, log *slog.Logger, f *batchFlags, ev *env, arg
 		side, err := readSidecar(src + ".json")
 		if err != nil {
 			bad = append(bad, result{Posted: pipeline.Posted{Prepared: pipeline.Prepared{Source: src}},
-				Error: &errorBody{CodeBadMetadata, err.Error()}})
+				Error: &errorBody{pipeline.CodeBadMetadata, err.Error()}})
 			continue
 		}
 		st = side.apply(st)
-		jobs = append(jobs, pipeline.Job{Source: src, Stem: stems[i], Prepare: p.opts, Status: st, Force: f.force})
+		jobs = append(jobs, pipeline.Post{Source: src, Stem: stems[i], Prepare: p.opts, Status: st, Force: f.force})
 	}
 	return p.publishAll(ctx, &f.publishFlags, jobs, stdout, bad...)
 }
@@ -247,7 +244,7 @@ func readManifests(manifests, files []string) (map[string]meta, error) {
 	}
 	if len(missing) > 0 {
 		slices.Sort(missing)
-		return nil, fmt.Errorf("%s: manifest entries name no file being posted: %s", CodeBadMetadata, strings.Join(missing, ", "))
+		return nil, fmt.Errorf("%s: manifest entries name no file being posted: %s", pipeline.CodeBadMetadata, strings.Join(missing, ", "))
 	}
 	return byFile, nil
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/mediaprep/mediaprep/internal/testutil"
 	"github.com/mediaprep/mediaprep/queue/queuetest"
 )
 
@@ -35,7 +36,7 @@ func TestServeClusterNodeLoss(t *testing.T) {
 	}
 	const n = 18
 	drop(0, n/2)
-	waitFor(t, 2*time.Minute, "a first file to be processed", func() bool { return len(c.keys("processed/")) > 0 })
+	testutil.WaitFor(t, 2*time.Minute, "a first file to be processed", func() bool { return len(c.keys("processed/")) > 0 })
 
 	nc, err := nats.Connect(cl.URLs())
 	if err != nil {
@@ -56,7 +57,7 @@ func TestServeClusterNodeLoss(t *testing.T) {
 	t.Logf("stopped %s, the jobs stream's leader, with %d files processed", info.Cluster.Leader, len(c.keys("processed/")))
 	drop(n/2, n)
 
-	waitFor(t, 3*time.Minute, "every file to be processed", func() bool {
+	testutil.WaitFor(t, 3*time.Minute, "every file to be processed", func() bool {
 		return len(c.keys("processed/"))+len(c.keys("failed/")) >= n && len(c.keys("inbox/")) == 0
 	})
 	if f := c.keys("failed/"); len(f) != 0 {

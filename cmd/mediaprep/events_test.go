@@ -10,7 +10,9 @@ import (
 	"time"
 
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 
+	"github.com/mediaprep/mediaprep/internal/testutil"
 	"github.com/mediaprep/mediaprep/storage/s3test"
 )
 
@@ -57,10 +59,10 @@ func TestServeBucketEvents(t *testing.T) {
 	}})
 	c.env = append(c.env, c.s3.Env()...)
 	// versitygw publishes a test event when it connects.
-	waitFor(t, 10*time.Second, "versitygw's test event", func() bool { return len(received()) > 0 })
+	testutil.WaitFor(t, 10*time.Second, "versitygw's test event", func() bool { return len(received()) > 0 })
 
 	p, _ := c.serve("serve", []string{"MEDIAPREP_INBOX_POLL=1h", "MEDIAPREP_S3_EVENTS_SUBJECT=" + subject}, "--workers", "1")
-	waitFor(t, 10*time.Second, "serve to listen to bucket events", func() bool {
+	testutil.WaitFor(t, 10*time.Second, "serve to listen to bucket events", func() bool {
 		return logField(p.out.String(), "queue: consuming bucket events", "subject") == subject
 	})
 
@@ -108,18 +110,39 @@ func TestServeBucketEvents(t *testing.T) {
 	for i, tt := range tests {
 		t.Run(tt.key, func(t *testing.T) {
 			c.drop(tt.key, sample("sample.jpg"), nil)
-			waitFor(t, 10*time.Second, "the event of "+tt.key, func() bool { return len(created()) > i })
+			testutil.WaitFor(t, 10*time.Second, "the event of "+tt.key, func() bool { return len(created()) > i })
 			rec := created()[i]
 			t.Logf("versitygw event: eventName %q, key %q", rec.name, rec.key)
 			// A file is moved to processed/ once it is posted.
-			waitFor(t, 30*time.Second, fmt.Sprintf("%s to be posted and moved (event key %q)", tt.key, rec.key), func() bool {
+			testutil.WaitFor(t, 30*time.Second, fmt.Sprintf("%s to be posted and moved (event key %q)", tt.key, rec.key), func() bool {
 				return slices.Contains(c.keys("processed/"), tt.processed)
 			})
 		})
 	}
 
-	// Nothing is taken twice, by a late event check or otherwise.
-	time.Sleep(3 * time.Second)
+	// Nothing is taken twice, by a late event check or otherwise: the
+	// counts are taken once the durable consumer has handled (acked) every
+	// event published so far.
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	testutil.WaitFor(t, time.Minute, "every bucket event handled", func() bool {
+		stream, err := js.Stream(t.Context(), "MEDIAPREP_EVENTS")
+		if err != nil {
+			return false
+		}
+		sinfo, err := stream.Info(t.Context())
+		if err != nil {
+			return false
+		}
+		cons, err := stream.Consumer(t.Context(), "inbox")
+		if err != nil {
+			return false
+		}
+		info, err := cons.Info(t.Context())
+		return err == nil && info.NumPending == 0 && info.NumAckPending == 0 && info.Delivered.Stream >= sinfo.State.LastSeq
+	})
 	posted := c.green.Posted()
 	seen := map[string]bool{}
 	for _, s := range posted {

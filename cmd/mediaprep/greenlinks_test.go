@@ -6,12 +6,14 @@ import (
 	"net/http"
 	"os"
 
-	"github.com/mediaprep/mediaprep/greenapi/greenapitest"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mediaprep/mediaprep/greenapi/greenapitest"
+	"github.com/mediaprep/mediaprep/internal/testutil"
 )
 
 // With only Green API credentials (no bucket, no public address), serve
@@ -30,12 +32,12 @@ func TestServeGreenAPILinksByDefault(t *testing.T) {
 	if j["state"] != "posted" || j["dryRun"] == true || !strings.HasPrefix(url, c.green.MediaURL()+"/") {
 		t.Fatalf("job %v: want posted with a link on the media host %s", j, c.green.MediaURL())
 	}
-	waitFor(t, 30*time.Second, "its delivery to be confirmed", func() bool {
+	testutil.WaitFor(t, 30*time.Second, "its delivery to be confirmed", func() bool {
 		j = job(t, base, "", body["id"].(string))
 		return j["delivery"] == "sent"
 	})
 	c.drop("inbox/clip.mp4", sample("sample.mp4"), nil)
-	waitFor(t, 90*time.Second, "the drop to be posted", func() bool { return len(c.keys("processed/")) == 1 })
+	testutil.WaitFor(t, 90*time.Second, "the drop to be posted", func() bool { return len(c.keys("processed/")) == 1 })
 
 	ups, posted := c.green.Uploads(), c.green.Posted()
 	if len(ups) != 2 || len(posted) != 2 {
@@ -120,7 +122,7 @@ func TestServeDeliveryOutcomes(t *testing.T) {
 	_, body, _ := upload(t, base, "", sample("sample.jpg"), map[string]string{"caption": "answer lost"})
 	id := body["id"].(string)
 	var j map[string]any
-	waitFor(t, 60*time.Second, "the lost send to be resolved", func() bool {
+	testutil.WaitFor(t, 60*time.Second, "the lost send to be resolved", func() bool {
 		j = job(t, base, "", id)
 		return j["state"] == "posted"
 	})
@@ -133,7 +135,7 @@ func TestServeDeliveryOutcomes(t *testing.T) {
 	c.green.HoldStatuses(true)
 	_, body, _ = upload(t, base, "", sample("sample.jpg"), map[string]string{"caption": "never shows"})
 	id = body["id"].(string)
-	waitFor(t, 60*time.Second, "the unseen status to be not_confirmed", func() bool {
+	testutil.WaitFor(t, 60*time.Second, "the unseen status to be not_confirmed", func() bool {
 		j = job(t, base, "", id)
 		return j["delivery"] == "not_confirmed"
 	})
@@ -182,7 +184,7 @@ func TestBatchDeliveryNotConfirmed(t *testing.T) {
 // With only Green API credentials, batch needs no bucket: the prepared
 // files stay under --out and the links come from uploadFile.
 func TestBatchWithoutBucket(t *testing.T) {
-	needFFmpeg(t)
+	testutil.NeedFFmpeg(t)
 	green := greenapitest.NewServer(t, testInstance, testToken)
 	env := map[string]string{
 		"MEDIAPREP_GREENAPI_URL": green.URL(), "MEDIAPREP_GREENAPI_INSTANCE": testInstance, "MEDIAPREP_GREENAPI_TOKEN": testToken,

@@ -15,6 +15,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/mediaprep/mediaprep/internal/testutil"
 )
 
 // These tests attack a running serve as a client that holds what it can
@@ -351,7 +353,7 @@ func TestServeSymlinksAndTypes(t *testing.T) {
 	link("../nats", "statuses/queue")
 	link(filepath.Join(outside, "secret.jpg"), "statuses/leak.jpg")
 	c.drop("inbox/real.jpg", sample("sample.jpg"), nil)
-	waitFor(t, 90*time.Second, "the real drop to be processed", func() bool {
+	testutil.WaitFor(t, 90*time.Second, "the real drop to be processed", func() bool {
 		return len(c.keys("processed/")) == 1
 	})
 	// Two more listings pass: the links were seen and left alone.

@@ -14,6 +14,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/mediaprep/mediaprep/internal/testutil"
 	"github.com/mediaprep/mediaprep/transcode/hostiletest"
 )
 
@@ -72,7 +73,7 @@ func opened(tb testing.TB, fd int) bool {
 // input: each line carries its code, the exit status is 1, nothing is
 // written, and the file the playlists name is never opened.
 func TestPrepareHostileInputs(t *testing.T) {
-	needFFmpeg(t)
+	testutil.NeedFFmpeg(t)
 	cases, fd := hostileInputs(t, !testing.Short())
 	out := t.TempDir()
 	args := []string{"prepare", "--json", "-j", "2", "--out", out}
@@ -104,7 +105,7 @@ func TestPrepareHostileInputs(t *testing.T) {
 // TestPrepareLimitSettings: the media limits come from MEDIAPREP_MAX_*
 // (and flags); a value that does not parse is a usage error.
 func TestPrepareLimitSettings(t *testing.T) {
-	needFFmpeg(t)
+	testutil.NeedFFmpeg(t)
 	sample := filepath.Join("..", "..", "testdata", "samples", "sample.mp4")
 	env := func(kv ...string) func(string) string {
 		return func(k string) string {
@@ -224,7 +225,7 @@ func TestServeHostileInputs(t *testing.T) {
 	for _, hc := range cases {
 		c.drop("inbox/"+hc.Name, hc.Path, nil)
 	}
-	waitFor(t, 90*time.Second, "the drops to fail", func() bool {
+	testutil.WaitFor(t, 90*time.Second, "the drops to fail", func() bool {
 		return len(c.keys("failed/")) >= 2*(len(cases)+accepted)
 	})
 	if got := c.keys("failed/"); len(got) != 2*(len(cases)+accepted) {

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/mediaprep/mediaprep/greenapi/greenapitest"
+	"github.com/mediaprep/mediaprep/internal/testutil"
 	"github.com/mediaprep/mediaprep/queue"
 )
 
@@ -39,10 +40,10 @@ func TestServeKilledBetweenSendAndRecord(t *testing.T) {
 		t.Fatalf("upload: %d %v", code, body)
 	}
 	id := body["id"].(string)
-	waitFor(t, time.Minute, "the send to reach Green API", func() bool { return c.green.Count("sendMediaStatus") > 0 })
+	testutil.WaitFor(t, time.Minute, "the send to reach Green API", func() bool { return c.green.Count("sendMediaStatus") > 0 })
 	nats1.Shutdown()
 	stopped = true
-	waitFor(t, time.Minute, "serve1 to retry recording the answer", func() bool {
+	testutil.WaitFor(t, time.Minute, "serve1 to retry recording the answer", func() bool {
 		return strings.Contains(p1.out.String(), "recording idMessage failed; trying again")
 	})
 	posted := c.green.Posted()

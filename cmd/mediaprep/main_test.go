@@ -12,16 +12,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
-)
 
-func needFFmpeg(t *testing.T) {
-	t.Helper()
-	for _, p := range []string{"ffmpeg", "ffprobe"} {
-		if _, err := exec.LookPath(p); err != nil {
-			t.Skipf("%s not installed (make test installs it)", p)
-		}
-	}
-}
+	"github.com/mediaprep/mediaprep/internal/testutil"
+)
 
 // jsonLine is one line of `prepare --json`.
 type jsonLine struct {
@@ -60,7 +53,7 @@ func runJSON(t *testing.T, args ...string) ([]jsonLine, int) {
 }
 
 func TestPrepareBadInputs(t *testing.T) {
-	needFFmpeg(t)
+	testutil.NeedFFmpeg(t)
 	out := t.TempDir()
 	want := map[string]string{
 		"empty.mp4":               "empty_file",
@@ -104,7 +97,7 @@ func TestPrepareBadInputs(t *testing.T) {
 }
 
 func TestPrepareSamples(t *testing.T) {
-	needFFmpeg(t)
+	testutil.NeedFFmpeg(t)
 	out := t.TempDir()
 	samples, _ := filepath.Glob(filepath.Join("..", "..", "testdata", "samples", "*"))
 	if len(samples) < 10 {
@@ -184,7 +177,7 @@ func TestUsageErrors(t *testing.T) {
 // transcode: it must exit at once with 130, kill ffmpeg, and leave nothing
 // in the output folder.
 func TestInterrupt(t *testing.T) {
-	needFFmpeg(t)
+	testutil.NeedFFmpeg(t)
 	dir := t.TempDir()
 	bin := buildBinary(t)
 	// A source that takes a while to encode: 20 s of 1080p.

@@ -99,9 +99,9 @@ func runPost(ctx context.Context, log *slog.Logger, f *publishFlags, ev *env, fi
 	}
 	defer p.Close()
 	stems := pipeline.Stems(files)
-	jobs := make([]pipeline.Job, len(files))
+	jobs := make([]pipeline.Post, len(files))
 	for i, src := range files {
-		jobs[i] = pipeline.Job{Source: src, Stem: stems[i], Prepare: p.opts, Status: p.status}
+		jobs[i] = pipeline.Post{Source: src, Stem: stems[i], Prepare: p.opts, Status: p.status}
 	}
 	return p.publishAll(ctx, f, jobs, stdout)
 }
@@ -135,23 +135,25 @@ func runPostText(ctx context.Context, log *slog.Logger, f *postFlags, ev *env, s
 		Error     *errorBody        `json:"error,omitempty"`
 	}
 	r := textResult{Method: string(pipeline.MethodTextStatus)}
+	// The recipe of every status; a text status needs only the sender.
+	var send pipeline.Sender = client
 	if f.dryRun {
-		req, err := client.DryRun(r.Method, st)
-		if err != nil {
-			return usageError{err}
-		}
-		r.Request = &req
-	} else {
-		start := time.Now()
-		sent, err := client.SendTextStatus(ctx, st)
-		if err != nil {
-			r.Error = &errorBody{greenapi.CodeOf(err), err.Error()}
-		}
-		r.IDMessage = sent.IDMessage
-		if err == nil && window > 0 {
-			d := waitDelivery(ctx, client, window, log, delivery.Watch{IDMessage: sent.IDMessage, SentAt: start})
-			r.Delivery, r.Note = d.State, d.Note
-		}
+		send = &pipeline.DryRunSender{Client: client}
+	}
+	pub := pipeline.NewPublisher(nil, nil, nil, send, pipeline.PublisherConfig{DryRun: f.dryRun, Logger: log})
+	start := time.Now()
+	out, err := pub.Publish(ctx, pipeline.Post{Text: f.text, Font: f.font,
+		Status: pipeline.Status{BackgroundColor: f.backgroundColor, Participants: f.participants}})
+	switch {
+	case err != nil:
+		r.Error = &errorBody{greenapi.CodeOf(err), err.Error()}
+	case f.dryRun:
+		r.Request = out.Request
+	}
+	r.IDMessage = out.IDMessage
+	if err == nil && !f.dryRun && window > 0 {
+		d := waitDelivery(ctx, client, window, log, delivery.Watch{IDMessage: out.IDMessage, SentAt: start})
+		r.Delivery, r.Note = d.State, d.Note
 	}
 	switch {
 	case f.json:

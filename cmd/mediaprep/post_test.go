@@ -23,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/mediaprep/mediaprep/greenapi/greenapitest"
+	"github.com/mediaprep/mediaprep/internal/testutil"
 	"github.com/mediaprep/mediaprep/storage/s3test"
 )
 
@@ -43,7 +44,7 @@ type e2e struct {
 
 func newE2E(t *testing.T) *e2e {
 	t.Helper()
-	needFFmpeg(t)
+	testutil.NeedFFmpeg(t)
 	e := &e2e{t: t, s3: s3test.Start(t), green: greenapitest.NewServer(t, testInstance, testToken)}
 	e.env = map[string]string{
 		"MEDIAPREP_GREENAPI_URL":      e.green.URL(),

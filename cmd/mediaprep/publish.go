@@ -42,7 +42,6 @@ type publishFlags struct {
 type publisher struct {
 	pub     *pipeline.Publisher
 	tracker *delivery.Tracker // nil: statuses are not followed
-	dry     *dryRunSender     // nil unless --dry-run
 	ledger  *pipeline.FileLedger
 	opts    transcode.Options
 	status  pipeline.Status
@@ -136,8 +135,7 @@ func newPublisher(ctx context.Context, log *slog.Logger, f *publishFlags, c chec
 	}
 	var send pipeline.Sender = client
 	if f.dryRun {
-		p.dry = &dryRunSender{client: client}
-		send = p.dry
+		send = &pipeline.DryRunSender{Client: client}
 	}
 	if f.linkMode == linkGreenAPI {
 		if f.dryRun {
@@ -164,9 +162,8 @@ func (p *publisher) Close() error {
 
 // result is one line of --json output of post and batch.
 type result struct {
-	pipeline.Posted
-	Request *greenapi.Request `json:"request,omitempty"` // --dry-run: what would be sent
-	Error   *errorBody        `json:"error,omitempty"`
+	pipeline.Posted            // Request: --dry-run, what would be sent
+	Error           *errorBody `json:"error,omitempty"`
 }
 
 // MarshalJSON prints a failed file as {"source","error"} only.
@@ -177,10 +174,7 @@ func (r result) MarshalJSON() ([]byte, error) {
 			Error  *errorBody `json:"error"`
 		}{r.Source, r.Error})
 	}
-	return json.Marshal(struct {
-		pipeline.Posted
-		Request *greenapi.Request `json:"request,omitempty"`
-	}{r.Posted, r.Request})
+	return json.Marshal(r.Posted)
 }
 
 // publishAll runs jobs with f.jobs at once and prints a line (or a JSON
@@ -188,7 +182,7 @@ func (r result) MarshalJSON() ([]byte, error) {
 // summary. failed are files that failed before they became jobs (a broken
 // sidecar): they are printed first and counted. It returns the exit status
 // as an error.
-func (p *publisher) publishAll(ctx context.Context, f *publishFlags, jobs []pipeline.Job, stdout io.Writer, failed ...result) error {
+func (p *publisher) publishAll(ctx context.Context, f *publishFlags, jobs []pipeline.Post, stdout io.Writer, failed ...result) error {
 	t := newTally()
 	for _, r := range failed {
 		t.add(r.Error.Code, false)
@@ -240,7 +234,7 @@ func (p *publisher) publishAll(ctx context.Context, f *publishFlags, jobs []pipe
 					bar = newBar(bars, j.Source, &stage)
 					j.Progress = func(s pipeline.Stage) { stage.set(string(s)); bar.Increment() }
 				}
-				r := p.publishOne(context.WithValue(ctx, jobKey{}, i), j)
+				r := p.publishOne(ctx, j)
 				p.follow(ctx, r, j.Status, func(r result) {
 					if bars != nil {
 						// The file's line goes above the bars, its bar away.
@@ -363,7 +357,7 @@ func (p *publisher) print(w io.Writer, asJSON bool, r result) {
 	printPosted(w, r)
 }
 
-func (p *publisher) publishOne(ctx context.Context, j pipeline.Job) result {
+func (p *publisher) publishOne(ctx context.Context, j pipeline.Post) result {
 	if err := ctx.Err(); err != nil {
 		return result{Posted: pipeline.Posted{Prepared: pipeline.Prepared{Source: j.Source}}, Error: &errorBody{string(transcode.CodeCanceled), "not started: interrupted"}}
 	}
@@ -375,11 +369,7 @@ func (p *publisher) publishOne(ctx context.Context, j pipeline.Job) result {
 		posted.Source = j.Source
 		return result{Posted: posted, Error: &errorBody{pipeline.CodeOf(err), err.Error()}}
 	}
-	r := result{Posted: posted}
-	if p.dry != nil && !posted.Skipped {
-		r.Request = p.dry.request(ctx)
-	}
-	return r
+	return result{Posted: posted}
 }
 
 func printPosted(w io.Writer, r result) {
@@ -443,53 +433,6 @@ func isTerminal(w io.Writer) bool {
 	}
 	width, _, err := cwriter.GetSize(int(f.Fd()))
 	return err == nil && width > 0
-}
-
-// jobKey is the context key of a job's index in its run, so that the
-// dry-run sender can tell whose request it is keeping.
-type jobKey struct{}
-
-// dryRunSender stands in for Green API with --dry-run: it validates each
-// status as the real call would and keeps the request it would send, by
-// job.
-type dryRunSender struct {
-	client *greenapi.Client
-	mu     sync.Mutex
-	sent   map[int]greenapi.Request
-}
-
-func (d *dryRunSender) keep(ctx context.Context, method string, status any) (greenapi.Sent, error) {
-	req, err := d.client.DryRun(method, status)
-	if err != nil {
-		return greenapi.Sent{}, err
-	}
-	i, _ := ctx.Value(jobKey{}).(int)
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.sent == nil {
-		d.sent = make(map[int]greenapi.Request)
-	}
-	d.sent[i] = req
-	return greenapi.Sent{}, nil
-}
-
-// request returns the request kept for the job of ctx.
-func (d *dryRunSender) request(ctx context.Context) *greenapi.Request {
-	i, _ := ctx.Value(jobKey{}).(int)
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if r, ok := d.sent[i]; ok {
-		return &r
-	}
-	return nil
-}
-
-func (d *dryRunSender) SendMediaStatus(ctx context.Context, s greenapi.MediaStatus) (greenapi.Sent, error) {
-	return d.keep(ctx, "sendMediaStatus", s)
-}
-
-func (d *dryRunSender) SendVoiceStatus(ctx context.Context, s greenapi.VoiceStatus) (greenapi.Sent, error) {
-	return d.keep(ctx, "sendVoiceStatus", s)
 }
 
 // joinLines joins errors one per line.

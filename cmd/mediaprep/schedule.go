@@ -415,7 +415,7 @@ func runBatchScheduled(ctx context.Context, f *batchFlags, ev *env, args []strin
 	for _, p := range plan {
 		if p.err != nil {
 			bad++
-			printScheduled(stdout, scheduledResult{Source: p.file, Error: &errorBody{CodeBadMetadata, p.err.Error()}}, f.json)
+			printScheduled(stdout, scheduledResult{Source: p.file, Error: &errorBody{pipeline.CodeBadMetadata, p.err.Error()}}, f.json)
 			continue
 		}
 		st := p.m.apply(pipeline.Status{Caption: f.caption, Participants: f.participants, BackgroundColor: f.backgroundColor})

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/mediaprep/mediaprep/greenapi/greenapitest"
+	"github.com/mediaprep/mediaprep/internal/testutil"
 )
 
 // postText posts a JSON text status and returns the status code and body.
@@ -102,7 +103,7 @@ func TestServeScheduled(t *testing.T) {
 
 	id := func(m map[string]any) string { return m["id"].(string) }
 	var dropID string
-	waitFor(t, 30*time.Second, "the drop to be picked up", func() bool {
+	testutil.WaitFor(t, 30*time.Second, "the drop to be picked up", func() bool {
 		dropID = logField(serve.out.String(), "picked up", "job")
 		return dropID != ""
 	})
@@ -110,7 +111,7 @@ func TestServeScheduled(t *testing.T) {
 
 	// Prepared and stored now; a broken file fails now; the past is now.
 	for _, jid := range scheduled {
-		waitFor(t, 60*time.Second, "job "+jid+" to be scheduled", func() bool { return job(t, base, "", jid)["state"] == "scheduled" })
+		testutil.WaitFor(t, 60*time.Second, "job "+jid+" to be scheduled", func() bool { return job(t, base, "", jid)["state"] == "scheduled" })
 	}
 	if j := waitFinal(t, base, "", id(broken), 30*time.Second); j["state"] != "failed" || !time.Now().Before(at) {
 		t.Errorf("broken scheduled upload: %v (want failed before its time)", j)
@@ -182,7 +183,7 @@ func TestServeScheduled(t *testing.T) {
 
 	// The race ends in exactly one of posted and canceled.
 	var rj map[string]any
-	waitFor(t, 60*time.Second, "the racing job to settle", func() bool {
+	testutil.WaitFor(t, 60*time.Second, "the racing job to settle", func() bool {
 		rj = job(t, base, "", id(racing))
 		return rj["state"] == "posted" || rj["state"] == "canceled" || rj["state"] == "deleted"
 	})

@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/mediaprep/mediaprep/greenapi/greenapitest"
+	"github.com/mediaprep/mediaprep/internal/testutil"
 	"github.com/mediaprep/mediaprep/storage/s3test"
 )
 
@@ -56,7 +57,7 @@ func startServe(tb testing.TB, bin string, env []string, args ...string) (*proc,
 	tb.Helper()
 	cmd := exec.Command(bin, append([]string{"--log-json", "serve", "--listen", "127.0.0.1:0"}, args...)...)
 	cmd.Env = env
-	p := &proc{name: "serve", cmd: cmd, out: &lockedBuffer{}, done: make(chan struct{})}
+	p := &proc{name: "serve", cmd: cmd, out: &testutil.SyncBuffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.out, p.out
 	if err := cmd.Start(); err != nil {
 		tb.Fatal(err)

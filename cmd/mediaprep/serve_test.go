@@ -23,6 +23,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/mediaprep/mediaprep/greenapi/greenapitest"
+	"github.com/mediaprep/mediaprep/internal/testutil"
 	"github.com/mediaprep/mediaprep/queue"
 	"github.com/mediaprep/mediaprep/storage/s3test"
 )
@@ -31,29 +32,11 @@ import (
 // real S3 server (versitygw), real NATS JetStream and the strict Green API
 // stand-in.
 
-// lockedBuffer collects a process's output.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 // proc is a running mediaprep process.
 type proc struct {
 	name string
 	cmd  *exec.Cmd
-	out  *lockedBuffer
+	out  *testutil.SyncBuffer
 	done chan struct{}
 	err  error
 }
@@ -107,7 +90,7 @@ const testNATSToken = "nats-test-token"
 
 func newCluster(t *testing.T, o clusterOpts) *cluster {
 	t.Helper()
-	needFFmpeg(t)
+	testutil.NeedFFmpeg(t)
 	c := &cluster{t: t, bin: serviceBinary(t), data: t.TempDir()}
 	c.env = []string{
 		"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME"),
@@ -166,7 +149,7 @@ func (c *cluster) start(name string, extraEnv []string, args ...string) *proc {
 	c.t.Helper()
 	cmd := exec.Command(c.bin, append([]string{"--log-json", "-v"}, args...)...)
 	cmd.Env = append(slices.Clone(c.env), extraEnv...)
-	p := &proc{name: name, cmd: cmd, out: &lockedBuffer{}, done: make(chan struct{})}
+	p := &proc{name: name, cmd: cmd, out: &testutil.SyncBuffer{}, done: make(chan struct{})}
 	cmd.Stdout, cmd.Stderr = p.out, p.out
 	if err := cmd.Start(); err != nil {
 		c.t.Fatal(err)
@@ -182,7 +165,7 @@ func (c *cluster) serve(name string, extraEnv []string, args ...string) (*proc, 
 	c.t.Helper()
 	p := c.start(name, extraEnv, append([]string{"serve", "--listen", "127.0.0.1:0"}, args...)...)
 	var addr string
-	waitFor(c.t, 60*time.Second, name+" to listen", func() bool {
+	testutil.WaitFor(c.t, 60*time.Second, name+" to listen", func() bool {
 		addr = logField(p.out.String(), "serving", "addr")
 		select {
 		case <-p.done:
@@ -192,7 +175,7 @@ func (c *cluster) serve(name string, extraEnv []string, args ...string) (*proc, 
 		return addr != ""
 	})
 	base := "http://" + addr
-	waitFor(c.t, 10*time.Second, name+" /healthz", func() bool {
+	testutil.WaitFor(c.t, 10*time.Second, name+" /healthz", func() bool {
 		resp, err := http.Get(base + "/healthz")
 		if err != nil {
 			return false
@@ -234,18 +217,6 @@ func logField(out, msg, field string) string {
 		}
 	}
 	return ""
-}
-
-// waitFor polls cond until it holds, failing the test after limit.
-func waitFor(t *testing.T, limit time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", limit, what)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
 }
 
 // upload posts file (with fields) to base/v1/statuses as multipart,
@@ -325,7 +296,7 @@ func job(t *testing.T, base, key, id string) map[string]any {
 func waitFinal(t *testing.T, base, key, id string, limit time.Duration) map[string]any {
 	t.Helper()
 	var j map[string]any
-	waitFor(t, limit, "job "+id+" to finish", func() bool {
+	testutil.WaitFor(t, limit, "job "+id+" to finish", func() bool {
 		j = job(t, base, key, id)
 		return j["state"] == "posted" || j["state"] == "failed"
 	})
@@ -422,7 +393,7 @@ func TestServeLocalDefaults(t *testing.T) {
 
 	c.drop("inbox/clip.mp4", sample("sample.mp4"), nil)
 	c.drop("inbox/sub/broken.jpg", badFile("truncated.jpg"), nil)
-	waitFor(t, 90*time.Second, "the drops to be processed", func() bool {
+	testutil.WaitFor(t, 90*time.Second, "the drops to be processed", func() bool {
 		return len(c.keys("processed/")) == 1 && len(c.keys("failed/")) == 2
 	})
 	if got := c.keys("inbox/"); len(got) != 0 {
@@ -473,7 +444,7 @@ func slowVideo(t *testing.T) string {
 // waitStateWithFFmpeg waits until job id is preparing and p runs ffmpeg.
 func waitPreparing(t *testing.T, base, key, id string, p *proc) {
 	t.Helper()
-	waitFor(t, 60*time.Second, "the transcode to start", func() bool {
+	testutil.WaitFor(t, 60*time.Second, "the transcode to start", func() bool {
 		return job(t, base, key, id)["state"] == "preparing" && len(childPIDs(p.cmd.Process.Pid, "ffmpeg")) > 0
 	})
 }
@@ -531,7 +502,7 @@ func TestServeS3UploadDropAndAuth(t *testing.T) {
 	c.drop("inbox/late.jpg.json", sidecar, nil)
 	c.drop("inbox/meta.webp", sample("sample.webp"), map[string]string{"caption": "from the headers"})
 	c.drop("inbox/broken.mp4", badFile("truncated.mp4"), nil)
-	waitFor(t, 90*time.Second, "the drops to be processed", func() bool {
+	testutil.WaitFor(t, 90*time.Second, "the drops to be processed", func() bool {
 		return len(c.keys("processed/")) == 3 && len(c.keys("failed/")) == 4
 	})
 	for _, k := range []string{"failed/" + brokenID + "/truncated.jpg", "failed/" + brokenID + "/truncated.jpg.error.json"} {
@@ -608,7 +579,7 @@ func TestServeThreeWorkers(t *testing.T) {
 		name := samples[i%len(samples)]
 		c.drop(fmt.Sprintf("inbox/%02d-%s", i, name), sample(name), nil)
 	}
-	waitFor(t, 3*time.Minute, "30 files to be processed", func() bool {
+	testutil.WaitFor(t, 3*time.Minute, "30 files to be processed", func() bool {
 		return len(c.keys("processed/"))+len(c.keys("failed/")) >= 30
 	})
 	if f := c.keys("failed/"); len(f) != 0 {

@@ -8,7 +8,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -20,6 +19,7 @@ import (
 	"github.com/chromedp/cdproto/network"
 	"github.com/chromedp/chromedp"
 
+	"github.com/mediaprep/mediaprep/internal/testutil"
 	"github.com/mediaprep/mediaprep/web"
 )
 
@@ -37,17 +37,6 @@ type browser struct {
 
 	mu      sync.Mutex
 	console []string // errors and warnings the page logged
-}
-
-func needChromium(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"chromium", "chromium-browser"} {
-		if p, err := exec.LookPath(name); err == nil {
-			return p
-		}
-	}
-	t.Skip("chromium not installed (make test installs it)")
-	return ""
 }
 
 func screenshotDir(t *testing.T) string {
@@ -188,7 +177,7 @@ func absSample(t *testing.T, p string) string {
 // posted and their prepared files load, send a text status after its
 // preview (white refused), then the Russian page and a phone screen.
 func TestWebPage(t *testing.T) {
-	chrome := needChromium(t)
+	chrome := testutil.NeedChromium(t)
 	c := newCluster(t, clusterOpts{green: true})
 	_, base := c.serve("serve", []string{"MEDIAPREP_API_KEYS=" + apiKey})
 	b := newBrowser(t, chrome)
@@ -334,7 +323,7 @@ func TestWebPage(t *testing.T) {
 // TestWebPageNoKeys: a server without keys (loopback, dry run) asks for
 // none; an upload shows that nothing was sent to WhatsApp.
 func TestWebPageNoKeys(t *testing.T) {
-	chrome := needChromium(t)
+	chrome := testutil.NeedChromium(t)
 	c := newCluster(t, clusterOpts{})
 	_, base := c.serve("serve", nil)
 	b := newBrowser(t, chrome)
@@ -353,7 +342,7 @@ func TestWebPageNoKeys(t *testing.T) {
 // account and publish-time fields and sends them, lists the server's jobs
 // and cancels one. (The real API offers none of these yet.)
 func TestWebPageOfferedFields(t *testing.T) {
-	chrome := needChromium(t)
+	chrome := testutil.NeedChromium(t)
 	var mu sync.Mutex
 	var posted url.Values
 	var deleted []string
@@ -435,7 +424,7 @@ func TestWebPageOfferedFields(t *testing.T) {
 // TestWebPageResumesEvents: when the event stream drops, the page
 // reconnects with Last-Event-ID and shows what came after.
 func TestWebPageResumesEvents(t *testing.T) {
-	chrome := needChromium(t)
+	chrome := testutil.NeedChromium(t)
 	var mu sync.Mutex
 	var lastIDs []string // Last-Event-ID of each stream
 	var stop chan struct{}

@@ -32,6 +32,9 @@ type Cluster struct {
 // log (nil: nowhere). They stop at cleanup.
 func StartCluster(t testing.TB, log *slog.Logger) *Cluster {
 	t.Helper()
+	if testing.Short() {
+		t.Skip("starts a 3-node NATS cluster: skipped under -short")
+	}
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}

@@ -1,4 +1,4 @@
-package service
+package pipeline
 
 import (
 	"context"
@@ -7,11 +7,12 @@ import (
 	"github.com/mediaprep/mediaprep/greenapi"
 )
 
-// DryRunSender stands in for Green API when no credentials are set: it
-// validates each status like the real call, logs the request it would
-// send (the token redacted) and posts nothing.
+// DryRunSender stands in for Green API when nothing may be posted: it
+// checks each status as the real call would and posts nothing. Logger,
+// when set, gets the request each would send (the token redacted); a
+// Publisher in a dry run gives it in Posted.Request.
 type DryRunSender struct {
-	Client *greenapi.Client // builds the request; its token is never shown
+	Client *greenapi.Client // builds the requests; its token is never shown
 	Logger *slog.Logger
 }
 
@@ -28,17 +29,17 @@ func (d *DryRunSender) keep(ctx context.Context, method string, status any) (gre
 	return greenapi.Sent{}, nil
 }
 
-// SendMediaStatus logs the sendMediaStatus request s would make.
+// SendMediaStatus checks s and logs the sendMediaStatus request it would make.
 func (d *DryRunSender) SendMediaStatus(ctx context.Context, s greenapi.MediaStatus) (greenapi.Sent, error) {
 	return d.keep(ctx, greenapi.MethodSendMediaStatus, s)
 }
 
-// SendVoiceStatus logs the sendVoiceStatus request s would make.
+// SendVoiceStatus checks s and logs the sendVoiceStatus request it would make.
 func (d *DryRunSender) SendVoiceStatus(ctx context.Context, s greenapi.VoiceStatus) (greenapi.Sent, error) {
 	return d.keep(ctx, greenapi.MethodSendVoiceStatus, s)
 }
 
-// SendTextStatus logs the sendTextStatus request s would make.
+// SendTextStatus checks s and logs the sendTextStatus request it would make.
 func (d *DryRunSender) SendTextStatus(ctx context.Context, s greenapi.TextStatus) (greenapi.Sent, error) {
 	return d.keep(ctx, greenapi.MethodSendTextStatus, s)
 }

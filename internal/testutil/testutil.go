@@ -1,0 +1,101 @@
+// Package testutil holds the scaffolding the tests of several packages
+// share: a buffer safe for concurrent writers, a wait for a condition, and
+// the skips of tests that need ffmpeg or a browser (under -short too).
+package testutil
+
+import (
+	"bytes"
+	"os/exec"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+)
+
+// SyncBuffer is a bytes.Buffer safe for concurrent writes: a logger's or a
+// process's output read by the test while it runs.
+type SyncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+// Write appends p.
+func (s *SyncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+// String returns what was written so far.
+func (s *SyncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// WaitFor polls cond until it holds, failing the test when it still does
+// not after limit. It looks again after 10 ms, then less and less often,
+// at most every 100 ms.
+func WaitFor(t testing.TB, limit time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	pause := 10 * time.Millisecond
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("gave up waiting for %s after %s", what, limit)
+		}
+		time.Sleep(pause)
+		pause = min(2*pause, 100*time.Millisecond)
+	}
+}
+
+// NeedFFmpeg skips the test under -short, or when ffmpeg or ffprobe is
+// not installed: it runs them.
+func NeedFFmpeg(t testing.TB) {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("runs ffmpeg: skipped under -short")
+	}
+	for _, p := range []string{"ffmpeg", "ffprobe"} {
+		if _, err := exec.LookPath(p); err != nil {
+			t.Skipf("%s not installed (make test installs it)", p)
+		}
+	}
+}
+
+// NeedChromium returns the path of a headless browser, or skips the test
+// under -short or when none is installed.
+func NeedChromium(t testing.TB) string {
+	t.Helper()
+	if testing.Short() {
+		t.Skip("runs chromium: skipped under -short")
+	}
+	for _, name := range []string{"chromium", "chromium-browser"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	t.Skip("chromium not installed (make test installs it)")
+	return ""
+}
+
+// WantErrorMentions fails the test unless err is nil when want is empty,
+// or else an error whose text mentions every part of want: the check of a
+// table of Validate cases.
+func WantErrorMentions(t testing.TB, err error, want ...string) {
+	t.Helper()
+	if len(want) == 0 {
+		if err != nil {
+			t.Fatalf("unexpected error: %v", err)
+		}
+		return
+	}
+	if err == nil {
+		t.Fatalf("no error; want one mentioning %q", want)
+	}
+	for _, w := range want {
+		if !strings.Contains(err.Error(), w) {
+			t.Errorf("error %q does not mention %s", err, w)
+		}
+	}
+}
