@@ -59,6 +59,7 @@ func NewAccounts(cfg AccountsConfig) (AccountMap, []*delivery.Tracker, error) {
 		if !cfg.DryRun {
 			gcfg.SendLimiter = cfg.Queue.Limiter(SendLimiterName(a.IDInstance), int(greenapi.DefaultRatePerSecond), time.Second+50*time.Millisecond)
 			gcfg.GetLimiter = cfg.Queue.Limiter(GetLimiterName(a.IDInstance), 1, time.Second+50*time.Millisecond)
+			gcfg.DeleteLimiter = cfg.Queue.Limiter(DeleteLimiterName(a.IDInstance), 10, time.Second+50*time.Millisecond)
 		}
 		client, err := greenapi.New(gcfg)
 		if err != nil {
@@ -88,3 +89,6 @@ func SendLimiterName(idInstance string) string { return "greenapi-send-" + idIns
 
 // GetLimiterName: see SendLimiterName.
 func GetLimiterName(idInstance string) string { return "greenapi-get-" + idInstance }
+
+// DeleteLimiterName: see SendLimiterName.
+func DeleteLimiterName(idInstance string) string { return "greenapi-delete-" + idInstance }

@@ -57,16 +57,22 @@ type APIConfig struct {
 	FreeSpace func(dir string) (int64, error)
 	// Web, when set, serves the web page at / and /assets/ without auth
 	// (every call it makes carries the key); see routeWeb.
-	Web     http.Handler
-	Events  EventsConfig // GET /v1/events
-	Logger  *slog.Logger
-	Metrics *Metrics // optional
+	Web    http.Handler
+	Events EventsConfig // GET /v1/events
+	// Schedule: publish times and DELETE /v1/statuses/{id} (schedule.go).
+	Schedule ScheduleConfig
+	Logger   *slog.Logger
+	Metrics  *Metrics // optional
 
 	// List, when set, answers GET /v1/statuses (service/list.go).
 	List JobLister
 	// Accounts names the Green API accounts jobs may name (the field
 	// account); empty: only "default".
 	Accounts []string
+	// Deleters, when set, delete the posted statuses of each account
+	// (by name) instead of Schedule.Deleter: a status is deleted on the
+	// number that posted it.
+	Deleters map[string]StatusDeleter
 }
 
 // Defaults of APIConfig.

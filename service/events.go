@@ -128,9 +128,8 @@ func (a *API) routeWeb(route func(pattern, allow string, h http.Handler)) {
 // serverInfo is GET /v1/info: what this server offers, so that a client
 // (the web page) shows only what works here.
 // JobList is on with APIConfig.List (GET /v1/statuses); Accounts names
-// APIConfig.Accounts (empty: the default account only). Scheduling and
-// Cancel are off until the API has them (publishAt, DELETE
-// /v1/statuses/{id}).
+// APIConfig.Accounts (empty: the default account only); Cancel is on when
+// the queue can cancel (cancel.go).
 type serverInfo struct {
 	Auth           bool     `json:"auth"`
 	Events         bool     `json:"events"`
@@ -154,6 +153,8 @@ func (a *API) getInfo(w http.ResponseWriter, _ *http.Request) {
 		Auth:           a.keys.enabled(),
 		Events:         a.events.watch != nil,
 		JobList:        a.cfg.List != nil,
+		Scheduling:     true,          // publishAt (schedule.go)
+		Cancel:         a.canCancel(), // DELETE /v1/statuses/{id} (cancel.go)
 		Accounts:       append([]string{}, a.cfg.Accounts...),
 		MaxUploadBytes: a.cfg.MaxUploadBytes,
 		MaxCaption:     greenapi.MaxCaption,

@@ -82,6 +82,10 @@ type InboxConfig struct {
 	// comes back while the queue cannot take it. Use it instead of Events.
 	DurableEvents EventSource
 	TempDir       string // where sidecars are fetched; required
+	// MaxScheduleAhead is how far ahead a publishAt (sidecar) or
+	// x-amz-meta-publish-at may be; a later one fails the job
+	// (bad_metadata). Default 30 days.
+	MaxScheduleAhead time.Duration
 	// Finish, when set, is given a failed job whose source is still in
 	// the inbox (the queue gave up on it): Worker.Finish moves it to
 	// failed/ with its error file.
@@ -293,8 +297,8 @@ func (in *Inbox) take(ctx context.Context, o storage.Object) (bool, error) {
 		return false, err
 	}
 	job := queue.Job{ID: id, Origin: queue.OriginInbox, Source: o.Key, Name: path.Base(o.Key), Size: o.Size}
-	opts, account, err := in.options(ctx, o)
-	job.Account, job.Invalid = in.accountOf(o.Key, account)
+	opts, meta, err := in.options(ctx, o)
+	job.Account, job.Invalid = in.accountOf(o.Key, meta.account)
 	var bad *badSidecar
 	switch {
 	case errors.As(err, &bad):
@@ -305,6 +309,9 @@ func (in *Inbox) take(ctx context.Context, o storage.Object) (bool, error) {
 		return false, err // storage unreachable: next time
 	}
 	job.Options = opts
+	if job.Invalid == "" {
+		job.PublishAt, job.Invalid = in.publishAt(meta.publishAt) // schedule.go
+	}
 	job, err = in.cfg.Jobs.Enqueue(ctx, job)
 	switch {
 	case errors.Is(err, queue.ErrExists):

@@ -161,3 +161,28 @@ func (a *API) checkAccount(name string) *apiError {
 	}
 	return unknownAccount(name, a.cfg.Accounts)
 }
+
+// deleterOf is the client that deletes job's posted status: its
+// account's when the service has accounts (nil for an unknown one),
+// else Schedule.Deleter.
+func (a *API) deleterOf(job queue.Job) StatusDeleter {
+	if a.cfg.Deleters == nil {
+		return a.cfg.Schedule.Deleter
+	}
+	name := job.Account
+	if name == "" {
+		name = defaultAccount
+	}
+	if d, ok := a.cfg.Deleters[name]; ok {
+		return d
+	}
+	return nil
+}
+
+// onAccount names job's account in a message, when it has one.
+func onAccount(job queue.Job) string {
+	if job.Account == "" {
+		return ""
+	}
+	return " for the account " + strconv.Quote(job.Account)
+}

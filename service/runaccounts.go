@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync"
 
+	"github.com/mediaprep/mediaprep/greenapi"
 	"github.com/mediaprep/mediaprep/pipeline"
 )
 
@@ -40,6 +41,21 @@ func (r *runner) workerAccounts() Accounts {
 		return nil
 	}
 	return r.accounts
+}
+
+// accountDeleters are the clients that delete each account's posted
+// statuses (DELETE /v1/statuses/{id}); nil without accounts.
+func (r *runner) accountDeleters() map[string]StatusDeleter {
+	if r.accounts == nil {
+		return nil
+	}
+	m := map[string]StatusDeleter{}
+	for name, a := range r.accounts {
+		if c, ok := a.Send.(*greenapi.Client); ok {
+			m[name] = c
+		}
+	}
+	return m
 }
 
 // accountNames names the accounts for the API and the inbox.

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/mediaprep/mediaprep/greenapi"
 	"github.com/mediaprep/mediaprep/queue"
@@ -13,11 +14,12 @@ import (
 
 // textRequest is the JSON body of a text status.
 type textRequest struct {
-	Text            string   `json:"text"`
-	Font            string   `json:"font,omitempty"`
-	BackgroundColor string   `json:"backgroundColor"`
-	Participants    []string `json:"participants,omitempty"`
-	Account         string   `json:"account,omitempty"`
+	Text            string        `json:"text"`
+	Font            string        `json:"font,omitempty"`
+	BackgroundColor string        `json:"backgroundColor"`
+	Participants    []string      `json:"participants,omitempty"`
+	PublishAt       publishAtJSON `json:"publishAt,omitzero"` // schedule.go
+	Account         string        `json:"account,omitempty"`
 }
 
 // postText reads a text status from a JSON or urlencoded body.
@@ -26,6 +28,7 @@ func (a *API) postText(w http.ResponseWriter, r *http.Request, mediaType string)
 	id := newJobID()
 	info(r).jobID = id
 	var opts queue.Options
+	var at time.Time
 	var account string
 	if mediaType == "application/json" {
 		dec := json.NewDecoder(r.Body)
@@ -45,6 +48,10 @@ func (a *API) postText(w http.ResponseWriter, r *http.Request, mediaType string)
 		if aerr := a.checkParticipants(opts.Participants); aerr != nil {
 			return queue.Job{}, aerr
 		}
+		var aerr *apiError
+		if at, aerr = a.publishAt(string(t.PublishAt)); aerr != nil {
+			return queue.Job{}, aerr
+		}
 	} else {
 		if err := r.ParseForm(); err != nil {
 			if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
@@ -55,7 +62,7 @@ func (a *API) postText(w http.ResponseWriter, r *http.Request, mediaType string)
 		n := 0
 		for name, vs := range r.PostForm {
 			if !formFields[name] {
-				return queue.Job{}, invalidf(name, "unknown field %q; a text status has text, font, backgroundColor, participants", name)
+				return queue.Job{}, invalidf(name, "unknown field %q; a text status has text, font, backgroundColor, participants, publishAt, account", name)
 			}
 			if n += len(vs); n > a.cfg.MaxFormFields {
 				return queue.Job{}, a.tooManyFields(name)
@@ -64,6 +71,9 @@ func (a *API) postText(w http.ResponseWriter, r *http.Request, mediaType string)
 		var aerr *apiError
 		if opts, aerr = optionsOf(r.PostForm, false); aerr == nil {
 			aerr = a.checkParticipants(opts.Participants)
+		}
+		if aerr == nil {
+			at, aerr = a.publishAt(r.PostForm.Get("publishAt"))
 		}
 		account = r.PostForm.Get("account")
 		if aerr != nil {
@@ -76,16 +86,16 @@ func (a *API) postText(w http.ResponseWriter, r *http.Request, mediaType string)
 	if aerr := a.checkAccount(account); aerr != nil {
 		return queue.Job{}, aerr
 	}
-	return a.enqueueText(r.Context(), id, opts, account)
+	return a.enqueueText(r.Context(), id, opts, at, account)
 }
 
 // enqueueText checks a text status by sendTextStatus's rules and queues it.
-func (a *API) enqueueText(ctx context.Context, id string, o queue.Options, account string) (queue.Job, *apiError) {
+func (a *API) enqueueText(ctx context.Context, id string, o queue.Options, at time.Time, account string) (queue.Job, *apiError) {
 	st := greenapi.TextStatus{Message: o.Text, BackgroundColor: o.BackgroundColor, Font: o.Font, Participants: o.Participants}
 	if err := st.Validate(); err != nil {
 		return queue.Job{}, greenAPIInvalid(err)
 	}
-	job, err := a.jobs.Enqueue(ctx, queue.Job{ID: id, Origin: queue.OriginUpload, Options: o, Account: account})
+	job, err := a.jobs.Enqueue(ctx, queue.Job{ID: id, Origin: queue.OriginUpload, Options: o, PublishAt: at, Account: account})
 	switch {
 	case errors.Is(err, queue.ErrQueueFull):
 		return queue.Job{}, queueFull(err)

@@ -113,7 +113,9 @@ func (a *API) bodyError(err error) *apiError {
 // The form fields a POST takes besides file; participants may repeat.
 var formFields = map[string]bool{
 	"caption": true, "participants": true, "backgroundColor": true, "crop": true, "videoFit": true,
-	"text": true, "font": true, "account": true,
+	"text": true, "font": true,
+	"publishAt": true, // schedule.go
+	"account":   true, // accounts.go
 }
 
 // spooled is an uploaded file in SpoolDir.
@@ -178,13 +180,17 @@ func (a *API) postMultipart(r *http.Request) (queue.Job, *apiError) {
 			}
 			fields.Add(name, string(v))
 		default:
-			return queue.Job{}, invalidf(name, "unknown field %q; fields are file, caption, participants, backgroundColor, crop, videoFit, text, font, account", name)
+			return queue.Job{}, invalidf(name, "unknown field %q; fields are file, caption, participants, backgroundColor, crop, videoFit, text, font, publishAt, account", name)
 		}
 		part.Close()
 	}
 	opts, aerr := optionsOf(fields, file != nil)
 	if aerr == nil {
 		aerr = a.checkParticipants(opts.Participants)
+	}
+	at, perr := a.publishAt(fields.Get("publishAt"))
+	if aerr == nil {
+		aerr = perr
 	}
 	if aerr == nil {
 		aerr = a.checkAccount(fields.Get("account"))
@@ -193,7 +199,7 @@ func (a *API) postMultipart(r *http.Request) (queue.Job, *apiError) {
 		return queue.Job{}, aerr
 	}
 	if file == nil {
-		return a.enqueueText(r.Context(), id, opts, fields.Get("account"))
+		return a.enqueueText(r.Context(), id, opts, at, fields.Get("account"))
 	}
 	if aerr := checkFileOptions(opts); aerr != nil {
 		return queue.Job{}, aerr
@@ -217,7 +223,7 @@ func (a *API) postMultipart(r *http.Request) (queue.Job, *apiError) {
 		}
 	}
 	job, err := a.jobs.Enqueue(r.Context(), queue.Job{
-		ID: id, Origin: queue.OriginUpload, Source: key, Name: file.name, Size: file.size, Options: opts,
+		ID: id, Origin: queue.OriginUpload, Source: key, Name: file.name, Size: file.size, Options: opts, PublishAt: at,
 		Account: fields.Get("account"),
 	})
 	if err != nil {

@@ -36,8 +36,14 @@ skipped) and the given files, like post, several at once (-j).
 
 Per-file settings come from a sidecar next to the file (NAME.EXT.json) or
 from a manifest (--manifest FILE, or any manifest.json / manifest.csv in
-the folders; its file names are relative to it). Both hold caption, participants and
-backgroundColor; a sidecar wins over the manifest, the manifest over flags.
+the folders; its file names are relative to it). Both hold caption, participants,
+backgroundColor and publishAt; a sidecar wins over the manifest, the manifest over flags.
+
+With a publish time (--publish-at, or publishAt in a sidecar or manifest)
+batch posts nothing itself: it hands every file to the service at
+MEDIAPREP_API_URL (key MEDIAPREP_API_KEY), whose queue holds each until its
+time, waits until each is prepared and stored there (a broken file fails
+now), and prints its job id.
   sidecar:  {"caption": "Sale!", "participants": ["79001234567@c.us"]}
   JSON:     [{"file": "a.jpg", "caption": "..."}, ...]
   CSV:      file,caption,participants,backgroundColor  (participants split on spaces or ;)
@@ -67,6 +73,7 @@ type meta struct {
 	Caption         *string  `json:"caption,omitempty"`
 	Participants    []string `json:"participants,omitempty"`
 	BackgroundColor *string  `json:"backgroundColor,omitempty"`
+	PublishAt       *string  `json:"publishAt,omitempty"` // RFC 3339 or Unix seconds (schedule.go)
 }
 
 func (m meta) apply(st pipeline.Status) pipeline.Status {
@@ -83,6 +90,9 @@ func (m meta) apply(st pipeline.Status) pipeline.Status {
 }
 
 func runBatch(ctx context.Context, log *slog.Logger, f *batchFlags, ev *env, args []string, stdout io.Writer) error {
+	if handed, err := runBatchScheduled(ctx, f, ev, args, stdout); handed || err != nil {
+		return err // publish times: the statuses went to a service (schedule.go)
+	}
 	c, err := f.check(ev)
 	if err != nil {
 		return err
@@ -199,7 +209,7 @@ func readSidecar(path string) (meta, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&m); err != nil {
-		return meta{}, fmt.Errorf("sidecar %s: %w (want caption, participants, backgroundColor)", path, err)
+		return meta{}, fmt.Errorf("sidecar %s: %w (want caption, participants, backgroundColor, publishAt)", path, err)
 	}
 	if m.File != "" {
 		return meta{}, fmt.Errorf("sidecar %s: \"file\" belongs in a manifest", path)
@@ -286,10 +296,10 @@ func readCSVManifest(b []byte) ([]meta, error) {
 	for i, h := range rows[0] {
 		h = strings.TrimSpace(h)
 		switch h {
-		case "file", "caption", "participants", "backgroundColor":
+		case "file", "caption", "participants", "backgroundColor", "publishAt":
 			col[h] = i
 		default:
-			return nil, fmt.Errorf("unknown column %q (want file, caption, participants, backgroundColor)", h)
+			return nil, fmt.Errorf("unknown column %q (want file, caption, participants, backgroundColor, publishAt)", h)
 		}
 	}
 	if _, ok := col["file"]; !ok {
@@ -304,6 +314,9 @@ func readCSVManifest(b []byte) ([]meta, error) {
 		}
 		if i, ok := col["backgroundColor"]; ok && row[i] != "" {
 			m.BackgroundColor = &row[i]
+		}
+		if i, ok := col["publishAt"]; ok && row[i] != "" {
+			m.PublishAt = &row[i]
 		}
 		if i, ok := col["participants"]; ok && row[i] != "" {
 			m.Participants = slices.DeleteFunc(strings.FieldsFunc(row[i], func(r rune) bool { return r == ' ' || r == ';' || r == ',' }),
