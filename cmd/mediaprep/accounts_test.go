@@ -175,6 +175,14 @@ func TestServeAccounts(t *testing.T) {
 	if len(listed) != 7 {
 		t.Errorf("listed %d jobs of news, want 7", len(listed))
 	}
+	// DELETE of a posted news job: deleteStatus on news's instance only.
+	newsID := ids[1] // news 0
+	if code, b, _ := request(t, "DELETE", base+"/v1/statuses/"+newsID, "", "", nil); code != 200 {
+		t.Errorf("DELETE %s: %d %s", newsID, code, b)
+	}
+	if n := news.Count("deleteStatus"); n != 1 || shop.Count("deleteStatus")+c.green.Count("deleteStatus") != 0 {
+		t.Errorf("deleteStatus: news %d, shop %d, default %d", n, shop.Count("deleteStatus"), c.green.Count("deleteStatus"))
+	}
 	code, metrics, _ := request(t, "GET", base+"/metrics", "", "", nil)
 	for _, want := range []string{
 		`mediaprep_account_jobs_total{account="news",state="posted"} 7`,
