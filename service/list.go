@@ -28,12 +28,10 @@ const codeUnknownAccount = "unknown_account"
 // listParams are the query parameters of GET /v1/statuses.
 var listParams = []string{"state", "account", "origin", "since", "limit", "cursor"}
 
-// listStates are the states a list may be filtered by: the job states,
-// and those of scheduling and cancel (issue 13), which may not exist in
-// this build yet: a filter by one of them then lists nothing.
+// listStates are the states a list may be filtered by.
 var listStates = []queue.State{
 	queue.StateQueued, queue.StatePreparing, queue.StateStoring, queue.StatePosting, queue.StatePosted, queue.StateFailed,
-	"scheduled", "canceled", "deleted",
+	queue.StateScheduled, queue.StateCanceled, queue.StateDeleted,
 }
 
 // routeList adds GET /v1/statuses when the API has a JobLister.
