@@ -1,7 +1,8 @@
 // Package batch finds what `mediaprep batch` posts: the media files under
 // the folders and files it is given, and the status settings of each from
-// its sidecar (NAME.EXT.json) or a manifest (JSON or CSV). The command
-// posts them through pipeline.Publisher.
+// its sidecar (NAME.EXT.json) or a manifest (JSON or CSV), publish times
+// included. The command posts them through pipeline.Publisher, or hands
+// them to the service when they have a publish time.
 package batch
 
 import (
@@ -25,6 +26,7 @@ type Meta struct {
 	Caption         *string  `json:"caption,omitempty"`
 	Participants    []string `json:"participants,omitempty"`
 	BackgroundColor *string  `json:"backgroundColor,omitempty"`
+	PublishAt       *string  `json:"publishAt,omitempty"` // RFC 3339 or Unix seconds (queue.ParsePublishAt)
 }
 
 // Apply returns st with the fields m sets.
@@ -116,7 +118,7 @@ func ReadSidecar(path string) (Meta, error) {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&m); err != nil {
-		return Meta{}, fmt.Errorf("sidecar %s: %w (want caption, participants, backgroundColor)", path, err)
+		return Meta{}, fmt.Errorf("sidecar %s: %w (want caption, participants, backgroundColor, publishAt)", path, err)
 	}
 	if m.File != "" {
 		return Meta{}, fmt.Errorf("sidecar %s: \"file\" belongs in a manifest", path)
@@ -203,10 +205,10 @@ func readCSVManifest(b []byte) ([]Meta, error) {
 	for i, h := range rows[0] {
 		h = strings.TrimSpace(h)
 		switch h {
-		case "file", "caption", "participants", "backgroundColor":
+		case "file", "caption", "participants", "backgroundColor", "publishAt":
 			col[h] = i
 		default:
-			return nil, fmt.Errorf("unknown column %q (want file, caption, participants, backgroundColor)", h)
+			return nil, fmt.Errorf("unknown column %q (want file, caption, participants, backgroundColor, publishAt)", h)
 		}
 	}
 	if _, ok := col["file"]; !ok {
@@ -222,6 +224,9 @@ func readCSVManifest(b []byte) ([]Meta, error) {
 		if i, ok := col["backgroundColor"]; ok && row[i] != "" {
 			m.BackgroundColor = &row[i]
 		}
+		if i, ok := col["publishAt"]; ok && row[i] != "" {
+			m.PublishAt = &row[i]
+		}
 		if i, ok := col["participants"]; ok && row[i] != "" {
 			m.Participants = slices.DeleteFunc(strings.FieldsFunc(row[i], func(r rune) bool { return r == ' ' || r == ';' || r == ',' }),
 				func(s string) bool { return s == "" })
@@ -229,4 +234,21 @@ func readCSVManifest(b []byte) ([]Meta, error) {
 		out = append(out, m)
 	}
 	return out, nil
+}
+
+// Merge is m with what over sets (a sidecar over a manifest entry).
+func (m Meta) Merge(over Meta) Meta {
+	if over.Caption != nil {
+		m.Caption = over.Caption
+	}
+	if over.Participants != nil {
+		m.Participants = over.Participants
+	}
+	if over.BackgroundColor != nil {
+		m.BackgroundColor = over.BackgroundColor
+	}
+	if over.PublishAt != nil {
+		m.PublishAt = over.PublishAt
+	}
+	return m
 }

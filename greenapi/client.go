@@ -154,7 +154,7 @@ func (c *Client) DeleteStatus(ctx context.Context, idMessage string) error {
 		return invalid(MethodDeleteStatus, []problem{{"idMessage", err.Error()}})
 	}
 	return c.do(ctx, call{
-		method: MethodDeleteStatus, httpMethod: http.MethodPost, body: body, lim: c.del,
+		method: MethodDeleteStatus, httpMethod: http.MethodPost, body: body, lim: c.del, shared: c.cfg.DeleteLimiter,
 		decode: func([]byte) error { return nil },
 	})
 }

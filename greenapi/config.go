@@ -51,6 +51,11 @@ type Config struct {
 	// getOutgoingStatuses and getStatusStatistic request: the instance's
 	// 1 request/second shared by every process reading its statuses.
 	GetLimiter Waiter
+	// DeleteLimiter, when set, is waited on as well before every
+	// deleteStatus request: the instance's 10 requests/second shared by
+	// every process deleting statuses (DELETE /v1/statuses/{id} on any
+	// node).
+	DeleteLimiter Waiter
 	// UploadTimeout bounds one uploadFile attempt (the whole file is
 	// sent in it); default DefaultUploadTimeout (10 min).
 	UploadTimeout time.Duration

@@ -56,3 +56,15 @@ func TestSendLimiterFailureSendsNothing(t *testing.T) {
 		t.Errorf("%d requests sent while the limiter was down", n)
 	}
 }
+
+func TestDeleteLimiterWaitedOnBeforeDelete(t *testing.T) {
+	srv := greenapitest.NewServer(t, testID, testToken)
+	w := &countingWaiter{}
+	c, _ := newClient(t, srv.URL(), func(cfg *greenapi.Config) { cfg.DeleteLimiter = w })
+	if err := c.DeleteStatus(context.Background(), "BAE5F4886F6F2D05"); err != nil {
+		t.Fatal(err)
+	}
+	if got := w.n.Load(); got != 1 || srv.Count("deleteStatus") != 1 {
+		t.Errorf("delete limiter waited on %d times, %d deleteStatus requests; want 1 and 1", got, srv.Count("deleteStatus"))
+	}
+}

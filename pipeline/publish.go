@@ -85,6 +85,10 @@ type Post struct {
 	Prepare transcode.Options
 	Status  Status
 	Force   bool // post even when the ledger says it was posted
+	// StoreOnly stops after the store step: the file is prepared and
+	// stored now (a broken file fails now), linked and posted by a later
+	// Publish of the same job (a status scheduled for later).
+	StoreOnly bool
 	// Text, when set, makes the job a text status (sendTextStatus) in
 	// Font, with Status's background colour and participants: there is
 	// no Source, and nothing to prepare, store or link.
@@ -191,6 +195,9 @@ func (p *Publisher) Publish(ctx context.Context, j Post) (Posted, error) {
 		p.link,     // a direct link, fetched as Green API will fetch it
 		p.send,     // the Green API call
 		p.record,   // the ledger
+	}
+	if j.Text != "" && j.StoreOnly {
+		return Posted{}, nil // a text status: nothing to prepare or store now
 	}
 	if j.Text != "" {
 		// A text status: nothing to sniff, prepare, store or link.
@@ -337,6 +344,7 @@ func (p *Publisher) store(ctx context.Context, r *run) error {
 		if prep, ok := preparedFrom(obj, r.Source, r.name); ok && prep.Kind == r.media.Kind && prep.ContentType == transcode.ContentTypeFor(prep.Kind) {
 			r.out.Prepared = prep
 			r.log.Debug("found in storage", "key", key)
+			r.done = r.StoreOnly
 			return nil
 		}
 		// Stored by something else, or with the wrong type: prepare
@@ -352,6 +360,7 @@ func (p *Publisher) store(ctx context.Context, r *run) error {
 	}
 	r.out.Prepared, r.out.Stored = prep, true
 	r.log.Debug("stored", "key", key, "bytes", prep.SizeBytes)
+	r.done = r.StoreOnly
 	return nil
 }
 

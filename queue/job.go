@@ -4,7 +4,9 @@ import "time"
 
 // State is where a job is. A job goes queued → preparing → storing →
 // posting → posted, or ends failed with an error code and message. A
-// retried job goes back to queued.
+// retried job goes back to queued. A job with a publish time goes queued →
+// preparing → storing → scheduled, waits there, then on to posting. A job
+// not yet posting may be canceled; a posted one deleted (deleteStatus).
 type State string
 
 // The states of a job.
@@ -15,10 +17,16 @@ const (
 	StatePosting   State = "posting"
 	StatePosted    State = "posted"
 	StateFailed    State = "failed"
+	StateScheduled State = "scheduled" // prepared and stored; waits for PublishAt
+	StateCanceled  State = "canceled"  // canceled before it was posted; never posts
+	StateDeleted   State = "deleted"   // posted, then deleted with deleteStatus
 )
 
-// Final reports whether s is posted or failed.
-func (s State) Final() bool { return s == StatePosted || s == StateFailed }
+// Final reports whether s is posted, failed, canceled or deleted: a job in
+// a final state is never sent (again).
+func (s State) Final() bool {
+	return s == StatePosted || s == StateFailed || s == StateCanceled || s == StateDeleted
+}
 
 // Origin says where a job's source came from.
 type Origin string
@@ -54,6 +62,10 @@ type Job struct {
 	Name    string  `json:"name,omitempty"`   // the file's own name (for the fileName Green API shows)
 	Size    int64   `json:"size,omitempty"`   // bytes of the source
 	Options Options `json:"options"`
+	// PublishAt, when set, is when the status is to be posted: the job is
+	// prepared and stored at once, then waits (StateScheduled) until then.
+	// A time in the past means now.
+	PublishAt time.Time `json:"publishAt,omitzero"`
 	// Invalid is a problem found when the job was made (a broken
 	// sidecar): the worker fails the job with it at once.
 	Invalid string `json:"invalid,omitempty"`
@@ -88,6 +100,9 @@ type Job struct {
 	// not) must not send too.
 	PostingBy string    `json:"postingBy,omitempty"`
 	PostingAt time.Time `json:"postingAt,omitzero"` // when PostingBy began
+
+	CanceledAt time.Time `json:"canceledAt,omitzero"`
+	DeletedAt  time.Time `json:"deletedAt,omitzero"`
 
 	ErrorCode string `json:"errorCode,omitempty"`
 	Error     string `json:"error,omitempty"`

@@ -50,6 +50,7 @@ func RetryLater(err error, delay time.Duration) error {
 type retryError struct {
 	err   error
 	delay time.Duration
+	wait  bool // WaitUntil: a scheduled job's wait, not a retry
 }
 
 func (e *retryError) Error() string { return e.err.Error() }
@@ -226,6 +227,8 @@ func (q *Queue) handle(ctx context.Context, msg jetstream.Msg, h Handler) {
 			log.Warn("queue: handing back a job cut short by shutdown; it returns after AckWait", "err", err)
 		}
 		log.Info("queue: job stopped by shutdown; it stays queued", "attempt", attempt)
+	case errors.As(err, &retry) && retry.wait:
+		q.wait(bg, msg, id, attempt, retry.delay, log)
 	case errors.As(err, &retry):
 		if err := msg.NakWithDelay(retry.delay); err != nil {
 			log.Warn("queue: asking to deliver the job again failed; it returns after AckWait", "err", err)

@@ -57,10 +57,12 @@ type APIConfig struct {
 	FreeSpace func(dir string) (int64, error)
 	// Web, when set, serves the web page at / and /assets/ without auth
 	// (every call it makes carries the key); see routeWeb.
-	Web     http.Handler
-	Events  EventsConfig // GET /v1/events
-	Logger  *slog.Logger
-	Metrics *Metrics // optional
+	Web    http.Handler
+	Events EventsConfig // GET /v1/events
+	// Schedule: publish times and DELETE /v1/statuses/{id} (schedule.go).
+	Schedule ScheduleConfig
+	Logger   *slog.Logger
+	Metrics  *Metrics // optional
 }
 
 // Defaults of APIConfig.

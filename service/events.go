@@ -127,8 +127,8 @@ func (a *API) routeWeb(route func(pattern, allow string, h http.Handler)) {
 
 // serverInfo is GET /v1/info: what this server offers, so that a client
 // (the web page) shows only what works here.
-// JobList, Scheduling, Cancel and Accounts are off until the API has them
-// (GET /v1/statuses, publishAt, DELETE /v1/statuses/{id}, account).
+// JobList and Accounts are off until the API has them (GET /v1/statuses,
+// account); Cancel is on when the queue can cancel (cancel.go).
 type serverInfo struct {
 	Auth           bool     `json:"auth"`
 	Events         bool     `json:"events"`
@@ -151,6 +151,8 @@ func (a *API) getInfo(w http.ResponseWriter, _ *http.Request) {
 	writeJSON(w, http.StatusOK, serverInfo{
 		Auth:           a.keys.enabled(),
 		Events:         a.events.watch != nil,
+		Scheduling:     true,          // publishAt (schedule.go)
+		Cancel:         a.canCancel(), // DELETE /v1/statuses/{id} (cancel.go)
 		Accounts:       []string{},
 		MaxUploadBytes: a.cfg.MaxUploadBytes,
 		MaxCaption:     greenapi.MaxCaption,

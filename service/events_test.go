@@ -212,7 +212,7 @@ func TestInfo(t *testing.T) {
 	if err := json.NewDecoder(resp.Body).Decode(&info); err != nil || resp.StatusCode != 200 {
 		t.Fatalf("info: %d %v", resp.StatusCode, err)
 	}
-	if !info.Auth || info.Events || info.JobList || info.Scheduling || info.Cancel || len(info.Accounts) != 0 || info.MaxUploadBytes != 5<<20 || info.MaxCaption != 1024 || info.MaxText != 500 {
+	if !info.Auth || info.Events || info.JobList || !info.Scheduling || info.Cancel || len(info.Accounts) != 0 || info.MaxUploadBytes != 5<<20 || info.MaxCaption != 1024 || info.MaxText != 500 {
 		t.Errorf("info %+v", info)
 	}
 	for _, f := range info.Fonts {

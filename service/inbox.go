@@ -82,6 +82,10 @@ type InboxConfig struct {
 	// comes back while the queue cannot take it. Use it instead of Events.
 	DurableEvents EventSource
 	TempDir       string // where sidecars are fetched; required
+	// MaxScheduleAhead is how far ahead a publishAt (sidecar) or
+	// x-amz-meta-publish-at may be; a later one fails the job
+	// (bad_metadata). Default 30 days.
+	MaxScheduleAhead time.Duration
 	// Finish, when set, is given a failed job whose source is still in
 	// the inbox (the queue gave up on it): Worker.Finish moves it to
 	// failed/ with its error file.
@@ -289,7 +293,7 @@ func (in *Inbox) take(ctx context.Context, o storage.Object) (bool, error) {
 		return false, err
 	}
 	job := queue.Job{ID: id, Origin: queue.OriginInbox, Source: o.Key, Name: path.Base(o.Key), Size: o.Size}
-	opts, err := in.options(ctx, o)
+	opts, at, err := in.options(ctx, o)
 	var bad *badSidecar
 	switch {
 	case errors.As(err, &bad):
@@ -300,6 +304,9 @@ func (in *Inbox) take(ctx context.Context, o storage.Object) (bool, error) {
 		return false, err // storage unreachable: next time
 	}
 	job.Options = opts
+	if job.Invalid == "" {
+		job.PublishAt, job.Invalid = in.publishAt(at) // schedule.go
+	}
 	job, err = in.cfg.Jobs.Enqueue(ctx, job)
 	switch {
 	case errors.Is(err, queue.ErrExists):

@@ -19,7 +19,7 @@ import (
 // publish fetches the source (a text status has none) and runs the job
 // through a Publisher of its own, whose ledger is the job record: a status
 // is posted at most once per job.
-func (w *Worker) publish(ctx context.Context, job queue.Job, send *guardedSender, log *slog.Logger) (queue.Job, error) {
+func (w *Worker) publish(ctx context.Context, job queue.Job, send *guardedSender, log *slog.Logger, storeOnly bool) (queue.Job, error) {
 	dir, err := os.MkdirTemp(w.cfg.TempDir, "job-"+job.ID+"-")
 	if err != nil {
 		return job, fmt.Errorf("%w: temp folder: %w", storage.ErrFailed, err)
@@ -52,6 +52,8 @@ func (w *Worker) publish(ctx context.Context, job queue.Job, send *guardedSender
 	pj := pipeline.Post{
 		Source: src,
 		Text:   job.Options.Text, Font: job.Options.Font,
+		// Scheduled: linked and posted at its time (schedule.go).
+		StoreOnly: storeOnly,
 		Prepare: transcode.Options{
 			Crop:     transcode.CropMode(job.Options.Crop),
 			VideoFit: transcode.Fit(job.Options.VideoFit),

@@ -20,7 +20,9 @@ func (a *API) Handler() http.Handler {
 		mux.Handle(pattern, a.methodNotAllowed(allow))
 	}
 	route("/v1/statuses", http.MethodPost, a.requireKey(http.HandlerFunc(a.postStatus)))
-	route("/v1/statuses/{id}", http.MethodGet, a.requireKey(http.HandlerFunc(a.getStatus)))
+	mux.Handle("GET /v1/statuses/{id}", a.requireKey(http.HandlerFunc(a.getStatus)))
+	mux.Handle("DELETE /v1/statuses/{id}", a.requireKey(http.HandlerFunc(a.deleteStatus))) // cancel.go
+	mux.Handle("/v1/statuses/{id}", a.methodNotAllowed("GET, HEAD, DELETE"))
 	route("/healthz", http.MethodGet, http.HandlerFunc(a.healthz))
 	route("/readyz", http.MethodGet, http.HandlerFunc(a.readyz))
 	if m := a.cfg.Metrics; m != nil {

@@ -20,7 +20,7 @@ func TestRoutes(t *testing.T) {
 		code         string
 	}{
 		{"GET", "/healthz", 200, ""},
-		{"DELETE", "/v1/statuses/0011", 405, "method_not_allowed"},
+		{"PUT", "/v1/statuses/0011", 405, "method_not_allowed"},
 		{"GET", "/v1/statuses", 405, "method_not_allowed"},
 		{"POST", "/healthz", 405, "method_not_allowed"},
 		{"GET", "/nope", 404, "not_found"},
@@ -80,7 +80,7 @@ func TestOpenAPIDocument(t *testing.T) {
 		"/v1/statuses:", "/v1/statuses/{id}:", "/healthz:", "/readyz:", "/metrics:", "/media/{path}:",
 		codeUnauthorized, codeTooLarge, codeUnsupportedType, codeInvalidRequest, codeNotFound,
 		codeQueueFull, codeBusy, codeUnavailable, codeMethodNotAllowed,
-		codeTooSlow, codeTooManyFields, codeTooManyPartic, codeNoSpace, "[queue, storage, disk]",
+		codeTooSlow, codeTooManyFields, codeTooManyPartic, codeNoSpace, codeTooFarAhead, codeConflict, codeNotImplemented, "delete:", "[queue, storage, disk]",
 		"Retry-After", "scheme: bearer",
 	} {
 		if !strings.Contains(string(doc), want) {

@@ -104,6 +104,7 @@ func NewDefaultConfig() Config {
 			MaxFormFields:   DefaultMaxFormFields,
 			MaxParticipants: DefaultMaxParticipants,
 			MinFreeBytes:    DefaultMinFreeBytes,
+			Schedule:        ScheduleConfig{MaxAhead: queue.DefaultMaxScheduleAhead},
 		},
 		Inbox:          InboxConfig{Layout: Layout{Inbox: DefaultInboxPrefix}, Poll: DefaultPoll, Settle: DefaultSettle},
 		Workers:        max(1, runtime.NumCPU()/2),
@@ -329,6 +330,7 @@ func (r *runner) buildSender(context.Context) error {
 	if !r.cfg.DryRun {
 		gcfg.SendLimiter = r.q.Limiter("greenapi-send-"+gcfg.IDInstance, int(greenapi.DefaultRatePerSecond), time.Second+50*time.Millisecond)
 		gcfg.GetLimiter = r.q.Limiter("greenapi-get-"+gcfg.IDInstance, 1, time.Second+50*time.Millisecond)
+		gcfg.DeleteLimiter = r.q.Limiter("greenapi-delete-"+gcfg.IDInstance, 10, time.Second+50*time.Millisecond)
 	}
 	client, err := greenapi.New(gcfg)
 	if err != nil {
@@ -451,6 +453,10 @@ func (r *runner) run(ctx context.Context) error {
 func (r *runner) serveHTTP(ctx, runCtx context.Context, wg *sync.WaitGroup, fail func(error)) error {
 	acfg := r.cfg.HTTP
 	acfg.SpoolDir, acfg.KeepDir, acfg.Media, acfg.Logger, acfg.Metrics = filepath.Join(r.tmp, "uploads"), r.kept, r.media, r.log, r.metrics
+	acfg.Schedule.DryRun = r.dryRun
+	if c, ok := r.send.(*greenapi.Client); ok {
+		acfg.Schedule.Deleter = c // DELETE of a posted job: deleteStatus
+	}
 	api, err := NewAPI(acfg, r.q, r.bucket)
 	if err != nil {
 		return err
@@ -487,6 +493,7 @@ func (r *runner) runInbox(runCtx context.Context, wg *sync.WaitGroup, fail func(
 	icfg := r.cfg.Inbox
 	icfg.Bucket, icfg.Jobs, icfg.BucketName = r.bucket, r.q, r.bucketID
 	icfg.TempDir, icfg.Metrics, icfg.Logger, icfg.Finish = filepath.Join(r.tmp, "inbox"), r.metrics, r.log, r.worker.Finish
+	icfg.MaxScheduleAhead = r.cfg.HTTP.Schedule.MaxAhead // one setting for every entry point
 	if subject := icfg.EventSubject; subject != "" {
 		// Durable: a stream captures the bucket's publishes, and every
 		// serve shares one consumer of it.

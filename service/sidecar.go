@@ -20,11 +20,12 @@ import (
 // sidecar is the JSON of NAME.EXT.json next to a dropped file: the fields
 // of `mediaprep batch` sidecars, plus the preparation options.
 type sidecar struct {
-	Caption         string   `json:"caption"`
-	Participants    []string `json:"participants"`
-	BackgroundColor string   `json:"backgroundColor"`
-	Crop            string   `json:"crop"`
-	VideoFit        string   `json:"videoFit"`
+	Caption         string        `json:"caption"`
+	Participants    []string      `json:"participants"`
+	BackgroundColor string        `json:"backgroundColor"`
+	Crop            string        `json:"crop"`
+	VideoFit        string        `json:"videoFit"`
+	PublishAt       publishAtJSON `json:"publishAt"` // RFC 3339 or Unix seconds (schedule.go)
 }
 
 // maxSidecar caps the bytes read of a sidecar.
@@ -33,10 +34,10 @@ const maxSidecar = 64 << 10
 // options reads a source's options: from its sidecar when there is one,
 // else from its x-amz-meta-* headers (caption, participants,
 // background-color, crop, video-fit; RFC 2047 words decoded).
-func (in *Inbox) options(ctx context.Context, o storage.Object) (queue.Options, error) {
+func (in *Inbox) options(ctx context.Context, o storage.Object) (queue.Options, string, error) {
 	sc, found, err := in.cfg.Bucket.Lookup(ctx, o.Key+".json")
 	if err != nil {
-		return queue.Options{}, err
+		return queue.Options{}, "", err
 	}
 	if found {
 		return in.readSidecar(ctx, sc)
@@ -45,7 +46,7 @@ func (in *Inbox) options(ctx context.Context, o storage.Object) (queue.Options, 
 	if md == nil {
 		full, found, err := in.cfg.Bucket.Lookup(ctx, o.Key)
 		if err != nil || !found {
-			return queue.Options{}, err
+			return queue.Options{}, "", err
 		}
 		md = full.Metadata
 	}
@@ -74,7 +75,7 @@ func (in *Inbox) options(ctx context.Context, o storage.Object) (queue.Options, 
 			}
 		}
 	}
-	return opts, nil
+	return opts, get("publish-at", "publishat"), nil
 }
 
 // badSidecar is a sidecar that cannot be read as options: the file fails.
@@ -82,34 +83,34 @@ type badSidecar struct{ msg string }
 
 func (e *badSidecar) Error() string { return e.msg }
 
-func (in *Inbox) readSidecar(ctx context.Context, sc storage.Object) (queue.Options, error) {
+func (in *Inbox) readSidecar(ctx context.Context, sc storage.Object) (queue.Options, string, error) {
 	name := path.Base(sc.Key)
 	if sc.Size > maxSidecar {
-		return queue.Options{}, &badSidecar{fmt.Sprintf("sidecar %s: %d bytes, over the %d byte limit", name, sc.Size, maxSidecar)}
+		return queue.Options{}, "", &badSidecar{fmt.Sprintf("sidecar %s: %d bytes, over the %d byte limit", name, sc.Size, maxSidecar)}
 	}
 	tmp := filepath.Join(in.cfg.TempDir, fmt.Sprintf("sidecar-%d.json", time.Now().UnixNano()))
 	defer os.Remove(tmp)
 	if _, err := in.cfg.Bucket.Download(ctx, sc.Key, tmp); err != nil {
-		return queue.Options{}, fmt.Errorf("sidecar %s: %w", sc.Key, err)
+		return queue.Options{}, "", fmt.Errorf("sidecar %s: %w", sc.Key, err)
 	}
 	f, err := os.Open(tmp)
 	if err != nil {
-		return queue.Options{}, err
+		return queue.Options{}, "", err
 	}
 	defer f.Close()
 	b, err := io.ReadAll(io.LimitReader(f, maxSidecar+1))
 	if err != nil {
-		return queue.Options{}, err
+		return queue.Options{}, "", err
 	}
 	if len(b) > maxSidecar {
-		return queue.Options{}, &badSidecar{fmt.Sprintf("sidecar %s: over the %d byte limit", name, maxSidecar)}
+		return queue.Options{}, "", &badSidecar{fmt.Sprintf("sidecar %s: over the %d byte limit", name, maxSidecar)}
 	}
 	var s sidecar
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&s); err != nil {
-		return queue.Options{}, &badSidecar{fmt.Sprintf("sidecar %s: %v (want {\"caption\", \"participants\", \"backgroundColor\", \"crop\", \"videoFit\"})", name, err)}
+		return queue.Options{}, "", &badSidecar{fmt.Sprintf("sidecar %s: %v (want {\"caption\", \"participants\", \"backgroundColor\", \"crop\", \"videoFit\", \"publishAt\"})", name, err)}
 	}
 	return queue.Options{Caption: s.Caption, Participants: s.Participants, BackgroundColor: s.BackgroundColor,
-		Crop: s.Crop, VideoFit: s.VideoFit}, nil
+		Crop: s.Crop, VideoFit: s.VideoFit}, string(s.PublishAt), nil
 }

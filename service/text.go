@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"time"
 
 	"github.com/mediaprep/mediaprep/greenapi"
 	"github.com/mediaprep/mediaprep/queue"
@@ -13,10 +14,11 @@ import (
 
 // textRequest is the JSON body of a text status.
 type textRequest struct {
-	Text            string   `json:"text"`
-	Font            string   `json:"font,omitempty"`
-	BackgroundColor string   `json:"backgroundColor"`
-	Participants    []string `json:"participants,omitempty"`
+	Text            string        `json:"text"`
+	Font            string        `json:"font,omitempty"`
+	BackgroundColor string        `json:"backgroundColor"`
+	Participants    []string      `json:"participants,omitempty"`
+	PublishAt       publishAtJSON `json:"publishAt,omitzero"` // schedule.go
 }
 
 // postText reads a text status from a JSON or urlencoded body.
@@ -25,6 +27,7 @@ func (a *API) postText(w http.ResponseWriter, r *http.Request, mediaType string)
 	id := newJobID()
 	info(r).jobID = id
 	var opts queue.Options
+	var at time.Time
 	if mediaType == "application/json" {
 		dec := json.NewDecoder(r.Body)
 		dec.DisallowUnknownFields()
@@ -42,6 +45,10 @@ func (a *API) postText(w http.ResponseWriter, r *http.Request, mediaType string)
 		if aerr := a.checkParticipants(opts.Participants); aerr != nil {
 			return queue.Job{}, aerr
 		}
+		var aerr *apiError
+		if at, aerr = a.publishAt(string(t.PublishAt)); aerr != nil {
+			return queue.Job{}, aerr
+		}
 	} else {
 		if err := r.ParseForm(); err != nil {
 			if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
@@ -52,7 +59,7 @@ func (a *API) postText(w http.ResponseWriter, r *http.Request, mediaType string)
 		n := 0
 		for name, vs := range r.PostForm {
 			if !formFields[name] {
-				return queue.Job{}, invalidf(name, "unknown field %q; a text status has text, font, backgroundColor, participants", name)
+				return queue.Job{}, invalidf(name, "unknown field %q; a text status has text, font, backgroundColor, participants, publishAt", name)
 			}
 			if n += len(vs); n > a.cfg.MaxFormFields {
 				return queue.Job{}, a.tooManyFields(name)
@@ -62,6 +69,9 @@ func (a *API) postText(w http.ResponseWriter, r *http.Request, mediaType string)
 		if opts, aerr = optionsOf(r.PostForm, false); aerr == nil {
 			aerr = a.checkParticipants(opts.Participants)
 		}
+		if aerr == nil {
+			at, aerr = a.publishAt(r.PostForm.Get("publishAt"))
+		}
 		if aerr != nil {
 			if aerr.Field == "file" {
 				aerr = invalidf("text", "required")
@@ -69,16 +79,16 @@ func (a *API) postText(w http.ResponseWriter, r *http.Request, mediaType string)
 			return queue.Job{}, aerr
 		}
 	}
-	return a.enqueueText(r.Context(), id, opts)
+	return a.enqueueText(r.Context(), id, opts, at)
 }
 
 // enqueueText checks a text status by sendTextStatus's rules and queues it.
-func (a *API) enqueueText(ctx context.Context, id string, o queue.Options) (queue.Job, *apiError) {
+func (a *API) enqueueText(ctx context.Context, id string, o queue.Options, at time.Time) (queue.Job, *apiError) {
 	st := greenapi.TextStatus{Message: o.Text, BackgroundColor: o.BackgroundColor, Font: o.Font, Participants: o.Participants}
 	if err := st.Validate(); err != nil {
 		return queue.Job{}, greenAPIInvalid(err)
 	}
-	job, err := a.jobs.Enqueue(ctx, queue.Job{ID: id, Origin: queue.OriginUpload, Options: o})
+	job, err := a.jobs.Enqueue(ctx, queue.Job{ID: id, Origin: queue.OriginUpload, Options: o, PublishAt: at})
 	switch {
 	case errors.Is(err, queue.ErrQueueFull):
 		return queue.Job{}, queueFull(err)

@@ -114,6 +114,7 @@ func (a *API) bodyError(err error) *apiError {
 var formFields = map[string]bool{
 	"caption": true, "participants": true, "backgroundColor": true, "crop": true, "videoFit": true,
 	"text": true, "font": true,
+	"publishAt": true, // schedule.go
 }
 
 // spooled is an uploaded file in SpoolDir.
@@ -178,7 +179,7 @@ func (a *API) postMultipart(r *http.Request) (queue.Job, *apiError) {
 			}
 			fields.Add(name, string(v))
 		default:
-			return queue.Job{}, invalidf(name, "unknown field %q; fields are file, caption, participants, backgroundColor, crop, videoFit, text, font", name)
+			return queue.Job{}, invalidf(name, "unknown field %q; fields are file, caption, participants, backgroundColor, crop, videoFit, text, font, publishAt", name)
 		}
 		part.Close()
 	}
@@ -186,11 +187,15 @@ func (a *API) postMultipart(r *http.Request) (queue.Job, *apiError) {
 	if aerr == nil {
 		aerr = a.checkParticipants(opts.Participants)
 	}
+	at, perr := a.publishAt(fields.Get("publishAt"))
+	if aerr == nil {
+		aerr = perr
+	}
 	if aerr != nil {
 		return queue.Job{}, aerr
 	}
 	if file == nil {
-		return a.enqueueText(r.Context(), id, opts)
+		return a.enqueueText(r.Context(), id, opts, at)
 	}
 	if aerr := checkFileOptions(opts); aerr != nil {
 		return queue.Job{}, aerr
@@ -214,7 +219,7 @@ func (a *API) postMultipart(r *http.Request) (queue.Job, *apiError) {
 		}
 	}
 	job, err := a.jobs.Enqueue(r.Context(), queue.Job{
-		ID: id, Origin: queue.OriginUpload, Source: key, Name: file.name, Size: file.size, Options: opts,
+		ID: id, Origin: queue.OriginUpload, Source: key, Name: file.name, Size: file.size, Options: opts, PublishAt: at,
 	})
 	if err != nil {
 		ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), cleanupTimeout)

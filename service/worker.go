@@ -173,6 +173,9 @@ func (w *Worker) Handle(ctx context.Context, d *queue.Delivery) error {
 		}
 		job = j
 	}
+	if done, err := w.beforeSend(ctx, job, log); done {
+		return err // canceled, deleted, or scheduled and waiting (schedule.go)
+	}
 	switch {
 	case job.State == queue.StatePosted:
 		return w.settle(ctx, job, log, d.LastAttempt()) // posted; the source may not have been moved yet
@@ -211,7 +214,17 @@ func (w *Worker) Handle(ctx context.Context, d *queue.Delivery) error {
 	runCtx, cancel := context.WithTimeout(ctx, w.cfg.Timeout)
 	defer cancel()
 	send := &guardedSender{Sender: w.cfg.Send, jobs: w.cfg.Jobs, id: job.ID, token: newJobID(), metrics: w.cfg.Metrics, life: ctx}
-	job, err := w.publish(runCtx, job, send, log)
+	var err error
+	storeOnly := waiting(job, time.Now())     // scheduled: prepare and store now, post at PublishAt (schedule.go)
+	if !storeOnly || job.Options.Text == "" { // a text status has nothing to prepare
+		job, err = w.publish(runCtx, job, send, log, storeOnly)
+	}
+	if err == nil && storeOnly {
+		return w.schedule(ctx, job, log)
+	}
+	if errors.Is(err, errSendTaken) && w.canceledMeanwhile(ctx, job.ID, log) {
+		return nil
+	}
 	if errors.Is(err, errSendTaken) {
 		// Another delivery is posting it or has; keep the message, so
 		// that the job is looked at again whatever becomes of that one.

@@ -29,8 +29,14 @@ skipped) and the given files, like post, several at once (-j).
 
 Per-file settings come from a sidecar next to the file (NAME.EXT.json) or
 from a manifest (--manifest FILE, or any manifest.json / manifest.csv in
-the folders; its file names are relative to it). Both hold caption, participants and
-backgroundColor; a sidecar wins over the manifest, the manifest over flags.
+the folders; its file names are relative to it). Both hold caption, participants,
+backgroundColor and publishAt; a sidecar wins over the manifest, the manifest over flags.
+
+With a publish time (--publish-at, or publishAt in a sidecar or manifest)
+batch posts nothing itself: it hands every file to the service at
+MEDIAPREP_API_URL (key MEDIAPREP_API_KEY), whose queue holds each until its
+time, waits until each is prepared and stored there (a broken file fails
+now), and prints its job id.
   sidecar:  {"caption": "Sale!", "participants": ["79001234567@c.us"]}
   JSON:     [{"file": "a.jpg", "caption": "..."}, ...]
   CSV:      file,caption,participants,backgroundColor  (participants split on spaces or ;)
@@ -55,6 +61,9 @@ Exit status: 0 when every file was posted or skipped, 1 when any failed,
 }
 
 func runBatch(ctx context.Context, log *slog.Logger, f *batchFlags, ev *env, args []string, stdout io.Writer) error {
+	if handed, err := runBatchScheduled(ctx, f, ev, args, stdout); handed || err != nil {
+		return err // publish times: the statuses went to a service (schedule.go)
+	}
 	c, err := f.check(ev)
 	if err != nil {
 		return err

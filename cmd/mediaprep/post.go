@@ -25,6 +25,7 @@ func addPublishFlags(cmd *cobra.Command, f *publishFlags, ev *env) {
 	fl.StringSliceVar(&f.participants, "participants", nil, "chat ids that may see the status, e.g. 79001234567@c.us (default: all contacts)")
 	fl.StringVar(&f.backgroundColor, "background-color", "", "background of voice and text statuses, #RRGGBB")
 	fl.StringVar(&f.deliveryWin, "delivery-window", ev.str("MEDIAPREP_DELIVERY_WINDOW", ""), "at the end, wait up to this long for each posted status to show as sent in getOutgoingStatuses (default 10m; 0: do not wait, no delivery is reported) [MEDIAPREP_DELIVERY_WINDOW]")
+	fl.StringVar(&f.publishAt, "publish-at", "", "post at this time (RFC 3339 with offset, or Unix seconds): hands the statuses to the service at MEDIAPREP_API_URL, whose queue holds them until then")
 	addSettingFlags(fl, &f.settings, ev)
 	f.limits = &f.settings
 }
@@ -62,6 +63,9 @@ still finish), 2 for usage errors and bad settings, 130 when interrupted.`,
 			return nil
 		}),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if f.publishAt != "" {
+				return runPostScheduled(cmd.Context(), &f, ev, args, stdout) // schedule.go
+			}
 			if f.text != "" {
 				return runPostText(cmd.Context(), g.logger(), &f, ev, stdout)
 			}

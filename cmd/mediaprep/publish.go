@@ -35,6 +35,7 @@ type publishFlags struct {
 	participants    []string
 	backgroundColor string
 	deliveryWin     string
+	publishAt       string // --publish-at: hand the statuses to a service (schedule.go)
 }
 
 // publisher is what post and batch wire up from their flags.

@@ -115,6 +115,7 @@ func (f *serveFlags) table() []serveSetting {
 		{"max-form-fields", "", "MEDIAPREP_MAX_FORM_FIELDS", "fields of a form besides the file; more answer 400", true, numVar(&h.MaxFormFields)},
 		{"max-participants", "", "MEDIAPREP_MAX_PARTICIPANTS", "participants of a status; more answer 400", true, numVar(&h.MaxParticipants)},
 		{"min-free-disk", "", "MEDIAPREP_MIN_FREE_DISK", "below this free space in the data dir, /readyz fails and uploads answer 507", true, sizeVar(&h.MinFreeBytes)},
+		{"max-schedule-ahead", "", "MEDIAPREP_MAX_SCHEDULE_AHEAD", "how far ahead a publishAt may be; later ones are refused", true, durVar(&h.Schedule.MaxAhead)},
 	}
 }
 

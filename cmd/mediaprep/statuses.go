@@ -26,7 +26,7 @@ type statusesFlags struct {
 func newStatusesCmd(g *globalFlags, stdout io.Writer, ev *env) *cobra.Command {
 	var f statusesFlags
 	cmd := &cobra.Command{
-		Use:   "statuses [--minutes N] | --stats ID | --delete ID",
+		Use:   "statuses [--minutes N] | --stats ID | --delete ID...",
 		Short: "List the statuses the instance sent, show who saw one, or delete one",
 		Long: `statuses lists the statuses the instance sent in the last --minutes
 (getOutgoingStatuses), each with how far it got (statusMessage: sent,
@@ -34,9 +34,25 @@ delivered, read), its file and caption or text: the place to look after an
 outcome_unknown or a not_confirmed delivery, before posting a file again. --stats ID shows who a status reached and saw it
 (getStatusStatistic); --delete ID deletes it (deleteStatus).
 
+--delete takes several ids (comma-separated, or more arguments). With
+MEDIAPREP_API_URL (and MEDIAPREP_API_KEY) set, each is first taken as a job
+id of that service: a job not yet posted is canceled, a posted one deleted
+(DELETE /v1/statuses/{id}); ids the service does not know are idMessages,
+deleted with deleteStatus directly.
+
 Green API settings as for post.`,
-		Args: usageArgs(cobra.NoArgs),
+		Args: usageArgs(func(cmd *cobra.Command, args []string) error {
+			if len(args) > 0 && f.delete == "" {
+				return fmt.Errorf("unexpected arguments %v: only --delete takes more ids", args)
+			}
+			return nil
+		}),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			if f.delete != "" {
+				if done, err := runDeleteIDs(cmd.Context(), g.logger(), &f, ev, args, stdout); done {
+					return err // job ids, or several ids (schedule.go)
+				}
+			}
 			return runStatuses(cmd.Context(), g.logger(), &f, ev, stdout)
 		},
 	}

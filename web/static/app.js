@@ -52,7 +52,7 @@
       err_bad_metadata: 'The options sent with the file are not valid.', err_source_missing: 'The uploaded file was gone before it could be prepared.',
       err_max_deliveries: 'It was tried too many times.', err_handler_error: 'It failed in an unexpected way.',
       err_other: 'It failed.', field: 'field: {field}', code: 'code {code}',
-      account: 'Account', publishAt: 'Publish at', publishHint: 'Empty: at once.', state_scheduled: 'Scheduled', state_canceled: 'Canceled',
+      account: 'Account', publishAt: 'Publish at', publishHint: 'Empty: at once.', state_scheduled: 'Scheduled', state_canceled: 'Canceled', state_deleted: 'Deleted',
       scheduledFor: 'To be posted {time}', onAccount: 'account {account}', cancel: 'Cancel', jobsServer: 'Recent statuses on this server.',
       cancelFailed: 'Could not cancel: {why}'
     },
@@ -96,7 +96,7 @@
       err_bad_metadata: 'Параметры, отправленные с файлом, неверны.', err_source_missing: 'Загруженный файл пропал до подготовки.',
       err_max_deliveries: 'Слишком много попыток.', err_handler_error: 'Неожиданная ошибка.',
       err_other: 'Не получилось.', field: 'поле: {field}', code: 'код {code}',
-      account: 'Аккаунт', publishAt: 'Опубликовать', publishHint: 'Пусто: сразу.', state_scheduled: 'Запланирован', state_canceled: 'Отменён',
+      account: 'Аккаунт', publishAt: 'Опубликовать', publishHint: 'Пусто: сразу.', state_scheduled: 'Запланирован', state_canceled: 'Отменён', state_deleted: 'Удалён',
       scheduledFor: 'Будет опубликован {time}', onAccount: 'аккаунт {account}', cancel: 'Отменить', jobsServer: 'Последние статусы на этом сервере.',
       cancelFailed: 'Не удалось отменить: {why}'
     }
@@ -614,7 +614,7 @@
     if (job.linkExpires && st !== 'posted') del.push(t('linkExpires', {time: when(job.linkExpires)}));
     $('.delivery', el).textContent = del.join(' ');
     $('.error', el).textContent = job.missing ? t('notFound') : job.errorCode ? errorWords(job.errorCode, state.lang === 'en' ? job.error : '', '') : '';
-    const final = st === 'posted' || st === 'failed' || st === 'canceled';
+    const final = st === 'posted' || st === 'failed' || st === 'canceled' || st === 'deleted';
     $('.cancel', el).hidden = !(state.info && state.info.cancel) || final || job.missing || st === 'unknown';
     renderResult(j);
     if (j.shown && j.shown !== st && st !== 'unknown') {
