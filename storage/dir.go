@@ -70,7 +70,12 @@ func (c DirConfig) Validate() error {
 // segments. Writes go to a hidden temporary file that is renamed once
 // complete, so no partial object is ever visible. It is safe for concurrent
 // use within a process; concurrent writes of one key end with one of them,
-// whole and with its own metadata.
+// whole and with its own metadata. Every access to the files goes through
+// the os.Root of the key's top folder (its first segment), and of .meta for
+// the metadata: a symbolic link below it is never followed out of it (see
+// dirroot.go). A read through such a link finds no object; a write, Move or
+// PutFile it would lead out is refused with an error matching ErrBadKey. A
+// top folder may itself be a symbolic link (inbox/ on another disk).
 type Dir struct {
 	cfg  DirConfig
 	root string // absolute
@@ -413,25 +418,42 @@ func (d *Dir) commit(key string, r *os.Root, name, tmp string, obj Object) (Obje
 // List returns every object whose key starts with prefix (e.g. "inbox/"),
 // in key order, with Key, Size, LastModified and ETag set. Hidden files and
 // folders (the metadata, temporary files of writes in progress), folders,
-// and symbolic links are not objects. A prefix whose folder does not exist
-// has no objects.
+// and symbolic links are not objects. A prefix whose folder does not exist,
+// or is reached through a symbolic link out of its top folder, has no
+// objects.
 func (d *Dir) List(ctx context.Context, prefix string) ([]Object, error) {
-	start := d.root
+	top, start := ".", "."
 	if i := strings.LastIndex(prefix, "/"); i >= 0 {
-		p, err := d.Path(prefix[:i])
-		if err != nil {
+		dir := prefix[:i]
+		if err := checkKey(dir); err != nil {
 			return nil, err
 		}
-		start = p
+		var below bool
+		top, start, below = strings.Cut(dir, "/")
+		if !below {
+			start = "."
+		}
 	}
-	// With a trailing slash, a folder that is a symbolic link (the root, or
-	// a folder such as inbox/ on another disk) is walked as the folder.
-	start += string(filepath.Separator)
+	// The walk goes through the os.Root of the top folder, which may be a
+	// symbolic link itself (inbox/ on another disk), as may the folder it
+	// starts from if it leads to one inside the top folder.
+	r, err := d.openTop(top, false)
+	if isMissing(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, opError("list", prefix, err)
+	}
+	defer r.Close()
+	keyAt := func(p string) string { return p }
+	if top != "." {
+		keyAt = func(p string) string { return top + "/" + p }
+	}
 	var objs []Object
-	err := filepath.WalkDir(start, func(path string, e fs.DirEntry, err error) error {
+	err = fs.WalkDir(r.FS(), start, func(path string, e fs.DirEntry, err error) error {
 		if err != nil {
-			if isMissing(err) {
-				return nil // gone since, or never there
+			if isMissing(err) || isEscape(err) {
+				return nil // gone since, never there, or not the Dir's
 			}
 			return err
 		}
@@ -447,11 +469,7 @@ func (d *Dir) List(ctx context.Context, prefix string) ([]Object, error) {
 		if !e.Type().IsRegular() {
 			return nil
 		}
-		rel, err := filepath.Rel(d.root, path)
-		if err != nil {
-			return err
-		}
-		key := filepath.ToSlash(rel)
+		key := keyAt(path)
 		if !strings.HasPrefix(key, prefix) {
 			return nil
 		}
