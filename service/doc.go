@@ -13,7 +13,8 @@
 //   - run.go: Config and Run, the whole service wired in named steps (open
 //     storage, connect the queue, build the sender and the worker; serve
 //     HTTP, run the inbox, replay the journal, follow deliveries, watch
-//     the queue); rundir.go: this process's locked temp folder.
+//     the queue), the steps themselves in runsteps.go; rundir.go: this
+//     process's locked temp folder.
 //   - api.go: the API's settings and NewAPI; routes.go: routes, request
 //     logging and error answers; auth.go, limits.go, connlimit.go: keys and
 //     HTTP limits; health.go: /healthz and /readyz; status.go: GET of a job;

@@ -3,7 +3,6 @@ package storage
 import (
 	"bytes"
 	"context"
-	"crypto/rand"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -71,7 +70,12 @@ func (c DirConfig) Validate() error {
 // segments. Writes go to a hidden temporary file that is renamed once
 // complete, so no partial object is ever visible. It is safe for concurrent
 // use within a process; concurrent writes of one key end with one of them,
-// whole and with its own metadata.
+// whole and with its own metadata. Every access to the files goes through
+// the os.Root of the key's top folder (its first segment), and of .meta for
+// the metadata: a symbolic link below it is never followed out of it (see
+// dirroot.go). A read through such a link finds no object; a write, Move or
+// PutFile it would lead out is refused with an error matching ErrBadKey. A
+// top folder may itself be a symbolic link (inbox/ on another disk).
 type Dir struct {
 	cfg  DirConfig
 	root string // absolute
@@ -148,8 +152,16 @@ type dirMeta struct {
 // readMeta returns the metadata of key, and false when it has none.
 func (d *Dir) readMeta(key string) (dirMeta, bool, error) {
 	var m dirMeta
-	b, err := os.ReadFile(d.metaPath(key))
+	r, name, err := d.metaWithin(key, false)
 	if isMissing(err) {
+		return m, false, nil
+	}
+	if err != nil {
+		return m, false, err
+	}
+	defer r.Close()
+	b, err := r.ReadFile(name)
+	if isMissing(err) || isEscape(err) { // metadata through a link out of .meta is none of the Dir's
 		return m, false, nil
 	}
 	if err != nil {
@@ -166,16 +178,29 @@ func (d *Dir) writeMeta(key string, m dirMeta) error {
 	if err != nil {
 		return err
 	}
-	p := d.metaPath(key)
-	if err := os.MkdirAll(filepath.Dir(p), 0o750); err != nil {
+	r, name, err := d.metaWithin(key, true)
+	if err != nil {
 		return err
 	}
-	_, err = writeFile(context.Background(), p, bytes.NewReader(b), int64(len(b)))
-	return err
+	defer r.Close()
+	if err := r.MkdirAll(filepath.Dir(name), 0o750); err != nil {
+		return escapes(key, err)
+	}
+	_, err = writeFileIn(context.Background(), r, name, bytes.NewReader(b), int64(len(b)))
+	return escapes(key, err)
 }
 
 func (d *Dir) removeMeta(key string) error {
-	if err := os.Remove(d.metaPath(key)); err != nil && !isMissing(err) {
+	r, name, err := d.metaWithin(key, false)
+	if isMissing(err) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	defer r.Close()
+	// Metadata through a link out of .meta is none of the Dir's.
+	if err := r.Remove(name); err != nil && !isMissing(err) && !isEscape(err) {
 		return err
 	}
 	return nil
@@ -208,7 +233,7 @@ func (d *Dir) stat(key string) (p string, fi fs.FileInfo, ok bool, err error) {
 	if err != nil {
 		return "", nil, false, err
 	}
-	r, rest, err := d.within(key)
+	r, rest, err := d.within(key, false)
 	if err == nil {
 		defer r.Close()
 		fi, err = r.Lstat(rest)
@@ -227,8 +252,9 @@ func (d *Dir) stat(key string) (p string, fi fs.FileInfo, ok bool, err error) {
 // a path inside it. Whatever is reached through it stays inside that
 // folder: a symbolic link below it (dropped into inbox/, say) cannot lead
 // out. The top folder itself may be a symbolic link (inbox/ on another
-// disk), which is the operator's choice, not a writer's.
-func (d *Dir) within(key string) (*os.Root, string, error) {
+// disk), which is the operator's choice, not a writer's. With create, a
+// missing top folder is created.
+func (d *Dir) within(key string, create bool) (*os.Root, string, error) {
 	if err := checkKey(key); err != nil {
 		return nil, "", err
 	}
@@ -236,7 +262,7 @@ func (d *Dir) within(key string) (*os.Root, string, error) {
 	if !ok {
 		top, rest = ".", key
 	}
-	r, err := os.OpenRoot(filepath.Join(d.root, top))
+	r, err := d.openTop(top, create)
 	if err != nil {
 		return nil, "", err
 	}
@@ -251,7 +277,7 @@ func isEscape(err error) bool {
 // openWithin opens the regular file of key through its top folder (see
 // within).
 func (d *Dir) openWithin(key string) (*os.File, error) {
-	r, rest, err := d.within(key)
+	r, rest, err := d.within(key, false)
 	if err != nil {
 		return nil, err
 	}
@@ -300,19 +326,19 @@ func (d *Dir) Put(ctx context.Context, key string, body io.Reader, obj Object) (
 	if obj.ContentType == "" {
 		return Object{}, fmt.Errorf("storage: put %s: no content type", key)
 	}
-	p, err := d.Path(key)
-	if err != nil {
+	if err := checkKey(key); err != nil {
 		return Object{}, err
 	}
-	dir := filepath.Dir(p)
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return Object{}, opError("put", key, err)
-	}
-	tmp, _, err := copyToTemp(ctx, dir, body, obj.Size)
+	r, rest, err := d.prepare(key)
 	if err != nil {
 		return Object{}, opError("put", key, err)
 	}
-	return d.commit(key, p, tmp, obj)
+	defer r.Close()
+	tmp, _, err := copyToTempIn(ctx, r, filepath.Dir(rest), body, obj.Size)
+	if err != nil {
+		return Object{}, opError("put", key, escapes(key, err))
+	}
+	return d.commit(key, r, rest, tmp, obj)
 }
 
 // PutFile stores the file at path under key, like Put, and leaves it in
@@ -323,8 +349,7 @@ func (d *Dir) PutFile(ctx context.Context, key, path string, obj Object) (Object
 	if obj.ContentType == "" {
 		return Object{}, fmt.Errorf("storage: put %s: no content type", key)
 	}
-	p, err := d.Path(key)
-	if err != nil {
+	if err := checkKey(key); err != nil {
 		return Object{}, err
 	}
 	if err := ctx.Err(); err != nil {
@@ -342,35 +367,26 @@ func (d *Dir) PutFile(ctx context.Context, key, path string, obj Object) (Object
 	if !fi.Mode().IsRegular() {
 		return Object{}, fmt.Errorf("storage: put %s: %s is not a regular file", key, path)
 	}
-	dir := filepath.Dir(p)
-	if err := os.MkdirAll(dir, 0o750); err != nil {
-		return Object{}, opError("put", key, err)
-	}
-	tmp, err := linkTemp(src, dir)
-	if err != nil { // another file system, or one without hard links
-		tmp, _, err = copyToTemp(ctx, dir, src, fi.Size())
-	}
+	r, rest, err := d.prepare(key)
 	if err != nil {
 		return Object{}, opError("put", key, err)
 	}
-	return d.commit(key, p, tmp, obj)
+	defer r.Close()
+	dir := filepath.Dir(rest)
+	tmp, err := linkTempIn(src, r, dir)
+	if err != nil && !isEscape(err) { // another file system, or one without hard links
+		tmp, _, err = copyToTempIn(ctx, r, dir, src, fi.Size())
+	}
+	if err != nil {
+		return Object{}, opError("put", key, escapes(key, err))
+	}
+	return d.commit(key, r, rest, tmp, obj)
 }
 
-// linkTemp makes a hidden hard link to src in dir, after syncing src.
-func linkTemp(src *os.File, dir string) (string, error) {
-	if err := src.Sync(); err != nil {
-		return "", err
-	}
-	tmp := filepath.Join(dir, strings.Replace(tempPattern, "*", rand.Text(), 1))
-	if err := os.Link(src.Name(), tmp); err != nil {
-		return "", err
-	}
-	return tmp, nil
-}
-
-// commit makes the complete file tmp the object at key (file p): metadata
-// first, so that the object never appears without it.
-func (d *Dir) commit(key, p, tmp string, obj Object) (Object, error) {
+// commit makes the complete file tmp the object at key (file name), both in
+// the top folder r of key: metadata first, so that the object never appears
+// without it.
+func (d *Dir) commit(key string, r *os.Root, name, tmp string, obj Object) (Object, error) {
 	m := dirMeta{ContentType: obj.ContentType, FileName: obj.FileName, CacheControl: d.cfg.CacheControl}
 	if len(obj.Metadata) > 0 {
 		m.Metadata = make(map[string]string, len(obj.Metadata))
@@ -383,16 +399,16 @@ func (d *Dir) commit(key, p, tmp string, obj Object) (Object, error) {
 	_, _, existed, _ := d.stat(key)
 	err := d.writeMeta(key, m)
 	if err == nil {
-		err = os.Rename(tmp, p)
+		err = r.Rename(tmp, name)
 		if err != nil && !existed {
 			_ = d.removeMeta(key) // best effort: the rename's error is the one to report
 		}
 	}
 	if err != nil {
-		os.Remove(tmp)
-		return Object{}, opError("put", key, err)
+		_ = r.Remove(tmp) // best effort, as above
+		return Object{}, opError("put", key, escapes(key, err))
 	}
-	fi, err := os.Lstat(p)
+	fi, err := r.Lstat(name)
 	if err != nil {
 		return Object{}, opError("put", key, err)
 	}
@@ -402,25 +418,42 @@ func (d *Dir) commit(key, p, tmp string, obj Object) (Object, error) {
 // List returns every object whose key starts with prefix (e.g. "inbox/"),
 // in key order, with Key, Size, LastModified and ETag set. Hidden files and
 // folders (the metadata, temporary files of writes in progress), folders,
-// and symbolic links are not objects. A prefix whose folder does not exist
-// has no objects.
+// and symbolic links are not objects. A prefix whose folder does not exist,
+// or is reached through a symbolic link out of its top folder, has no
+// objects.
 func (d *Dir) List(ctx context.Context, prefix string) ([]Object, error) {
-	start := d.root
+	top, start := ".", "."
 	if i := strings.LastIndex(prefix, "/"); i >= 0 {
-		p, err := d.Path(prefix[:i])
-		if err != nil {
+		dir := prefix[:i]
+		if err := checkKey(dir); err != nil {
 			return nil, err
 		}
-		start = p
+		var below bool
+		top, start, below = strings.Cut(dir, "/")
+		if !below {
+			start = "."
+		}
 	}
-	// With a trailing slash, a folder that is a symbolic link (the root, or
-	// a folder such as inbox/ on another disk) is walked as the folder.
-	start += string(filepath.Separator)
+	// The walk goes through the os.Root of the top folder, which may be a
+	// symbolic link itself (inbox/ on another disk), as may the folder it
+	// starts from if it leads to one inside the top folder.
+	r, err := d.openTop(top, false)
+	if isMissing(err) {
+		return nil, nil
+	}
+	if err != nil {
+		return nil, opError("list", prefix, err)
+	}
+	defer r.Close()
+	keyAt := func(p string) string { return p }
+	if top != "." {
+		keyAt = func(p string) string { return top + "/" + p }
+	}
 	var objs []Object
-	err := filepath.WalkDir(start, func(path string, e fs.DirEntry, err error) error {
+	err = fs.WalkDir(r.FS(), start, func(path string, e fs.DirEntry, err error) error {
 		if err != nil {
-			if isMissing(err) {
-				return nil // gone since, or never there
+			if isMissing(err) || isEscape(err) {
+				return nil // gone since, never there, or not the Dir's
 			}
 			return err
 		}
@@ -436,11 +469,7 @@ func (d *Dir) List(ctx context.Context, prefix string) ([]Object, error) {
 		if !e.Type().IsRegular() {
 			return nil
 		}
-		rel, err := filepath.Rel(d.root, path)
-		if err != nil {
-			return err
-		}
-		key := filepath.ToSlash(rel)
+		key := keyAt(path)
 		if !strings.HasPrefix(key, prefix) {
 			return nil
 		}
@@ -527,6 +556,12 @@ func (d *Dir) Move(ctx context.Context, from, to string) error {
 	if err != nil {
 		return opError("move", from, err)
 	}
+	// The folder of to first, so that a to that cannot be gets no metadata.
+	tr, trest, err := d.prepare(to)
+	if err != nil {
+		return opError("move "+from+" to", to, err)
+	}
+	defer tr.Close()
 	// The metadata goes first, so that to never appears without it.
 	if hasMeta {
 		err = d.writeMeta(to, m)
@@ -534,7 +569,7 @@ func (d *Dir) Move(ctx context.Context, from, to string) error {
 		err = d.removeMeta(to)
 	}
 	if err == nil {
-		err = d.renameWithin(from, to)
+		err = d.renameWithin(from, tr, trest)
 	}
 	if err != nil {
 		return opError("move "+from+" to", to, err)
@@ -546,32 +581,17 @@ func (d *Dir) Move(ctx context.Context, from, to string) error {
 	return nil
 }
 
-// renameWithin renames the file of from to to, each reached through its
-// top folder (see within): the parent folders are opened through os.Root
-// and the rename is done relative to them, so that a symbolic link swapped
-// in meanwhile cannot move a file from elsewhere.
-func (d *Dir) renameWithin(from, to string) error {
-	top, _, _ := strings.Cut(to, "/")
-	if strings.Contains(to, "/") {
-		if err := os.MkdirAll(filepath.Join(d.root, top), 0o750); err != nil {
-			return err
-		}
-	}
-	fr, frest, err := d.within(from)
+// renameWithin renames the file of from, reached through its top folder
+// (see within), to trest in the root tr (see prepare): the parent folders
+// are opened through os.Root and the rename is done relative to them, so
+// that a symbolic link swapped in meanwhile cannot move a file from or to
+// elsewhere.
+func (d *Dir) renameWithin(from string, tr *os.Root, trest string) error {
+	fr, frest, err := d.within(from, false)
 	if err != nil {
 		return err
 	}
 	defer fr.Close()
-	tr, trest, err := d.within(to)
-	if err != nil {
-		return err
-	}
-	defer tr.Close()
-	if dir := filepath.Dir(trest); dir != "." {
-		if err := tr.MkdirAll(dir, 0o750); err != nil {
-			return err
-		}
-	}
 	fdir, err := fr.Open(filepath.Dir(frest))
 	if err != nil {
 		return err
@@ -583,19 +603,35 @@ func (d *Dir) renameWithin(from, to string) error {
 	}
 	defer tdir.Close()
 	if err := unix.Renameat(int(fdir.Fd()), filepath.Base(frest), int(tdir.Fd()), filepath.Base(trest)); err != nil {
-		return &os.LinkError{Op: "rename", Old: from, New: to, Err: err}
+		return &os.LinkError{Op: "rename", Old: from, New: filepath.Join(tr.Name(), trest), Err: err}
 	}
 	return nil
 }
 
 // pruneEmpty removes the folders of key (and of its metadata) that are
 // empty now, below the key's top folder: uploads/ID/ goes once its file has
-// moved on, inbox/ itself stays.
+// moved on, inbox/ itself stays. Each folder is removed through the top
+// folder's os.Root (and .meta's), and only if it is an empty folder: never
+// a symbolic link, nor a folder it leads to.
 func (d *Dir) pruneEmpty(key string) {
+	if !strings.Contains(path.Dir(key), "/") {
+		return
+	}
+	r, _, err := d.within(key, false)
+	if err != nil {
+		return
+	}
+	defer r.Close()
+	mr, _, err := d.metaWithin(key, false)
+	if err == nil {
+		defer mr.Close()
+	}
 	for dir := path.Dir(key); strings.Contains(dir, "/"); dir = path.Dir(dir) {
-		// os.Remove removes only empty folders.
-		_ = os.Remove(filepath.Join(d.root, metaDir, filepath.FromSlash(dir)))
-		if os.Remove(filepath.Join(d.root, filepath.FromSlash(dir))) != nil {
+		if mr != nil {
+			_ = removeEmptyDir(mr, filepath.FromSlash(dir))
+		}
+		_, rest, _ := strings.Cut(dir, "/")
+		if removeEmptyDir(r, filepath.FromSlash(rest)) != nil {
 			return
 		}
 	}
@@ -627,7 +663,7 @@ func (d *Dir) Delete(ctx context.Context, key string) error {
 
 // removeWithin removes the file of key through its top folder (see within).
 func (d *Dir) removeWithin(key string) error {
-	r, rest, err := d.within(key)
+	r, rest, err := d.within(key, false)
 	if err != nil {
 		return err
 	}

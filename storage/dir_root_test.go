@@ -86,6 +86,12 @@ func TestDirSymlinksStayInside(t *testing.T) {
 			}
 		})
 	}
+	// List does not walk through them either.
+	for _, prefix := range []string{"inbox/", "inbox/out/", "inbox/queue/", "statuses/queue/", "statuses/queue/a"} {
+		if objs, err := d.List(t.Context(), prefix); len(objs) != 0 || err != nil {
+			t.Errorf("List(%q) = %+v, %v; want no objects", prefix, objs, err)
+		}
+	}
 	for _, p := range []string{filepath.Join(outside, "a.jpg"), filepath.Join(nats, "a.jpg")} {
 		if b, err := os.ReadFile(p); err != nil || string(b) != string(secret) {
 			t.Errorf("%s was touched: %q, %v", p, b, err)

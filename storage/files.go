@@ -22,29 +22,37 @@ func copyToTemp(ctx context.Context, dir string, body io.Reader, want int64) (pa
 	if err != nil {
 		return "", 0, err
 	}
+	n, err = fill(ctx, f, body, want)
+	if err != nil {
+		os.Remove(f.Name())
+		return "", n, err
+	}
+	return f.Name(), n, nil
+}
+
+// fill copies body to the new file f, checks that it got want bytes (any
+// number when want < 0), makes it readable by the group, syncs and closes
+// it. f is closed on error too.
+func fill(ctx context.Context, f *os.File, body io.Reader, want int64) (n int64, err error) {
 	defer func() {
 		if err != nil {
 			f.Close()
-			os.Remove(f.Name())
 		}
 	}()
 	n, err = io.Copy(f, ctxReader{ctx, body})
 	if err != nil {
-		return "", n, err
+		return n, err
 	}
 	if want >= 0 && n != want {
-		return "", n, fmt.Errorf("got %d bytes, want %d", n, want)
+		return n, fmt.Errorf("got %d bytes, want %d", n, want)
 	}
 	if err = f.Chmod(0o640); err != nil {
-		return "", n, err
+		return n, err
 	}
 	if err = f.Sync(); err != nil {
-		return "", n, err
+		return n, err
 	}
-	if err = f.Close(); err != nil {
-		return "", n, err
-	}
-	return f.Name(), n, nil
+	return n, f.Close()
 }
 
 // writeFile writes body to the file dst through a temporary file in the

@@ -15,6 +15,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mediaprep/mediaprep/batch"
 	"github.com/mediaprep/mediaprep/greenapi"
 	"github.com/mediaprep/mediaprep/pipeline"
 	"github.com/mediaprep/mediaprep/queue"
@@ -363,17 +364,17 @@ func runPostScheduled(ctx context.Context, f *postFlags, ev *env, files []string
 // runBatchScheduled hands a batch with publish times to the service; false
 // when no file of the batch has one (batch then posts them itself).
 func runBatchScheduled(ctx context.Context, f *batchFlags, ev *env, args []string, stdout io.Writer) (bool, error) {
-	files, manifests, err := collect(args, f.out, f.manifest)
+	files, manifests, err := batch.Collect(args, f.out, f.manifest)
 	if err != nil {
 		return false, nil // runBatch reports it
 	}
-	byFile, err := readManifests(manifests, files)
+	byFile, err := batch.ReadManifests(manifests, files)
 	if err != nil {
 		return false, nil
 	}
 	type planned struct {
 		file string
-		m    meta
+		m    batch.Meta
 		err  error
 	}
 	var plan []planned
@@ -381,8 +382,8 @@ func runBatchScheduled(ctx context.Context, f *batchFlags, ev *env, args []strin
 	for _, src := range files {
 		abs, _ := filepath.Abs(src)
 		m := byFile[abs]
-		side, err := readSidecar(src + ".json")
-		m = m.merge(side)
+		side, err := batch.ReadSidecar(src + ".json")
+		m = m.Merge(side)
 		if m.PublishAt == nil && f.publishAt != "" {
 			m.PublishAt = &f.publishAt
 		}
@@ -418,7 +419,7 @@ func runBatchScheduled(ctx context.Context, f *batchFlags, ev *env, args []strin
 			printScheduled(stdout, scheduledResult{Source: p.file, Error: &errorBody{pipeline.CodeBadMetadata, p.err.Error()}}, f.json)
 			continue
 		}
-		st := p.m.apply(pipeline.Status{Caption: f.caption, Participants: f.participants, BackgroundColor: f.backgroundColor})
+		st := p.m.Apply(pipeline.Status{Caption: f.caption, Participants: f.participants, BackgroundColor: f.backgroundColor})
 		at := ""
 		if p.m.PublishAt != nil {
 			at = *p.m.PublishAt
@@ -431,23 +432,6 @@ func runBatchScheduled(ctx context.Context, f *batchFlags, ev *env, args []strin
 		err = exitError{exitFailed}
 	}
 	return true, err
-}
-
-// merge is m with what over sets (a sidecar over a manifest entry).
-func (m meta) merge(over meta) meta {
-	if over.Caption != nil {
-		m.Caption = over.Caption
-	}
-	if over.Participants != nil {
-		m.Participants = over.Participants
-	}
-	if over.BackgroundColor != nil {
-		m.BackgroundColor = over.BackgroundColor
-	}
-	if over.PublishAt != nil {
-		m.PublishAt = over.PublishAt
-	}
-	return m
 }
 
 // runDeleteIDs is statuses --delete with job ids (MEDIAPREP_API_URL set)

@@ -1,0 +1,254 @@
+// Package batch finds what `mediaprep batch` posts: the media files under
+// the folders and files it is given, and the status settings of each from
+// its sidecar (NAME.EXT.json) or a manifest (JSON or CSV), publish times
+// included. The command posts them through pipeline.Publisher, or hands
+// them to the service when they have a publish time.
+package batch
+
+import (
+	"bytes"
+	"encoding/csv"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+
+	"github.com/mediaprep/mediaprep/pipeline"
+)
+
+// Meta is the per-file part of a status, from a sidecar or manifest.
+type Meta struct {
+	File            string   `json:"file,omitempty"` // manifests only
+	Caption         *string  `json:"caption,omitempty"`
+	Participants    []string `json:"participants,omitempty"`
+	BackgroundColor *string  `json:"backgroundColor,omitempty"`
+	PublishAt       *string  `json:"publishAt,omitempty"` // RFC 3339 or Unix seconds (queue.ParsePublishAt)
+}
+
+// Apply returns st with the fields m sets.
+func (m Meta) Apply(st pipeline.Status) pipeline.Status {
+	if m.Caption != nil {
+		st.Caption = *m.Caption
+	}
+	if m.Participants != nil {
+		st.Participants = m.Participants
+	}
+	if m.BackgroundColor != nil {
+		st.BackgroundColor = *m.BackgroundColor
+	}
+	return st
+}
+
+// Collect lists the media files under args in a stable order: folders are
+// walked (hidden entries and the output folder skipped), sidecars and
+// manifests are not media. It also returns the manifests to read.
+func Collect(args []string, out, manifest string) (files, manifests []string, err error) {
+	outAbs, _ := filepath.Abs(out)
+	skip := map[string]bool{}
+	if manifest != "" {
+		abs, _ := filepath.Abs(manifest)
+		skip[abs] = true
+		manifests = append(manifests, manifest)
+	}
+	for _, arg := range args {
+		fi, err := os.Stat(arg)
+		if err != nil {
+			return nil, nil, err
+		}
+		if !fi.IsDir() {
+			files = append(files, arg)
+			continue
+		}
+		err = filepath.WalkDir(arg, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return err
+			}
+			abs, _ := filepath.Abs(path)
+			if path != arg && strings.HasPrefix(d.Name(), ".") || d.IsDir() && abs == outAbs {
+				if d.IsDir() {
+					return filepath.SkipDir
+				}
+				return nil
+			}
+			if d.IsDir() || !d.Type().IsRegular() || skip[abs] {
+				return nil
+			}
+			if n := d.Name(); n == "manifest.json" || n == "manifest.csv" {
+				skip[abs] = true
+				manifests = append(manifests, path)
+				return nil
+			}
+			if strings.HasSuffix(path, ".json") {
+				if _, err := os.Stat(strings.TrimSuffix(path, ".json")); err == nil {
+					return nil // a sidecar
+				}
+			}
+			files = append(files, path)
+			return nil
+		})
+		if err != nil {
+			return nil, nil, err
+		}
+	}
+	// The same file named twice (a folder and a file in it) is one file.
+	seen := make(map[string]bool, len(files))
+	files = slices.DeleteFunc(files, func(f string) bool {
+		abs, _ := filepath.Abs(f)
+		dup := seen[abs]
+		seen[abs] = true
+		return dup
+	})
+	return files, manifests, nil
+}
+
+// ReadSidecar reads NAME.EXT.json; a missing sidecar is an empty Meta.
+func ReadSidecar(path string) (Meta, error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return Meta{}, nil
+	}
+	if err != nil {
+		return Meta{}, err
+	}
+	var m Meta
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&m); err != nil {
+		return Meta{}, fmt.Errorf("sidecar %s: %w (want caption, participants, backgroundColor, publishAt)", path, err)
+	}
+	if m.File != "" {
+		return Meta{}, fmt.Errorf("sidecar %s: \"file\" belongs in a manifest", path)
+	}
+	return m, nil
+}
+
+// ReadManifests reads the manifests into metas by absolute file path. An
+// entry that names none of the files is an error: a misspelt name would
+// otherwise post its file without the caption meant for it.
+func ReadManifests(manifests, files []string) (map[string]Meta, error) {
+	byFile := map[string]Meta{}
+	for _, m := range manifests {
+		entries, err := readManifest(m)
+		if err != nil {
+			return nil, err
+		}
+		for k, v := range entries {
+			byFile[k] = v
+		}
+	}
+	known := make(map[string]bool, len(files))
+	for _, f := range files {
+		abs, _ := filepath.Abs(f)
+		known[abs] = true
+	}
+	var missing []string
+	for abs, m := range byFile {
+		if !known[abs] {
+			missing = append(missing, m.File)
+		}
+	}
+	if len(missing) > 0 {
+		slices.Sort(missing)
+		return nil, fmt.Errorf("%s: manifest entries name no file being posted: %s", pipeline.CodeBadMetadata, strings.Join(missing, ", "))
+	}
+	return byFile, nil
+}
+
+// readManifest reads a CSV or JSON manifest into metas by absolute file
+// path; file names are relative to the manifest's folder.
+func readManifest(path string) (map[string]Meta, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var entries []Meta
+	trimmed := bytes.TrimSpace(b)
+	if len(trimmed) > 0 && (trimmed[0] == '[' || trimmed[0] == '{') {
+		dec := json.NewDecoder(bytes.NewReader(trimmed))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&entries); err != nil {
+			return nil, fmt.Errorf("manifest %s: %w (want [{\"file\", \"caption\", \"participants\", \"backgroundColor\"}])", path, err)
+		}
+	} else if entries, err = readCSVManifest(b); err != nil {
+		return nil, fmt.Errorf("manifest %s: %w", path, err)
+	}
+	dir := filepath.Dir(path)
+	out := make(map[string]Meta, len(entries))
+	for i, e := range entries {
+		if e.File == "" {
+			return nil, fmt.Errorf("manifest %s: entry %d has no file", path, i+1)
+		}
+		p := e.File
+		if !filepath.IsAbs(p) {
+			p = filepath.Join(dir, p)
+		}
+		abs, _ := filepath.Abs(p)
+		out[abs] = e
+	}
+	return out, nil
+}
+
+func readCSVManifest(b []byte) ([]Meta, error) {
+	r := csv.NewReader(bytes.NewReader(b))
+	rows, err := r.ReadAll()
+	if err != nil {
+		return nil, err
+	}
+	if len(rows) == 0 {
+		return nil, nil
+	}
+	col := map[string]int{}
+	for i, h := range rows[0] {
+		h = strings.TrimSpace(h)
+		switch h {
+		case "file", "caption", "participants", "backgroundColor", "publishAt":
+			col[h] = i
+		default:
+			return nil, fmt.Errorf("unknown column %q (want file, caption, participants, backgroundColor, publishAt)", h)
+		}
+	}
+	if _, ok := col["file"]; !ok {
+		return nil, fmt.Errorf("no file column")
+	}
+	var out []Meta
+	for _, row := range rows[1:] {
+		var m Meta
+		m.File = row[col["file"]]
+		if i, ok := col["caption"]; ok && row[i] != "" {
+			m.Caption = &row[i]
+		}
+		if i, ok := col["backgroundColor"]; ok && row[i] != "" {
+			m.BackgroundColor = &row[i]
+		}
+		if i, ok := col["publishAt"]; ok && row[i] != "" {
+			m.PublishAt = &row[i]
+		}
+		if i, ok := col["participants"]; ok && row[i] != "" {
+			m.Participants = slices.DeleteFunc(strings.FieldsFunc(row[i], func(r rune) bool { return r == ' ' || r == ';' || r == ',' }),
+				func(s string) bool { return s == "" })
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+// Merge is m with what over sets (a sidecar over a manifest entry).
+func (m Meta) Merge(over Meta) Meta {
+	if over.Caption != nil {
+		m.Caption = over.Caption
+	}
+	if over.Participants != nil {
+		m.Participants = over.Participants
+	}
+	if over.BackgroundColor != nil {
+		m.BackgroundColor = over.BackgroundColor
+	}
+	if over.PublishAt != nil {
+		m.PublishAt = over.PublishAt
+	}
+	return m
+}
