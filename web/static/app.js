@@ -54,7 +54,9 @@
       err_other: 'It failed.', field: 'field: {field}', code: 'code {code}',
       account: 'Account', publishAt: 'Publish at', publishHint: 'Empty: at once.', state_scheduled: 'Scheduled', state_canceled: 'Canceled', state_deleted: 'Deleted',
       scheduledFor: 'To be posted {time}', onAccount: 'account {account}', cancel: 'Cancel', jobsServer: 'Recent statuses on this server.',
-      cancelFailed: 'Could not cancel: {why}'
+      cancelFailed: 'Could not cancel: {why}', deleteStatus: 'Delete status', deleteSure: 'Delete it from WhatsApp?',
+      deleteYes: 'Yes, delete', deleteNo: 'Keep it', deleteFailed: 'Could not delete: {why}',
+      canceledAt: 'Canceled {time}', deletedAt: 'Deleted from WhatsApp {time}'
     },
     ru: {
       skip: 'К содержимому', title: 'Статусы WhatsApp', language: 'Язык', signOut: 'Выйти',
@@ -98,7 +100,9 @@
       err_other: 'Не получилось.', field: 'поле: {field}', code: 'код {code}',
       account: 'Аккаунт', publishAt: 'Опубликовать', publishHint: 'Пусто: сразу.', state_scheduled: 'Запланирован', state_canceled: 'Отменён', state_deleted: 'Удалён',
       scheduledFor: 'Будет опубликован {time}', onAccount: 'аккаунт {account}', cancel: 'Отменить', jobsServer: 'Последние статусы на этом сервере.',
-      cancelFailed: 'Не удалось отменить: {why}'
+      cancelFailed: 'Не удалось отменить: {why}', deleteStatus: 'Удалить статус', deleteSure: 'Удалить его из WhatsApp?',
+      deleteYes: 'Да, удалить', deleteNo: 'Оставить', deleteFailed: 'Не удалось удалить: {why}',
+      canceledAt: 'Отменён {time}', deletedAt: 'Удалён из WhatsApp {time}'
     }
   };
 
@@ -441,7 +445,9 @@
       xhr.addEventListener('load', () => {
         const body = xhr.response;
         if (xhr.status === 202 && body && body.id) {
-          addJob(body.id, {id: body.id, state: body.state, name: c.file.name, options: {}, created: new Date().toISOString()}, true);
+          // The answer has the id and state; the account and publish
+          // time shown until the server's record comes are the form's.
+          addJob(body.id, Object.assign({id: body.id, state: body.state, name: c.file.name, options: {}, created: new Date().toISOString()}, futureFields(c.el)), true);
           announce(t('uploaded', {id: body.id}));
           const next = c.el.nextElementSibling || c.el.previousElementSibling;
           const hadFocus = c.el.contains(document.activeElement);
@@ -510,7 +516,7 @@
     updateTextPreview();
     if (r.status === 202 && r.body && r.body.id) {
       err.textContent = '';
-      addJob(r.body.id, {id: r.body.id, state: r.body.state, options: req, created: new Date().toISOString()}, true);
+      addJob(r.body.id, Object.assign({id: r.body.id, state: r.body.state, options: req, created: new Date().toISOString()}, futureFields($('#text-form'))), true);
       $('#text-body').value = '';
       updateTextPreview();
       announce(t('textSent'));
@@ -554,6 +560,9 @@
       j = {job, el, shown: ''};
       $('.forget', el).addEventListener('click', () => forget(id));
       $('.cancel', el).addEventListener('click', () => cancelJob(id));
+      $('.delete', el).addEventListener('click', () => confirmDelete(id, true));
+      $('.delete-no', el).addEventListener('click', () => confirmDelete(id, false));
+      $('.delete-yes', el).addEventListener('click', () => cancelJob(id));
       translate(el);
       // Newest first: Map order follows insertion, so rebuild it.
       state.jobs = new Map([[id, j], ...state.jobs]);
@@ -608,6 +617,8 @@
     const del = [];
     if (job.publishAt && !job.postedAt) del.push(t('scheduledFor', {time: when(job.publishAt)}));
     if (job.postedAt) del.push(t('postedAt', {time: when(job.postedAt)}));
+    if (job.canceledAt) del.push(t('canceledAt', {time: when(job.canceledAt)}));
+    if (job.deletedAt) del.push(t('deletedAt', {time: when(job.deletedAt)}));
     if (job.dryRun) del.push(t('dryRun'));
     else if (job.idMessage) del.push(t('idMessage', {id: job.idMessage}));
     if (job.outcomeUnknown) del.push(t('outcomeUnknown'));
@@ -615,7 +626,13 @@
     $('.delivery', el).textContent = del.join(' ');
     $('.error', el).textContent = job.missing ? t('notFound') : job.errorCode ? errorWords(job.errorCode, state.lang === 'en' ? job.error : '', '') : '';
     const final = st === 'posted' || st === 'failed' || st === 'canceled' || st === 'deleted';
-    $('.cancel', el).hidden = !(state.info && state.info.cancel) || final || job.missing || st === 'unknown';
+    const canCancel = !!(state.info && state.info.cancel) && !job.missing;
+    $('.cancel', el).hidden = !canCancel || final || st === 'unknown' || st === 'posting';
+    // A posted status can be deleted from WhatsApp, after a confirm step.
+    const deletable = canCancel && st === 'posted';
+    if (!deletable) j.confirming = false;
+    $('.delete', el).hidden = !deletable || !!j.confirming;
+    $('.confirm-delete', el).hidden = !deletable || !j.confirming;
     renderResult(j);
     if (j.shown && j.shown !== st && st !== 'unknown') {
       announce(t('announce', {name: $('.name', el).textContent, state: t('state_' + st)}));
@@ -680,16 +697,29 @@
     a.textContent = t('openFile');
     openLine.appendChild(a);
   }
-  // cancelJob asks the server to cancel a job not yet posted (when it
-  // offers that: GET /v1/info cancel).
+  // confirmDelete shows (or takes back) the confirm step of deleting a
+  // posted status.
+  function confirmDelete(id, on) {
+    const j = state.jobs.get(id);
+    if (!j) return;
+    j.confirming = on;
+    renderJob(j);
+    $(on ? '.delete-no' : '.delete', j.el).focus();
+  }
+  // cancelJob asks the server to cancel a job not yet posted, or to delete
+  // a posted one from WhatsApp (when it offers that: GET /v1/info cancel):
+  // both are DELETE /v1/statuses/{id}.
   async function cancelJob(id) {
     const j = state.jobs.get(id);
+    const posted = !!j && j.job.state === 'posted';
+    if (j) j.confirming = false;
     const r = await api('/v1/statuses/' + encodeURIComponent(id), {method: 'DELETE'}).catch(() => ({status: 0, body: null}));
     if (r.status >= 200 && r.status < 300) {
       if (r.body && r.body.id) addJob(id, r.body, false);
       else refresh(id);
     } else if (j) {
-      $('.error', j.el).textContent = t('cancelFailed', {why: apiError(r.body, r.status)});
+      renderJob(j);
+      $('.error', j.el).textContent = t(posted ? 'deleteFailed' : 'cancelFailed', {why: apiError(r.body, r.status)});
     }
   }
   async function refresh(id) {
@@ -727,7 +757,7 @@
   function poll() {
     setLive('livePoll');
     for (const [id, j] of state.jobs) {
-      if (!j.job.missing && j.job.state !== 'posted' && j.job.state !== 'failed') refresh(id);
+      if (!j.job.missing && !['posted', 'failed', 'canceled', 'deleted'].includes(j.job.state)) refresh(id);
     }
     state.pollTimer = setTimeout(poll, 3000);
   }
