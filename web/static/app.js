@@ -156,7 +156,8 @@
   function when(s) {
     const d = new Date(s);
     if (isNaN(d)) return '';
-    return d.toLocaleString(state.lang === 'ru' ? 'ru-RU' : 'en-GB', {dateStyle: 'medium', timeStyle: 'short'});
+    // Seconds only when the time has some (a publish time picked to the second).
+    return d.toLocaleString(state.lang === 'ru' ? 'ru-RU' : 'en-GB', {dateStyle: 'medium', timeStyle: d.getSeconds() ? 'medium' : 'short'});
   }
   // chars counts user-perceived characters, as the server does.
   function chars(s) {
@@ -606,7 +607,7 @@
     const at = order.indexOf(st);
     for (const li of el.querySelectorAll('.steps li')) {
       const i = order.indexOf(li.dataset.step);
-      li.className = st === 'failed' ? 'failed' : i < at || st === 'posted' ? 'done' : i === at ? 'now' : '';
+      li.className = st === 'failed' ? 'failed' : i < at || st === 'posted' || st === 'deleted' ? 'done' : i === at ? 'now' : '';
     }
     $('.caption-line', el).textContent = isText ? '' : (o.caption || '');
     const meta = [];
@@ -615,17 +616,17 @@
     meta.push(job.id);
     $('.meta', el).textContent = meta.join(' · ');
     const del = [];
-    if (job.publishAt && !job.postedAt) del.push(t('scheduledFor', {time: when(job.publishAt)}));
+    const final = st === 'posted' || st === 'failed' || st === 'canceled' || st === 'deleted';
+    if (job.publishAt && !final) del.push(t('scheduledFor', {time: when(job.publishAt)}));
     if (job.postedAt) del.push(t('postedAt', {time: when(job.postedAt)}));
     if (job.canceledAt) del.push(t('canceledAt', {time: when(job.canceledAt)}));
     if (job.deletedAt) del.push(t('deletedAt', {time: when(job.deletedAt)}));
     if (job.dryRun) del.push(t('dryRun'));
     else if (job.idMessage) del.push(t('idMessage', {id: job.idMessage}));
     if (job.outcomeUnknown) del.push(t('outcomeUnknown'));
-    if (job.linkExpires && st !== 'posted') del.push(t('linkExpires', {time: when(job.linkExpires)}));
-    $('.delivery', el).textContent = del.join(' ');
+    if (job.linkExpires && !final) del.push(t('linkExpires', {time: when(job.linkExpires)}));
+    $('.delivery', el).textContent = del.join('\n'); // one a line (white-space: pre-line)
     $('.error', el).textContent = job.missing ? t('notFound') : job.errorCode ? errorWords(job.errorCode, state.lang === 'en' ? job.error : '', '') : '';
-    const final = st === 'posted' || st === 'failed' || st === 'canceled' || st === 'deleted';
     const canCancel = !!(state.info && state.info.cancel) && !job.missing;
     $('.cancel', el).hidden = !canCancel || final || st === 'unknown' || st === 'posting';
     // A posted status can be deleted from WhatsApp, after a confirm step.
