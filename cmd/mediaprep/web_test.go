@@ -340,7 +340,8 @@ func TestWebPageNoKeys(t *testing.T) {
 // TestWebPageOfferedFields: against a stand-in API that offers accounts,
 // scheduling, a job list and cancel (GET /v1/info), the page shows the
 // account and publish-time fields and sends them, lists the server's jobs
-// and cancels one. (The real API offers none of these yet.)
+// and cancels one, whatever shape of accounts it gives (TestWebPageAccounts
+// does this against the real server).
 func TestWebPageOfferedFields(t *testing.T) {
 	chrome := testutil.NeedChromium(t)
 	var mu sync.Mutex
