@@ -570,7 +570,11 @@
       $('#jobs').prepend(el);
       while (state.jobs.size > MAX_JOBS) forget(Array.from(state.jobs.keys()).pop());
     }
-    j.job = Object.assign({}, j.job, job);
+    // The server's records carry updated; an older one, or the page's own
+    // record of a job it just sent (the answer to the POST can come after
+    // the stream has told that the job is posted), does not undo a newer.
+    const cur = j.job, stale = !job.missing && cur.updated && (!job.updated || Date.parse(job.updated) < Date.parse(cur.updated));
+    j.job = stale ? Object.assign({}, job, cur) : Object.assign({}, cur, job);
     renderJob(j);
     $('#jobs-empty').hidden = state.jobs.size > 0;
     if (fresh) {
