@@ -43,7 +43,8 @@ func setWhenAhead(root string, ahead time.Duration) chromedp.Action[chromedp.Voi
 // time while the server runs in UTC: a picture for news published a few
 // seconds ahead shows Scheduled with its time, then Posted, on news's
 // instance only and not before its time; one scheduled far ahead for shop
-// is canceled from the page and never posted; the posted one is deleted
+// is canceled from the page and never posted; a text status from the text
+// form goes to shop; the posted picture is deleted
 // from WhatsApp after a confirm step; after a reload (the browser's own
 // list wiped) the list comes from the server with states and accounts.
 func TestWebPageAccounts(t *testing.T) {
@@ -74,7 +75,7 @@ func TestWebPageAccounts(t *testing.T) {
 	if got := eval[[]string](b, `[...document.querySelectorAll('#files select.account option')].map(o => o.value)`); strings.Join(got, ",") != "default,shop,news" {
 		t.Errorf("account choices %q, want default,shop,news", got)
 	}
-	b.do("account and time", setInput("#files select.account", "news"), setWhenAhead("#files", 6*time.Second),
+	b.do("account and time", setInput("#files select.account", "news"), setWhenAhead("#files", 12*time.Second),
 		chromedp.SendKeys(chromedp.CSS("#files textarea.caption"), "Soon on news"))
 	wantAt := time.UnixMilli(int64(eval[float64](b, `window.wantAt`)))
 	b.shot("01-account-and-time")
@@ -120,7 +121,17 @@ func TestWebPageAccounts(t *testing.T) {
 		t.Errorf("shop got %d sendMediaStatus after the cancel", n)
 	}
 
-	// Delete the posted one: a confirm step first.
+	// A text status for shop, from the text form (a JSON body).
+	b.do("a text for shop", setInput("#text-form select.account", "shop"), chromedp.SendKeys(chromedp.CSS("#text-body"), "Shop opens at 9"),
+		chromedp.Click(chromedp.CSS("#text-send")))
+	b.wait("the text job", `document.querySelectorAll('#jobs li.job').length === 3`, time.Minute)
+	third := eval[string](b, `document.querySelector('#jobs li.job').dataset.id`)
+	b.wait("the text posted", `document.querySelector('`+sel(third)+`').dataset.state === 'posted'`, time.Minute)
+	if p := shop.Posted(); len(p) != 1 || p[0].Method != "sendTextStatus" || p[0].Body["message"] != "Shop opens at 9" {
+		t.Errorf("shop got %v", p)
+	}
+
+	// Delete the posted picture: a confirm step first.
 	b.do("delete", chromedp.Click(chromedp.CSS(sel(first)+" button.delete")))
 	b.wait("the confirm step", `!document.querySelector('`+sel(first)+` .confirm-delete').hidden`, 10*time.Second)
 	if n := news.Count("deleteStatus"); n != 0 {
@@ -140,10 +151,10 @@ func TestWebPageAccounts(t *testing.T) {
 
 	// A reload, the browser's own list wiped: the server's list.
 	b.do("reload", chromedp.Evaluate[chromedp.Void](`localStorage.removeItem('mediaprep.jobs')`), chromedp.Reload(), chromedp.WaitVisible(chromedp.CSS("#app")))
-	b.wait("the server's list", `document.querySelectorAll('#jobs li.job').length === 2 && document.querySelector('`+sel(first)+`').dataset.state === 'deleted' && document.querySelector('`+sel(second)+`').dataset.state === 'canceled'`, time.Minute)
+	b.wait("the server's list", `document.querySelectorAll('#jobs li.job').length === 3 && document.querySelector('`+sel(first)+`').dataset.state === 'deleted' && document.querySelector('`+sel(second)+`').dataset.state === 'canceled'`, time.Minute)
 	meta := eval[[]string](b, `[...document.querySelectorAll('#jobs li.job')].map(li => li.dataset.id + ' ' + li.querySelector('.meta').textContent + ' ' + li.querySelector('.delivery').textContent)`)
 	want := []string{second + " ", "account shop", "Canceled ", first + " ", "account news", "Deleted from WhatsApp "}
-	if all := strings.Join(meta, "\n"); !strings.HasPrefix(all, second) {
+	if all := strings.Join(meta, "\n"); !strings.HasPrefix(all, third) || !strings.Contains(all, "\n"+second) {
 		t.Errorf("the list is not newest first: %q", meta)
 	} else {
 		for _, w := range want {
@@ -152,8 +163,11 @@ func TestWebPageAccounts(t *testing.T) {
 			}
 		}
 	}
-	if eval[bool](b, `[...document.querySelectorAll('#jobs li.job button.cancel, #jobs li.job button.delete')].some(x => !x.hidden)`) {
+	if eval[bool](b, `[...document.querySelectorAll('#jobs li.job:not([data-state=posted]) button.cancel, #jobs li.job:not([data-state=posted]) button.delete')].some(x => !x.hidden)`) {
 		t.Error("a canceled or deleted job still offers cancel or delete")
+	}
+	if eval[bool](b, `document.querySelector('`+sel(third)+` button.delete').hidden`) {
+		t.Error("the posted text status offers no delete after a reload")
 	}
 	b.shot("08-reloaded")
 	for _, s := range []*greenapitest.Server{news, shop, c.green} {
