@@ -136,6 +136,9 @@ func (t *Tracker) Follow(w Watch) {
 	}
 }
 
+// Window is how long after its send a status is looked for.
+func (t *Tracker) Window() time.Duration { return t.cfg.Window }
+
 // Idle returns a channel closed once no status is being followed (batch
 // waits on it before it exits).
 func (t *Tracker) Idle() <-chan struct{} {
