@@ -32,8 +32,6 @@ type ListOptions struct {
 	Origin  Origin    // this origin only
 	Since   time.Time // made at or after this time
 	Limit   int       // jobs per page, 1 to MaxListLimit; 0: DefaultListLimit
-	// Delivery: this delivery state only (Job.Delivery: "pending", …).
-	Delivery string
 	// Cursor continues after the last job of the page that gave it as
 	// Next. Jobs made meanwhile do not shift the pages that follow.
 	Cursor string
@@ -239,9 +237,6 @@ func (ix *Index) List(ctx context.Context, o ListOptions) (Page, error) {
 // match tells whether j passes o's filters (besides Since).
 func (o ListOptions) match(j Job) bool {
 	if len(o.States) > 0 && !slices.Contains(o.States, j.State) {
-		return false
-	}
-	if o.Delivery != "" && j.Delivery != o.Delivery {
 		return false
 	}
 	if o.Origin != "" && j.Origin != o.Origin {

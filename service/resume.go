@@ -16,32 +16,45 @@ import (
 // window still counts from the send; one whose window has ended already
 // is recorded not_confirmed at once (nobody was following it then). Jobs
 // sent after ResumeDeliveries began are left to the process that sent
-// them. Every serve process resumes them all: the record keeps the first
-// final delivery written (a compare-and-set), so the result is the same.
-// It returns how many it took up.
+// them. The trackers first learn the idMessages of the posted jobs, so
+// that a lost answer is never matched with another job's status. Every
+// serve process resumes them all: the record keeps the first final
+// delivery written (a compare-and-set), so the result is the same. It
+// returns how many it took up.
 func (w *Worker) ResumeDeliveries(ctx context.Context, list JobLister) (int, error) {
 	if w.cfg.DryRun {
 		return 0, nil // a dry run follows nothing
 	}
 	start := time.Now()
-	o := queue.ListOptions{States: []queue.State{queue.StatePosted, queue.StateFailed},
-		Delivery: delivery.Pending, Limit: queue.MaxListLimit}
-	n := 0
+	o := queue.ListOptions{States: []queue.State{queue.StatePosted, queue.StateFailed}, Limit: queue.MaxListLimit}
+	var pending []queue.Job
 	for {
 		p, err := list.List(ctx, o)
 		if err != nil {
-			return n, fmt.Errorf("resuming deliveries: %w", err)
+			return 0, fmt.Errorf("resuming deliveries: %w", err)
 		}
 		for _, j := range p.Jobs {
-			if w.resume(j, start) {
-				n++
+			if j.Delivery == delivery.Pending {
+				pending = append(pending, j)
+			}
+			if j.State == queue.StatePosted && j.IDMessage != "" {
+				if ww, err := w.forJob(j); err == nil && ww.cfg.Tracker != nil {
+					ww.cfg.Tracker.Know(j.IDMessage, sentAt(j))
+				}
 			}
 		}
 		if p.Next == "" {
-			return n, nil
+			break
 		}
 		o.Cursor = p.Next
 	}
+	n := 0
+	for _, j := range pending {
+		if w.resume(j, start) {
+			n++
+		}
+	}
+	return n, nil
 }
 
 // resume hands j to its account's Tracker; false when it follows nothing
