@@ -136,6 +136,24 @@ func (t *Tracker) Follow(w Watch) {
 	}
 }
 
+// Know tells t that the status idMessage, sent at sentAt, is another
+// job's: it is never taken for the status of a lost answer. (A Tracker
+// knows the statuses it follows by id; a restarted process tells it those
+// of the jobs posted before.)
+func (t *Tracker) Know(idMessage string, sentAt time.Time) {
+	if idMessage == "" {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if _, ok := t.known[idMessage]; !ok {
+		t.known[idMessage] = sentAt
+	}
+}
+
+// Window is how long after its send a status is looked for.
+func (t *Tracker) Window() time.Duration { return t.cfg.Window }
+
 // Idle returns a channel closed once no status is being followed (batch
 // waits on it before it exits).
 func (t *Tracker) Idle() <-chan struct{} {

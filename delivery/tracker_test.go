@@ -190,3 +190,27 @@ func TestStopReportsPending(t *testing.T) {
 		t.Errorf("%d requests, want none", n)
 	}
 }
+
+// A status the Tracker is told is another job's (Know) is never the match
+// of a lost answer: of two with the caption, the other one is.
+func TestLostAnswerSkipsKnownStatuses(t *testing.T) {
+	e := newEnv(t, time.Minute)
+	at := time.Now()
+	var ids []string
+	for range 2 {
+		sent, err := e.send(t, "twice")
+		if err != nil {
+			t.Fatal(err)
+		}
+		ids = append(ids, sent.IDMessage)
+	}
+	e.tracker.Know(ids[0], at)
+	e.tracker.Know("", at) // nothing to know
+	r := <-follow(e.tracker, delivery.Watch{Method: greenapi.MethodSendMediaStatus, Text: "twice", SentAt: at})
+	if r.State != delivery.Sent || r.IDMessage != ids[1] {
+		t.Errorf("got %+v, want %s sent", r, ids[1])
+	}
+	if w := e.tracker.Window(); w != time.Minute {
+		t.Errorf("Window() = %s", w)
+	}
+}

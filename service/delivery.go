@@ -44,8 +44,8 @@ func (w *Worker) followSent(j queue.Job, log *slog.Logger) {
 			w.cfg.Metrics.Delivery(r.State, r.SeenAfter)
 			log.Info("delivery", "state", r.State, "idMessage", j.IDMessage, "note", r.Note)
 			w.recordDelivery(j.ID, log, func(rec *queue.Job) error {
-				if rec.IDMessage != j.IDMessage {
-					return queue.ErrFinal
+				if rec.IDMessage != j.IDMessage || rec.Delivery != delivery.Pending {
+					return queue.ErrFinal // the first final delivery stays (another serve may follow it too)
 				}
 				rec.Delivery, rec.DeliveryNote = r.State, r.Note
 				return nil
@@ -81,7 +81,7 @@ func (w *Worker) followLost(j queue.Job, log *slog.Logger) {
 			w.cfg.Metrics.Delivery(result, r.SeenAfter)
 			log.Info("outcome_unknown send looked up", "found", r.IDMessage, "note", r.Note)
 			w.recordDelivery(j.ID, log, func(rec *queue.Job) error {
-				if rec.IDMessage != "" || rec.State != queue.StateFailed {
+				if rec.IDMessage != "" || rec.State != queue.StateFailed || rec.Delivery != delivery.Pending {
 					return queue.ErrFinal
 				}
 				rec.Delivery, rec.DeliveryNote = r.State, r.Note

@@ -168,6 +168,7 @@ type runner struct {
 	dryRun   bool
 	tracker  *delivery.Tracker
 	worker   *Worker
+	list     *queue.Index // serve only: the job list (GET /v1/statuses, resumed deliveries)
 
 	accounts        AccountMap          // nil without Config.Accounts
 	accountTrackers []*delivery.Tracker // of the accounts besides default
@@ -219,6 +220,7 @@ func (r *runner) run(ctx context.Context) error {
 			wg.Wait()
 			return err
 		}
+		wg.Go(func() { r.resumeDeliveries(runCtx) })
 		if err := r.runInbox(runCtx, &wg, fail); err != nil {
 			cancel()
 			wg.Wait()
