@@ -94,7 +94,7 @@ func runPost(ctx context.Context, log *slog.Logger, f *publishFlags, ev *env, fi
 		defer os.RemoveAll(dir)
 		f.out = dir
 	}
-	p, err := newPublisher(ctx, log, f, c, len(files), "")
+	p, cfg, err := newRunner(ctx, log, f, c, len(files), "")
 	if err != nil {
 		return err
 	}
@@ -102,9 +102,9 @@ func runPost(ctx context.Context, log *slog.Logger, f *publishFlags, ev *env, fi
 	stems := pipeline.Stems(files)
 	jobs := make([]pipeline.Post, len(files))
 	for i, src := range files {
-		jobs[i] = pipeline.Post{Source: src, Stem: stems[i], Prepare: p.opts, Status: p.status}
+		jobs[i] = pipeline.Post{Source: src, Stem: stems[i], Prepare: cfg.Prepare, Status: cfg.Status}
 	}
-	return p.publishAll(ctx, f, jobs, stdout)
+	return p.Run(ctx, jobs, stdout)
 }
 
 func runPostText(ctx context.Context, log *slog.Logger, f *postFlags, ev *env, stdout io.Writer) error {

@@ -1,0 +1,9 @@
+// Package publish runs `mediaprep post` and `mediaprep batch` over their
+// files: it wires storage (a bucket, or a folder with Green API's
+// uploadFile links), the link check and Green API into a
+// pipeline.Publisher, posts several files at once, follows each posted
+// status until it shows as sent, records it in the ledger, and prints a
+// line (or a JSON object) per file in input order, with live bars on a
+// terminal, then a summary. The command only turns its flags and
+// environment into a Config and maps the returned error to an exit status.
+package publish
