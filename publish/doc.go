@@ -4,6 +4,8 @@
 // pipeline.Publisher, posts several files at once, follows each posted
 // status until it shows as sent, records it in the ledger, and prints a
 // line (or a JSON object) per file in input order, with live bars on a
-// terminal, then a summary. The command only turns its flags and
+// terminal, then a summary (Runner). Statuses with a publish time go
+// instead to a running service over its HTTP API, whose queue holds them
+// until then (Service.Schedule). The command only turns its flags and
 // environment into a Config and maps the returned error to an exit status.
 package publish

@@ -145,9 +145,9 @@ func New(ctx context.Context, cfg Config) (*Runner, error) {
 }
 
 // Close closes the ledger.
-func (r *Runner) Close() error {
-	if r.ledger == nil {
+func (p *Runner) Close() error {
+	if p.ledger == nil {
 		return nil
 	}
-	return r.ledger.Close()
+	return p.ledger.Close()
 }
