@@ -11,6 +11,7 @@ import (
 
 	"github.com/mediaprep/mediaprep/batch"
 	"github.com/mediaprep/mediaprep/pipeline"
+	"github.com/mediaprep/mediaprep/publish"
 )
 
 type batchFlags struct {
@@ -79,28 +80,28 @@ func runBatch(ctx context.Context, log *slog.Logger, f *batchFlags, ev *env, arg
 	if err != nil {
 		return usageError{err}
 	}
-	p, err := newPublisher(ctx, log, &f.publishFlags, c, len(files), filepath.Join(f.out, pipeline.LedgerName))
+	p, cfg, err := newRunner(ctx, log, &f.publishFlags, c, len(files), filepath.Join(f.out, pipeline.LedgerName))
 	if err != nil {
 		return err
 	}
 	defer p.Close()
 	stems := pipeline.Stems(files)
 	jobs := make([]pipeline.Post, 0, len(files))
-	var bad []result
+	var bad []publish.Result
 	for i, src := range files {
-		st := p.status
+		st := cfg.Status
 		abs, _ := filepath.Abs(src)
 		if m, ok := byFile[abs]; ok {
 			st = m.Apply(st)
 		}
 		side, err := batch.ReadSidecar(src + ".json")
 		if err != nil {
-			bad = append(bad, result{Posted: pipeline.Posted{Prepared: pipeline.Prepared{Source: src}},
-				Error: &errorBody{pipeline.CodeBadMetadata, err.Error()}})
+			bad = append(bad, publish.Result{Posted: pipeline.Posted{Prepared: pipeline.Prepared{Source: src}},
+				Error: &publish.Error{Code: pipeline.CodeBadMetadata, Message: err.Error()}})
 			continue
 		}
 		st = side.Apply(st)
-		jobs = append(jobs, pipeline.Post{Source: src, Stem: stems[i], Prepare: p.opts, Status: st, Force: f.force})
+		jobs = append(jobs, pipeline.Post{Source: src, Stem: stems[i], Prepare: cfg.Prepare, Status: st, Force: f.force})
 	}
-	return p.publishAll(ctx, &f.publishFlags, jobs, stdout, bad...)
+	return p.Run(ctx, jobs, stdout, bad...)
 }

@@ -1,14 +1,10 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"maps"
 	"runtime"
-	"slices"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -76,61 +72,4 @@ func (f *prepFlags) pipeline(log *slog.Logger, files int) (*pipeline.Pipeline, e
 	pcfg := pipeline.NewDefaultConfig()
 	pcfg.OutDir = f.out
 	return pipeline.New(pcfg, tr)
-}
-
-// tally counts the outcomes of a run for its summary and exit status.
-type tally struct {
-	start                 time.Time
-	done, skipped, failed int
-	codes                 map[string]int
-}
-
-func newTally() *tally { return &tally{start: time.Now(), codes: map[string]int{}} }
-
-// add counts one file: failed with code, skipped, or done.
-func (t *tally) add(code string, skipped bool) {
-	switch {
-	case code != "":
-		t.failed++
-		t.codes[code]++
-	case skipped:
-		t.skipped++
-	default:
-		t.done++
-	}
-}
-
-// summary prints "N <done>, [M skipped (posted before), ]K failed in X s (codes)".
-func (t *tally) summary(w io.Writer, done string, withSkipped bool) {
-	fmt.Fprintf(w, "%d %s, ", t.done, done)
-	if withSkipped {
-		fmt.Fprintf(w, "%d skipped (posted before), ", t.skipped)
-	}
-	fmt.Fprintf(w, "%d failed in %.1f s", t.failed, time.Since(t.start).Seconds())
-	if t.failed > 0 {
-		fmt.Fprintf(w, " (%s)", formatCodes(t.codes))
-	}
-	fmt.Fprintln(w)
-}
-
-// exit is the run's exit status as an error: interrupted, failed or nil.
-func (t *tally) exit(ctx context.Context) error {
-	switch {
-	case ctx.Err() != nil:
-		return exitError{exitInterrupted}
-	case t.failed > 0:
-		return exitError{exitFailed}
-	}
-	return nil
-}
-
-func formatCodes(codes map[string]int) string {
-	var s string
-	for _, c := range slices.Sorted(maps.Keys(codes)) {
-		if s != "" {
-			s += ", "
-		}
-		s += fmt.Sprintf("%s: %d", c, codes[c])
-	}
-	return s
 }

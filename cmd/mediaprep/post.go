@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -14,6 +13,7 @@ import (
 	"github.com/mediaprep/mediaprep/delivery"
 	"github.com/mediaprep/mediaprep/greenapi"
 	"github.com/mediaprep/mediaprep/pipeline"
+	"github.com/mediaprep/mediaprep/publish"
 )
 
 // addPublishFlags adds the flags post and batch share.
@@ -94,7 +94,7 @@ func runPost(ctx context.Context, log *slog.Logger, f *publishFlags, ev *env, fi
 		defer os.RemoveAll(dir)
 		f.out = dir
 	}
-	p, err := newPublisher(ctx, log, f, c, len(files), "")
+	p, cfg, err := newRunner(ctx, log, f, c, len(files), "")
 	if err != nil {
 		return err
 	}
@@ -102,9 +102,9 @@ func runPost(ctx context.Context, log *slog.Logger, f *publishFlags, ev *env, fi
 	stems := pipeline.Stems(files)
 	jobs := make([]pipeline.Post, len(files))
 	for i, src := range files {
-		jobs[i] = pipeline.Post{Source: src, Stem: stems[i], Prepare: p.opts, Status: p.status}
+		jobs[i] = pipeline.Post{Source: src, Stem: stems[i], Prepare: cfg.Prepare, Status: cfg.Status}
 	}
-	return p.publishAll(ctx, f, jobs, stdout)
+	return p.Run(ctx, jobs, stdout)
 }
 
 func runPostText(ctx context.Context, log *slog.Logger, f *postFlags, ev *env, stdout io.Writer) error {
@@ -127,69 +127,7 @@ func runPostText(ctx context.Context, log *slog.Logger, f *postFlags, ev *env, s
 			return usagef("delivery window %q is not a duration like 10m (set --delivery-window or MEDIAPREP_DELIVERY_WINDOW)", f.deliveryWin)
 		}
 	}
-	type textResult struct {
-		Method    string            `json:"method"`
-		IDMessage string            `json:"idMessage,omitempty"`
-		Delivery  string            `json:"delivery,omitempty"`
-		Note      string            `json:"deliveryNote,omitempty"`
-		Request   *greenapi.Request `json:"request,omitempty"`
-		Error     *errorBody        `json:"error,omitempty"`
-	}
-	r := textResult{Method: string(pipeline.MethodTextStatus)}
-	// The recipe of every status; a text status needs only the sender.
-	var send pipeline.Sender = client
-	if f.dryRun {
-		send = &pipeline.DryRunSender{Client: client}
-	}
-	pub := pipeline.NewPublisher(nil, nil, nil, send, pipeline.PublisherConfig{DryRun: f.dryRun, Logger: log})
-	start := time.Now()
-	out, err := pub.Publish(ctx, pipeline.Post{Text: f.text, Font: f.font,
-		Status: pipeline.Status{BackgroundColor: f.backgroundColor, Participants: f.participants}})
-	switch {
-	case err != nil:
-		r.Error = &errorBody{greenapi.CodeOf(err), err.Error()}
-	case f.dryRun:
-		r.Request = out.Request
-	}
-	r.IDMessage = out.IDMessage
-	if err == nil && !f.dryRun && window > 0 {
-		d := waitDelivery(ctx, client, window, log, delivery.Watch{IDMessage: out.IDMessage, SentAt: start})
-		r.Delivery, r.Note = d.State, d.Note
-	}
-	switch {
-	case f.json:
-		line, _ := json.Marshal(r)
-		fmt.Fprintf(stdout, "%s\n", line)
-	case r.Error != nil:
-		fmt.Fprintf(stdout, "FAIL  text: %s: %s\n", r.Error.Code, r.Error.Message)
-	case r.Request != nil:
-		body, _ := json.Marshal(r.Request.Body)
-		fmt.Fprintf(stdout, "dry   text: would POST %s %s\n", r.Request.URL, body)
-	default:
-		seen := ""
-		if r.Delivery != "" {
-			seen = " (delivery " + r.Delivery + ")"
-		}
-		fmt.Fprintf(stdout, "ok    text -> %s %s%s\n", r.Method, r.IDMessage, seen)
-	}
-	switch {
-	case r.Error != nil && ctx.Err() != nil:
-		return exitError{exitInterrupted}
-	case r.Error != nil:
-		return exitError{exitFailed}
-	}
-	return nil
-}
-
-// waitDelivery follows one status until it shows in getOutgoingStatuses or
-// window ends (pending if ctx ends first).
-func waitDelivery(ctx context.Context, client *greenapi.Client, window time.Duration, log *slog.Logger, w delivery.Watch) delivery.Result {
-	tr := delivery.New(client, delivery.Config{Window: window, First: time.Second, Logger: log})
-	ch := make(chan delivery.Result, 1)
-	w.Done = func(r delivery.Result) { ch <- r }
-	tr.Follow(w)
-	tctx, stop := context.WithCancel(ctx)
-	defer stop()
-	go tr.Run(tctx)
-	return <-ch
+	cfg := publish.NewDefaultConfig()
+	cfg.DryRun, cfg.Delivery, cfg.JSON, cfg.Logger = f.dryRun, window, f.json, log
+	return publish.PostText(ctx, client, st, cfg, stdout)
 }

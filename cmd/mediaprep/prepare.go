@@ -12,6 +12,7 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mediaprep/mediaprep/pipeline"
+	"github.com/mediaprep/mediaprep/publish"
 	"github.com/mediaprep/mediaprep/transcode"
 )
 
@@ -72,7 +73,7 @@ func runPrepare(ctx context.Context, log *slog.Logger, f prepFlags, files []stri
 		return usageError{err}
 	}
 
-	t := newTally()
+	t := publish.NewTally()
 	results := make([]chan fileResult, len(files))
 	for i := range results {
 		results[i] = make(chan fileResult, 1)
@@ -98,7 +99,7 @@ func runPrepare(ctx context.Context, log *slog.Logger, f prepFlags, files []stri
 		if r.Error != nil {
 			code = r.Error.Code
 		}
-		t.add(code, false)
+		t.Add(code, false)
 		if f.json {
 			line, _ := json.Marshal(r)
 			fmt.Fprintf(stdout, "%s\n", line)
@@ -108,9 +109,9 @@ func runPrepare(ctx context.Context, log *slog.Logger, f prepFlags, files []stri
 	}
 	wg.Wait()
 	if !f.json {
-		t.summary(stdout, "prepared", false)
+		t.Summary(stdout, "prepared", false)
 	}
-	return t.exit(ctx)
+	return t.Err(ctx)
 }
 
 func prepareOne(ctx context.Context, pl *pipeline.Pipeline, src, stem string, opts transcode.Options) fileResult {

@@ -8,6 +8,8 @@ import (
 	"log/slog"
 
 	"github.com/spf13/cobra"
+
+	"github.com/mediaprep/mediaprep/publish"
 )
 
 // Exit statuses of mediaprep.
@@ -92,6 +94,10 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return exitOK
 	case errors.As(err, &ee):
 		return ee.code
+	case errors.Is(err, publish.ErrInterrupted): // the outcome of a run of files
+		return exitInterrupted
+	case errors.Is(err, publish.ErrFailed):
+		return exitFailed
 	case errors.As(err, &ue):
 		fmt.Fprintf(stderr, "mediaprep: %v\nRun 'mediaprep --help' for usage.\n", err)
 		return exitUsage

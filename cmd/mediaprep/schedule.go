@@ -7,17 +7,15 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"mime/multipart"
 	"net/http"
 	"net/url"
-	"os"
 	"path/filepath"
 	"strings"
-	"time"
 
 	"github.com/mediaprep/mediaprep/batch"
 	"github.com/mediaprep/mediaprep/greenapi"
 	"github.com/mediaprep/mediaprep/pipeline"
+	"github.com/mediaprep/mediaprep/publish"
 	"github.com/mediaprep/mediaprep/queue"
 )
 
@@ -33,16 +31,12 @@ import (
 var errNeedService = errors.New("a status posted later waits in a running service's queue (mediaprep serve), where the wait survives restarts: " +
 	"set MEDIAPREP_API_URL (e.g. http://127.0.0.1:8080) and MEDIAPREP_API_KEY to hand it to one, or leave out the publish time to post now")
 
-// serviceClient speaks to a running mediaprep serve over its HTTP API.
-type serviceClient struct {
-	base string
-	key  string
-	hc   *http.Client
-}
+// scheduledResult is one line of the output of a handed-over status.
+type scheduledResult = publish.Scheduled
 
 // newServiceClient is the service MEDIAPREP_API_URL names; false when it
 // is not set.
-func newServiceClient(ev *env) (*serviceClient, bool, error) {
+func newServiceClient(ev *env) (*publish.Service, bool, error) {
 	base := strings.TrimRight(strings.TrimSpace(ev.str("MEDIAPREP_API_URL", "")), "/")
 	if base == "" {
 		return nil, false, nil
@@ -51,237 +45,7 @@ func newServiceClient(ev *env) (*serviceClient, bool, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, false, fmt.Errorf("MEDIAPREP_API_URL %q: want http(s)://host:port", base)
 	}
-	return &serviceClient{base: base, key: ev.str("MEDIAPREP_API_KEY", ""), hc: &http.Client{Timeout: 10 * time.Minute}}, true, nil
-}
-
-// serviceError is an error answer of the service.
-type serviceError struct {
-	Status  int    `json:"-"`
-	Code    string `json:"code"`
-	Message string `json:"message"`
-}
-
-func (e *serviceError) Error() string {
-	return fmt.Sprintf("%s (HTTP %d): %s", e.Code, e.Status, e.Message)
-}
-
-// do makes one request and decodes a 2xx JSON answer into out.
-func (c *serviceClient) do(ctx context.Context, method, path, contentType string, body io.Reader, out any) error {
-	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
-	if err != nil {
-		return err
-	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	if c.key != "" {
-		req.Header.Set("Authorization", "Bearer "+c.key)
-	}
-	resp, err := c.hc.Do(req)
-	if err != nil {
-		return fmt.Errorf("the service at %s: %w", c.base, err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
-	if err != nil {
-		return fmt.Errorf("the service at %s: %w", c.base, err)
-	}
-	if resp.StatusCode/100 != 2 {
-		var e struct {
-			Error serviceError `json:"error"`
-		}
-		if json.Unmarshal(b, &e) != nil || e.Error.Code == "" {
-			e.Error = serviceError{Code: "unavailable", Message: strings.TrimSpace(string(b))}
-		}
-		e.Error.Status = resp.StatusCode
-		return &e.Error
-	}
-	if out == nil {
-		return nil
-	}
-	return json.Unmarshal(b, out)
-}
-
-// submitFile uploads file with fields (streamed) and returns the job id.
-func (c *serviceClient) submitFile(ctx context.Context, file string, fields url.Values) (string, error) {
-	f, err := os.Open(file)
-	if err != nil {
-		return "", err
-	}
-	defer f.Close()
-	pr, pw := io.Pipe()
-	mw := multipart.NewWriter(pw)
-	go func() {
-		err := func() error {
-			for k, vs := range fields {
-				for _, v := range vs {
-					if err := mw.WriteField(k, v); err != nil {
-						return err
-					}
-				}
-			}
-			fw, err := mw.CreateFormFile("file", filepath.Base(file))
-			if err != nil {
-				return err
-			}
-			if _, err := io.Copy(fw, f); err != nil {
-				return err
-			}
-			return mw.Close()
-		}()
-		pw.CloseWithError(err)
-	}()
-	var acc struct {
-		ID string `json:"id"`
-	}
-	err = c.do(ctx, http.MethodPost, "/v1/statuses", mw.FormDataContentType(), pr, &acc)
-	pr.CloseWithError(errors.New("request done")) // unblock the writer if the server answered early
-	return acc.ID, err
-}
-
-// submitText queues a text status and returns the job id.
-func (c *serviceClient) submitText(ctx context.Context, body map[string]any) (string, error) {
-	b, err := json.Marshal(body)
-	if err != nil {
-		return "", err
-	}
-	var acc struct {
-		ID string `json:"id"`
-	}
-	err = c.do(ctx, http.MethodPost, "/v1/statuses", "application/json", strings.NewReader(string(b)), &acc)
-	return acc.ID, err
-}
-
-// job reads a job.
-func (c *serviceClient) job(ctx context.Context, id string) (queue.Job, error) {
-	var j queue.Job
-	err := c.do(ctx, http.MethodGet, "/v1/statuses/"+url.PathEscape(id), "", nil, &j)
-	return j, err
-}
-
-// deleteJob cancels a job not yet posted, or deletes a posted one.
-func (c *serviceClient) deleteJob(ctx context.Context, id string) (queue.Job, error) {
-	var j queue.Job
-	err := c.do(ctx, http.MethodDelete, "/v1/statuses/"+url.PathEscape(id), "", nil, &j)
-	return j, err
-}
-
-// settled waits until the job is prepared and stored (scheduled), or done.
-func (c *serviceClient) settled(ctx context.Context, id string) (queue.Job, error) {
-	for {
-		j, err := c.job(ctx, id)
-		if err != nil {
-			return j, err
-		}
-		if j.State == queue.StateScheduled || j.State.Final() {
-			return j, nil
-		}
-		select {
-		case <-ctx.Done():
-			return j, ctx.Err()
-		case <-time.After(300 * time.Millisecond):
-		}
-	}
-}
-
-// scheduledItem is one status handed to the service.
-type scheduledItem struct {
-	file   string         // a file, or
-	text   map[string]any // a text status's JSON body
-	fields url.Values     // a file's form fields
-}
-
-// scheduledResult is one line of the output of a handed-over status.
-type scheduledResult struct {
-	Source    string     `json:"source,omitempty"`
-	Job       string     `json:"job,omitempty"`
-	State     string     `json:"state,omitempty"`
-	PublishAt string     `json:"publishAt,omitempty"`
-	Key       string     `json:"key,omitempty"`
-	Error     *errorBody `json:"error,omitempty"`
-}
-
-// scheduleAll hands items to the service one after the other, waits for
-// each to be prepared and stored (or to fail), and prints a line each.
-// It fails (exit 1) when any failed.
-func scheduleAll(ctx context.Context, c *serviceClient, items []scheduledItem, jsonOut bool, stdout io.Writer) error {
-	failed := 0
-	for _, it := range items {
-		r := scheduledResult{Source: it.file}
-		var err error
-		if it.text != nil {
-			r.Source = "text"
-			r.Job, err = c.submitText(ctx, it.text)
-		} else {
-			r.Job, err = c.submitFile(ctx, it.file, it.fields)
-		}
-		var j queue.Job
-		if err == nil {
-			j, err = c.settled(ctx, r.Job)
-		}
-		switch {
-		case err != nil:
-			var se *serviceError
-			if errors.As(err, &se) {
-				r.Error = &errorBody{se.Code, se.Message}
-			} else {
-				r.Error = &errorBody{"unavailable", err.Error()}
-			}
-		case j.State == queue.StateFailed || j.State == queue.StateCanceled:
-			r.State, r.Error = string(j.State), &errorBody{j.ErrorCode, j.Error}
-		default:
-			r.State, r.Key = string(j.State), j.Key
-			if !j.PublishAt.IsZero() {
-				r.PublishAt = j.PublishAt.Format(time.RFC3339)
-			}
-		}
-		if r.Error != nil {
-			failed++
-		}
-		printScheduled(stdout, r, jsonOut)
-		if ctx.Err() != nil {
-			return exitError{exitInterrupted}
-		}
-	}
-	if failed > 0 {
-		return exitError{exitFailed}
-	}
-	return nil
-}
-
-func printScheduled(w io.Writer, r scheduledResult, jsonOut bool) {
-	if jsonOut {
-		line, _ := json.Marshal(r)
-		fmt.Fprintf(w, "%s\n", line)
-		return
-	}
-	switch {
-	case r.Error != nil:
-		fmt.Fprintf(w, "FAIL  %s: %s: %s\n", r.Source, r.Error.Code, r.Error.Message)
-	case r.State == string(queue.StateScheduled):
-		fmt.Fprintf(w, "scheduled  %s  job %s  at %s\n", r.Source, r.Job, r.PublishAt)
-	default:
-		fmt.Fprintf(w, "%s  %s  job %s\n", r.State, r.Source, r.Job)
-	}
-}
-
-// statusFields are the form fields of a file handed to the service.
-func statusFields(caption string, participants []string, bg, crop, videoFit, publishAt string) url.Values {
-	v := url.Values{}
-	set := func(k, s string) {
-		if s != "" {
-			v.Set(k, s)
-		}
-	}
-	set("caption", caption)
-	set("backgroundColor", bg)
-	set("crop", crop)
-	set("videoFit", videoFit)
-	set("publishAt", publishAt)
-	for _, p := range participants {
-		v.Add("participants", p)
-	}
-	return v
+	return publish.NewService(base, ev.str("MEDIAPREP_API_KEY", "")), true, nil
 }
 
 // checkPublishAt checks a --publish-at (or a sidecar's publishAt) before
@@ -295,10 +59,10 @@ func checkPublishAt(v string) error {
 
 // deleteJobs cancels or deletes jobs by id at the service; an id the
 // service does not know is left in rest (an idMessage, perhaps).
-func deleteJobs(ctx context.Context, c *serviceClient, ids []string, jsonOut bool, stdout io.Writer) (rest []string, failed int) {
+func deleteJobs(ctx context.Context, c *publish.Service, ids []string, jsonOut bool, stdout io.Writer) (rest []string, failed int) {
 	for _, id := range ids {
-		j, err := c.deleteJob(ctx, id)
-		var se *serviceError
+		j, err := c.DeleteJob(ctx, id)
+		var se *publish.ServiceError
 		switch {
 		case errors.As(err, &se) && se.Status == http.StatusNotFound:
 			rest = append(rest, id)
@@ -343,7 +107,7 @@ func runPostScheduled(ctx context.Context, f *postFlags, ev *env, files []string
 	if !ok {
 		return usageError{fmt.Errorf("--publish-at: %w", errNeedService)}
 	}
-	var items []scheduledItem
+	var items []publish.Item
 	if f.text != "" {
 		body := map[string]any{"text": f.text, "backgroundColor": f.backgroundColor, "publishAt": f.publishAt}
 		if f.font != "" {
@@ -352,13 +116,13 @@ func runPostScheduled(ctx context.Context, f *postFlags, ev *env, files []string
 		if len(f.participants) > 0 {
 			body["participants"] = f.participants
 		}
-		items = append(items, scheduledItem{text: body})
+		items = append(items, publish.Item{Text: body})
 	}
 	for _, file := range files {
-		items = append(items, scheduledItem{file: file,
-			fields: statusFields(f.caption, f.participants, f.backgroundColor, f.crop, f.videoFit, f.publishAt)})
+		items = append(items, publish.Item{File: file,
+			Fields: publish.StatusFields(f.caption, f.participants, f.backgroundColor, f.crop, f.videoFit, f.publishAt)})
 	}
-	return scheduleAll(ctx, c, items, f.json, stdout)
+	return c.Schedule(ctx, items, f.json, stdout)
 }
 
 // runBatchScheduled hands a batch with publish times to the service; false
@@ -411,12 +175,12 @@ func runBatchScheduled(ctx context.Context, f *batchFlags, ev *env, args []strin
 	if !ok {
 		return true, usageError{fmt.Errorf("publish times in batch: %w", errNeedService)}
 	}
-	var items []scheduledItem
+	var items []publish.Item
 	bad := 0
 	for _, p := range plan {
 		if p.err != nil {
 			bad++
-			printScheduled(stdout, scheduledResult{Source: p.file, Error: &errorBody{pipeline.CodeBadMetadata, p.err.Error()}}, f.json)
+			publish.PrintScheduled(stdout, publish.Scheduled{Source: p.file, Error: &publish.Error{Code: pipeline.CodeBadMetadata, Message: p.err.Error()}}, f.json)
 			continue
 		}
 		st := p.m.Apply(pipeline.Status{Caption: f.caption, Participants: f.participants, BackgroundColor: f.backgroundColor})
@@ -424,10 +188,10 @@ func runBatchScheduled(ctx context.Context, f *batchFlags, ev *env, args []strin
 		if p.m.PublishAt != nil {
 			at = *p.m.PublishAt
 		}
-		items = append(items, scheduledItem{file: p.file,
-			fields: statusFields(st.Caption, st.Participants, st.BackgroundColor, f.crop, f.videoFit, at)})
+		items = append(items, publish.Item{File: p.file,
+			Fields: publish.StatusFields(st.Caption, st.Participants, st.BackgroundColor, f.crop, f.videoFit, at)})
 	}
-	err = scheduleAll(ctx, c, items, f.json, stdout)
+	err = c.Schedule(ctx, items, f.json, stdout)
 	if err == nil && bad > 0 {
 		err = exitError{exitFailed}
 	}

@@ -1,0 +1,267 @@
+package publish
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"mime/multipart"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/mediaprep/mediaprep/queue"
+)
+
+// Scheduled statuses wait in a running service's queue, where the wait
+// survives restarts: post and batch hand them to it over its HTTP API
+// (Service.Schedule), wait until each is prepared and stored there (a
+// broken file fails now, not at its time), and print the job ids.
+
+// NewService is the service at base (http(s)://host:port, no trailing
+// slash), called with the API key key ("": none).
+func NewService(base, key string) *Service {
+	return &Service{base: base, key: key, hc: &http.Client{Timeout: 10 * time.Minute}}
+}
+
+// Service speaks to a running mediaprep serve over its HTTP API.
+type Service struct {
+	base string
+	key  string
+	hc   *http.Client
+}
+
+// ServiceError is an error answer of the service.
+type ServiceError struct {
+	Status  int    `json:"-"`
+	Code    string `json:"code"`
+	Message string `json:"message"`
+}
+
+func (e *ServiceError) Error() string {
+	return fmt.Sprintf("%s (HTTP %d): %s", e.Code, e.Status, e.Message)
+}
+
+// do makes one request and decodes a 2xx JSON answer into out.
+func (c *Service) do(ctx context.Context, method, path, contentType string, body io.Reader, out any) error {
+	req, err := http.NewRequestWithContext(ctx, method, c.base+path, body)
+	if err != nil {
+		return err
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	if c.key != "" {
+		req.Header.Set("Authorization", "Bearer "+c.key)
+	}
+	resp, err := c.hc.Do(req)
+	if err != nil {
+		return fmt.Errorf("the service at %s: %w", c.base, err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	if err != nil {
+		return fmt.Errorf("the service at %s: %w", c.base, err)
+	}
+	if resp.StatusCode/100 != 2 {
+		var e struct {
+			Error ServiceError `json:"error"`
+		}
+		if json.Unmarshal(b, &e) != nil || e.Error.Code == "" {
+			e.Error = ServiceError{Code: "unavailable", Message: strings.TrimSpace(string(b))}
+		}
+		e.Error.Status = resp.StatusCode
+		return &e.Error
+	}
+	if out == nil {
+		return nil
+	}
+	return json.Unmarshal(b, out)
+}
+
+// SubmitFile uploads file with fields (streamed) and returns the job id.
+func (c *Service) SubmitFile(ctx context.Context, file string, fields url.Values) (string, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	pr, pw := io.Pipe()
+	mw := multipart.NewWriter(pw)
+	go func() {
+		err := func() error {
+			for k, vs := range fields {
+				for _, v := range vs {
+					if err := mw.WriteField(k, v); err != nil {
+						return err
+					}
+				}
+			}
+			fw, err := mw.CreateFormFile("file", filepath.Base(file))
+			if err != nil {
+				return err
+			}
+			if _, err := io.Copy(fw, f); err != nil {
+				return err
+			}
+			return mw.Close()
+		}()
+		pw.CloseWithError(err)
+	}()
+	var acc struct {
+		ID string `json:"id"`
+	}
+	err = c.do(ctx, http.MethodPost, "/v1/statuses", mw.FormDataContentType(), pr, &acc)
+	pr.CloseWithError(errors.New("request done")) // unblock the writer if the server answered early
+	return acc.ID, err
+}
+
+// SubmitText queues a text status and returns the job id.
+func (c *Service) SubmitText(ctx context.Context, body map[string]any) (string, error) {
+	b, err := json.Marshal(body)
+	if err != nil {
+		return "", err
+	}
+	var acc struct {
+		ID string `json:"id"`
+	}
+	err = c.do(ctx, http.MethodPost, "/v1/statuses", "application/json", strings.NewReader(string(b)), &acc)
+	return acc.ID, err
+}
+
+// Job reads a job.
+func (c *Service) Job(ctx context.Context, id string) (queue.Job, error) {
+	var j queue.Job
+	err := c.do(ctx, http.MethodGet, "/v1/statuses/"+url.PathEscape(id), "", nil, &j)
+	return j, err
+}
+
+// DeleteJob cancels a job not yet posted, or deletes a posted one.
+func (c *Service) DeleteJob(ctx context.Context, id string) (queue.Job, error) {
+	var j queue.Job
+	err := c.do(ctx, http.MethodDelete, "/v1/statuses/"+url.PathEscape(id), "", nil, &j)
+	return j, err
+}
+
+// Settled waits until the job is prepared and stored (scheduled), or done.
+func (c *Service) Settled(ctx context.Context, id string) (queue.Job, error) {
+	for {
+		j, err := c.Job(ctx, id)
+		if err != nil {
+			return j, err
+		}
+		if j.State == queue.StateScheduled || j.State.Final() {
+			return j, nil
+		}
+		select {
+		case <-ctx.Done():
+			return j, ctx.Err()
+		case <-time.After(300 * time.Millisecond):
+		}
+	}
+}
+
+// Item is one status handed to the service.
+type Item struct {
+	File   string         // a file, or
+	Text   map[string]any // a text status's JSON body
+	Fields url.Values     // a file's form fields
+}
+
+// Scheduled is one line of the output of a handed-over status.
+type Scheduled struct {
+	Source    string `json:"source,omitempty"`
+	Job       string `json:"job,omitempty"`
+	State     string `json:"state,omitempty"`
+	PublishAt string `json:"publishAt,omitempty"`
+	Key       string `json:"key,omitempty"`
+	Error     *Error `json:"error,omitempty"`
+}
+
+// Schedule hands items to the service one after the other, waits for
+// each to be prepared and stored (or to fail), and prints a line each.
+// It returns ErrFailed when any failed, ErrInterrupted when ctx ended.
+func (c *Service) Schedule(ctx context.Context, items []Item, jsonOut bool, stdout io.Writer) error {
+	failed := 0
+	for _, it := range items {
+		r := Scheduled{Source: it.File}
+		var err error
+		if it.Text != nil {
+			r.Source = "text"
+			r.Job, err = c.SubmitText(ctx, it.Text)
+		} else {
+			r.Job, err = c.SubmitFile(ctx, it.File, it.Fields)
+		}
+		var j queue.Job
+		if err == nil {
+			j, err = c.Settled(ctx, r.Job)
+		}
+		switch {
+		case err != nil:
+			var se *ServiceError
+			if errors.As(err, &se) {
+				r.Error = &Error{se.Code, se.Message}
+			} else {
+				r.Error = &Error{"unavailable", err.Error()}
+			}
+		case j.State == queue.StateFailed || j.State == queue.StateCanceled:
+			r.State, r.Error = string(j.State), &Error{j.ErrorCode, j.Error}
+		default:
+			r.State, r.Key = string(j.State), j.Key
+			if !j.PublishAt.IsZero() {
+				r.PublishAt = j.PublishAt.Format(time.RFC3339)
+			}
+		}
+		if r.Error != nil {
+			failed++
+		}
+		PrintScheduled(stdout, r, jsonOut)
+		if ctx.Err() != nil {
+			return ErrInterrupted
+		}
+	}
+	if failed > 0 {
+		return ErrFailed
+	}
+	return nil
+}
+
+// PrintScheduled prints r as a JSON line or a readable line.
+func PrintScheduled(w io.Writer, r Scheduled, jsonOut bool) {
+	if jsonOut {
+		line, _ := json.Marshal(r)
+		fmt.Fprintf(w, "%s\n", line)
+		return
+	}
+	switch {
+	case r.Error != nil:
+		fmt.Fprintf(w, "FAIL  %s: %s: %s\n", r.Source, r.Error.Code, r.Error.Message)
+	case r.State == string(queue.StateScheduled):
+		fmt.Fprintf(w, "scheduled  %s  job %s  at %s\n", r.Source, r.Job, r.PublishAt)
+	default:
+		fmt.Fprintf(w, "%s  %s  job %s\n", r.State, r.Source, r.Job)
+	}
+}
+
+// StatusFields are the form fields of a file handed to the service.
+func StatusFields(caption string, participants []string, bg, crop, videoFit, publishAt string) url.Values {
+	v := url.Values{}
+	set := func(k, s string) {
+		if s != "" {
+			v.Set(k, s)
+		}
+	}
+	set("caption", caption)
+	set("backgroundColor", bg)
+	set("crop", crop)
+	set("videoFit", videoFit)
+	set("publishAt", publishAt)
+	for _, p := range participants {
+		v.Add("participants", p)
+	}
+	return v
+}
