@@ -113,6 +113,9 @@ func runPostScheduled(ctx context.Context, f *postFlags, ev *env, files []string
 		if f.font != "" {
 			body["font"] = f.font
 		}
+		if f.account != "" {
+			body["account"] = f.account
+		}
 		if len(f.participants) > 0 {
 			body["participants"] = f.participants
 		}
@@ -120,7 +123,7 @@ func runPostScheduled(ctx context.Context, f *postFlags, ev *env, files []string
 	}
 	for _, file := range files {
 		items = append(items, publish.Item{File: file,
-			Fields: publish.StatusFields(f.caption, f.participants, f.backgroundColor, f.crop, f.videoFit, f.publishAt)})
+			Fields: withAccount(publish.StatusFields(f.caption, f.participants, f.backgroundColor, f.crop, f.videoFit, f.publishAt), f.account)})
 	}
 	return c.Schedule(ctx, items, f.json, stdout)
 }
@@ -189,7 +192,7 @@ func runBatchScheduled(ctx context.Context, f *batchFlags, ev *env, args []strin
 			at = *p.m.PublishAt
 		}
 		items = append(items, publish.Item{File: p.file,
-			Fields: publish.StatusFields(st.Caption, st.Participants, st.BackgroundColor, f.crop, f.videoFit, at)})
+			Fields: withAccount(publish.StatusFields(st.Caption, st.Participants, st.BackgroundColor, f.crop, f.videoFit, at), f.account)})
 	}
 	err = c.Schedule(ctx, items, f.json, stdout)
 	if err == nil && bad > 0 {
@@ -252,4 +255,13 @@ func runDeleteIDs(ctx context.Context, log *slog.Logger, f *statusesFlags, ev *e
 		return true, exitError{exitFailed}
 	}
 	return true, nil
+}
+
+// withAccount adds --account to a handed-over file's fields: without it the
+// service would post the status for its default account.
+func withAccount(fields url.Values, account string) url.Values {
+	if account != "" {
+		fields.Set("account", account)
+	}
+	return fields
 }
