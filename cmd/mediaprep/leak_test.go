@@ -149,8 +149,9 @@ func TestNoTokenLeaks(t *testing.T) {
 	env := append(slices.Clone(c.env), accountsFileEnv+"="+accounts, "SHOP_TOKEN="+leakShopToken,
 		"MEDIAPREP_DELIVERY_WINDOW=30s", "MEDIAPREP_LINK_MODE=greenapi")
 	srv, out := leakRun(t, c.bin, env, "serve", "--listen", "127.0.0.1:0")
-	done := make(chan error, 1)
-	go func() { done <- srv.Wait() }()
+	done := make(chan struct{})
+	var srvErr error
+	go func() { srvErr = srv.Wait(); close(done) }()
 	defer func() {
 		select {
 		case <-done:
@@ -168,9 +169,8 @@ func TestNoTokenLeaks(t *testing.T) {
 	var addr string
 	testutil.WaitFor(t, 60*time.Second, "serve to listen", func() bool {
 		select {
-		case err := <-done:
-			done <- err
-			t.Fatalf("serve exited: %v", err) // its output is checked, not printed
+		case <-done:
+			t.Fatalf("serve exited: %v", srvErr) // its output is checked, not printed
 		default:
 		}
 		addr = logField(out.String(), "serving", "addr")
