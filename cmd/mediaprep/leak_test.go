@@ -249,31 +249,43 @@ func TestNoTokenLeaks(t *testing.T) {
 	// handed to the service.
 	cliEnv := append(slices.Clone(env), "MEDIAPREP_API_URL="+base)
 	later := time.Now().Add(time.Hour).UTC().Format(time.RFC3339)
-	var scheduled scheduledResult
+	var scheduledAs []string // jobs handed over by post (news) and batch (shop)
+	batchDir := t.TempDir()
+	copyFile(t, sample("sample.jpg"), filepath.Join(batchDir, "sample.jpg"))
+	shopText := job(t, base, "", txt.ID)["idMessage"].(string)
 	for _, args := range [][]string{
 		{"statuses", "--account", "shop", "--json"},
 		{"post", "--account", "news", "--publish-at", later, "--caption", "later", "--json", sample("sample.jpg")},
 		{"statuses", "--account", "news"},
 		{"statuses", "--account", "news", "--delete", newsTxt.ID},
 		{"statuses", "--account", "shop", "--stats", "no-such-id"},
+		{"batch", "--account", "shop", "--publish-at", later, "--json", batchDir},
+		{"statuses", "--account", "shop", "--delete", shopText}, // an idMessage: deleteStatus from the CLI
 	} {
 		cmd, cout := leakRun(t, c.bin, cliEnv, args...)
 		err := cmd.Wait()
 		l.add(strings.Join(args, " "), []byte(cout.String()))
-		if args[0] == "post" {
-			for _, line := range strings.Split(cout.String(), "\n") {
-				if r := (scheduledResult{}); json.Unmarshal([]byte(line), &r) == nil && r.State == "scheduled" {
-					scheduled = r
-				}
+		if args[0] != "statuses" || args[len(args)-1] == "--json" || args[len(args)-2] == "--delete" {
+			if err != nil {
+				t.Errorf("%v: %v", args, err)
 			}
 		}
-		if (args[0] == "post" || args[len(args)-1] == "--json") && err != nil {
-			t.Errorf("%v: %v", args, err)
+		if args[0] == "post" || args[0] == "batch" {
+			job := ""
+			for _, line := range strings.Split(cout.String(), "\n") {
+				if r := (scheduledResult{}); json.Unmarshal([]byte(line), &r) == nil && r.State == "scheduled" {
+					job = r.Job
+				}
+			}
+			scheduledAs = append(scheduledAs, job)
 		}
 	}
 
-	if code, b := l.request(t, "GET", base+"/v1/statuses?account=news", "", ""); scheduled.Job == "" || code != http.StatusOK || !bytes.Contains(b, []byte(scheduled.Job)) {
-		t.Errorf("the list lacks the job handed over by post --publish-at (%d)", code)
+	for i, acct := range []string{"news", "shop"} {
+		code, b := l.request(t, "GET", base+"/v1/statuses?account="+acct, "", "")
+		if len(scheduledAs) != 2 || scheduledAs[i] == "" || code != http.StatusOK || !bytes.Contains(b, []byte(scheduledAs[i])) {
+			t.Errorf("%s's list lacks the job handed over with --account (%d, %v)", acct, code, scheduledAs)
+		}
 	}
 
 	// The tokens did reach the stand-ins: every path above ran.
@@ -292,6 +304,16 @@ func TestNoTokenLeaks(t *testing.T) {
 		for _, msg := range want.s.Errors() {
 			t.Errorf("%s's stand-in refused: %s", name, strings.ReplaceAll(msg, want.s.URL(), "<URL>"))
 		}
+	}
+	dropped := false
+	for _, call := range shop.Requests() {
+		dropped = dropped || call.Method == "getOutgoingStatuses" && call.Status == 0
+	}
+	if !dropped {
+		t.Error("shop's dropped getOutgoingStatuses did not happen")
+	}
+	if n := shop.Count("deleteStatus"); n != 2 {
+		t.Errorf("shop saw %d deleteStatus, want 2 (DELETE and statuses --delete)", n)
 	}
 	if n := shop.Count("uploadFile"); n < 3 {
 		t.Errorf("shop saw %d uploadFile calls, want its 429 and 500 retried", n)
