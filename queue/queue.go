@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"regexp"
+	"strconv"
 	"strings"
 	"time"
 
@@ -118,14 +119,15 @@ func (q *Queue) Enqueue(ctx context.Context, j Job) (Job, error) {
 	if err != nil {
 		return Job{}, fmt.Errorf("queue: job %s: %w", j.ID, err)
 	}
-	if err := call(ctx, func(ctx context.Context) error { _, err := q.jobs.Create(ctx, j.ID, data); return err }); err != nil {
+	var rev uint64
+	if err := call(ctx, func(ctx context.Context) (err error) { rev, err = q.jobs.Create(ctx, j.ID, data); return err }); err != nil {
 		if isConflict(err) {
 			return Job{}, fmt.Errorf("%w: %s; enqueue it under another id", ErrExists, j.ID)
 		}
 		return Job{}, fmt.Errorf("queue: storing job %s: %w", j.ID, err)
 	}
 	if err := call(ctx, func(ctx context.Context) error {
-		_, err := q.js.Publish(ctx, q.subject(j.ID), []byte(j.ID), jetstream.WithMsgID(j.ID))
+		_, err := q.js.Publish(ctx, q.subject(j.ID), []byte(j.ID), jetstream.WithMsgID(msgID(j.ID, rev)))
 		return err
 	}); err != nil {
 		// Without its message nobody would run the job: take the record
@@ -145,11 +147,19 @@ func (q *Queue) Enqueue(ctx context.Context, j Job) (Job, error) {
 // subject is the subject of a job's message.
 func (q *Queue) subject(id string) string { return q.cfg.Subject + "." + id }
 
+// msgID is the message id (for the server's duplicate detection) of the
+// message queueing revision rev of job id's record. The revision is in it
+// so that a job enqueued again under the same id (its first record taken
+// back after a publish whose answer was lost, its message then dropped by
+// a worker finding no record) is not taken for a duplicate of that
+// dropped message and left without one.
+func msgID(id string, rev uint64) string { return id + "." + strconv.FormatUint(rev, 10) }
+
 // Requeue queues the job with id again when its record says it is not
 // finished but the stream holds no message for it (its process died
 // between storing the record and queueing it); it reports whether it did.
 func (q *Queue) Requeue(ctx context.Context, id string) (bool, error) {
-	j, err := q.Get(ctx, id)
+	j, rev, err := q.get(ctx, id)
 	if err != nil {
 		return false, err
 	}
@@ -166,11 +176,12 @@ func (q *Queue) Requeue(ctx context.Context, id string) (bool, error) {
 	case !errors.Is(err, jetstream.ErrMsgNotFound):
 		return false, fmt.Errorf("queue: looking for the message of job %s: %w", id, err)
 	}
-	// The same message id as Enqueue's: should that publish be in
-	// flight right now, the server keeps one of the two.
+	// The same message id as Enqueue's (the record unchanged since it
+	// was stored): should that publish be in flight right now, the server
+	// keeps one of the two.
 	var ack *jetstream.PubAck
 	err = call(ctx, func(ctx context.Context) error {
-		ack, err = q.js.Publish(ctx, q.subject(id), []byte(id), jetstream.WithMsgID(id))
+		ack, err = q.js.Publish(ctx, q.subject(id), []byte(id), jetstream.WithMsgID(msgID(id, rev)))
 		return err
 	})
 	if err != nil {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/mediaprep/mediaprep/internal/testutil"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 func TestConfigValidate(t *testing.T) {
@@ -249,5 +250,53 @@ func TestRequeueOnlyAJobWithoutAMessage(t *testing.T) {
 	}
 	if d, _ := q.Depth(ctx); d != 2 {
 		t.Errorf("Depth = %d, want 2", d)
+	}
+}
+
+// TestEnqueueAgainAfterALostPublish: Enqueue's publish was stored but its
+// answer lost (say, in a leader election), so Enqueue took the record
+// back and a worker, finding no record, dropped the message. Enqueued
+// again under the same id, the job must get a message of its own, not be
+// taken for a duplicate of the dropped one.
+func TestEnqueueAgainAfterALostPublish(t *testing.T) {
+	e := startServer(t)
+	q, _ := openQueue(t, e, Config{})
+	ctx := t.Context()
+	const id = "lost"
+	// The first attempt: record stored, message stored, record taken back.
+	rev, err := q.jobs.Create(ctx, id, []byte(`{}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ack, err := q.js.Publish(ctx, q.subject(id), []byte(id), jetstream.WithMsgID(msgID(id, rev)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := q.jobs.Delete(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	// A worker drops the message of a job without a record.
+	if err := q.stream.DeleteMsg(ctx, ack.Sequence); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := q.Enqueue(ctx, Job{ID: id}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := q.stream.GetLastMsgForSubject(ctx, q.subject(id)); err != nil {
+		t.Fatalf("job enqueued again has no message: %v", err)
+	}
+	// The same once the record is back but its message lost again.
+	m, _ := q.stream.GetLastMsgForSubject(ctx, q.subject(id))
+	if err := q.stream.DeleteMsg(ctx, m.Sequence); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := q.Update(ctx, id, func(j *Job) error { j.Attempts = 1; return nil }); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := q.Requeue(ctx, id); !ok || err != nil {
+		t.Fatalf("Requeue of a job whose message was dropped: %v, %v", ok, err)
+	}
+	if d, _ := q.Depth(ctx); d != 1 {
+		t.Errorf("Depth = %d, want 1", d)
 	}
 }
