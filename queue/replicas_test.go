@@ -200,6 +200,26 @@ func TestClusterLeaderLossLosesNothing(t *testing.T) {
 	for i := n / 2; i < n; i++ {
 		enqueue(i)
 	}
+	// Should a job never be posted, say where it was left: its record,
+	// whether the stream still holds its message, the consumer's state.
+	t.Cleanup(func() {
+		if !t.Failed() {
+			return
+		}
+		ctx := context.Background()
+		for _, id := range ids {
+			j, err := producer.Get(ctx, id)
+			if err == nil && j.State == StatePosted {
+				continue
+			}
+			_, merr := producer.stream.GetLastMsgForSubject(ctx, producer.subject(id))
+			t.Logf("job %s: record %+v (%v); its message: %v", id, j, err, merr)
+		}
+		if ci, err := producer.cons.Info(ctx); err == nil {
+			t.Logf("consumer: pending %d, ack pending %d, redelivered %d, delivered %+v, ack floor %+v, cluster %+v",
+				ci.NumPending, ci.NumAckPending, ci.NumRedelivered, ci.Delivered, ci.AckFloor, ci.Cluster)
+		}
+	})
 	for _, id := range ids {
 		var j Job
 		testutil.WaitFor(t, patience, "job "+id+" to be posted", func() bool {
