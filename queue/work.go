@@ -184,6 +184,13 @@ func (q *Queue) fetch(ctx context.Context, cons jetstream.Consumer, n int, run f
 	return got, nil
 }
 
+// A message whose job has no record is delivered orphanDeliveries times,
+// orphanRetry apart, before it is dropped (see handle).
+const (
+	orphanDeliveries = 3
+	orphanRetry      = time.Second
+)
+
 // handle runs one message through h and settles it.
 func (q *Queue) handle(ctx context.Context, msg jetstream.Msg, h Handler) {
 	// Bookkeeping goes on after ctx ends (shutdown).
@@ -199,7 +206,16 @@ func (q *Queue) handle(ctx context.Context, msg jetstream.Msg, h Handler) {
 	attempt := int(meta.NumDelivered)
 	j, err := q.Update(bg, id, func(j *Job) error { j.Attempts = attempt; return nil })
 	if errors.Is(err, ErrNotFound) {
-		log.Error("queue: a queued message for a job without a record; dropping it")
+		// On a cluster, a read right after a leader change can come from
+		// a replica that has not caught up with a record just created:
+		// look again a few times before taking the message for an orphan
+		// (its Enqueue failed and took the record back).
+		if attempt < orphanDeliveries {
+			log.Warn("queue: no record for this job yet; looking again shortly", "attempt", attempt)
+			_ = msg.NakWithDelay(orphanRetry)
+			return
+		}
+		log.Error("queue: a queued message for a job without a record; dropping it", "attempt", attempt)
 		_ = msg.Term()
 		return
 	}

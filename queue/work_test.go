@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"io"
 	"strings"
@@ -404,5 +405,54 @@ func TestEnqueueExisting(t *testing.T) {
 	}
 	if d, _ := q.Depth(t.Context()); d != 1 {
 		t.Errorf("Depth = %d, want 1", d)
+	}
+}
+
+// TestRecordLateIsNotDropped: a message whose record cannot be read yet
+// (on a cluster, a replica behind a new leader answers "not found" for a
+// record just created) is looked at again before it is taken for an
+// orphan; a message whose record never comes is dropped after a few
+// deliveries.
+func TestRecordLateIsNotDropped(t *testing.T) {
+	q, _ := openQueue(t, startServer(t), Config{Logger: testLogger(t)})
+	ctx := t.Context()
+	for _, id := range []string{"late", "orphan"} {
+		if _, err := q.js.Publish(ctx, q.subject(id), []byte(id)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var mu sync.Mutex
+	handled := map[string]bool{}
+	startWork(t, q, WorkOptions{Concurrency: 2}, func(ctx context.Context, d *Delivery) error {
+		mu.Lock()
+		handled[d.Job.ID] = true
+		mu.Unlock()
+		return nil
+	})
+	// Both messages were delivered once without a record.
+	testutil.WaitFor(t, patience, "the first deliveries", func() bool {
+		info, err := q.cons.Info(ctx)
+		return err == nil && info.Delivered.Consumer >= 2
+	})
+	data, err := json.Marshal(Job{ID: "late", State: StateQueued})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := q.jobs.Create(ctx, "late", data); err != nil {
+		t.Fatal(err)
+	}
+	testutil.WaitFor(t, patience, "the late job to be handled", func() bool {
+		mu.Lock()
+		defer mu.Unlock()
+		return handled["late"]
+	})
+	testutil.WaitFor(t, patience, "the orphan's message to be dropped", func() bool {
+		_, err := q.stream.GetLastMsgForSubject(ctx, q.subject("orphan"))
+		return errors.Is(err, jetstream.ErrMsgNotFound)
+	})
+	mu.Lock()
+	defer mu.Unlock()
+	if handled["orphan"] {
+		t.Error("a message without a record reached the handler")
 	}
 }
