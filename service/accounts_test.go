@@ -93,20 +93,7 @@ func TestAPIAccountField(t *testing.T) {
 // listAPI is an API with a job list over a real queue.
 func listAPI(t *testing.T, accounts []string) (*queue.Queue, *httptest.Server) {
 	t.Helper()
-	emb, err := queue.StartEmbedded(t.TempDir(), "", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(emb.Shutdown)
-	nc, err := emb.Connect()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	q, err := queue.Open(t.Context(), nc, queue.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	q := embeddedQueue(t)
 	ix, err := q.Index(t.Context())
 	if err != nil {
 		t.Fatal(err)
@@ -278,20 +265,7 @@ func TestInboxAccountFolders(t *testing.T) {
 func TestWorkerPostsForEachAccount(t *testing.T) {
 	shop := greenapitest.NewServer(t, "1101000001", "tok-shop")
 	news := greenapitest.NewServer(t, "2202000002", "tok-news")
-	emb, err := queue.StartEmbedded(t.TempDir(), "", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(emb.Shutdown)
-	nc, err := emb.Connect()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	q, err := queue.Open(t.Context(), nc, queue.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	q := embeddedQueue(t)
 	client := func(s *greenapitest.Server, id, tok string) *greenapi.Client {
 		c, err := greenapi.New(greenapi.Config{APIURL: s.URL(), IDInstance: id, Token: tok, MaxAttempts: 2,
 			SendLimiter: q.Limiter("greenapi-send-"+id, 5, time.Second+50*time.Millisecond)})

@@ -59,20 +59,7 @@ func (s *sseReader) next() sseEvent {
 // /v1/events watches real job records.
 func eventsAPI(t *testing.T, cfg APIConfig) (*API, *queue.Queue, *httptest.Server) {
 	t.Helper()
-	emb, err := queue.StartEmbedded(t.TempDir(), "", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(emb.Shutdown)
-	nc, err := emb.Connect()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	q, err := queue.Open(t.Context(), nc, queue.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	q := embeddedQueue(t)
 	cfg.SpoolDir = t.TempDir()
 	api, err := NewAPI(cfg, q, newFakeBucket())
 	if err != nil {

@@ -23,20 +23,7 @@ import (
 // counted from the send; two serves resuming the same jobs agree.
 func TestResumeDeliveriesAfterARestart(t *testing.T) {
 	ga := greenapitest.NewServer(t, "1101000001", "tok-resume")
-	emb, err := queue.StartEmbedded(t.TempDir(), "", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(emb.Shutdown)
-	nc, err := emb.Connect()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
-	q, err := queue.Open(t.Context(), nc, queue.Config{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	q := embeddedQueue(t)
 	client, err := greenapi.New(greenapi.Config{APIURL: ga.URL(), IDInstance: "1101000001", Token: "tok-resume", MaxAttempts: 2})
 	if err != nil {
 		t.Fatal(err)
