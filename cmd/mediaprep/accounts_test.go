@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mediaprep/mediaprep/config"
 	"github.com/mediaprep/mediaprep/greenapi/greenapitest"
 	"github.com/mediaprep/mediaprep/internal/testutil"
 )
@@ -63,7 +64,7 @@ func TestServeAccounts(t *testing.T) {
 		storm[i] = greenapitest.Fault{Status: http.StatusTooManyRequests, RetryAfter: "1"}
 	}
 	shop.Inject("", storm...)
-	_, base := c.serve("serve", []string{accountsFileEnv + "=" + accountsFile(t, shop, news), "SHOP_TOKEN=" + shopToken,
+	_, base := c.serve("serve", []string{config.AccountsFileEnv + "=" + accountsFile(t, shop, news), "SHOP_TOKEN=" + shopToken,
 		"MEDIAPREP_DELIVERY_WINDOW=0"}, "--workers", "4")
 
 	code, b, _ := request(t, "GET", base+"/v1/info", "", "", nil)
@@ -229,7 +230,7 @@ func TestServeBadAccountsFile(t *testing.T) {
 	if err := os.WriteFile(file, []byte(body), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	env := map[string]string{accountsFileEnv: file, "T": "tok-SECRET-t", "MEDIAPREP_DATA_DIR": t.TempDir()}
+	env := map[string]string{config.AccountsFileEnv: file, "T": "tok-SECRET-t", "MEDIAPREP_DATA_DIR": t.TempDir()}
 	var stdout, stderr bytes.Buffer
 	code := run(t.Context(), []string{"serve", "--listen", "127.0.0.1:0"}, func(k string) string { return env[k] }, &stdout, &stderr)
 	if code != exitUsage {
@@ -251,7 +252,7 @@ func TestPostAccount(t *testing.T) {
 	e := newE2E(t)
 	shop := greenapitest.NewServer(t, shopInstance, shopToken)
 	news := greenapitest.NewServer(t, newsInstance, newsToken)
-	e.env[accountsFileEnv] = accountsFile(t, shop, news)
+	e.env[config.AccountsFileEnv] = accountsFile(t, shop, news)
 	e.env["SHOP_TOKEN"] = shopToken
 	stdout, code := e.run("post", "--json", "--account", "news", "--delivery-window", "0", "--text", "for news", "--background-color", "#228B22")
 	if code != exitOK {

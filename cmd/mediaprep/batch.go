@@ -10,18 +10,19 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/mediaprep/mediaprep/batch"
+	"github.com/mediaprep/mediaprep/config"
 	"github.com/mediaprep/mediaprep/pipeline"
 	"github.com/mediaprep/mediaprep/publish"
 )
 
 type batchFlags struct {
-	publishFlags
+	*config.Settings
 	manifest string
 	force    bool
 }
 
-func newBatchCmd(g *globalFlags, stdout io.Writer, ev *env) *cobra.Command {
-	var f batchFlags
+func newBatchCmd(g *globalFlags, stdout io.Writer, ev *config.Env) *cobra.Command {
+	f := batchFlags{Settings: config.New()}
 	cmd := &cobra.Command{
 		Use:   "batch [flags] DIR|FILE...",
 		Short: "Post many files as statuses, resuming where a previous run stopped",
@@ -50,26 +51,26 @@ Exit status: 0 when every file was posted or skipped, 1 when any failed,
 2 for usage errors and bad settings, 130 when interrupted.`,
 		Args: usageArgs(cobra.MinimumNArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return runBatch(cmd.Context(), runLogger(g, f.json, stdout), &f, ev, args, stdout)
+			return runBatch(cmd.Context(), runLogger(g, f.JSON, stdout), &f, ev, args, stdout)
 		},
 	}
-	addPublishFlags(cmd, &f.publishFlags, ev)
 	fl := cmd.Flags()
-	fl.StringVarP(&f.out, "out", "o", "out", "folder for the prepared files and the ledger")
+	f.AddFlags(fl, ev, config.Batch)
+	fl.StringVarP(&f.Out, "out", "o", "out", "folder for the prepared files and the ledger")
 	fl.StringVar(&f.manifest, "manifest", "", "CSV or JSON file with per-file caption, participants, backgroundColor")
 	fl.BoolVar(&f.force, "force", false, "post again what the ledger says was posted")
 	return cmd
 }
 
-func runBatch(ctx context.Context, log *slog.Logger, f *batchFlags, ev *env, args []string, stdout io.Writer) error {
+func runBatch(ctx context.Context, log *slog.Logger, f *batchFlags, ev *config.Env, args []string, stdout io.Writer) error {
 	if handed, err := runBatchScheduled(ctx, f, ev, args, stdout); handed || err != nil {
 		return err // publish times: the statuses went to a service (schedule.go)
 	}
-	c, err := f.check(ev)
+	c, err := f.Check(ev)
 	if err != nil {
-		return err
+		return usageError{err}
 	}
-	files, manifests, err := batch.Collect(args, f.out, f.manifest)
+	files, manifests, err := batch.Collect(args, f.Out, f.manifest)
 	if err != nil {
 		return usageError{err}
 	}
@@ -80,7 +81,7 @@ func runBatch(ctx context.Context, log *slog.Logger, f *batchFlags, ev *env, arg
 	if err != nil {
 		return usageError{err}
 	}
-	p, cfg, err := newRunner(ctx, log, &f.publishFlags, c, len(files), filepath.Join(f.out, pipeline.LedgerName))
+	p, cfg, err := newRunner(ctx, log, f.Settings, c, len(files), filepath.Join(f.Out, pipeline.LedgerName))
 	if err != nil {
 		return err
 	}

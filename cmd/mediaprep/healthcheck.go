@@ -6,22 +6,22 @@ import (
 	"net/http"
 	"time"
 
-	"github.com/mediaprep/mediaprep/service"
+	"github.com/mediaprep/mediaprep/config"
 	"github.com/spf13/cobra"
 )
 
 // newHealthcheckCmd checks a running serve through GET /healthz: the
 // container image has no curl, so its HEALTHCHECK runs this.
-func newHealthcheckCmd(ev *env) *cobra.Command {
-	var addr string
+func newHealthcheckCmd(ev *config.Env) *cobra.Command {
+	s := config.New()
 	cmd := &cobra.Command{
 		Use:   "healthcheck",
 		Short: "Exit 0 when the serve process at --listen answers GET /healthz",
 		Args:  usageArgs(cobra.NoArgs),
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			host, port, err := net.SplitHostPort(addr)
+			host, port, err := net.SplitHostPort(s.Service.Listen)
 			if err != nil {
-				return usagef("--listen %q: %v", addr, err)
+				return usagef("--listen %q: %v", s.Service.Listen, err)
 			}
 			if ip := net.ParseIP(host); host == "" || (ip != nil && ip.IsUnspecified()) {
 				host = "127.0.0.1"
@@ -38,6 +38,6 @@ func newHealthcheckCmd(ev *env) *cobra.Command {
 			return nil
 		},
 	}
-	cmd.Flags().StringVar(&addr, "listen", ev.str("MEDIAPREP_LISTEN", service.DefaultListen), "address serve listens on [MEDIAPREP_LISTEN]")
+	s.AddFlags(cmd.Flags(), ev, config.Healthcheck)
 	return cmd
 }

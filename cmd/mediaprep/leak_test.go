@@ -17,6 +17,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mediaprep/mediaprep/config"
 	"github.com/mediaprep/mediaprep/greenapi/greenapitest"
 	"github.com/mediaprep/mediaprep/internal/testutil"
 )
@@ -146,7 +147,7 @@ func TestNoTokenLeaks(t *testing.T) {
 	news.Inject("sendMediaStatus", greenapitest.Fault{Status: http.StatusBadRequest, Body: quoted})
 	news.Inject("uploadFile", greenapitest.Fault{Drop: true})
 
-	env := append(slices.Clone(c.env), accountsFileEnv+"="+accounts, "SHOP_TOKEN="+leakShopToken,
+	env := append(slices.Clone(c.env), config.AccountsFileEnv+"="+accounts, "SHOP_TOKEN="+leakShopToken,
 		"MEDIAPREP_DELIVERY_WINDOW=30s", "MEDIAPREP_LINK_MODE=greenapi")
 	srv, out := leakRun(t, c.bin, env, "serve", "--listen", "127.0.0.1:0")
 	done := make(chan struct{})

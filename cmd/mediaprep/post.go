@@ -6,39 +6,23 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"time"
 
 	"github.com/spf13/cobra"
 
-	"github.com/mediaprep/mediaprep/delivery"
+	"github.com/mediaprep/mediaprep/config"
 	"github.com/mediaprep/mediaprep/greenapi"
 	"github.com/mediaprep/mediaprep/pipeline"
 	"github.com/mediaprep/mediaprep/publish"
 )
 
-// addPublishFlags adds the flags post and batch share.
-func addPublishFlags(cmd *cobra.Command, f *publishFlags, ev *env) {
-	fl := cmd.Flags()
-	f.add(fl)
-	fl.BoolVar(&f.dryRun, "dry-run", false, "prepare, store and check the link, then print the request instead of posting (token redacted)")
-	fl.StringVar(&f.caption, "caption", "", "caption of picture and video statuses (at most 1024 characters)")
-	fl.StringSliceVar(&f.participants, "participants", nil, "chat ids that may see the status, e.g. 79001234567@c.us (default: all contacts)")
-	fl.StringVar(&f.backgroundColor, "background-color", "", "background of voice and text statuses, #RRGGBB")
-	fl.StringVar(&f.deliveryWin, "delivery-window", ev.str("MEDIAPREP_DELIVERY_WINDOW", ""), "at the end, wait up to this long for each posted status to show as sent in getOutgoingStatuses (default 10m; 0: do not wait, no delivery is reported) [MEDIAPREP_DELIVERY_WINDOW]")
-	fl.StringVar(&f.publishAt, "publish-at", "", "post at this time (RFC 3339 with offset, or Unix seconds): hands the statuses to the service at MEDIAPREP_API_URL, whose queue holds them until then")
-	addSettingFlags(fl, &f.settings, ev)
-	addAccountFlag(fl, &f.settings)
-	f.limits = &f.settings
-}
-
 type postFlags struct {
-	publishFlags
+	*config.Settings
 	text string
 	font string
 }
 
-func newPostCmd(g *globalFlags, stdout io.Writer, ev *env) *cobra.Command {
-	var f postFlags
+func newPostCmd(g *globalFlags, stdout io.Writer, ev *config.Env) *cobra.Command {
+	f := postFlags{Settings: config.New()}
 	cmd := &cobra.Command{
 		Use:   "post [flags] FILE...\n  mediaprep post --text TEXT [--font NAME] [--background-color #RRGGBB]",
 		Short: "Prepare, store and post files (or a text) as WhatsApp statuses",
@@ -64,35 +48,35 @@ still finish), 2 for usage errors and bad settings, 130 when interrupted.`,
 			return nil
 		}),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if f.publishAt != "" {
+			if f.PublishAt != "" {
 				return runPostScheduled(cmd.Context(), &f, ev, args, stdout) // schedule.go
 			}
 			if f.text != "" {
 				return runPostText(cmd.Context(), g.logger(), &f, ev, stdout)
 			}
-			return runPost(cmd.Context(), runLogger(g, f.json, stdout), &f.publishFlags, ev, args, stdout)
+			return runPost(cmd.Context(), runLogger(g, f.JSON, stdout), f.Settings, ev, args, stdout)
 		},
 	}
-	addPublishFlags(cmd, &f.publishFlags, ev)
 	fl := cmd.Flags()
-	fl.StringVarP(&f.out, "out", "o", "", "keep the prepared files in this folder (default: a temporary folder)")
+	f.AddFlags(fl, ev, config.Post)
+	fl.StringVarP(&f.Out, "out", "o", "", "keep the prepared files in this folder (default: a temporary folder)")
 	fl.StringVar(&f.text, "text", "", "post this text status (at most 500 characters)")
 	fl.StringVar(&f.font, "font", "", "font of a text status: SERIF, SANS_SERIF, NORICAN_REGULAR, BRYNDAN_WRITE, OSWALD_HEAVY")
 	return cmd
 }
 
-func runPost(ctx context.Context, log *slog.Logger, f *publishFlags, ev *env, files []string, stdout io.Writer) error {
-	c, err := f.check(ev)
+func runPost(ctx context.Context, log *slog.Logger, f *config.Settings, ev *config.Env, files []string, stdout io.Writer) error {
+	c, err := f.Check(ev)
 	if err != nil {
-		return err
+		return usageError{err}
 	}
-	if f.out == "" {
+	if f.Out == "" {
 		dir, err := os.MkdirTemp("", "mediaprep-post-")
 		if err != nil {
 			return err
 		}
 		defer os.RemoveAll(dir)
-		f.out = dir
+		f.Out = dir
 	}
 	p, cfg, err := newRunner(ctx, log, f, c, len(files), "")
 	if err != nil {
@@ -107,8 +91,8 @@ func runPost(ctx context.Context, log *slog.Logger, f *publishFlags, ev *env, fi
 	return p.Run(ctx, jobs, stdout)
 }
 
-func runPostText(ctx context.Context, log *slog.Logger, f *postFlags, ev *env, stdout io.Writer) error {
-	gcfg, err := f.greenConfig(ev)
+func runPostText(ctx context.Context, log *slog.Logger, f *postFlags, ev *config.Env, stdout io.Writer) error {
+	gcfg, err := f.GreenConfig(ev)
 	if err != nil {
 		return usageError{err}
 	}
@@ -117,17 +101,15 @@ func runPostText(ctx context.Context, log *slog.Logger, f *postFlags, ev *env, s
 	if err != nil {
 		return usageError{err}
 	}
-	st := greenapi.TextStatus{Message: f.text, BackgroundColor: f.backgroundColor, Font: f.font, Participants: f.participants}
+	st := greenapi.TextStatus{Message: f.text, BackgroundColor: f.BackgroundColor, Font: f.font, Participants: f.Participants}
 	if err := st.Validate(); err != nil {
 		return usageError{err}
 	}
-	window := delivery.DefaultWindow
-	if f.deliveryWin != "" {
-		if window, err = time.ParseDuration(f.deliveryWin); err != nil || window < 0 {
-			return usagef("delivery window %q is not a duration like 10m (set --delivery-window or MEDIAPREP_DELIVERY_WINDOW)", f.deliveryWin)
-		}
+	window, err := f.Delivery()
+	if err != nil {
+		return usageError{err}
 	}
 	cfg := publish.NewDefaultConfig()
-	cfg.DryRun, cfg.Delivery, cfg.JSON, cfg.Logger = f.dryRun, window, f.json, log
+	cfg.DryRun, cfg.Delivery, cfg.JSON, cfg.Logger = f.DryRun, window, f.JSON, log
 	return publish.PostText(ctx, client, st, cfg, stdout)
 }

@@ -11,14 +11,14 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mediaprep/mediaprep/config"
 	"github.com/mediaprep/mediaprep/pipeline"
 	"github.com/mediaprep/mediaprep/publish"
 	"github.com/mediaprep/mediaprep/transcode"
 )
 
-func newPrepareCmd(g *globalFlags, stdout io.Writer, ev *env) *cobra.Command {
-	var f prepFlags
-	var limits settings
+func newPrepareCmd(g *globalFlags, stdout io.Writer, ev *config.Env) *cobra.Command {
+	f := config.New()
 	cmd := &cobra.Command{
 		Use:   "prepare [flags] FILE...",
 		Short: "Prepare media files for WhatsApp statuses (MP4, MP3 or 9:16 JPEG)",
@@ -34,10 +34,8 @@ still finish), 2 for usage errors, 130 when interrupted.`,
 		},
 	}
 	fl := cmd.Flags()
-	fl.StringVarP(&f.out, "out", "o", "out", "folder for the prepared files")
-	f.add(fl)
-	addSettingFlags(fl, &limits, ev, limitEnv...)
-	f.limits = &limits
+	fl.StringVarP(&f.Out, "out", "o", "out", "folder for the prepared files")
+	f.AddFlags(fl, ev, config.Prepare)
 	return cmd
 }
 
@@ -63,12 +61,12 @@ func (r fileResult) MarshalJSON() ([]byte, error) {
 	return json.Marshal(r.Prepared)
 }
 
-func runPrepare(ctx context.Context, log *slog.Logger, f prepFlags, files []string, stdout io.Writer) error {
-	opts, err := f.options()
+func runPrepare(ctx context.Context, log *slog.Logger, f *config.Settings, files []string, stdout io.Writer) error {
+	opts, err := f.Options()
 	if err != nil {
 		return usageError{err}
 	}
-	pl, err := f.pipeline(log, len(files))
+	pl, err := f.Pipeline(log, len(files))
 	if err != nil {
 		return usageError{err}
 	}
@@ -79,7 +77,7 @@ func runPrepare(ctx context.Context, log *slog.Logger, f prepFlags, files []stri
 		results[i] = make(chan fileResult, 1)
 	}
 	stems := pipeline.Stems(files)
-	sem := make(chan struct{}, f.jobs)
+	sem := make(chan struct{}, f.Jobs)
 	var wg sync.WaitGroup
 	for i, src := range files {
 		wg.Go(func() {
@@ -100,7 +98,7 @@ func runPrepare(ctx context.Context, log *slog.Logger, f prepFlags, files []stri
 			code = r.Error.Code
 		}
 		t.Add(code, false)
-		if f.json {
+		if f.JSON {
 			line, _ := json.Marshal(r)
 			fmt.Fprintf(stdout, "%s\n", line)
 		} else {
@@ -108,7 +106,7 @@ func runPrepare(ctx context.Context, log *slog.Logger, f prepFlags, files []stri
 		}
 	}
 	wg.Wait()
-	if !f.json {
+	if !f.JSON {
 		t.Summary(stdout, "prepared", false)
 	}
 	return t.Err(ctx)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mediaprep/mediaprep/config"
 	"github.com/mediaprep/mediaprep/publish"
 )
 
@@ -82,7 +83,7 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 	g.stderr = stderr
 	// Each command reads the environment through an env of its own, which
 	// collects the bad values it meets.
-	ev := func() *env { return &env{getenv: getenv} }
+	ev := func() *config.Env { return config.NewEnv(getenv) }
 	root.AddCommand(newPrepareCmd(&g, stdout, ev()), newPostCmd(&g, stdout, ev()), newBatchCmd(&g, stdout, ev()), newStatusesCmd(&g, stdout, ev()),
 		newServeCmd(&g, ev()), newWorkerCmd(&g, ev()), newHealthcheckCmd(ev()))
 

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/mediaprep/mediaprep/batch"
+	"github.com/mediaprep/mediaprep/config"
 	"github.com/mediaprep/mediaprep/greenapi"
 	"github.com/mediaprep/mediaprep/pipeline"
 	"github.com/mediaprep/mediaprep/publish"
@@ -36,8 +37,8 @@ type scheduledResult = publish.Scheduled
 
 // newServiceClient is the service MEDIAPREP_API_URL names; false when it
 // is not set.
-func newServiceClient(ev *env) (*publish.Service, bool, error) {
-	base := strings.TrimRight(strings.TrimSpace(ev.str("MEDIAPREP_API_URL", "")), "/")
+func newServiceClient(ev *config.Env) (*publish.Service, bool, error) {
+	base := strings.TrimRight(strings.TrimSpace(ev.Str("MEDIAPREP_API_URL", "")), "/")
 	if base == "" {
 		return nil, false, nil
 	}
@@ -45,7 +46,7 @@ func newServiceClient(ev *env) (*publish.Service, bool, error) {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return nil, false, fmt.Errorf("MEDIAPREP_API_URL %q: want http(s)://host:port", base)
 	}
-	return publish.NewService(base, ev.str("MEDIAPREP_API_KEY", "")), true, nil
+	return publish.NewService(base, ev.Str("MEDIAPREP_API_KEY", "")), true, nil
 }
 
 // checkPublishAt checks a --publish-at (or a sidecar's publishAt) before
@@ -93,11 +94,11 @@ func deleteJobs(ctx context.Context, c *publish.Service, ids []string, jsonOut b
 
 // runPostScheduled is post --publish-at: the files (or the text) go to the
 // service, to be posted at that time.
-func runPostScheduled(ctx context.Context, f *postFlags, ev *env, files []string, stdout io.Writer) error {
-	if err := checkPublishAt(f.publishAt); err != nil {
+func runPostScheduled(ctx context.Context, f *postFlags, ev *config.Env, files []string, stdout io.Writer) error {
+	if err := checkPublishAt(f.PublishAt); err != nil {
 		return err
 	}
-	if f.dryRun {
+	if f.DryRun {
 		return usagef("--dry-run and --publish-at: a dry run posts nothing, so there is nothing to schedule; give one")
 	}
 	c, ok, err := newServiceClient(ev)
@@ -109,29 +110,29 @@ func runPostScheduled(ctx context.Context, f *postFlags, ev *env, files []string
 	}
 	var items []publish.Item
 	if f.text != "" {
-		body := map[string]any{"text": f.text, "backgroundColor": f.backgroundColor, "publishAt": f.publishAt}
+		body := map[string]any{"text": f.text, "backgroundColor": f.BackgroundColor, "publishAt": f.PublishAt}
 		if f.font != "" {
 			body["font"] = f.font
 		}
-		if f.account != "" {
-			body["account"] = f.account
+		if f.Account != "" {
+			body["account"] = f.Account
 		}
-		if len(f.participants) > 0 {
-			body["participants"] = f.participants
+		if len(f.Participants) > 0 {
+			body["participants"] = f.Participants
 		}
 		items = append(items, publish.Item{Text: body})
 	}
 	for _, file := range files {
 		items = append(items, publish.Item{File: file,
-			Fields: withAccount(publish.StatusFields(f.caption, f.participants, f.backgroundColor, f.crop, f.videoFit, f.publishAt), f.account)})
+			Fields: withAccount(publish.StatusFields(f.Caption, f.Participants, f.BackgroundColor, f.Crop, f.VideoFit, f.PublishAt), f.Account)})
 	}
-	return c.Schedule(ctx, items, f.json, stdout)
+	return c.Schedule(ctx, items, f.JSON, stdout)
 }
 
 // runBatchScheduled hands a batch with publish times to the service; false
 // when no file of the batch has one (batch then posts them itself).
-func runBatchScheduled(ctx context.Context, f *batchFlags, ev *env, args []string, stdout io.Writer) (bool, error) {
-	files, manifests, err := batch.Collect(args, f.out, f.manifest)
+func runBatchScheduled(ctx context.Context, f *batchFlags, ev *config.Env, args []string, stdout io.Writer) (bool, error) {
+	files, manifests, err := batch.Collect(args, f.Out, f.manifest)
 	if err != nil {
 		return false, nil // runBatch reports it
 	}
@@ -145,14 +146,14 @@ func runBatchScheduled(ctx context.Context, f *batchFlags, ev *env, args []strin
 		err  error
 	}
 	var plan []planned
-	timed := f.publishAt != ""
+	timed := f.PublishAt != ""
 	for _, src := range files {
 		abs, _ := filepath.Abs(src)
 		m := byFile[abs]
 		side, err := batch.ReadSidecar(src + ".json")
 		m = m.Merge(side)
-		if m.PublishAt == nil && f.publishAt != "" {
-			m.PublishAt = &f.publishAt
+		if m.PublishAt == nil && f.PublishAt != "" {
+			m.PublishAt = &f.PublishAt
 		}
 		if m.PublishAt != nil {
 			timed = true
@@ -165,10 +166,10 @@ func runBatchScheduled(ctx context.Context, f *batchFlags, ev *env, args []strin
 	if !timed {
 		return false, nil
 	}
-	if err := checkPublishAt(f.publishAt); err != nil {
+	if err := checkPublishAt(f.PublishAt); err != nil {
 		return true, err
 	}
-	if f.dryRun {
+	if f.DryRun {
 		return true, usagef("--dry-run and publish times: a dry run posts nothing, so there is nothing to schedule; leave one out")
 	}
 	c, ok, err := newServiceClient(ev)
@@ -183,18 +184,18 @@ func runBatchScheduled(ctx context.Context, f *batchFlags, ev *env, args []strin
 	for _, p := range plan {
 		if p.err != nil {
 			bad++
-			publish.PrintScheduled(stdout, publish.Scheduled{Source: p.file, Error: &publish.Error{Code: pipeline.CodeBadMetadata, Message: p.err.Error()}}, f.json)
+			publish.PrintScheduled(stdout, publish.Scheduled{Source: p.file, Error: &publish.Error{Code: pipeline.CodeBadMetadata, Message: p.err.Error()}}, f.JSON)
 			continue
 		}
-		st := p.m.Apply(pipeline.Status{Caption: f.caption, Participants: f.participants, BackgroundColor: f.backgroundColor})
+		st := p.m.Apply(pipeline.Status{Caption: f.Caption, Participants: f.Participants, BackgroundColor: f.BackgroundColor})
 		at := ""
 		if p.m.PublishAt != nil {
 			at = *p.m.PublishAt
 		}
 		items = append(items, publish.Item{File: p.file,
-			Fields: withAccount(publish.StatusFields(st.Caption, st.Participants, st.BackgroundColor, f.crop, f.videoFit, at), f.account)})
+			Fields: withAccount(publish.StatusFields(st.Caption, st.Participants, st.BackgroundColor, f.Crop, f.VideoFit, at), f.Account)})
 	}
-	err = c.Schedule(ctx, items, f.json, stdout)
+	err = c.Schedule(ctx, items, f.JSON, stdout)
 	if err == nil && bad > 0 {
 		err = exitError{exitFailed}
 	}
@@ -203,7 +204,7 @@ func runBatchScheduled(ctx context.Context, f *batchFlags, ev *env, args []strin
 
 // runDeleteIDs is statuses --delete with job ids (MEDIAPREP_API_URL set)
 // or several ids; false leaves one idMessage to runStatuses.
-func runDeleteIDs(ctx context.Context, log *slog.Logger, f *statusesFlags, ev *env, args []string, stdout io.Writer) (bool, error) {
+func runDeleteIDs(ctx context.Context, log *slog.Logger, f *statusesFlags, ev *config.Env, args []string, stdout io.Writer) (bool, error) {
 	if f.stats != "" {
 		return true, usagef("--stats and --delete: give one")
 	}
@@ -225,7 +226,7 @@ func runDeleteIDs(ctx context.Context, log *slog.Logger, f *statusesFlags, ev *e
 		ids, failed = deleteJobs(ctx, c, ids, f.json, stdout)
 	}
 	if len(ids) > 0 {
-		gcfg, err := f.greenConfig(ev)
+		gcfg, err := f.GreenConfig(ev)
 		if err != nil {
 			return true, usageError{fmt.Errorf("%s: not a job of the service; as idMessages they need Green API settings: %w", strings.Join(ids, ", "), err)}
 		}

@@ -12,19 +12,20 @@ import (
 
 	"github.com/spf13/cobra"
 
+	"github.com/mediaprep/mediaprep/config"
 	"github.com/mediaprep/mediaprep/greenapi"
 )
 
 type statusesFlags struct {
-	settings
+	*config.Settings
 	minutes int
 	stats   string
 	delete  string
 	json    bool
 }
 
-func newStatusesCmd(g *globalFlags, stdout io.Writer, ev *env) *cobra.Command {
-	var f statusesFlags
+func newStatusesCmd(g *globalFlags, stdout io.Writer, ev *config.Env) *cobra.Command {
+	f := statusesFlags{Settings: config.New()}
 	cmd := &cobra.Command{
 		Use:   "statuses [--minutes N] | --stats ID | --delete ID...",
 		Short: "List the statuses the instance sent, show who saw one, or delete one",
@@ -61,16 +62,15 @@ Green API settings as for post.`,
 	fl.StringVar(&f.stats, "stats", "", "show the statistic of the status with this idMessage")
 	fl.StringVar(&f.delete, "delete", "", "delete the status with this idMessage")
 	fl.BoolVar(&f.json, "json", false, "print JSON")
-	addSettingFlags(fl, &f.settings, ev, "MEDIAPREP_GREENAPI_URL", "MEDIAPREP_GREENAPI_INSTANCE", "MEDIAPREP_GREENAPI_TIMEOUT")
-	addAccountFlag(fl, &f.settings)
+	f.AddFlags(fl, ev, config.Statuses)
 	return cmd
 }
 
-func runStatuses(ctx context.Context, log *slog.Logger, f *statusesFlags, ev *env, stdout io.Writer) error {
+func runStatuses(ctx context.Context, log *slog.Logger, f *statusesFlags, ev *config.Env, stdout io.Writer) error {
 	if f.stats != "" && f.delete != "" {
 		return usagef("--stats and --delete: give one")
 	}
-	gcfg, err := f.greenConfig(ev)
+	gcfg, err := f.GreenConfig(ev)
 	if err != nil {
 		return usageError{err}
 	}

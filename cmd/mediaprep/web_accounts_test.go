@@ -12,6 +12,7 @@ import (
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
+	"github.com/mediaprep/mediaprep/config"
 	"github.com/mediaprep/mediaprep/greenapi/greenapitest"
 	"github.com/mediaprep/mediaprep/internal/testutil"
 )
@@ -52,7 +53,7 @@ func TestWebPageAccounts(t *testing.T) {
 	c := newCluster(t, clusterOpts{green: true})
 	shop := greenapitest.NewServer(t, shopInstance, shopToken)
 	news := greenapitest.NewServer(t, newsInstance, newsToken)
-	_, base := c.serve("serve", []string{accountsFileEnv + "=" + accountsFile(t, shop, news), "SHOP_TOKEN=" + shopToken,
+	_, base := c.serve("serve", []string{config.AccountsFileEnv + "=" + accountsFile(t, shop, news), "SHOP_TOKEN=" + shopToken,
 		"MEDIAPREP_DELIVERY_WINDOW=0"})
 	b := newBrowser(t, chrome)
 	moscow := time.FixedZone("MSK", 3*3600) // Europe/Moscow has been UTC+3 all year since 2014

@@ -1,33 +1,41 @@
-package main
+package config
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
 )
 
-// env reads mediaprep's environment variables: every command reads them
-// through it, so that a bad value is reported the same way, all of them
-// at once (errs).
-type env struct {
+// Env reads mediaprep's environment variables: every command reads them
+// through one, so that a bad value is reported the same way, all of them
+// at once (Errs).
+type Env struct {
 	getenv func(string) string
 	errs   []error
 }
 
-// set reports whether name is set to a non-empty value.
-func (e *env) set(name string) bool { return e.getenv(name) != "" }
+// NewEnv returns an Env reading variables with getenv (os.Getenv, or a
+// test's map).
+func NewEnv(getenv func(string) string) *Env { return &Env{getenv: getenv} }
 
-// str is name's value, or def when unset.
-func (e *env) str(name, def string) string {
+// Set reports whether name is set to a non-empty value.
+func (e *Env) Set(name string) bool { return e.getenv(name) != "" }
+
+// Str is name's value, or def when unset.
+func (e *Env) Str(name, def string) string {
 	if v := e.getenv(name); v != "" {
 		return v
 	}
 	return def
 }
 
+// Errs are the values met so far that did not parse, one error each.
+func (e *Env) Errs() []error { return slices.Clone(e.errs) }
+
 // dur is name's value as a duration, or def when unset.
-func (e *env) dur(name string, def time.Duration) time.Duration {
+func (e *Env) dur(name string, def time.Duration) time.Duration {
 	v := e.getenv(name)
 	if v == "" {
 		return def
@@ -41,7 +49,7 @@ func (e *env) dur(name string, def time.Duration) time.Duration {
 }
 
 // num is name's value as a positive whole number, or def when unset.
-func (e *env) num(name string, def int) int {
+func (e *Env) num(name string, def int) int {
 	v := e.getenv(name)
 	if v == "" {
 		return def
@@ -55,7 +63,7 @@ func (e *env) num(name string, def int) int {
 }
 
 // replicas is name's value as a replica count: 0 (automatic) to 5.
-func (e *env) replicas(name string, def int) int {
+func (e *Env) replicas(name string, def int) int {
 	v := e.getenv(name)
 	if v == "" {
 		return def
@@ -68,13 +76,13 @@ func (e *env) replicas(name string, def int) int {
 	return n
 }
 
-// size is name's value as a byte count (parseSize), or def when unset.
-func (e *env) size(name string, def int64) int64 {
+// size is name's value as a byte count (ParseSize), or def when unset.
+func (e *Env) size(name string, def int64) int64 {
 	v := e.getenv(name)
 	if v == "" {
 		return def
 	}
-	n, err := parseSize(v)
+	n, err := ParseSize(v)
 	if err != nil {
 		e.errs = append(e.errs, fmt.Errorf("%s: %w", name, err))
 		return def
@@ -82,8 +90,8 @@ func (e *env) size(name string, def int64) int64 {
 	return n
 }
 
-// parseSize reads a byte count like 200MB, 1GiB or 5000000.
-func parseSize(s string) (int64, error) {
+// ParseSize reads a byte count like 200MB, 1GiB or 5000000.
+func ParseSize(s string) (int64, error) {
 	t := strings.ToUpper(strings.TrimSpace(s))
 	mult := int64(1)
 	for _, u := range []struct {
