@@ -25,7 +25,7 @@ func (w *Worker) publish(ctx context.Context, job queue.Job, send *guardedSender
 		return job, fmt.Errorf("%w: temp folder: %w", storage.ErrFailed, err)
 	}
 	defer os.RemoveAll(dir)
-	text := job.Options.Text != ""
+	text := job.Request.Text != ""
 	src := filepath.Join(dir, sourceName(job))
 	switch {
 	case text:
@@ -51,16 +51,16 @@ func (w *Worker) publish(ctx context.Context, job queue.Job, send *guardedSender
 	stage := newStageClock(w.cfg.Metrics)
 	pj := pipeline.Post{
 		Source: src,
-		Text:   job.Options.Text, Font: job.Options.Font,
+		Text:   job.Request.Text, Font: job.Request.Font,
 		// Scheduled: linked and posted at its time (schedule.go).
 		StoreOnly: storeOnly,
 		Prepare: transcode.Options{
-			Crop:     transcode.CropMode(job.Options.Crop),
-			VideoFit: transcode.Fit(job.Options.VideoFit),
+			Crop:     transcode.CropMode(job.Request.Crop),
+			VideoFit: transcode.Fit(job.Request.VideoFit),
 		},
 		Status: pipeline.Status{
-			Caption: job.Options.Caption, Participants: job.Options.Participants,
-			BackgroundColor: job.Options.BackgroundColor,
+			Caption: job.Request.Caption, Participants: job.Request.Participants,
+			BackgroundColor: job.Request.BackgroundColor,
 		},
 		Progress: func(s pipeline.Stage) {
 			state := stateOf(s)

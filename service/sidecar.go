@@ -32,13 +32,13 @@ type sidecar struct {
 // maxSidecar caps the bytes read of a sidecar.
 const maxSidecar = 64 << 10
 
-// options reads a source's options: from its sidecar when there is one,
-// else from its x-amz-meta-* headers (caption, participants,
+// request reads what was asked for a source: from its sidecar when there
+// is one, else from its x-amz-meta-* headers (caption, participants,
 // background-color, crop, video-fit; RFC 2047 words decoded).
-func (in *Inbox) options(ctx context.Context, o storage.Object) (queue.Options, dropMeta, error) {
+func (in *Inbox) request(ctx context.Context, o storage.Object) (queue.Request, dropMeta, error) {
 	sc, found, err := in.cfg.Bucket.Lookup(ctx, o.Key+".json")
 	if err != nil {
-		return queue.Options{}, dropMeta{}, err
+		return queue.Request{}, dropMeta{}, err
 	}
 	if found {
 		return in.readSidecar(ctx, sc)
@@ -47,7 +47,7 @@ func (in *Inbox) options(ctx context.Context, o storage.Object) (queue.Options, 
 	if md == nil {
 		full, found, err := in.cfg.Bucket.Lookup(ctx, o.Key)
 		if err != nil || !found {
-			return queue.Options{}, dropMeta{}, err
+			return queue.Request{}, dropMeta{}, err
 		}
 		md = full.Metadata
 	}
@@ -63,7 +63,7 @@ func (in *Inbox) options(ctx context.Context, o storage.Object) (queue.Options, 
 		}
 		return ""
 	}
-	opts := queue.Options{
+	opts := queue.Request{
 		Caption:         get("caption"),
 		BackgroundColor: get("background-color", "backgroundcolor"),
 		Crop:            get("crop"),
@@ -90,34 +90,34 @@ type badSidecar struct{ msg string }
 
 func (e *badSidecar) Error() string { return e.msg }
 
-func (in *Inbox) readSidecar(ctx context.Context, sc storage.Object) (queue.Options, dropMeta, error) {
+func (in *Inbox) readSidecar(ctx context.Context, sc storage.Object) (queue.Request, dropMeta, error) {
 	name := path.Base(sc.Key)
 	if sc.Size > maxSidecar {
-		return queue.Options{}, dropMeta{}, &badSidecar{fmt.Sprintf("sidecar %s: %d bytes, over the %d byte limit", name, sc.Size, maxSidecar)}
+		return queue.Request{}, dropMeta{}, &badSidecar{fmt.Sprintf("sidecar %s: %d bytes, over the %d byte limit", name, sc.Size, maxSidecar)}
 	}
 	tmp := filepath.Join(in.cfg.TempDir, fmt.Sprintf("sidecar-%d.json", time.Now().UnixNano()))
 	defer os.Remove(tmp)
 	if _, err := in.cfg.Bucket.Download(ctx, sc.Key, tmp); err != nil {
-		return queue.Options{}, dropMeta{}, fmt.Errorf("sidecar %s: %w", sc.Key, err)
+		return queue.Request{}, dropMeta{}, fmt.Errorf("sidecar %s: %w", sc.Key, err)
 	}
 	f, err := os.Open(tmp)
 	if err != nil {
-		return queue.Options{}, dropMeta{}, err
+		return queue.Request{}, dropMeta{}, err
 	}
 	defer f.Close()
 	b, err := io.ReadAll(io.LimitReader(f, maxSidecar+1))
 	if err != nil {
-		return queue.Options{}, dropMeta{}, err
+		return queue.Request{}, dropMeta{}, err
 	}
 	if len(b) > maxSidecar {
-		return queue.Options{}, dropMeta{}, &badSidecar{fmt.Sprintf("sidecar %s: over the %d byte limit", name, maxSidecar)}
+		return queue.Request{}, dropMeta{}, &badSidecar{fmt.Sprintf("sidecar %s: over the %d byte limit", name, maxSidecar)}
 	}
 	var s sidecar
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(&s); err != nil {
-		return queue.Options{}, dropMeta{}, &badSidecar{fmt.Sprintf("sidecar %s: %v (want {\"caption\", \"participants\", \"backgroundColor\", \"crop\", \"videoFit\", \"publishAt\", \"account\"})", name, err)}
+		return queue.Request{}, dropMeta{}, &badSidecar{fmt.Sprintf("sidecar %s: %v (want {\"caption\", \"participants\", \"backgroundColor\", \"crop\", \"videoFit\", \"publishAt\", \"account\"})", name, err)}
 	}
-	return queue.Options{Caption: s.Caption, Participants: s.Participants, BackgroundColor: s.BackgroundColor,
+	return queue.Request{Caption: s.Caption, Participants: s.Participants, BackgroundColor: s.BackgroundColor,
 		Crop: s.Crop, VideoFit: s.VideoFit}, dropMeta{publishAt: string(s.PublishAt), account: s.Account}, nil
 }

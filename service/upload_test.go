@@ -63,7 +63,7 @@ func TestUploadAccepted(t *testing.T) {
 			want := queue.Job{
 				ID: got.ID, State: queue.StateQueued, Origin: queue.OriginUpload, Source: wantKey,
 				Name: "Holiday photo (1).jpg", Size: int64(len(data)),
-				Options: queue.Options{
+				Request: queue.Request{
 					Caption:         "Summer 🌞",
 					Participants:    []string{"79001234567@c.us", "79007654321@c.us", "441234567890@c.us"},
 					BackgroundColor: "#112233", Crop: "smart", VideoFit: "pad",
