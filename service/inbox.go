@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mediaprep/mediaprep/batch"
 	"github.com/mediaprep/mediaprep/queue"
 	"github.com/mediaprep/mediaprep/storage"
 )
@@ -299,7 +300,7 @@ func (in *Inbox) take(ctx context.Context, o storage.Object) (bool, error) {
 	job := queue.Job{ID: id, Origin: queue.OriginInbox, Source: o.Key, Name: path.Base(o.Key), Size: o.Size}
 	opts, meta, err := in.request(ctx, o)
 	job.Account, job.Invalid = in.accountOf(o.Key, meta.account)
-	var bad *badSidecar
+	var bad *batch.SidecarError
 	switch {
 	case errors.As(err, &bad):
 		// The job fails at once with the reason; the source goes to

@@ -17,6 +17,7 @@ import (
 	"github.com/mediaprep/mediaprep/pipeline"
 	"github.com/mediaprep/mediaprep/publish"
 	"github.com/mediaprep/mediaprep/queue"
+	"github.com/mediaprep/mediaprep/transcode"
 )
 
 // Scheduled statuses wait in a running service's queue, where the wait
@@ -151,6 +152,9 @@ func runBatchScheduled(ctx context.Context, f *batchFlags, ev *env, args []strin
 		m := byFile[abs]
 		side, err := batch.ReadSidecar(src + ".json")
 		m = m.Merge(side)
+		if err == nil {
+			err = m.CheckAccount(f.account)
+		}
 		if m.PublishAt == nil && f.publishAt != "" {
 			m.PublishAt = &f.publishAt
 		}
@@ -191,8 +195,9 @@ func runBatchScheduled(ctx context.Context, f *batchFlags, ev *env, args []strin
 		if p.m.PublishAt != nil {
 			at = *p.m.PublishAt
 		}
+		prep := p.m.Prepare(transcode.Options{Crop: transcode.CropMode(f.crop), VideoFit: transcode.Fit(f.videoFit)})
 		items = append(items, publish.Item{File: p.file,
-			Fields: withAccount(publish.StatusFields(st.Caption, st.Participants, st.BackgroundColor, f.crop, f.videoFit, at), f.account)})
+			Fields: withAccount(publish.StatusFields(st.Caption, st.Participants, st.BackgroundColor, string(prep.Crop), string(prep.VideoFit), at), f.account)})
 	}
 	err = c.Schedule(ctx, items, f.json, stdout)
 	if err == nil && bad > 0 {
