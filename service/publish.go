@@ -1,6 +1,7 @@
 package service
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -153,15 +154,17 @@ func setPosted(j *queue.Job, out pipeline.Posted) {
 	}
 }
 
-// sourceName is the file name the source is fetched as: its own name, so
-// that the object key's slug and the fileName Green API shows keep it.
+// sourceName is the file name the source is fetched as: the
+// pipeline.DisplayName of its own name, so that the prepared key's slug
+// and the name a browser shows keep it. A name starting with a dot gets
+// "source" before it, as it always has: prepared keys are named after it.
 func sourceName(job queue.Job) string {
 	name := job.Name
 	if name == "" {
 		name = path.Base(job.Source)
 	}
-	name = filepath.Base(strings.ReplaceAll(name, "\\", "/"))
-	if name == "." || name == "/" || name == ".." || strings.HasPrefix(name, ".") {
+	name = cmp.Or(pipeline.DisplayName(name), "source")
+	if strings.HasPrefix(name, ".") {
 		name = "source" + name
 	}
 	return name

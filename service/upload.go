@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/mediaprep/mediaprep/greenapi"
+	"github.com/mediaprep/mediaprep/pipeline"
 	"github.com/mediaprep/mediaprep/queue"
 	"github.com/mediaprep/mediaprep/storage"
 	"github.com/mediaprep/mediaprep/transcode"
@@ -207,7 +208,7 @@ func (a *API) postMultipart(r *http.Request) (queue.Job, *apiError) {
 
 	// The source is raw bytes until the worker sniffs and prepares it;
 	// the bucket needs a content type all the same.
-	key := a.cfg.UploadPrefix + id + "/" + keyName(file.name)
+	key := a.cfg.UploadPrefix + id + "/" + pipeline.SlugName(file.name)
 	if _, err := a.bucket.PutFile(r.Context(), key, file.path, storage.Object{Size: file.size, FileName: file.name, ContentType: "application/octet-stream"}); err != nil {
 		if isNoSpace(err) {
 			return queue.Job{}, noSpace(err)

@@ -59,7 +59,7 @@ func TestUploadAccepted(t *testing.T) {
 				t.Fatalf("%d jobs enqueued, want 1", len(jobs))
 			}
 			j := jobs[0]
-			wantKey := "uploads/" + got.ID + "/Holiday_photo_1.jpg"
+			wantKey := "uploads/" + got.ID + "/holiday-photo-1.jpg"
 			want := queue.Job{
 				ID: got.ID, State: queue.StateQueued, Origin: queue.OriginUpload, Source: wantKey,
 				Name: "Holiday photo (1).jpg", Size: int64(len(data)),
