@@ -1,15 +1,16 @@
 // Package batch finds what `mediaprep batch` posts: the media files under
-// the folders and files it is given, and the status settings of each from
-// its sidecar (NAME.EXT.json) or a manifest (JSON or CSV), publish times
+// the folders and files it is given, and the settings of each from its
+// sidecar (NAME.EXT.json) or a manifest (JSON or CSV), publish times
 // included. The command posts them through pipeline.Publisher, or hands
-// them to the service when they have a publish time.
+// them to the service when they have a publish time. The sidecar format
+// (DecodeSidecar) is also the service inbox's, so a file and its sidecar
+// work dropped in the bucket or given to the command.
 package batch
 
 import (
 	"bytes"
 	"encoding/csv"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -20,13 +21,18 @@ import (
 	"github.com/mediaprep/mediaprep/pipeline"
 )
 
-// Meta is the per-file part of a status, from a sidecar or manifest.
+// Meta is the per-file part of a status, from a sidecar (see
+// DecodeSidecar) or a manifest row. A nil field is not set: what is set
+// wins over the flags, a sidecar's over the manifest's (Merge).
 type Meta struct {
 	File            string   `json:"file,omitempty"` // manifests only
 	Caption         *string  `json:"caption,omitempty"`
 	Participants    []string `json:"participants,omitempty"`
 	BackgroundColor *string  `json:"backgroundColor,omitempty"`
-	PublishAt       *string  `json:"publishAt,omitempty"` // RFC 3339 or Unix seconds (queue.ParsePublishAt)
+	Crop            *string  `json:"crop,omitempty"`      // transcode.CropMode; see Prepare
+	VideoFit        *string  `json:"videoFit,omitempty"`  // transcode.Fit; see Prepare
+	PublishAt       *string  `json:"publishAt,omitempty"` // RFC 3339 or Unix seconds (queue.ParsePublishAt); a JSON number too
+	Account         *string  `json:"account,omitempty"`   // see CheckAccount
 }
 
 // Apply returns st with the fields m sets.
@@ -105,27 +111,6 @@ func Collect(args []string, out, manifest string) (files, manifests []string, er
 	return files, manifests, nil
 }
 
-// ReadSidecar reads NAME.EXT.json; a missing sidecar is an empty Meta.
-func ReadSidecar(path string) (Meta, error) {
-	b, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return Meta{}, nil
-	}
-	if err != nil {
-		return Meta{}, err
-	}
-	var m Meta
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&m); err != nil {
-		return Meta{}, fmt.Errorf("sidecar %s: %w (want caption, participants, backgroundColor, publishAt)", path, err)
-	}
-	if m.File != "" {
-		return Meta{}, fmt.Errorf("sidecar %s: \"file\" belongs in a manifest", path)
-	}
-	return m, nil
-}
-
 // ReadManifests reads the manifests into metas by absolute file path. An
 // entry that names none of the files is an error: a misspelt name would
 // otherwise post its file without the caption meant for it.
@@ -171,7 +156,7 @@ func readManifest(path string) (map[string]Meta, error) {
 		dec := json.NewDecoder(bytes.NewReader(trimmed))
 		dec.DisallowUnknownFields()
 		if err := dec.Decode(&entries); err != nil {
-			return nil, fmt.Errorf("manifest %s: %w (want [{\"file\", \"caption\", \"participants\", \"backgroundColor\"}])", path, err)
+			return nil, fmt.Errorf("manifest %s: %w (want [{\"file\", %s}])", path, err, sidecarFields)
 		}
 	} else if entries, err = readCSVManifest(b); err != nil {
 		return nil, fmt.Errorf("manifest %s: %w", path, err)
@@ -181,6 +166,9 @@ func readManifest(path string) (map[string]Meta, error) {
 	for i, e := range entries {
 		if e.File == "" {
 			return nil, fmt.Errorf("manifest %s: entry %d has no file", path, i+1)
+		}
+		if err := e.check(); err != nil {
+			return nil, fmt.Errorf("manifest %s: %s: %w", path, e.File, err)
 		}
 		p := e.File
 		if !filepath.IsAbs(p) {
@@ -205,10 +193,10 @@ func readCSVManifest(b []byte) ([]Meta, error) {
 	for i, h := range rows[0] {
 		h = strings.TrimSpace(h)
 		switch h {
-		case "file", "caption", "participants", "backgroundColor", "publishAt":
+		case "file", "caption", "participants", "backgroundColor", "crop", "videoFit", "publishAt", "account":
 			col[h] = i
 		default:
-			return nil, fmt.Errorf("unknown column %q (want file, caption, participants, backgroundColor, publishAt)", h)
+			return nil, fmt.Errorf("unknown column %q (want file, %s)", h, sidecarFields)
 		}
 	}
 	if _, ok := col["file"]; !ok {
@@ -218,14 +206,11 @@ func readCSVManifest(b []byte) ([]Meta, error) {
 	for _, row := range rows[1:] {
 		var m Meta
 		m.File = row[col["file"]]
-		if i, ok := col["caption"]; ok && row[i] != "" {
-			m.Caption = &row[i]
-		}
-		if i, ok := col["backgroundColor"]; ok && row[i] != "" {
-			m.BackgroundColor = &row[i]
-		}
-		if i, ok := col["publishAt"]; ok && row[i] != "" {
-			m.PublishAt = &row[i]
+		for name, field := range map[string]**string{"caption": &m.Caption, "backgroundColor": &m.BackgroundColor,
+			"crop": &m.Crop, "videoFit": &m.VideoFit, "publishAt": &m.PublishAt, "account": &m.Account} {
+			if i, ok := col[name]; ok && row[i] != "" {
+				*field = &row[i]
+			}
 		}
 		if i, ok := col["participants"]; ok && row[i] != "" {
 			m.Participants = slices.DeleteFunc(strings.FieldsFunc(row[i], func(r rune) bool { return r == ' ' || r == ';' || r == ',' }),
@@ -247,8 +232,17 @@ func (m Meta) Merge(over Meta) Meta {
 	if over.BackgroundColor != nil {
 		m.BackgroundColor = over.BackgroundColor
 	}
+	if over.Crop != nil {
+		m.Crop = over.Crop
+	}
+	if over.VideoFit != nil {
+		m.VideoFit = over.VideoFit
+	}
 	if over.PublishAt != nil {
 		m.PublishAt = over.PublishAt
+	}
+	if over.Account != nil {
+		m.Account = over.Account
 	}
 	return m
 }

@@ -11,6 +11,9 @@
 // compile-time assertion tying it to its implementation, so tests can use
 // fakes and the commands can swap in a dry-run Sender. FileLedger is the
 // batch command's ledger: what was posted, so a rerun posts nothing twice.
+// names.go holds the two ways a file's name is used, for every package: the
+// name a person sees (DisplayName) and the ASCII name in keys and links
+// (Slug, SlugName).
 //
 // The adapters (the prepare, post and batch commands; later the HTTP
 // endpoint and the bucket watcher) only build jobs, call a Pipeline or

@@ -7,7 +7,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"unicode"
 
 	"github.com/mediaprep/mediaprep/transcode"
 )
@@ -156,32 +155,4 @@ func Stems(srcs []string) []string {
 		stems[i] = stem
 	}
 	return stems
-}
-
-// Slug turns a file name stem into plain ASCII that is safe in a link: Green
-// API has trouble with spaces and symbols in URLs. ASCII letters, digits and
-// '_' are kept (lower-cased), runs of anything else become one '-', and the
-// result is cut at 64 bytes. An empty result is "status".
-func Slug(s string) string {
-	const maxLen = 64
-	var b strings.Builder
-	dash := false
-	for _, r := range strings.ToLower(s) {
-		if b.Len() >= maxLen {
-			break
-		}
-		if r >= unicode.MaxASCII || !(unicode.IsLetter(r) || unicode.IsDigit(r) || r == '_') {
-			dash = true
-			continue
-		}
-		if dash && b.Len() > 0 && b.Len() < maxLen-1 {
-			b.WriteByte('-')
-		}
-		dash = false
-		b.WriteRune(r)
-	}
-	if b.Len() == 0 {
-		return "status"
-	}
-	return b.String()
 }

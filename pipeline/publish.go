@@ -16,7 +16,6 @@ import (
 	"strings"
 	"sync"
 	"time"
-	"unicode/utf8"
 
 	"github.com/mediaprep/mediaprep/greenapi"
 	"github.com/mediaprep/mediaprep/storage"
@@ -445,7 +444,7 @@ func (p *Publisher) put(ctx context.Context, key string, prep Prepared, srcSum s
 	_, err = p.stored.Put(ctx, key, f, storage.Object{
 		ContentType: prep.ContentType,
 		Size:        prep.SizeBytes,
-		FileName:    displayName(prep),
+		FileName:    downloadName(prep),
 		Metadata: map[string]string{
 			"recipe":        Recipe,
 			"kind":          string(prep.Kind),
@@ -460,12 +459,13 @@ func (p *Publisher) put(ctx context.Context, key string, prep Prepared, srcSum s
 	return err
 }
 
-// displayName is the name a browser shows for the stored file: the
-// source's own name (UTF-8 allowed) with the prepared file's extension.
-func displayName(prep Prepared) string {
-	base := filepath.Base(prep.Source)
-	stem := strings.TrimSuffix(base, filepath.Ext(base))
-	if stem == "" || stem == "." || !utf8.ValidString(stem) {
+// downloadName is the name a browser shows for the stored file: the
+// DisplayName of the source's own name with the prepared file's
+// extension, else the prepared file's name.
+func downloadName(prep Prepared) string {
+	name := DisplayName(filepath.Base(prep.Source))
+	stem := strings.TrimSuffix(name, filepath.Ext(name))
+	if stem == "" {
 		return prep.FileName
 	}
 	return stem + filepath.Ext(prep.FileName)

@@ -227,7 +227,7 @@ func BenchmarkList(b *testing.B) {
 	for i := range n {
 		t := start.Add(time.Duration(i) * time.Second)
 		j := Job{ID: fmt.Sprintf("job-%05d", i), State: states[i%3], Account: accs[i%2], Origin: origins[i%5%2],
-			Options: Options{Caption: "a caption of some length, like the ones people write"}, Name: "photo.jpg", Size: 123456,
+			Request: Request{Caption: "a caption of some length, like the ones people write"}, Name: "photo.jpg", Size: 123456,
 			Created: t, Updated: t}
 		data, _ := json.Marshal(j)
 		if _, err := q.jobs.Put(ctx, j.ID, data); err != nil {

@@ -37,9 +37,11 @@ const (
 	OriginInbox  Origin = "inbox"  // dropped under the bucket's inbox prefix
 )
 
-// Options are a job's status fields and preparation options, as given with
-// the upload, in a sidecar or in x-amz-meta-* headers.
-type Options struct {
+// Request is what was asked for with a job: its status fields and
+// preparation choices, as given with the upload, in a sidecar or in
+// x-amz-meta-* headers. It is stored as given; the worker turns Crop and
+// VideoFit into a transcode.Options when it prepares the source.
+type Request struct {
 	Caption         string   `json:"caption,omitempty"`
 	Participants    []string `json:"participants,omitempty"`
 	BackgroundColor string   `json:"backgroundColor,omitempty"`
@@ -51,7 +53,7 @@ type Options struct {
 	Font string `json:"font,omitempty"`
 }
 
-// Job is one source file (or one text status) with its options, and what
+// Job is one source file (or one text status) with its Request, and what
 // became of it. It is stored as JSON in a JetStream key-value bucket under
 // its ID, so any node can read it.
 type Job struct {
@@ -61,7 +63,7 @@ type Job struct {
 	Source  string  `json:"source,omitempty"` // object key of the raw file; empty for a text status
 	Name    string  `json:"name,omitempty"`   // the file's own name (for the fileName Green API shows)
 	Size    int64   `json:"size,omitempty"`   // bytes of the source
-	Options Options `json:"options"`
+	Request Request `json:"options"`          // "options" in stored records and the API's job JSON
 	// PublishAt, when set, is when the status is to be posted: the job is
 	// prepared and stored at once, then waits (StateScheduled) until then.
 	// A time in the past means now.

@@ -38,7 +38,7 @@ func TestEnqueueGetUpdate(t *testing.T) {
 	q, _ := openQueue(t, e, Config{})
 	ctx := t.Context()
 
-	in := Job{Origin: OriginUpload, Source: "uploads/x.jpg", Name: "x.jpg", Size: 42, Options: Options{Caption: "hi"}}
+	in := Job{Origin: OriginUpload, Source: "uploads/x.jpg", Name: "x.jpg", Size: 42, Request: Request{Caption: "hi"}}
 	j, err := q.Enqueue(ctx, in)
 	if err != nil {
 		t.Fatal(err)

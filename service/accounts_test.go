@@ -292,7 +292,7 @@ func TestWorkerPostsForEachAccount(t *testing.T) {
 	}
 	run := func(id, account, text string) error {
 		j := queue.Job{ID: id, State: queue.StateQueued, Origin: queue.OriginUpload, Account: account,
-			Options: queue.Options{Text: text, BackgroundColor: "#228B22"}}
+			Request: queue.Request{Text: text, BackgroundColor: "#228B22"}}
 		jobs.Set(id, j)
 		return w.Handle(t.Context(), queue.NewDelivery(j, 1, 10))
 	}

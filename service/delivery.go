@@ -60,10 +60,10 @@ func (w *Worker) followSent(j queue.Job, log *slog.Logger) {
 // otherwise it stays outcome_unknown, the note saying what was seen. It
 // never sends.
 func (w *Worker) followLost(j queue.Job, log *slog.Logger) {
-	text := j.Options.Caption
+	text := j.Request.Caption
 	method := j.Method
-	if j.Options.Text != "" {
-		text, method = j.Options.Text, greenapi.MethodSendTextStatus
+	if j.Request.Text != "" {
+		text, method = j.Request.Text, greenapi.MethodSendTextStatus
 	}
 	if method == greenapi.MethodSendVoiceStatus {
 		text = ""

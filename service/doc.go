@@ -19,8 +19,8 @@
 //     logging and error answers; auth.go, limits.go, connlimit.go: keys and
 //     HTTP limits; health.go: /healthz and /readyz; status.go: GET of a job;
 //     upload.go and spool.go: POST of a file (form fields, spooling to
-//     disk); text.go: POST of a text status; names.go: file-name cleaning;
-//     events.go: job event streams and /v1/info.
+//     disk; names by pipeline.DisplayName and SlugName); text.go: POST of
+//     a text status; events.go: job event streams and /v1/info.
 //   - worker.go: the worker's settings and Handle (which way a delivery
 //     goes); publish.go: a job through pipeline.Publisher (or a text send);
 //     sendguard.go: the at-most-once send guard and its ledger on the job

@@ -208,12 +208,12 @@ func TestInfo(t *testing.T) {
 		}
 	}
 	for _, c := range info.Crops {
-		if aerr := checkFileOptions(queue.Options{Crop: c}); aerr != nil {
+		if aerr := checkFileRequest(queue.Request{Crop: c}); aerr != nil {
 			t.Errorf("crop %s refused: %v", c, aerr)
 		}
 	}
 	for _, f := range info.VideoFits {
-		if aerr := checkFileOptions(queue.Options{VideoFit: f}); aerr != nil {
+		if aerr := checkFileRequest(queue.Request{VideoFit: f}); aerr != nil {
 			t.Errorf("videoFit %s refused: %v", f, aerr)
 		}
 	}

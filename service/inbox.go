@@ -11,6 +11,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/mediaprep/mediaprep/batch"
 	"github.com/mediaprep/mediaprep/queue"
 	"github.com/mediaprep/mediaprep/storage"
 )
@@ -297,9 +298,9 @@ func (in *Inbox) take(ctx context.Context, o storage.Object) (bool, error) {
 		return false, err
 	}
 	job := queue.Job{ID: id, Origin: queue.OriginInbox, Source: o.Key, Name: path.Base(o.Key), Size: o.Size}
-	opts, meta, err := in.options(ctx, o)
+	opts, meta, err := in.request(ctx, o)
 	job.Account, job.Invalid = in.accountOf(o.Key, meta.account)
-	var bad *badSidecar
+	var bad *batch.SidecarError
 	switch {
 	case errors.As(err, &bad):
 		// The job fails at once with the reason; the source goes to
@@ -308,7 +309,7 @@ func (in *Inbox) take(ctx context.Context, o storage.Object) (bool, error) {
 	case err != nil:
 		return false, err // storage unreachable: next time
 	}
-	job.Options = opts
+	job.Request = opts
 	if job.Invalid == "" {
 		job.PublishAt, job.Invalid = in.publishAt(meta.publishAt) // schedule.go
 	}

@@ -97,7 +97,7 @@ func TestInboxTakesEachSettledFileOnce(t *testing.T) {
 	if len(got) != 2 || got["inbox/old.jpg"].Source == "" || got["inbox/sub/old.mp4"].Source == "" {
 		t.Fatalf("enqueued %v, want inbox/old.jpg and inbox/sub/old.mp4", got)
 	}
-	if j := got["inbox/old.jpg"]; j.Options.Caption != "hi" || j.Origin != queue.OriginInbox || j.Name != "old.jpg" {
+	if j := got["inbox/old.jpg"]; j.Request.Caption != "hi" || j.Origin != queue.OriginInbox || j.Name != "old.jpg" {
 		t.Errorf("job of old.jpg: %+v", j)
 	}
 	// A file whose job exists is not taken again, by a fresh inbox either.
@@ -132,7 +132,7 @@ func TestInboxHonoursALateSidecarAndReportsABrokenOne(t *testing.T) {
 	for _, j := range jobs.Enqueued() {
 		byName[j.Name] = j
 	}
-	if a := byName["a.jpg"]; a.Options.Caption != "late" || a.Options.Crop != "smart" || len(a.Options.Participants) != 1 || a.Invalid != "" {
+	if a := byName["a.jpg"]; a.Request.Caption != "late" || a.Request.Crop != "smart" || len(a.Request.Participants) != 1 || a.Invalid != "" {
 		t.Errorf("a.jpg: %+v", a)
 	}
 	for _, name := range []string{"b.jpg", "c.jpg"} {

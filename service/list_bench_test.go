@@ -32,7 +32,7 @@ func BenchmarkListEndpoint(b *testing.B) {
 	const n = 20000
 	for i := range n {
 		j := queue.Job{Origin: []queue.Origin{queue.OriginUpload, queue.OriginInbox}[i%2], Account: []string{"shop", "news"}[i%3%2],
-			Name: "photo.jpg", Size: 123456, Options: queue.Options{Caption: "a caption of some length, like the ones people write"}}
+			Name: "photo.jpg", Size: 123456, Request: queue.Request{Caption: "a caption of some length, like the ones people write"}}
 		if _, err := q.Enqueue(b.Context(), j); err != nil {
 			b.Fatal(err)
 		}

@@ -1,6 +1,7 @@
 package service
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -25,7 +26,7 @@ func (w *Worker) publish(ctx context.Context, job queue.Job, send *guardedSender
 		return job, fmt.Errorf("%w: temp folder: %w", storage.ErrFailed, err)
 	}
 	defer os.RemoveAll(dir)
-	text := job.Options.Text != ""
+	text := job.Request.Text != ""
 	src := filepath.Join(dir, sourceName(job))
 	switch {
 	case text:
@@ -51,16 +52,16 @@ func (w *Worker) publish(ctx context.Context, job queue.Job, send *guardedSender
 	stage := newStageClock(w.cfg.Metrics)
 	pj := pipeline.Post{
 		Source: src,
-		Text:   job.Options.Text, Font: job.Options.Font,
+		Text:   job.Request.Text, Font: job.Request.Font,
 		// Scheduled: linked and posted at its time (schedule.go).
 		StoreOnly: storeOnly,
 		Prepare: transcode.Options{
-			Crop:     transcode.CropMode(job.Options.Crop),
-			VideoFit: transcode.Fit(job.Options.VideoFit),
+			Crop:     transcode.CropMode(job.Request.Crop),
+			VideoFit: transcode.Fit(job.Request.VideoFit),
 		},
 		Status: pipeline.Status{
-			Caption: job.Options.Caption, Participants: job.Options.Participants,
-			BackgroundColor: job.Options.BackgroundColor,
+			Caption: job.Request.Caption, Participants: job.Request.Participants,
+			BackgroundColor: job.Request.BackgroundColor,
 		},
 		Progress: func(s pipeline.Stage) {
 			state := stateOf(s)
@@ -153,15 +154,17 @@ func setPosted(j *queue.Job, out pipeline.Posted) {
 	}
 }
 
-// sourceName is the file name the source is fetched as: its own name, so
-// that the object key's slug and the fileName Green API shows keep it.
+// sourceName is the file name the source is fetched as: the
+// pipeline.DisplayName of its own name, so that the prepared key's slug
+// and the name a browser shows keep it. A name starting with a dot gets
+// "source" before it, as it always has: prepared keys are named after it.
 func sourceName(job queue.Job) string {
 	name := job.Name
 	if name == "" {
 		name = path.Base(job.Source)
 	}
-	name = filepath.Base(strings.ReplaceAll(name, "\\", "/"))
-	if name == "." || name == "/" || name == ".." || strings.HasPrefix(name, ".") {
+	name = cmp.Or(pipeline.DisplayName(name), "source")
+	if strings.HasPrefix(name, ".") {
 		name = "source" + name
 	}
 	return name

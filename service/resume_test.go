@@ -46,8 +46,8 @@ func TestResumeDeliveriesAfterARestart(t *testing.T) {
 	newTracker := func() *delivery.Tracker {
 		return delivery.New(client, delivery.Config{Window: window, First: 5 * time.Millisecond, Max: 20 * time.Millisecond})
 	}
-	enqueue := func(id string, opts queue.Options) {
-		if _, err := q.Enqueue(t.Context(), queue.Job{ID: id, Origin: queue.OriginUpload, Options: opts}); err != nil {
+	enqueue := func(id string, opts queue.Request) {
+		if _, err := q.Enqueue(t.Context(), queue.Job{ID: id, Origin: queue.OriginUpload, Request: opts}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -63,7 +63,7 @@ func TestResumeDeliveriesAfterARestart(t *testing.T) {
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
 	stopped.Run(ctx) // ended: what it is given stays pending
-	enqueue("p1", queue.Options{Text: "before the restart", BackgroundColor: "#228B22"})
+	enqueue("p1", queue.Request{Text: "before the restart", BackgroundColor: "#228B22"})
 	j, _ := q.Get(t.Context(), "p1")
 	if err := newWorker(stopped).Handle(t.Context(), queue.NewDelivery(j, 1, 10)); err != nil {
 		t.Fatal(err)
@@ -75,7 +75,7 @@ func TestResumeDeliveriesAfterARestart(t *testing.T) {
 	ga.HoldStatuses(false) // the statuses sent from here show as sent at once
 
 	// old: posted 20 minutes ago, never seen; its window ended while down.
-	enqueue("old", queue.Options{Text: "long ago"})
+	enqueue("old", queue.Request{Text: "long ago"})
 	set("old", func(j *queue.Job) {
 		j.State, j.IDMessage, j.Delivery = queue.StatePosted, "BAE5NEVERSEEN", delivery.Pending
 		j.PostingAt = time.Now().Add(-2 * window)
@@ -91,18 +91,18 @@ func TestResumeDeliveriesAfterARestart(t *testing.T) {
 		}
 		sent = append(sent, s.IDMessage)
 	}
-	enqueue("twin", queue.Options{Text: "lost answer", BackgroundColor: "#228B22"})
+	enqueue("twin", queue.Request{Text: "lost answer", BackgroundColor: "#228B22"})
 	set("twin", func(j *queue.Job) {
 		j.State, j.IDMessage, j.Delivery, j.PostingAt = queue.StatePosted, sent[0], delivery.Sent, lostAt
 	})
 	lostStatus := sent[1]
-	enqueue("u1", queue.Options{Text: "lost answer", BackgroundColor: "#228B22"})
+	enqueue("u1", queue.Request{Text: "lost answer", BackgroundColor: "#228B22"})
 	set("u1", func(j *queue.Job) {
 		j.State, j.OutcomeUnknown, j.ErrorCode, j.Error = queue.StateFailed, true, greenapi.CodeOutcomeUnknown, "no answer"
 		j.Method, j.Delivery, j.PostingAt = greenapi.MethodSendTextStatus, delivery.Pending, lostAt
 	})
 	// done: followed to the end before; not taken up again.
-	enqueue("done", queue.Options{Text: "done"})
+	enqueue("done", queue.Request{Text: "done"})
 	set("done", func(j *queue.Job) {
 		j.State, j.IDMessage, j.Delivery, j.PostingAt = queue.StatePosted, "BAE5DONE", delivery.Read, time.Now().Add(-time.Minute)
 	})

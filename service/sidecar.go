@@ -1,11 +1,8 @@
 package service
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"mime"
 	"os"
 	"path"
@@ -13,32 +10,18 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mediaprep/mediaprep/batch"
 	"github.com/mediaprep/mediaprep/queue"
 	"github.com/mediaprep/mediaprep/storage"
 )
 
-// sidecar is the JSON of NAME.EXT.json next to a dropped file: the fields
-// of `mediaprep batch` sidecars, plus the preparation options.
-type sidecar struct {
-	Caption         string        `json:"caption"`
-	Participants    []string      `json:"participants"`
-	BackgroundColor string        `json:"backgroundColor"`
-	Crop            string        `json:"crop"`
-	VideoFit        string        `json:"videoFit"`
-	PublishAt       publishAtJSON `json:"publishAt"` // RFC 3339 or Unix seconds (schedule.go)
-	Account         string        `json:"account"`   // the Green API account; default: the inbox folder's, see accountOf
-}
-
-// maxSidecar caps the bytes read of a sidecar.
-const maxSidecar = 64 << 10
-
-// options reads a source's options: from its sidecar when there is one,
-// else from its x-amz-meta-* headers (caption, participants,
+// request reads what was asked for a source: from its sidecar when there
+// is one, else from its x-amz-meta-* headers (caption, participants,
 // background-color, crop, video-fit; RFC 2047 words decoded).
-func (in *Inbox) options(ctx context.Context, o storage.Object) (queue.Options, dropMeta, error) {
+func (in *Inbox) request(ctx context.Context, o storage.Object) (queue.Request, dropMeta, error) {
 	sc, found, err := in.cfg.Bucket.Lookup(ctx, o.Key+".json")
 	if err != nil {
-		return queue.Options{}, dropMeta{}, err
+		return queue.Request{}, dropMeta{}, err
 	}
 	if found {
 		return in.readSidecar(ctx, sc)
@@ -47,7 +30,7 @@ func (in *Inbox) options(ctx context.Context, o storage.Object) (queue.Options, 
 	if md == nil {
 		full, found, err := in.cfg.Bucket.Lookup(ctx, o.Key)
 		if err != nil || !found {
-			return queue.Options{}, dropMeta{}, err
+			return queue.Request{}, dropMeta{}, err
 		}
 		md = full.Metadata
 	}
@@ -63,7 +46,7 @@ func (in *Inbox) options(ctx context.Context, o storage.Object) (queue.Options, 
 		}
 		return ""
 	}
-	opts := queue.Options{
+	opts := queue.Request{
 		Caption:         get("caption"),
 		BackgroundColor: get("background-color", "backgroundcolor"),
 		Crop:            get("crop"),
@@ -85,39 +68,40 @@ type dropMeta struct {
 	account   string // see Inbox.accountOf
 }
 
-// badSidecar is a sidecar that cannot be read as options: the file fails.
-type badSidecar struct{ msg string }
-
-func (e *badSidecar) Error() string { return e.msg }
-
-func (in *Inbox) readSidecar(ctx context.Context, sc storage.Object) (queue.Options, dropMeta, error) {
-	name := path.Base(sc.Key)
-	if sc.Size > maxSidecar {
-		return queue.Options{}, dropMeta{}, &badSidecar{fmt.Sprintf("sidecar %s: %d bytes, over the %d byte limit", name, sc.Size, maxSidecar)}
+// readSidecar reads a dropped file's sidecar with batch.DecodeSidecar:
+// one format for the inbox and `mediaprep batch`. A sidecar that cannot
+// be read is a *batch.SidecarError: the file fails with it.
+func (in *Inbox) readSidecar(ctx context.Context, sc storage.Object) (queue.Request, dropMeta, error) {
+	if sc.Size > batch.MaxSidecar {
+		return queue.Request{}, dropMeta{}, &batch.SidecarError{Name: path.Base(sc.Key),
+			Msg: fmt.Sprintf("%d bytes, over the %d byte limit", sc.Size, batch.MaxSidecar)}
 	}
 	tmp := filepath.Join(in.cfg.TempDir, fmt.Sprintf("sidecar-%d.json", time.Now().UnixNano()))
 	defer os.Remove(tmp)
 	if _, err := in.cfg.Bucket.Download(ctx, sc.Key, tmp); err != nil {
-		return queue.Options{}, dropMeta{}, fmt.Errorf("sidecar %s: %w", sc.Key, err)
+		return queue.Request{}, dropMeta{}, fmt.Errorf("sidecar %s: %w", sc.Key, err)
 	}
 	f, err := os.Open(tmp)
 	if err != nil {
-		return queue.Options{}, dropMeta{}, err
+		return queue.Request{}, dropMeta{}, err
 	}
 	defer f.Close()
-	b, err := io.ReadAll(io.LimitReader(f, maxSidecar+1))
+	m, err := batch.DecodeSidecar(f, path.Base(sc.Key))
 	if err != nil {
-		return queue.Options{}, dropMeta{}, err
+		return queue.Request{}, dropMeta{}, err
 	}
-	if len(b) > maxSidecar {
-		return queue.Options{}, dropMeta{}, &badSidecar{fmt.Sprintf("sidecar %s: over the %d byte limit", name, maxSidecar)}
+	return requestOfMeta(m), dropMeta{publishAt: deref(m.PublishAt), account: deref(m.Account)}, nil
+}
+
+// requestOfMeta is what a sidecar asks for.
+func requestOfMeta(m batch.Meta) queue.Request {
+	return queue.Request{Caption: deref(m.Caption), Participants: m.Participants, BackgroundColor: deref(m.BackgroundColor),
+		Crop: deref(m.Crop), VideoFit: deref(m.VideoFit)}
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return ""
 	}
-	var s sidecar
-	dec := json.NewDecoder(bytes.NewReader(b))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&s); err != nil {
-		return queue.Options{}, dropMeta{}, &badSidecar{fmt.Sprintf("sidecar %s: %v (want {\"caption\", \"participants\", \"backgroundColor\", \"crop\", \"videoFit\", \"publishAt\", \"account\"})", name, err)}
-	}
-	return queue.Options{Caption: s.Caption, Participants: s.Participants, BackgroundColor: s.BackgroundColor,
-		Crop: s.Crop, VideoFit: s.VideoFit}, dropMeta{publishAt: string(s.PublishAt), account: s.Account}, nil
+	return *s
 }

@@ -1,6 +1,7 @@
 package service
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"strings"
 
+	"github.com/mediaprep/mediaprep/pipeline"
 	"github.com/mediaprep/mediaprep/transcode"
 )
 
@@ -41,7 +43,7 @@ func (a *API) spool(part *multipart.Part) (*spooled, *apiError) {
 	if err != nil {
 		return nil, spoolFailed(err)
 	}
-	s := &spooled{path: f.Name(), name: cleanFileName(part.FileName())}
+	s := &spooled{path: f.Name(), name: cmp.Or(pipeline.DisplayName(part.FileName()), "upload")}
 	fail := func(e *apiError) (*spooled, *apiError) {
 		f.Close()
 		os.Remove(s.path)

@@ -27,7 +27,7 @@ func (a *API) postText(w http.ResponseWriter, r *http.Request, mediaType string)
 	r.Body = http.MaxBytesReader(w, r.Body, maxTextBody)
 	id := newJobID()
 	info(r).jobID = id
-	var opts queue.Options
+	var opts queue.Request
 	var at time.Time
 	var account string
 	if mediaType == "application/json" {
@@ -43,7 +43,7 @@ func (a *API) postText(w http.ResponseWriter, r *http.Request, mediaType string)
 		if dec.More() {
 			return queue.Job{}, invalidf("", "JSON body: one object expected")
 		}
-		opts = queue.Options{Text: t.Text, Font: t.Font, BackgroundColor: t.BackgroundColor, Participants: t.Participants}
+		opts = queue.Request{Text: t.Text, Font: t.Font, BackgroundColor: t.BackgroundColor, Participants: t.Participants}
 		account = t.Account
 		if aerr := a.checkParticipants(opts.Participants); aerr != nil {
 			return queue.Job{}, aerr
@@ -69,7 +69,7 @@ func (a *API) postText(w http.ResponseWriter, r *http.Request, mediaType string)
 			}
 		}
 		var aerr *apiError
-		if opts, aerr = optionsOf(r.PostForm, false); aerr == nil {
+		if opts, aerr = requestOf(r.PostForm, false); aerr == nil {
 			aerr = a.checkParticipants(opts.Participants)
 		}
 		if aerr == nil {
@@ -90,12 +90,12 @@ func (a *API) postText(w http.ResponseWriter, r *http.Request, mediaType string)
 }
 
 // enqueueText checks a text status by sendTextStatus's rules and queues it.
-func (a *API) enqueueText(ctx context.Context, id string, o queue.Options, at time.Time, account string) (queue.Job, *apiError) {
+func (a *API) enqueueText(ctx context.Context, id string, o queue.Request, at time.Time, account string) (queue.Job, *apiError) {
 	st := greenapi.TextStatus{Message: o.Text, BackgroundColor: o.BackgroundColor, Font: o.Font, Participants: o.Participants}
 	if err := st.Validate(); err != nil {
 		return queue.Job{}, greenAPIInvalid(err)
 	}
-	job, err := a.jobs.Enqueue(ctx, queue.Job{ID: id, Origin: queue.OriginUpload, Options: o, PublishAt: at, Account: account})
+	job, err := a.jobs.Enqueue(ctx, queue.Job{ID: id, Origin: queue.OriginUpload, Request: o, PublishAt: at, Account: account})
 	switch {
 	case errors.Is(err, queue.ErrQueueFull):
 		return queue.Job{}, queueFull(err)

@@ -12,7 +12,7 @@ import (
 )
 
 func TestTextStatus(t *testing.T) {
-	want := queue.Options{Text: "Hello 👋", Font: "SERIF", BackgroundColor: "#228B22", Participants: []string{"79001234567@c.us"}}
+	want := queue.Request{Text: "Hello 👋", Font: "SERIF", BackgroundColor: "#228B22", Participants: []string{"79001234567@c.us"}}
 	form := url.Values{"text": {want.Text}, "font": {want.Font}, "backgroundColor": {want.BackgroundColor}, "participants": {"79001234567@c.us"}}
 	tests := []struct {
 		name, contentType string
@@ -72,14 +72,14 @@ func TestTextStatus(t *testing.T) {
 	}
 }
 
-func checkTextJob(t *testing.T, ta *testAPI, resp response, want queue.Options) {
+func checkTextJob(t *testing.T, ta *testAPI, resp response, want queue.Request) {
 	t.Helper()
 	jobs := ta.jobs.Enqueued()
 	if len(jobs) != 1 {
 		t.Fatalf("%d jobs enqueued", len(jobs))
 	}
 	j := jobs[0]
-	if j.Source != "" || j.Origin != queue.OriginUpload || fmt.Sprint(j.Options) != fmt.Sprint(want) {
+	if j.Source != "" || j.Origin != queue.OriginUpload || fmt.Sprint(j.Request) != fmt.Sprint(want) {
 		t.Errorf("job %+v, want options %+v and no source", j, want)
 	}
 	if resp.header.Get("Location") != "/v1/statuses/"+j.ID {

@@ -13,6 +13,7 @@ import (
 	"strings"
 
 	"github.com/mediaprep/mediaprep/greenapi"
+	"github.com/mediaprep/mediaprep/pipeline"
 	"github.com/mediaprep/mediaprep/queue"
 	"github.com/mediaprep/mediaprep/storage"
 	"github.com/mediaprep/mediaprep/transcode"
@@ -184,7 +185,7 @@ func (a *API) postMultipart(r *http.Request) (queue.Job, *apiError) {
 		}
 		part.Close()
 	}
-	opts, aerr := optionsOf(fields, file != nil)
+	opts, aerr := requestOf(fields, file != nil)
 	if aerr == nil {
 		aerr = a.checkParticipants(opts.Participants)
 	}
@@ -201,13 +202,13 @@ func (a *API) postMultipart(r *http.Request) (queue.Job, *apiError) {
 	if file == nil {
 		return a.enqueueText(r.Context(), id, opts, at, fields.Get("account"))
 	}
-	if aerr := checkFileOptions(opts); aerr != nil {
+	if aerr := checkFileRequest(opts); aerr != nil {
 		return queue.Job{}, aerr
 	}
 
 	// The source is raw bytes until the worker sniffs and prepares it;
 	// the bucket needs a content type all the same.
-	key := a.cfg.UploadPrefix + id + "/" + keyName(file.name)
+	key := a.cfg.UploadPrefix + id + "/" + pipeline.SlugName(file.name)
 	if _, err := a.bucket.PutFile(r.Context(), key, file.path, storage.Object{Size: file.size, FileName: file.name, ContentType: "application/octet-stream"}); err != nil {
 		if isNoSpace(err) {
 			return queue.Job{}, noSpace(err)
@@ -223,7 +224,7 @@ func (a *API) postMultipart(r *http.Request) (queue.Job, *apiError) {
 		}
 	}
 	job, err := a.jobs.Enqueue(r.Context(), queue.Job{
-		ID: id, Origin: queue.OriginUpload, Source: key, Name: file.name, Size: file.size, Options: opts, PublishAt: at,
+		ID: id, Origin: queue.OriginUpload, Source: key, Name: file.name, Size: file.size, Request: opts, PublishAt: at,
 		Account: fields.Get("account"),
 	})
 	if err != nil {
@@ -243,15 +244,15 @@ func (a *API) postMultipart(r *http.Request) (queue.Job, *apiError) {
 	return job, nil
 }
 
-// optionsOf reads the form fields into Options and checks what can be
-// checked before the kind of the file is known.
-func optionsOf(f url.Values, hasFile bool) (queue.Options, *apiError) {
+// requestOf reads the form fields into a queue.Request and checks what
+// can be checked before the kind of the file is known.
+func requestOf(f url.Values, hasFile bool) (queue.Request, *apiError) {
 	for name, vs := range f {
 		if name != "participants" && len(vs) > 1 {
-			return queue.Options{}, invalidf(name, "given %d times", len(vs))
+			return queue.Request{}, invalidf(name, "given %d times", len(vs))
 		}
 	}
-	o := queue.Options{
+	o := queue.Request{
 		Caption:         f.Get("caption"),
 		BackgroundColor: f.Get("backgroundColor"),
 		Crop:            f.Get("crop"),
@@ -285,10 +286,10 @@ func optionsOf(f url.Values, hasFile bool) (queue.Options, *apiError) {
 	return o, nil
 }
 
-// checkFileOptions checks a file's options: the caption and participants
-// by sendMediaStatus's rules, the color by sendVoiceStatus's (the kind is
-// not known yet), crop and videoFit by transcode's.
-func checkFileOptions(o queue.Options) *apiError {
+// checkFileRequest checks what was asked for a file: the caption and
+// participants by sendMediaStatus's rules, the color by sendVoiceStatus's
+// (the kind is not known yet), crop and videoFit by transcode's.
+func checkFileRequest(o queue.Request) *apiError {
 	if err := (transcode.Options{Crop: transcode.CropMode(o.Crop)}).Validate(); err != nil {
 		return invalidf("crop", "%q is not one of center, smart, pad", o.Crop)
 	}

@@ -59,11 +59,11 @@ func TestUploadAccepted(t *testing.T) {
 				t.Fatalf("%d jobs enqueued, want 1", len(jobs))
 			}
 			j := jobs[0]
-			wantKey := "uploads/" + got.ID + "/Holiday_photo_1.jpg"
+			wantKey := "uploads/" + got.ID + "/holiday-photo-1.jpg"
 			want := queue.Job{
 				ID: got.ID, State: queue.StateQueued, Origin: queue.OriginUpload, Source: wantKey,
 				Name: "Holiday photo (1).jpg", Size: int64(len(data)),
-				Options: queue.Options{
+				Request: queue.Request{
 					Caption:         "Summer 🌞",
 					Participants:    []string{"79001234567@c.us", "79007654321@c.us", "441234567890@c.us"},
 					BackgroundColor: "#112233", Crop: "smart", VideoFit: "pad",

@@ -210,7 +210,7 @@ func (w *Worker) Handle(ctx context.Context, d *queue.Delivery) error {
 			Message: "an earlier delivery sent this status and got no answer; it may have been posted (check getOutgoingStatuses); upload it again to post it anyway"})
 	}
 
-	if err := (transcode.Options{Crop: transcode.CropMode(job.Options.Crop), VideoFit: transcode.Fit(job.Options.VideoFit)}).Validate(); err != nil {
+	if err := (transcode.Options{Crop: transcode.CropMode(job.Request.Crop), VideoFit: transcode.Fit(job.Request.VideoFit)}).Validate(); err != nil {
 		code := codeInvalidRequest
 		if job.Origin == queue.OriginInbox {
 			code = pipeline.CodeBadMetadata
@@ -223,7 +223,7 @@ func (w *Worker) Handle(ctx context.Context, d *queue.Delivery) error {
 	send := &guardedSender{Sender: w.cfg.Send, jobs: w.cfg.Jobs, id: job.ID, token: newJobID(), metrics: w.cfg.Metrics, life: ctx}
 	var err error
 	storeOnly := waiting(job, time.Now())     // scheduled: prepare and store now, post at PublishAt (schedule.go)
-	if !storeOnly || job.Options.Text == "" { // a text status has nothing to prepare
+	if !storeOnly || job.Request.Text == "" { // a text status has nothing to prepare
 		job, err = w.publish(runCtx, job, send, log, storeOnly)
 	}
 	if err == nil && storeOnly {

@@ -228,7 +228,7 @@ func TestWorkerBrokenMediaAndBadOptions(t *testing.T) {
 	j := f.drop(t, "broken", "bad/truncated.jpg")
 	_ = f.w.Handle(t.Context(), queue.NewDelivery(j, 1, 10))
 	j2 := f.drop(t, "badopt", "samples/alpha.png")
-	j2.Options.Crop = "diagonal"
+	j2.Request.Crop = "diagonal"
 	f.jobs.Set("badopt", j2)
 	_ = f.w.Handle(t.Context(), queue.NewDelivery(j2, 1, 10))
 	j3 := f.drop(t, "sidecar", "samples/sample.webp")
@@ -341,7 +341,7 @@ func TestWorkerPostedButSourceStuck(t *testing.T) {
 func TestWorkerTextStatusRecordedThroughAKeyValueHiccup(t *testing.T) {
 	f := newWorkerFixture(t)
 	failWrites(f.jobs, 2, setsIDMessage)
-	f.jobs.Set("t1", queue.Job{ID: "t1", State: queue.StateQueued, Options: queue.Options{Text: "hi", BackgroundColor: "#228B22"}})
+	f.jobs.Set("t1", queue.Job{ID: "t1", State: queue.StateQueued, Request: queue.Request{Text: "hi", BackgroundColor: "#228B22"}})
 	if err := f.w.Handle(t.Context(), queue.NewDelivery(f.jobs.Peek("t1"), 1, 10)); err != nil {
 		t.Fatal(err)
 	}

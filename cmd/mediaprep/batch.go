@@ -90,19 +90,18 @@ func runBatch(ctx context.Context, log *slog.Logger, f *batchFlags, ev *config.E
 	jobs := make([]pipeline.Post, 0, len(files))
 	var bad []publish.Result
 	for i, src := range files {
-		st := cfg.Status
 		abs, _ := filepath.Abs(src)
-		if m, ok := byFile[abs]; ok {
-			st = m.Apply(st)
-		}
 		side, err := batch.ReadSidecar(src + ".json")
+		m := byFile[abs].Merge(side)
+		if err == nil {
+			err = m.CheckAccount(f.Account)
+		}
 		if err != nil {
 			bad = append(bad, publish.Result{Posted: pipeline.Posted{Prepared: pipeline.Prepared{Source: src}},
 				Error: &publish.Error{Code: pipeline.CodeBadMetadata, Message: err.Error()}})
 			continue
 		}
-		st = side.Apply(st)
-		jobs = append(jobs, pipeline.Post{Source: src, Stem: stems[i], Prepare: cfg.Prepare, Status: st, Force: f.force})
+		jobs = append(jobs, pipeline.Post{Source: src, Stem: stems[i], Prepare: m.Prepare(cfg.Prepare), Status: m.Apply(cfg.Status), Force: f.force})
 	}
 	return p.Run(ctx, jobs, stdout, bad...)
 }

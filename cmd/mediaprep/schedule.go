@@ -18,6 +18,7 @@ import (
 	"github.com/mediaprep/mediaprep/pipeline"
 	"github.com/mediaprep/mediaprep/publish"
 	"github.com/mediaprep/mediaprep/queue"
+	"github.com/mediaprep/mediaprep/transcode"
 )
 
 // Scheduled statuses wait in a running service's queue, where the wait
@@ -152,6 +153,9 @@ func runBatchScheduled(ctx context.Context, f *batchFlags, ev *config.Env, args 
 		m := byFile[abs]
 		side, err := batch.ReadSidecar(src + ".json")
 		m = m.Merge(side)
+		if err == nil {
+			err = m.CheckAccount(f.Account)
+		}
 		if m.PublishAt == nil && f.PublishAt != "" {
 			m.PublishAt = &f.PublishAt
 		}
@@ -192,8 +196,9 @@ func runBatchScheduled(ctx context.Context, f *batchFlags, ev *config.Env, args 
 		if p.m.PublishAt != nil {
 			at = *p.m.PublishAt
 		}
+		prep := p.m.Prepare(transcode.Options{Crop: transcode.CropMode(f.Crop), VideoFit: transcode.Fit(f.VideoFit)})
 		items = append(items, publish.Item{File: p.file,
-			Fields: withAccount(publish.StatusFields(st.Caption, st.Participants, st.BackgroundColor, f.Crop, f.VideoFit, at), f.Account)})
+			Fields: withAccount(publish.StatusFields(st.Caption, st.Participants, st.BackgroundColor, string(prep.Crop), string(prep.VideoFit), at), f.Account)})
 	}
 	err = c.Schedule(ctx, items, f.JSON, stdout)
 	if err == nil && bad > 0 {
