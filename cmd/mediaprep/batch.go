@@ -32,7 +32,8 @@ skipped) and the given files, like post, several at once (-j).
 Per-file settings come from a sidecar next to the file (NAME.EXT.json) or
 from a manifest (--manifest FILE, or any manifest.json / manifest.csv in
 the folders; its file names are relative to it). Both hold caption, participants,
-backgroundColor and publishAt; a sidecar wins over the manifest, the manifest over flags.
+backgroundColor, crop, videoFit and publishAt (an account, if named, must be
+--account's); a sidecar wins over the manifest, the manifest over flags.
 
 With a publish time (--publish-at, or publishAt in a sidecar or manifest)
 batch posts nothing itself: it hands every file to the service at
