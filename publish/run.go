@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -244,7 +243,7 @@ func (p *Runner) publishOne(ctx context.Context, j pipeline.Post) Result {
 func printPosted(w io.Writer, r Result) {
 	switch {
 	case r.Error != nil:
-		fmt.Fprintf(w, "FAIL  %s: %s: %s\n", r.Source, r.Error.Code, strings.TrimPrefix(r.Error.Message, r.Source+": "))
+		printFail(w, r.Source, r.Error)
 	case r.Skipped:
 		fmt.Fprintf(w, "skip  %s: posted before as %s (--force posts it again)\n", r.Source, r.IDMessage)
 	case r.Request != nil:

@@ -40,7 +40,11 @@ func TestSchedule(t *testing.T) {
 	}))
 	defer srv.Close()
 	var out bytes.Buffer
-	err := NewService(srv.URL, "k").Schedule(t.Context(), []Item{
+	svc, err := NewService(srv.URL+"/ ", "k")
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = svc.Schedule(t.Context(), []Item{
 		{Text: map[string]any{"text": "ok"}},
 		{Text: map[string]any{"text": "refuse"}},
 	}, false, &out)

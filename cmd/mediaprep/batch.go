@@ -11,7 +11,6 @@ import (
 
 	"github.com/mediaprep/mediaprep/batch"
 	"github.com/mediaprep/mediaprep/pipeline"
-	"github.com/mediaprep/mediaprep/publish"
 )
 
 type batchFlags struct {
@@ -62,46 +61,33 @@ Exit status: 0 when every file was posted or skipped, 1 when any failed,
 }
 
 func runBatch(ctx context.Context, log *slog.Logger, f *batchFlags, ev *env, args []string, stdout io.Writer) error {
-	if handed, err := runBatchScheduled(ctx, f, ev, args, stdout); handed || err != nil {
-		return err // publish times: the statuses went to a service (schedule.go)
+	files, manifests, collectErr := batch.Collect(args, f.out, f.manifest)
+	var plan []batch.Entry
+	var manifestErr error
+	if collectErr == nil {
+		var byFile map[string]batch.Meta
+		if byFile, manifestErr = batch.ReadManifests(manifests, files); manifestErr == nil {
+			var timed bool
+			if plan, timed = batch.Plan(files, byFile, f.publishAt); timed {
+				return runBatchScheduled(ctx, f, ev, plan, stdout) // publish times: the statuses go to a service (schedule.go)
+			}
+		}
 	}
 	c, err := f.check(ev)
-	if err != nil {
+	switch {
+	case err != nil:
 		return err
-	}
-	files, manifests, err := batch.Collect(args, f.out, f.manifest)
-	if err != nil {
-		return usageError{err}
-	}
-	if len(files) == 0 {
+	case collectErr != nil:
+		return usageError{collectErr}
+	case len(files) == 0:
 		return usagef("no files to post in %s", strings.Join(args, ", "))
+	case manifestErr != nil:
+		return usageError{manifestErr}
 	}
-	byFile, err := batch.ReadManifests(manifests, files)
-	if err != nil {
-		return usageError{err}
-	}
-	p, cfg, err := newRunner(ctx, log, &f.publishFlags, c, len(files), filepath.Join(f.out, pipeline.LedgerName))
+	p, _, err := newRunner(ctx, log, &f.publishFlags, c, len(files), filepath.Join(f.out, pipeline.LedgerName))
 	if err != nil {
 		return err
 	}
 	defer p.Close()
-	stems := pipeline.Stems(files)
-	jobs := make([]pipeline.Post, 0, len(files))
-	var bad []publish.Result
-	for i, src := range files {
-		st := cfg.Status
-		abs, _ := filepath.Abs(src)
-		if m, ok := byFile[abs]; ok {
-			st = m.Apply(st)
-		}
-		side, err := batch.ReadSidecar(src + ".json")
-		if err != nil {
-			bad = append(bad, publish.Result{Posted: pipeline.Posted{Prepared: pipeline.Prepared{Source: src}},
-				Error: &publish.Error{Code: pipeline.CodeBadMetadata, Message: err.Error()}})
-			continue
-		}
-		st = side.Apply(st)
-		jobs = append(jobs, pipeline.Post{Source: src, Stem: stems[i], Prepare: cfg.Prepare, Status: st, Force: f.force})
-	}
-	return p.Run(ctx, jobs, stdout, bad...)
+	return p.RunBatch(ctx, plan, f.force, stdout)
 }

@@ -12,7 +12,6 @@ import (
 
 	"github.com/mediaprep/mediaprep/delivery"
 	"github.com/mediaprep/mediaprep/greenapi"
-	"github.com/mediaprep/mediaprep/pipeline"
 	"github.com/mediaprep/mediaprep/publish"
 )
 
@@ -94,17 +93,12 @@ func runPost(ctx context.Context, log *slog.Logger, f *publishFlags, ev *env, fi
 		defer os.RemoveAll(dir)
 		f.out = dir
 	}
-	p, cfg, err := newRunner(ctx, log, f, c, len(files), "")
+	p, _, err := newRunner(ctx, log, f, c, len(files), "")
 	if err != nil {
 		return err
 	}
 	defer p.Close()
-	stems := pipeline.Stems(files)
-	jobs := make([]pipeline.Post, len(files))
-	for i, src := range files {
-		jobs[i] = pipeline.Post{Source: src, Stem: stems[i], Prepare: cfg.Prepare, Status: cfg.Status}
-	}
-	return p.Run(ctx, jobs, stdout)
+	return p.RunFiles(ctx, files, stdout)
 }
 
 func runPostText(ctx context.Context, log *slog.Logger, f *postFlags, ev *env, stdout io.Writer) error {

@@ -2,18 +2,12 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
-	"net/http"
-	"net/url"
-	"path/filepath"
 	"strings"
 
 	"github.com/mediaprep/mediaprep/batch"
-	"github.com/mediaprep/mediaprep/greenapi"
 	"github.com/mediaprep/mediaprep/pipeline"
 	"github.com/mediaprep/mediaprep/publish"
 	"github.com/mediaprep/mediaprep/queue"
@@ -23,29 +17,25 @@ import (
 // survives restarts: post and batch cannot hold them themselves. With
 // --publish-at (or a publishAt in a batch sidecar or manifest) they hand
 // the statuses to the service named by MEDIAPREP_API_URL (key:
-// MEDIAPREP_API_KEY) over its HTTP API, wait until each is prepared and
-// stored there (a broken file fails now, not at its time), and print the
-// job ids; `mediaprep statuses --delete JOB` cancels one.
+// MEDIAPREP_API_KEY) over its HTTP API (publish.Service), and
+// `mediaprep statuses --delete JOB` cancels one.
 
 // errNeedService is the usage error of a schedule without a service.
 var errNeedService = errors.New("a status posted later waits in a running service's queue (mediaprep serve), where the wait survives restarts: " +
 	"set MEDIAPREP_API_URL (e.g. http://127.0.0.1:8080) and MEDIAPREP_API_KEY to hand it to one, or leave out the publish time to post now")
 
-// scheduledResult is one line of the output of a handed-over status.
-type scheduledResult = publish.Scheduled
-
 // newServiceClient is the service MEDIAPREP_API_URL names; false when it
 // is not set.
 func newServiceClient(ev *env) (*publish.Service, bool, error) {
-	base := strings.TrimRight(strings.TrimSpace(ev.str("MEDIAPREP_API_URL", "")), "/")
-	if base == "" {
+	base := ev.str("MEDIAPREP_API_URL", "")
+	if strings.TrimSpace(base) == "" {
 		return nil, false, nil
 	}
-	u, err := url.Parse(base)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return nil, false, fmt.Errorf("MEDIAPREP_API_URL %q: want http(s)://host:port", base)
+	c, err := publish.NewService(base, ev.str("MEDIAPREP_API_KEY", ""))
+	if err != nil {
+		return nil, false, fmt.Errorf("MEDIAPREP_API_URL %w", err)
 	}
-	return publish.NewService(base, ev.str("MEDIAPREP_API_KEY", "")), true, nil
+	return c, true, nil
 }
 
 // checkPublishAt checks a --publish-at (or a sidecar's publishAt) before
@@ -57,211 +47,56 @@ func checkPublishAt(v string) error {
 	return nil
 }
 
-// deleteJobs cancels or deletes jobs by id at the service; an id the
-// service does not know is left in rest (an idMessage, perhaps).
-func deleteJobs(ctx context.Context, c *publish.Service, ids []string, jsonOut bool, stdout io.Writer) (rest []string, failed int) {
-	for _, id := range ids {
-		j, err := c.DeleteJob(ctx, id)
-		var se *publish.ServiceError
-		switch {
-		case errors.As(err, &se) && se.Status == http.StatusNotFound:
-			rest = append(rest, id)
-			continue
-		case err != nil:
-			failed++
-			code, msg := "unavailable", err.Error()
-			if se != nil {
-				code, msg = se.Code, se.Message
-			}
-			if jsonOut {
-				line, _ := json.Marshal(map[string]any{"job": id, "error": errorBody{code, msg}})
-				fmt.Fprintf(stdout, "%s\n", line)
-			} else {
-				fmt.Fprintf(stdout, "FAIL  %s: %s: %s\n", id, code, msg)
-			}
-			continue
-		}
-		if jsonOut {
-			line, _ := json.Marshal(map[string]any{"job": id, "state": j.State, "idMessage": j.IDMessage})
-			fmt.Fprintf(stdout, "%s\n", line)
-		} else {
-			fmt.Fprintf(stdout, "%s %s\n", j.State, id)
-		}
+// scheduleService is the service a schedule goes to, after the checks
+// every schedule passes; what names what is scheduled in its errors.
+func scheduleService(f *publishFlags, ev *env, what, dryRunErr string) (*publish.Service, error) {
+	if err := checkPublishAt(f.publishAt); err != nil {
+		return nil, err
 	}
-	return rest, failed
+	if f.dryRun {
+		return nil, usagef("%s", dryRunErr)
+	}
+	c, ok, err := newServiceClient(ev)
+	if err != nil {
+		return nil, usageError{err}
+	}
+	if !ok {
+		return nil, usageError{fmt.Errorf("%s: %w", what, errNeedService)}
+	}
+	return c, nil
+}
+
+// fields are the fields of the statuses post and batch hand over.
+func (f *publishFlags) fields() publish.Fields {
+	return publish.Fields{Status: pipeline.Status{Caption: f.caption, Participants: f.participants, BackgroundColor: f.backgroundColor},
+		Crop: f.crop, VideoFit: f.videoFit, PublishAt: f.publishAt, Account: f.account}
 }
 
 // runPostScheduled is post --publish-at: the files (or the text) go to the
 // service, to be posted at that time.
 func runPostScheduled(ctx context.Context, f *postFlags, ev *env, files []string, stdout io.Writer) error {
-	if err := checkPublishAt(f.publishAt); err != nil {
-		return err
-	}
-	if f.dryRun {
-		return usagef("--dry-run and --publish-at: a dry run posts nothing, so there is nothing to schedule; give one")
-	}
-	c, ok, err := newServiceClient(ev)
+	c, err := scheduleService(&f.publishFlags, ev, "--publish-at",
+		"--dry-run and --publish-at: a dry run posts nothing, so there is nothing to schedule; give one")
 	if err != nil {
-		return usageError{err}
-	}
-	if !ok {
-		return usageError{fmt.Errorf("--publish-at: %w", errNeedService)}
+		return err
 	}
 	var items []publish.Item
 	if f.text != "" {
-		body := map[string]any{"text": f.text, "backgroundColor": f.backgroundColor, "publishAt": f.publishAt}
-		if f.font != "" {
-			body["font"] = f.font
-		}
-		if f.account != "" {
-			body["account"] = f.account
-		}
-		if len(f.participants) > 0 {
-			body["participants"] = f.participants
-		}
-		items = append(items, publish.Item{Text: body})
+		items = append(items, publish.TextItem(f.text, f.font, f.fields()))
 	}
 	for _, file := range files {
-		items = append(items, publish.Item{File: file,
-			Fields: withAccount(publish.StatusFields(f.caption, f.participants, f.backgroundColor, f.crop, f.videoFit, f.publishAt), f.account)})
+		items = append(items, publish.FileItem(file, f.fields()))
 	}
 	return c.Schedule(ctx, items, f.json, stdout)
 }
 
-// runBatchScheduled hands a batch with publish times to the service; false
-// when no file of the batch has one (batch then posts them itself).
-func runBatchScheduled(ctx context.Context, f *batchFlags, ev *env, args []string, stdout io.Writer) (bool, error) {
-	files, manifests, err := batch.Collect(args, f.out, f.manifest)
+// runBatchScheduled hands a batch with publish times (batch.Plan) to the
+// service.
+func runBatchScheduled(ctx context.Context, f *batchFlags, ev *env, plan []batch.Entry, stdout io.Writer) error {
+	c, err := scheduleService(&f.publishFlags, ev, "publish times in batch",
+		"--dry-run and publish times: a dry run posts nothing, so there is nothing to schedule; leave one out")
 	if err != nil {
-		return false, nil // runBatch reports it
+		return err
 	}
-	byFile, err := batch.ReadManifests(manifests, files)
-	if err != nil {
-		return false, nil
-	}
-	type planned struct {
-		file string
-		m    batch.Meta
-		err  error
-	}
-	var plan []planned
-	timed := f.publishAt != ""
-	for _, src := range files {
-		abs, _ := filepath.Abs(src)
-		m := byFile[abs]
-		side, err := batch.ReadSidecar(src + ".json")
-		m = m.Merge(side)
-		if m.PublishAt == nil && f.publishAt != "" {
-			m.PublishAt = &f.publishAt
-		}
-		if m.PublishAt != nil {
-			timed = true
-			if _, perr := queue.ParsePublishAt(*m.PublishAt); perr != nil && err == nil {
-				err = fmt.Errorf("%s: %w", src, perr)
-			}
-		}
-		plan = append(plan, planned{file: src, m: m, err: err})
-	}
-	if !timed {
-		return false, nil
-	}
-	if err := checkPublishAt(f.publishAt); err != nil {
-		return true, err
-	}
-	if f.dryRun {
-		return true, usagef("--dry-run and publish times: a dry run posts nothing, so there is nothing to schedule; leave one out")
-	}
-	c, ok, err := newServiceClient(ev)
-	if err != nil {
-		return true, usageError{err}
-	}
-	if !ok {
-		return true, usageError{fmt.Errorf("publish times in batch: %w", errNeedService)}
-	}
-	var items []publish.Item
-	bad := 0
-	for _, p := range plan {
-		if p.err != nil {
-			bad++
-			publish.PrintScheduled(stdout, publish.Scheduled{Source: p.file, Error: &publish.Error{Code: pipeline.CodeBadMetadata, Message: p.err.Error()}}, f.json)
-			continue
-		}
-		st := p.m.Apply(pipeline.Status{Caption: f.caption, Participants: f.participants, BackgroundColor: f.backgroundColor})
-		at := ""
-		if p.m.PublishAt != nil {
-			at = *p.m.PublishAt
-		}
-		items = append(items, publish.Item{File: p.file,
-			Fields: withAccount(publish.StatusFields(st.Caption, st.Participants, st.BackgroundColor, f.crop, f.videoFit, at), f.account)})
-	}
-	err = c.Schedule(ctx, items, f.json, stdout)
-	if err == nil && bad > 0 {
-		err = exitError{exitFailed}
-	}
-	return true, err
-}
-
-// runDeleteIDs is statuses --delete with job ids (MEDIAPREP_API_URL set)
-// or several ids; false leaves one idMessage to runStatuses.
-func runDeleteIDs(ctx context.Context, log *slog.Logger, f *statusesFlags, ev *env, args []string, stdout io.Writer) (bool, error) {
-	if f.stats != "" {
-		return true, usagef("--stats and --delete: give one")
-	}
-	var ids []string
-	for _, s := range append(strings.Split(f.delete, ","), args...) {
-		if s = strings.TrimSpace(s); s != "" {
-			ids = append(ids, s)
-		}
-	}
-	c, ok, err := newServiceClient(ev)
-	if err != nil {
-		return true, usageError{err}
-	}
-	if !ok && len(ids) <= 1 {
-		return false, nil
-	}
-	failed := 0
-	if ok {
-		ids, failed = deleteJobs(ctx, c, ids, f.json, stdout)
-	}
-	if len(ids) > 0 {
-		gcfg, err := f.greenConfig(ev)
-		if err != nil {
-			return true, usageError{fmt.Errorf("%s: not a job of the service; as idMessages they need Green API settings: %w", strings.Join(ids, ", "), err)}
-		}
-		gcfg.Logger = log
-		client, err := greenapi.New(gcfg)
-		if err != nil {
-			return true, usageError{err}
-		}
-		for _, id := range ids {
-			if err := client.DeleteStatus(ctx, id); err != nil {
-				failed++
-				fmt.Fprintf(stdout, "FAIL  %s: %s\n", greenapi.CodeOf(err), err)
-				continue
-			}
-			if f.json {
-				line, _ := json.Marshal(map[string]string{"deleted": id})
-				fmt.Fprintf(stdout, "%s\n", line)
-			} else {
-				fmt.Fprintf(stdout, "deleted %s\n", id)
-			}
-		}
-	}
-	switch {
-	case ctx.Err() != nil:
-		return true, exitError{exitInterrupted}
-	case failed > 0:
-		return true, exitError{exitFailed}
-	}
-	return true, nil
-}
-
-// withAccount adds --account to a handed-over file's fields: without it the
-// service would post the status for its default account.
-func withAccount(fields url.Values, account string) url.Values {
-	if account != "" {
-		fields.Set("account", account)
-	}
-	return fields
+	return c.ScheduleBatch(ctx, plan, f.fields(), f.json, stdout)
 }

@@ -2,17 +2,15 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/mediaprep/mediaprep/greenapi"
+	"github.com/mediaprep/mediaprep/publish"
 )
 
 type statusesFlags struct {
@@ -48,12 +46,7 @@ Green API settings as for post.`,
 			return nil
 		}),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if f.delete != "" {
-				if done, err := runDeleteIDs(cmd.Context(), g.logger(), &f, ev, args, stdout); done {
-					return err // job ids, or several ids (schedule.go)
-				}
-			}
-			return runStatuses(cmd.Context(), g.logger(), &f, ev, stdout)
+			return runStatuses(cmd.Context(), g.logger(), &f, ev, args, stdout)
 		},
 	}
 	fl := cmd.Flags()
@@ -66,96 +59,47 @@ Green API settings as for post.`,
 	return cmd
 }
 
-func runStatuses(ctx context.Context, log *slog.Logger, f *statusesFlags, ev *env, stdout io.Writer) error {
+func runStatuses(ctx context.Context, log *slog.Logger, f *statusesFlags, ev *env, args []string, stdout io.Writer) error {
 	if f.stats != "" && f.delete != "" {
 		return usagef("--stats and --delete: give one")
 	}
-	gcfg, err := f.greenConfig(ev)
-	if err != nil {
-		return usageError{err}
+	green := func() (*greenapi.Client, error) {
+		gcfg, err := f.greenConfig(ev)
+		var c *greenapi.Client
+		if err == nil {
+			gcfg.Logger = log
+			c, err = greenapi.New(gcfg)
+		}
+		if err != nil {
+			return nil, usageError{err}
+		}
+		return c, nil
 	}
-	gcfg.Logger = log
-	client, err := greenapi.New(gcfg)
-	if err != nil {
-		return usageError{err}
+	if f.delete != "" {
+		// Job ids (with a service) or several ids; one idMessage is deleted below.
+		var ids []string
+		for _, s := range append(strings.Split(f.delete, ","), args...) {
+			if s = strings.TrimSpace(s); s != "" {
+				ids = append(ids, s)
+			}
+		}
+		svc, ok, err := newServiceClient(ev)
+		if err != nil {
+			return usageError{err}
+		}
+		if ok || len(ids) > 1 {
+			return publish.Delete(ctx, svc, ids, green, f.json, stdout)
+		}
 	}
-	var out any
+	client, err := green()
+	if err != nil {
+		return err
+	}
 	switch {
 	case f.delete != "":
-		if err = client.DeleteStatus(ctx, f.delete); err == nil {
-			out = map[string]string{"deleted": f.delete}
-			if !f.json {
-				fmt.Fprintf(stdout, "deleted %s\n", f.delete)
-			}
-		}
+		return publish.DeleteStatus(ctx, client, f.delete, f.json, stdout)
 	case f.stats != "":
-		var st []greenapi.StatusStatistic
-		if st, err = client.GetStatusStatistic(ctx, f.stats); err == nil {
-			out = st
-			if !f.json {
-				for _, s := range st {
-					fmt.Fprintf(stdout, "%s  %-10s %s\n", unixTime(s.Timestamp), s.Status, s.Participant)
-				}
-				fmt.Fprintf(stdout, "%d participants\n", len(st))
-			}
-		}
-	default:
-		var st []greenapi.OutgoingStatus
-		if st, err = client.GetOutgoingStatuses(ctx, f.minutes); err == nil {
-			out = st
-			if !f.json {
-				for _, s := range st {
-					fmt.Fprintf(stdout, "%s  %s  %-19s %-9s %s\n", unixTime(s.Timestamp), s.IDMessage, s.TypeMessage, orDash(s.StatusMessage), describeStatus(s))
-				}
-				fmt.Fprintf(stdout, "%d statuses in the last %d minutes\n", len(st), f.minutes)
-			}
-		}
+		return publish.StatusStatistic(ctx, client, f.stats, f.json, stdout)
 	}
-	if err != nil {
-		if f.json {
-			line, _ := json.Marshal(map[string]*errorBody{"error": {greenapi.CodeOf(err), err.Error()}})
-			fmt.Fprintf(stdout, "%s\n", line)
-		} else {
-			fmt.Fprintf(stdout, "FAIL  %s: %s\n", greenapi.CodeOf(err), err)
-		}
-		if ctx.Err() != nil {
-			return exitError{exitInterrupted}
-		}
-		return exitError{exitFailed}
-	}
-	if f.json {
-		line, _ := json.Marshal(out)
-		fmt.Fprintf(stdout, "%s\n", line)
-	}
-	return nil
-}
-
-func unixTime(sec int64) string { return time.Unix(sec, 0).UTC().Format(time.RFC3339) }
-
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
-}
-
-// describeStatus is a status's file name and caption, or its text,
-// clipped, for one line of the list.
-func describeStatus(s greenapi.OutgoingStatus) string {
-	text := s.Caption
-	if s.ExtendedTextMessage != nil {
-		text = s.ExtendedTextMessage.Text
-	}
-	if r := []rune(strings.Join(strings.Fields(text), " ")); len(r) > 40 {
-		text = string(r[:39]) + "…"
-	} else {
-		text = string(r)
-	}
-	switch {
-	case s.FileName != "" && text != "":
-		return s.FileName + " " + strconv.Quote(text)
-	case text != "":
-		return strconv.Quote(text)
-	}
-	return s.FileName
+	return publish.ListStatuses(ctx, client, f.minutes, f.json, stdout)
 }
