@@ -1,11 +1,16 @@
 package batch
 
 import (
+	"errors"
 	"fmt"
 	"path/filepath"
 
 	"github.com/mediaprep/mediaprep/queue"
 )
+
+// ErrNoFiles is the error of Plan when there is nothing to post now: no
+// media file under its arguments, and no publish time.
+var ErrNoFiles = errors.New("batch: no files")
 
 // Entry is a file of a batch with its settings: its manifest entry with
 // its sidecar over it, and a publish time.
@@ -23,12 +28,29 @@ func (e Entry) PublishAt() string {
 	return *e.Meta.PublishAt
 }
 
-// Plan reads the sidecar of each of files and merges it over the file's
-// entry in byFile (ReadManifests); publishAt ("": none) is the publish
-// time of the files neither sets one for. Each publish time is checked
-// (queue.ParsePublishAt). timed tells whether any file has one, or
-// publishAt is set: the batch then goes to a service.
-func Plan(files []string, byFile map[string]Meta, publishAt string) (entries []Entry, timed bool) {
+// Plan lists the media files under args (Collect, with out and manifest)
+// with their settings: each file's sidecar over its manifest entry
+// (ReadManifests), and publishAt ("": none) as the publish time of the
+// files neither sets one for. Each publish time is checked
+// (queue.ParsePublishAt); a file whose sidecar or publish time is bad has
+// its Entry.Err. timed tells whether any file has a publish time, or
+// publishAt is set: the batch then goes to a service. The error is that
+// of Collect, ErrNoFiles, or that of ReadManifests, in that order; timed
+// is false with an error.
+func Plan(args []string, out, manifest, publishAt string) (entries []Entry, timed bool, err error) {
+	files, manifests, err := Collect(args, out, manifest)
+	if err != nil {
+		return nil, false, err
+	}
+	byFile, err := ReadManifests(manifests, files)
+	switch {
+	case err != nil && len(files) == 0:
+		return nil, false, ErrNoFiles
+	case err != nil:
+		return nil, false, err
+	case len(files) == 0 && publishAt == "":
+		return nil, false, ErrNoFiles
+	}
 	timed = publishAt != ""
 	for _, src := range files {
 		abs, _ := filepath.Abs(src)
@@ -45,5 +67,5 @@ func Plan(files []string, byFile map[string]Meta, publishAt string) (entries []E
 		}
 		entries = append(entries, Entry{File: src, Meta: m, Err: err})
 	}
-	return entries, timed
+	return entries, timed, nil
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -61,30 +62,20 @@ Exit status: 0 when every file was posted or skipped, 1 when any failed,
 }
 
 func runBatch(ctx context.Context, log *slog.Logger, f *batchFlags, ev *env, args []string, stdout io.Writer) error {
-	files, manifests, collectErr := batch.Collect(args, f.out, f.manifest)
-	var plan []batch.Entry
-	var manifestErr error
-	if collectErr == nil {
-		var byFile map[string]batch.Meta
-		if byFile, manifestErr = batch.ReadManifests(manifests, files); manifestErr == nil {
-			var timed bool
-			if plan, timed = batch.Plan(files, byFile, f.publishAt); timed {
-				return runBatchScheduled(ctx, f, ev, plan, stdout) // publish times: the statuses go to a service (schedule.go)
-			}
-		}
+	plan, timed, err := batch.Plan(args, f.out, f.manifest, f.publishAt)
+	if timed {
+		return runBatchScheduled(ctx, f, ev, plan, stdout) // publish times: the statuses go to a service (schedule.go)
 	}
-	c, err := f.check(ev)
+	c, cerr := f.check(ev)
 	switch {
-	case err != nil:
-		return err
-	case collectErr != nil:
-		return usageError{collectErr}
-	case len(files) == 0:
+	case cerr != nil:
+		return cerr
+	case errors.Is(err, batch.ErrNoFiles):
 		return usagef("no files to post in %s", strings.Join(args, ", "))
-	case manifestErr != nil:
-		return usageError{manifestErr}
+	case err != nil:
+		return usageError{err}
 	}
-	p, _, err := newRunner(ctx, log, &f.publishFlags, c, len(files), filepath.Join(f.out, pipeline.LedgerName))
+	p, _, err := newRunner(ctx, log, &f.publishFlags, c, len(plan), filepath.Join(f.out, pipeline.LedgerName))
 	if err != nil {
 		return err
 	}

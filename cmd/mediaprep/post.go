@@ -102,14 +102,9 @@ func runPost(ctx context.Context, log *slog.Logger, f *publishFlags, ev *env, fi
 }
 
 func runPostText(ctx context.Context, log *slog.Logger, f *postFlags, ev *env, stdout io.Writer) error {
-	gcfg, err := f.greenConfig(ev)
+	client, err := greenClient(log, f.greenConfig, ev) // statuses.go
 	if err != nil {
-		return usageError{err}
-	}
-	gcfg.Logger = log
-	client, err := greenapi.New(gcfg)
-	if err != nil {
-		return usageError{err}
+		return err
 	}
 	st := greenapi.TextStatus{Message: f.text, BackgroundColor: f.backgroundColor, Font: f.font, Participants: f.participants}
 	if err := st.Validate(); err != nil {

@@ -38,20 +38,13 @@ func newServiceClient(ev *env) (*publish.Service, bool, error) {
 	return c, true, nil
 }
 
-// checkPublishAt checks a --publish-at (or a sidecar's publishAt) before
-// anything is sent; the service checks it again against its own limit.
-func checkPublishAt(v string) error {
-	if _, err := queue.ParsePublishAt(v); err != nil {
-		return usageError{err}
-	}
-	return nil
-}
-
 // scheduleService is the service a schedule goes to, after the checks
 // every schedule passes; what names what is scheduled in its errors.
 func scheduleService(f *publishFlags, ev *env, what, dryRunErr string) (*publish.Service, error) {
-	if err := checkPublishAt(f.publishAt); err != nil {
-		return nil, err
+	// Checked before anything is sent; the service checks it again
+	// against its own limit.
+	if _, err := queue.ParsePublishAt(f.publishAt); err != nil {
+		return nil, usageError{err}
 	}
 	if f.dryRun {
 		return nil, usagef("%s", dryRunErr)

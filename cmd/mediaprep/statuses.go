@@ -63,18 +63,7 @@ func runStatuses(ctx context.Context, log *slog.Logger, f *statusesFlags, ev *en
 	if f.stats != "" && f.delete != "" {
 		return usagef("--stats and --delete: give one")
 	}
-	green := func() (*greenapi.Client, error) {
-		gcfg, err := f.greenConfig(ev)
-		var c *greenapi.Client
-		if err == nil {
-			gcfg.Logger = log
-			c, err = greenapi.New(gcfg)
-		}
-		if err != nil {
-			return nil, usageError{err}
-		}
-		return c, nil
-	}
+	green := func() (*greenapi.Client, error) { return greenClient(log, f.greenConfig, ev) }
 	if f.delete != "" {
 		// Job ids (with a service) or several ids; one idMessage is deleted below.
 		var ids []string
@@ -102,4 +91,19 @@ func runStatuses(ctx context.Context, log *slog.Logger, f *statusesFlags, ev *en
 		return publish.StatusStatistic(ctx, client, f.stats, f.json, stdout)
 	}
 	return publish.ListStatuses(ctx, client, f.minutes, f.json, stdout)
+}
+
+// greenClient is the Green API client of the settings config reads;
+// errors are usage errors.
+func greenClient(log *slog.Logger, config func(*env) (greenapi.Config, error), ev *env) (*greenapi.Client, error) {
+	gcfg, err := config(ev)
+	var c *greenapi.Client
+	if err == nil {
+		gcfg.Logger = log
+		c, err = greenapi.New(gcfg)
+	}
+	if err != nil {
+		return nil, usageError{err}
+	}
+	return c, nil
 }
