@@ -174,7 +174,10 @@ func TestDelete(t *testing.T) {
 	}
 
 	out.Reset()
-	noGreen := func() (*greenapi.Client, error) { t.Error("Green API client made for job ids only"); return nil, errors.New("no") }
+	noGreen := func() (*greenapi.Client, error) {
+		t.Error("Green API client made for job ids only")
+		return nil, errors.New("no")
+	}
 	if err := Delete(ctx, jobService(t), []string{"j1"}, noGreen, true, &out); err != nil {
 		t.Errorf("Delete(j1) = %v", err)
 	}
