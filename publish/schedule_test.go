@@ -94,16 +94,15 @@ func TestScheduleBatch(t *testing.T) {
 	}
 	var form url.Values
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		switch {
-		case r.Method == http.MethodPost:
+		if r.Method == http.MethodPost {
 			if err := r.ParseMultipartForm(1 << 20); err != nil {
 				t.Error(err)
 			}
 			form = r.MultipartForm.Value
 			_, _ = io.WriteString(w, `{"id": "j1"}`)
-		default:
-			_, _ = io.WriteString(w, `{"id": "j1", "state": "`+string(queue.StateScheduled)+`", "publishAt": "2030-01-02T03:04:05Z"}`)
+			return
 		}
+		_, _ = io.WriteString(w, `{"id": "j1", "state": "`+string(queue.StateScheduled)+`", "publishAt": "2030-01-02T03:04:05Z"}`)
 	}))
 	defer srv.Close()
 	svc, err := NewService(srv.URL, "")
