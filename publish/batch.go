@@ -52,7 +52,7 @@ func (c *Service) ScheduleBatch(ctx context.Context, plan []batch.Entry, f Field
 		}
 		fe := f
 		fe.Status, fe.PublishAt = e.Meta.Apply(f.Status), e.PublishAt()
-		items = append(items, FileItem(e.File, fe))
+		items = append(items, fileItem(e.File, fe))
 	}
 	return c.Schedule(ctx, items, asJSON, w, bad...)
 }

@@ -270,8 +270,8 @@ type Fields struct {
 	Account   string          // the account to post it for ("": the service's default)
 }
 
-// FileItem is file handed to the service with f as its form fields.
-func FileItem(file string, f Fields) Item {
+// fileItem is file handed to the service with f as its form fields.
+func fileItem(file string, f Fields) Item {
 	v := url.Values{}
 	set := func(k, s string) {
 		if s != "" {
@@ -290,9 +290,9 @@ func FileItem(file string, f Fields) Item {
 	return Item{File: file, Fields: v}
 }
 
-// TextItem is the text status text (font "": the default) handed to the
+// textItem is the text status text (font "": the default) handed to the
 // service; f's Crop and VideoFit do not apply.
-func TextItem(text, font string, f Fields) Item {
+func textItem(text, font string, f Fields) Item {
 	body := map[string]any{"text": text, "backgroundColor": f.Status.BackgroundColor, "publishAt": f.PublishAt}
 	if font != "" {
 		body["font"] = font
@@ -304,4 +304,18 @@ func TextItem(text, font string, f Fields) Item {
 		body["participants"] = f.Status.Participants
 	}
 	return Item{Text: body}
+}
+
+// SchedulePost hands the statuses of post --publish-at to the service
+// (Schedule): the text status text (if not ""; font "": the default) and
+// the files, each with f.
+func (c *Service) SchedulePost(ctx context.Context, text, font string, files []string, f Fields, asJSON bool, w io.Writer) error {
+	var items []Item
+	if text != "" {
+		items = append(items, textItem(text, font, f))
+	}
+	for _, file := range files {
+		items = append(items, fileItem(file, f))
+	}
+	return c.Schedule(ctx, items, asJSON, w)
 }

@@ -68,19 +68,19 @@ func TestSchedule(t *testing.T) {
 func TestItems(t *testing.T) {
 	f := Fields{Status: pipeline.Status{Caption: "c", Participants: []string{"1@c.us", "2@c.us"}, BackgroundColor: "#112233"},
 		Crop: "pad", PublishAt: "1893553445", Account: "shop"}
-	got := FileItem("a.jpg", f)
+	got := fileItem("a.jpg", f)
 	want := url.Values{"caption": {"c"}, "participants": {"1@c.us", "2@c.us"}, "backgroundColor": {"#112233"},
 		"crop": {"pad"}, "publishAt": {"1893553445"}, "account": {"shop"}}
 	if got.File != "a.jpg" || !reflect.DeepEqual(got.Fields, want) {
-		t.Errorf("FileItem = %+v, want fields %v", got, want)
+		t.Errorf("fileItem = %+v, want fields %v", got, want)
 	}
-	text := TextItem("hi", "", Fields{PublishAt: "1893553445"})
+	text := textItem("hi", "", Fields{PublishAt: "1893553445"})
 	if wantBody := map[string]any{"text": "hi", "backgroundColor": "", "publishAt": "1893553445"}; !reflect.DeepEqual(text.Text, wantBody) {
-		t.Errorf("TextItem = %v, want %v", text.Text, wantBody)
+		t.Errorf("textItem = %v, want %v", text.Text, wantBody)
 	}
-	text = TextItem("hi", "SERIF", f)
+	text = textItem("hi", "SERIF", f)
 	if text.Text["font"] != "SERIF" || text.Text["account"] != "shop" || !reflect.DeepEqual(text.Text["participants"], f.Status.Participants) {
-		t.Errorf("TextItem = %v, want font, account and participants", text.Text)
+		t.Errorf("textItem = %v, want font, account and participants", text.Text)
 	}
 }
 

@@ -20,6 +20,45 @@ import (
 // object with asJSON) and returns ErrFailed or ErrInterrupted like
 // Runner.Run.
 
+// StatusQuery is what `mediaprep statuses` is asked: to delete Delete
+// (ids, comma-separated, and the ids in More), or to show the statistic
+// of Stats, or else to list the statuses of the last Minutes.
+type StatusQuery struct {
+	Minutes int
+	Stats   string
+	Delete  string
+	More    []string
+}
+
+// Statuses answers q. Several ids, or any with a service (svc not nil),
+// go to Delete; one idMessage to DeleteStatus. green makes the Green API
+// client, only when one is needed; its error is returned as it is (with
+// Delete, wrapped).
+func Statuses(ctx context.Context, q StatusQuery, svc *Service, green func() (*greenapi.Client, error), asJSON bool, w io.Writer) error {
+	if q.Delete != "" {
+		var ids []string
+		for _, s := range append(strings.Split(q.Delete, ","), q.More...) {
+			if s = strings.TrimSpace(s); s != "" {
+				ids = append(ids, s)
+			}
+		}
+		if svc != nil || len(ids) > 1 {
+			return Delete(ctx, svc, ids, green, asJSON, w)
+		}
+	}
+	client, err := green()
+	if err != nil {
+		return err
+	}
+	switch {
+	case q.Delete != "":
+		return DeleteStatus(ctx, client, q.Delete, asJSON, w)
+	case q.Stats != "":
+		return StatusStatistic(ctx, client, q.Stats, asJSON, w)
+	}
+	return ListStatuses(ctx, client, q.Minutes, asJSON, w)
+}
+
 // StatusDeleter deletes a sent status (greenapi.Client).
 type StatusDeleter interface {
 	DeleteStatus(ctx context.Context, idMessage string) error

@@ -24,18 +24,18 @@ import (
 var errNeedService = errors.New("a status posted later waits in a running service's queue (mediaprep serve), where the wait survives restarts: " +
 	"set MEDIAPREP_API_URL (e.g. http://127.0.0.1:8080) and MEDIAPREP_API_KEY to hand it to one, or leave out the publish time to post now")
 
-// newServiceClient is the service MEDIAPREP_API_URL names; false when it
-// is not set.
-func newServiceClient(ev *env) (*publish.Service, bool, error) {
+// newServiceClient is the service MEDIAPREP_API_URL names; nil when it is
+// not set.
+func newServiceClient(ev *env) (*publish.Service, error) {
 	base := ev.str("MEDIAPREP_API_URL", "")
 	if strings.TrimSpace(base) == "" {
-		return nil, false, nil
+		return nil, nil
 	}
 	c, err := publish.NewService(base, ev.str("MEDIAPREP_API_KEY", ""))
 	if err != nil {
-		return nil, false, fmt.Errorf("MEDIAPREP_API_URL %w", err)
+		return nil, fmt.Errorf("MEDIAPREP_API_URL %w", err)
 	}
-	return c, true, nil
+	return c, nil
 }
 
 // scheduleService is the service a schedule goes to, after the checks
@@ -49,12 +49,12 @@ func scheduleService(f *publishFlags, ev *env, what, dryRunErr string) (*publish
 	if f.dryRun {
 		return nil, usagef("%s", dryRunErr)
 	}
-	c, ok, err := newServiceClient(ev)
+	c, err := newServiceClient(ev)
+	if err == nil && c == nil {
+		err = fmt.Errorf("%s: %w", what, errNeedService)
+	}
 	if err != nil {
 		return nil, usageError{err}
-	}
-	if !ok {
-		return nil, usageError{fmt.Errorf("%s: %w", what, errNeedService)}
 	}
 	return c, nil
 }
@@ -73,14 +73,7 @@ func runPostScheduled(ctx context.Context, f *postFlags, ev *env, files []string
 	if err != nil {
 		return err
 	}
-	var items []publish.Item
-	if f.text != "" {
-		items = append(items, publish.TextItem(f.text, f.font, f.fields()))
-	}
-	for _, file := range files {
-		items = append(items, publish.FileItem(file, f.fields()))
-	}
-	return c.Schedule(ctx, items, f.json, stdout)
+	return c.SchedulePost(ctx, f.text, f.font, files, f.fields(), f.json, stdout)
 }
 
 // runBatchScheduled hands a batch with publish times (batch.Plan) to the

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"strings"
 
 	"github.com/spf13/cobra"
 
@@ -63,34 +62,16 @@ func runStatuses(ctx context.Context, log *slog.Logger, f *statusesFlags, ev *en
 	if f.stats != "" && f.delete != "" {
 		return usagef("--stats and --delete: give one")
 	}
-	green := func() (*greenapi.Client, error) { return greenClient(log, f.greenConfig, ev) }
+	var svc *publish.Service // ids are job ids of the service first
 	if f.delete != "" {
-		// Job ids (with a service) or several ids; one idMessage is deleted below.
-		var ids []string
-		for _, s := range append(strings.Split(f.delete, ","), args...) {
-			if s = strings.TrimSpace(s); s != "" {
-				ids = append(ids, s)
-			}
-		}
-		svc, ok, err := newServiceClient(ev)
-		if err != nil {
+		var err error
+		if svc, err = newServiceClient(ev); err != nil {
 			return usageError{err}
 		}
-		if ok || len(ids) > 1 {
-			return publish.Delete(ctx, svc, ids, green, f.json, stdout)
-		}
 	}
-	client, err := green()
-	if err != nil {
-		return err
-	}
-	switch {
-	case f.delete != "":
-		return publish.DeleteStatus(ctx, client, f.delete, f.json, stdout)
-	case f.stats != "":
-		return publish.StatusStatistic(ctx, client, f.stats, f.json, stdout)
-	}
-	return publish.ListStatuses(ctx, client, f.minutes, f.json, stdout)
+	q := publish.StatusQuery{Minutes: f.minutes, Stats: f.stats, Delete: f.delete, More: args}
+	green := func() (*greenapi.Client, error) { return greenClient(log, f.greenConfig, ev) }
+	return publish.Statuses(ctx, q, svc, green, f.json, stdout)
 }
 
 // greenClient is the Green API client of the settings config reads;
