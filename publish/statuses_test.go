@@ -204,3 +204,27 @@ func TestNewService(t *testing.T) {
 		}
 	}
 }
+
+// TestStatusesQuery: one idMessage without a service is deleted on its
+// own (a bad Green API setting returned as it is); several ids, split on
+// commas and taken from More, each get their line.
+func TestStatusesQuery(t *testing.T) {
+	srv, client := newGreen(t)
+	green := func() (*greenapi.Client, error) { return client, nil }
+	var out bytes.Buffer
+	if err := Statuses(t.Context(), StatusQuery{Delete: "A1"}, nil, green, false, &out); err != nil || out.String() != "deleted A1\n" {
+		t.Errorf("Statuses(delete A1) = %v, printed %q", err, out.String())
+	}
+	out.Reset()
+	if err := Statuses(t.Context(), StatusQuery{Delete: "B1, B2,", More: []string{"B3"}}, nil, green, true, &out); err != nil ||
+		out.String() != `{"deleted":"B1"}`+"\n"+`{"deleted":"B2"}`+"\n"+`{"deleted":"B3"}`+"\n" {
+		t.Errorf("Statuses(delete B1, B2, B3) = %v, printed %q", err, out.String())
+	}
+	if n := srv.Count("deleteStatus"); n != 4 {
+		t.Errorf("%d deleteStatus calls, want 4", n)
+	}
+	boom := errors.New("no token")
+	if err := Statuses(t.Context(), StatusQuery{Delete: "A1"}, nil, func() (*greenapi.Client, error) { return nil, boom }, false, io.Discard); !errors.Is(err, boom) || err.Error() != boom.Error() {
+		t.Errorf("Statuses without Green API settings = %v, want the settings' error as it is", err)
+	}
+}
