@@ -197,7 +197,7 @@ type Scheduled struct {
 // any failed, ErrInterrupted when ctx ended.
 func (c *Service) Schedule(ctx context.Context, items []Item, jsonOut bool, stdout io.Writer, failed ...Scheduled) error {
 	for _, r := range failed {
-		PrintScheduled(stdout, r, jsonOut)
+		printScheduled(stdout, r, jsonOut)
 	}
 	bad := len(failed)
 	for _, it := range items {
@@ -232,7 +232,7 @@ func (c *Service) Schedule(ctx context.Context, items []Item, jsonOut bool, stdo
 		if r.Error != nil {
 			bad++
 		}
-		PrintScheduled(stdout, r, jsonOut)
+		printScheduled(stdout, r, jsonOut)
 		if ctx.Err() != nil {
 			return ErrInterrupted
 		}
@@ -243,8 +243,8 @@ func (c *Service) Schedule(ctx context.Context, items []Item, jsonOut bool, stdo
 	return nil
 }
 
-// PrintScheduled prints r as a JSON line or a readable line.
-func PrintScheduled(w io.Writer, r Scheduled, jsonOut bool) {
+// printScheduled prints r as a JSON line or a readable line.
+func printScheduled(w io.Writer, r Scheduled, jsonOut bool) {
 	if jsonOut {
 		line, _ := json.Marshal(r)
 		fmt.Fprintf(w, "%s\n", line)

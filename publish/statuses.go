@@ -31,9 +31,9 @@ type StatusQuery struct {
 }
 
 // Statuses answers q. Several ids, or any with a service (svc not nil),
-// go to Delete; one idMessage to DeleteStatus. green makes the Green API
+// go to deleteIDs; one idMessage to deleteStatus. green makes the Green API
 // client, only when one is needed; its error is returned as it is (with
-// Delete, wrapped).
+// deleteIDs, wrapped).
 func Statuses(ctx context.Context, q StatusQuery, svc *Service, green func() (*greenapi.Client, error), asJSON bool, w io.Writer) error {
 	if q.Delete != "" {
 		var ids []string
@@ -43,7 +43,7 @@ func Statuses(ctx context.Context, q StatusQuery, svc *Service, green func() (*g
 			}
 		}
 		if svc != nil || len(ids) > 1 {
-			return Delete(ctx, svc, ids, green, asJSON, w)
+			return deleteIDs(ctx, svc, ids, green, asJSON, w)
 		}
 	}
 	client, err := green()
@@ -52,32 +52,16 @@ func Statuses(ctx context.Context, q StatusQuery, svc *Service, green func() (*g
 	}
 	switch {
 	case q.Delete != "":
-		return DeleteStatus(ctx, client, q.Delete, asJSON, w)
+		return deleteStatus(ctx, client, q.Delete, asJSON, w)
 	case q.Stats != "":
-		return StatusStatistic(ctx, client, q.Stats, asJSON, w)
+		return statusStatistic(ctx, client, q.Stats, asJSON, w)
 	}
-	return ListStatuses(ctx, client, q.Minutes, asJSON, w)
+	return listStatuses(ctx, client, q.Minutes, asJSON, w)
 }
 
-// StatusDeleter deletes a sent status (greenapi.Client).
-type StatusDeleter interface {
-	DeleteStatus(ctx context.Context, idMessage string) error
-}
-
-// StatusReader lists sent statuses and who saw one (greenapi.Client).
-type StatusReader interface {
-	GetOutgoingStatuses(ctx context.Context, minutes int) ([]greenapi.OutgoingStatus, error)
-	GetStatusStatistic(ctx context.Context, idMessage string) ([]greenapi.StatusStatistic, error)
-}
-
-var (
-	_ StatusDeleter = (*greenapi.Client)(nil)
-	_ StatusReader  = (*greenapi.Client)(nil)
-)
-
-// ListStatuses prints the statuses sent in the last minutes minutes, each
+// listStatuses prints the statuses sent in the last minutes minutes, each
 // with how far it got, its file and caption or text, then a count.
-func ListStatuses(ctx context.Context, c StatusReader, minutes int, asJSON bool, w io.Writer) error {
+func listStatuses(ctx context.Context, c *greenapi.Client, minutes int, asJSON bool, w io.Writer) error {
 	st, err := c.GetOutgoingStatuses(ctx, minutes)
 	if err == nil && !asJSON {
 		for _, s := range st {
@@ -88,8 +72,8 @@ func ListStatuses(ctx context.Context, c StatusReader, minutes int, asJSON bool,
 	return printAnswer(ctx, st, err, asJSON, w)
 }
 
-// StatusStatistic prints who the status idMessage reached and who saw it.
-func StatusStatistic(ctx context.Context, c StatusReader, idMessage string, asJSON bool, w io.Writer) error {
+// statusStatistic prints who the status idMessage reached and who saw it.
+func statusStatistic(ctx context.Context, c *greenapi.Client, idMessage string, asJSON bool, w io.Writer) error {
 	st, err := c.GetStatusStatistic(ctx, idMessage)
 	if err == nil && !asJSON {
 		for _, s := range st {
@@ -100,8 +84,8 @@ func StatusStatistic(ctx context.Context, c StatusReader, idMessage string, asJS
 	return printAnswer(ctx, st, err, asJSON, w)
 }
 
-// DeleteStatus deletes the one status idMessage.
-func DeleteStatus(ctx context.Context, c StatusDeleter, idMessage string, asJSON bool, w io.Writer) error {
+// deleteStatus deletes the one status idMessage.
+func deleteStatus(ctx context.Context, c *greenapi.Client, idMessage string, asJSON bool, w io.Writer) error {
 	err := c.DeleteStatus(ctx, idMessage)
 	if err == nil && !asJSON {
 		fmt.Fprintf(w, "deleted %s\n", idMessage)
@@ -131,14 +115,14 @@ func printAnswer(ctx context.Context, out any, err error, asJSON bool, w io.Writ
 	return nil
 }
 
-// Delete deletes statuses by id. With a service (svc not nil) each id is
+// deleteIDs deletes statuses by id. With a service (svc not nil) each id is
 // first taken as one of its jobs: a job not yet posted is canceled, a
 // posted one deleted. The ids left (all of them without a service) are
 // idMessages, deleted with the Green API client green returns; green is
 // called only then, and its error is returned wrapped (errors.As finds
-// it). Delete prints a line per id and returns ErrInterrupted when ctx
+// it). It prints a line per id and returns ErrInterrupted when ctx
 // ended, ErrFailed when any id failed.
-func Delete(ctx context.Context, svc *Service, ids []string, green func() (*greenapi.Client, error), asJSON bool, w io.Writer) error {
+func deleteIDs(ctx context.Context, svc *Service, ids []string, green func() (*greenapi.Client, error), asJSON bool, w io.Writer) error {
 	failed := 0
 	if svc != nil {
 		ids, failed = deleteJobs(ctx, svc, ids, asJSON, w)

@@ -66,16 +66,16 @@ func TestListStatDelete(t *testing.T) {
 	id := sent.IDMessage
 
 	var out bytes.Buffer
-	if err := ListStatuses(ctx, client, 60, false, &out); err != nil {
-		t.Fatalf("ListStatuses: %v", err)
+	if err := listStatuses(ctx, client, 60, false, &out); err != nil {
+		t.Fatalf("listStatuses: %v", err)
 	}
 	line := regexp.MustCompile(`^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ  ` + id + `  extendedTextMessage +sent +"hello world"\n1 statuses in the last 60 minutes\n$`)
 	if !line.MatchString(out.String()) {
 		t.Errorf("list:\n%s", out.String())
 	}
 	out.Reset()
-	if err := ListStatuses(ctx, client, 60, true, &out); err != nil {
-		t.Fatalf("ListStatuses(json): %v", err)
+	if err := listStatuses(ctx, client, 60, true, &out); err != nil {
+		t.Fatalf("listStatuses(json): %v", err)
 	}
 	var list []greenapi.OutgoingStatus
 	if err := json.Unmarshal(out.Bytes(), &list); err != nil || len(list) != 1 || list[0].IDMessage != id {
@@ -83,16 +83,16 @@ func TestListStatDelete(t *testing.T) {
 	}
 
 	out.Reset()
-	if err := StatusStatistic(ctx, client, id, false, &out); err != nil {
-		t.Fatalf("StatusStatistic: %v", err)
+	if err := statusStatistic(ctx, client, id, false, &out); err != nil {
+		t.Fatalf("statusStatistic: %v", err)
 	}
 	if !regexp.MustCompile(`^\S+  sent +79001234567@c\.us\n1 participants\n$`).MatchString(out.String()) {
 		t.Errorf("statistic:\n%s", out.String())
 	}
 
 	out.Reset()
-	if err := DeleteStatus(ctx, client, id, true, &out); err != nil {
-		t.Fatalf("DeleteStatus: %v", err)
+	if err := deleteStatus(ctx, client, id, true, &out); err != nil {
+		t.Fatalf("deleteStatus: %v", err)
 	}
 	if want := `{"deleted":"` + id + `"}` + "\n"; out.String() != want {
 		t.Errorf("delete printed %q, want %q", out.String(), want)
@@ -103,13 +103,13 @@ func TestListStatDelete(t *testing.T) {
 
 	srv.Inject("deleteStatus", greenapitest.Fault{Status: http.StatusBadRequest, Body: `{"message":"no"}`})
 	out.Reset()
-	err = DeleteStatus(ctx, client, id, false, &out)
+	err = deleteStatus(ctx, client, id, false, &out)
 	if !errors.Is(err, ErrFailed) || !strings.HasPrefix(out.String(), "FAIL  ") {
 		t.Errorf("refused delete = %v, printed %q; want ErrFailed and a FAIL line", err, out.String())
 	}
 	srv.Inject("deleteStatus", greenapitest.Fault{Status: http.StatusBadRequest, Body: `{"message":"no"}`})
 	out.Reset()
-	err = DeleteStatus(ctx, client, id, true, &out)
+	err = deleteStatus(ctx, client, id, true, &out)
 	var e struct{ Error *Error }
 	if !errors.Is(err, ErrFailed) || json.Unmarshal(out.Bytes(), &e) != nil || e.Error == nil || e.Error.Code == "" {
 		t.Errorf("refused delete (json) = %v, printed %q; want ErrFailed and {\"error\": {code, message}}", err, out.String())
@@ -118,8 +118,8 @@ func TestListStatDelete(t *testing.T) {
 	canceled, cancel := context.WithCancel(ctx)
 	cancel()
 	out.Reset()
-	if err := ListStatuses(canceled, client, 60, false, &out); !errors.Is(err, ErrInterrupted) {
-		t.Errorf("ListStatuses(canceled) = %v, want ErrInterrupted", err)
+	if err := listStatuses(canceled, client, 60, false, &out); !errors.Is(err, ErrInterrupted) {
+		t.Errorf("listStatuses(canceled) = %v, want ErrInterrupted", err)
 	}
 }
 
@@ -162,9 +162,9 @@ func TestDelete(t *testing.T) {
 	}
 	green := func() (*greenapi.Client, error) { return client, nil }
 	var out bytes.Buffer
-	err = Delete(ctx, jobService(t), []string{"j1", "j2", sent.IDMessage}, green, false, &out)
+	err = deleteIDs(ctx, jobService(t), []string{"j1", "j2", sent.IDMessage}, green, false, &out)
 	if !errors.Is(err, ErrFailed) {
-		t.Errorf("Delete = %v, want ErrFailed (j2 refused)", err)
+		t.Errorf("deleteIDs = %v, want ErrFailed (j2 refused)", err)
 	}
 	if want := "canceled j1\nFAIL  j2: busy: being posted\ndeleted " + sent.IDMessage + "\n"; out.String() != want {
 		t.Errorf("printed %q, want %q", out.String(), want)
@@ -178,17 +178,17 @@ func TestDelete(t *testing.T) {
 		t.Error("Green API client made for job ids only")
 		return nil, errors.New("no")
 	}
-	if err := Delete(ctx, jobService(t), []string{"j1"}, noGreen, true, &out); err != nil {
-		t.Errorf("Delete(j1) = %v", err)
+	if err := deleteIDs(ctx, jobService(t), []string{"j1"}, noGreen, true, &out); err != nil {
+		t.Errorf("deleteIDs(j1) = %v", err)
 	}
 	if want := `{"idMessage":"","job":"j1","state":"canceled"}` + "\n"; out.String() != want {
 		t.Errorf("printed %q, want %q", out.String(), want)
 	}
 
 	boom := errors.New("no token")
-	err = Delete(ctx, nil, []string{"a", "b"}, func() (*greenapi.Client, error) { return nil, boom }, false, io.Discard)
+	err = deleteIDs(ctx, nil, []string{"a", "b"}, func() (*greenapi.Client, error) { return nil, boom }, false, io.Discard)
 	if !errors.Is(err, boom) || !strings.HasPrefix(err.Error(), "a, b: not a job of the service") {
-		t.Errorf("Delete without Green API settings = %v, want it to name the ids and wrap the settings' error", err)
+		t.Errorf("deleteIDs without Green API settings = %v, want it to name the ids and wrap the settings' error", err)
 	}
 }
 
