@@ -22,10 +22,7 @@ type prepared struct {
 // MarshalJSON prints a failed input as {"source","error"} only.
 func (r prepared) MarshalJSON() ([]byte, error) {
 	if r.Error != nil {
-		return json.Marshal(struct {
-			Source string `json:"source"`
-			Error  *Error `json:"error"`
-		}{r.Source, r.Error})
+		return failureJSON(r.Source, r.Error)
 	}
 	return json.Marshal(r.Prepared)
 }

@@ -37,12 +37,17 @@ type Result struct {
 // MarshalJSON prints a failed file as {"source","error"} only.
 func (r Result) MarshalJSON() ([]byte, error) {
 	if r.Error != nil {
-		return json.Marshal(struct {
-			Source string `json:"source"`
-			Error  *Error `json:"error"`
-		}{r.Source, r.Error})
+		return failureJSON(r.Source, r.Error)
 	}
 	return json.Marshal(r.Posted)
+}
+
+// failureJSON is the JSON line of a file that failed.
+func failureJSON(source string, e *Error) ([]byte, error) {
+	return json.Marshal(struct {
+		Source string `json:"source"`
+		Error  *Error `json:"error"`
+	}{source, e})
 }
 
 // Run runs jobs with Config.Jobs at once and prints a line (or a JSON
