@@ -1,10 +1,11 @@
 // Package batch finds what `mediaprep batch` posts: the media files under
-// the folders and files it is given, and the settings of each from its
-// sidecar (NAME.EXT.json) or a manifest (JSON or CSV), publish times
-// included. The command posts them through pipeline.Publisher, or hands
-// them to the service when they have a publish time. The sidecar format
-// (DecodeSidecar) is also the service inbox's, so a file and its sidecar
-// work dropped in the bucket or given to the command.
+// the folders and files it is given, and the status settings of each from
+// its sidecar (NAME.EXT.json) or a manifest (JSON or CSV), publish times
+// included; Plan puts them together and checks each publish time. The
+// command posts them (publish.Runner.RunBatch), or hands them to the
+// service when they have a publish time (publish.Service.ScheduleBatch).
+// The sidecar format (DecodeSidecar) is also the service inbox's, so a
+// file and its sidecar work dropped in the bucket or given to the command.
 package batch
 
 import (

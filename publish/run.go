@@ -10,7 +10,6 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
@@ -38,12 +37,17 @@ type Result struct {
 // MarshalJSON prints a failed file as {"source","error"} only.
 func (r Result) MarshalJSON() ([]byte, error) {
 	if r.Error != nil {
-		return json.Marshal(struct {
-			Source string `json:"source"`
-			Error  *Error `json:"error"`
-		}{r.Source, r.Error})
+		return failureJSON(r.Source, r.Error)
 	}
 	return json.Marshal(r.Posted)
+}
+
+// failureJSON is the JSON line of a file that failed.
+func failureJSON(source string, e *Error) ([]byte, error) {
+	return json.Marshal(struct {
+		Source string `json:"source"`
+		Error  *Error `json:"error"`
+	}{source, e})
 }
 
 // Run runs jobs with Config.Jobs at once and prints a line (or a JSON
@@ -244,7 +248,7 @@ func (p *Runner) publishOne(ctx context.Context, j pipeline.Post) Result {
 func printPosted(w io.Writer, r Result) {
 	switch {
 	case r.Error != nil:
-		fmt.Fprintf(w, "FAIL  %s: %s: %s\n", r.Source, r.Error.Code, strings.TrimPrefix(r.Error.Message, r.Source+": "))
+		printFail(w, r.Source, r.Error)
 	case r.Skipped:
 		fmt.Fprintf(w, "skip  %s: posted before as %s (--force posts it again)\n", r.Source, r.IDMessage)
 	case r.Request != nil:

@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/mediaprep/mediaprep/pipeline"
 	"github.com/mediaprep/mediaprep/queue"
 )
 
@@ -22,10 +23,17 @@ import (
 // (Service.Schedule), wait until each is prepared and stored there (a
 // broken file fails now, not at its time), and print the job ids.
 
-// NewService is the service at base (http(s)://host:port, no trailing
-// slash), called with the API key key ("": none).
-func NewService(base, key string) *Service {
-	return &Service{base: base, key: key, hc: &http.Client{Timeout: 10 * time.Minute}}
+// NewService is the service at base (http(s)://host:port; spaces and
+// trailing slashes are dropped), called with the API key key ("": none).
+// A base that is no such URL is an error naming it, for the caller to say
+// where it came from.
+func NewService(base, key string) (*Service, error) {
+	base = strings.TrimRight(strings.TrimSpace(base), "/")
+	u, err := url.Parse(base)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return nil, fmt.Errorf("%q: want http(s)://host:port", base)
+	}
+	return &Service{base: base, key: key, hc: &http.Client{Timeout: 10 * time.Minute}}, nil
 }
 
 // Service speaks to a running mediaprep serve over its HTTP API.
@@ -184,9 +192,14 @@ type Scheduled struct {
 
 // Schedule hands items to the service one after the other, waits for
 // each to be prepared and stored (or to fail), and prints a line each.
-// It returns ErrFailed when any failed, ErrInterrupted when ctx ended.
-func (c *Service) Schedule(ctx context.Context, items []Item, jsonOut bool, stdout io.Writer) error {
-	failed := 0
+// failed are statuses that failed before they became items (a bad
+// sidecar): they are printed first and counted. It returns ErrFailed when
+// any failed, ErrInterrupted when ctx ended.
+func (c *Service) Schedule(ctx context.Context, items []Item, jsonOut bool, stdout io.Writer, failed ...Scheduled) error {
+	for _, r := range failed {
+		printScheduled(stdout, r, jsonOut)
+	}
+	bad := len(failed)
 	for _, it := range items {
 		r := Scheduled{Source: it.File}
 		var err error
@@ -217,21 +230,21 @@ func (c *Service) Schedule(ctx context.Context, items []Item, jsonOut bool, stdo
 			}
 		}
 		if r.Error != nil {
-			failed++
+			bad++
 		}
-		PrintScheduled(stdout, r, jsonOut)
+		printScheduled(stdout, r, jsonOut)
 		if ctx.Err() != nil {
 			return ErrInterrupted
 		}
 	}
-	if failed > 0 {
+	if bad > 0 {
 		return ErrFailed
 	}
 	return nil
 }
 
-// PrintScheduled prints r as a JSON line or a readable line.
-func PrintScheduled(w io.Writer, r Scheduled, jsonOut bool) {
+// printScheduled prints r as a JSON line or a readable line.
+func printScheduled(w io.Writer, r Scheduled, jsonOut bool) {
 	if jsonOut {
 		line, _ := json.Marshal(r)
 		fmt.Fprintf(w, "%s\n", line)
@@ -247,21 +260,62 @@ func PrintScheduled(w io.Writer, r Scheduled, jsonOut bool) {
 	}
 }
 
-// StatusFields are the form fields of a file handed to the service.
-func StatusFields(caption string, participants []string, bg, crop, videoFit, publishAt string) url.Values {
+// Fields are what a status handed to the service carries besides its
+// file or text.
+type Fields struct {
+	Status    pipeline.Status // caption (files), participants, background color
+	Crop      string          // files: --crop ("": the service's default)
+	VideoFit  string          // files: --video-fit
+	PublishAt string          // when to post it (RFC 3339 or Unix seconds)
+	Account   string          // the account to post it for ("": the service's default)
+}
+
+// fileItem is file handed to the service with f as its form fields.
+func fileItem(file string, f Fields) Item {
 	v := url.Values{}
 	set := func(k, s string) {
 		if s != "" {
 			v.Set(k, s)
 		}
 	}
-	set("caption", caption)
-	set("backgroundColor", bg)
-	set("crop", crop)
-	set("videoFit", videoFit)
-	set("publishAt", publishAt)
-	for _, p := range participants {
+	set("caption", f.Status.Caption)
+	set("backgroundColor", f.Status.BackgroundColor)
+	set("crop", f.Crop)
+	set("videoFit", f.VideoFit)
+	set("publishAt", f.PublishAt)
+	for _, p := range f.Status.Participants {
 		v.Add("participants", p)
 	}
-	return v
+	set("account", f.Account)
+	return Item{File: file, Fields: v}
+}
+
+// textItem is the text status text (font "": the default) handed to the
+// service; f's Crop and VideoFit do not apply.
+func textItem(text, font string, f Fields) Item {
+	body := map[string]any{"text": text, "backgroundColor": f.Status.BackgroundColor, "publishAt": f.PublishAt}
+	if font != "" {
+		body["font"] = font
+	}
+	if f.Account != "" {
+		body["account"] = f.Account
+	}
+	if len(f.Status.Participants) > 0 {
+		body["participants"] = f.Status.Participants
+	}
+	return Item{Text: body}
+}
+
+// SchedulePost hands the statuses of post --publish-at to the service
+// (Schedule): the text status text (if not ""; font "": the default) and
+// the files, each with f.
+func (c *Service) SchedulePost(ctx context.Context, text, font string, files []string, f Fields, asJSON bool, w io.Writer) error {
+	var items []Item
+	if text != "" {
+		items = append(items, textItem(text, font, f))
+	}
+	for _, file := range files {
+		items = append(items, fileItem(file, f))
+	}
+	return c.Schedule(ctx, items, asJSON, w)
 }

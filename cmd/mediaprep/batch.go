@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"io"
 	"log/slog"
 	"path/filepath"
@@ -12,7 +13,6 @@ import (
 	"github.com/mediaprep/mediaprep/batch"
 	"github.com/mediaprep/mediaprep/config"
 	"github.com/mediaprep/mediaprep/pipeline"
-	"github.com/mediaprep/mediaprep/publish"
 )
 
 type batchFlags struct {
@@ -64,45 +64,23 @@ Exit status: 0 when every file was posted or skipped, 1 when any failed,
 }
 
 func runBatch(ctx context.Context, log *slog.Logger, f *batchFlags, ev *config.Env, args []string, stdout io.Writer) error {
-	if handed, err := runBatchScheduled(ctx, f, ev, args, stdout); handed || err != nil {
-		return err // publish times: the statuses went to a service (schedule.go)
+	plan, timed, err := batch.Plan(args, f.Out, f.manifest, f.PublishAt, f.Account)
+	if timed {
+		return runBatchScheduled(ctx, f, ev, plan, stdout) // publish times: the statuses go to a service (schedule.go)
 	}
-	c, err := f.Check(ev)
-	if err != nil {
-		return usageError{err}
-	}
-	files, manifests, err := batch.Collect(args, f.Out, f.manifest)
-	if err != nil {
-		return usageError{err}
-	}
-	if len(files) == 0 {
+	c, cerr := f.Check(ev)
+	switch {
+	case cerr != nil:
+		return usageError{cerr}
+	case errors.Is(err, batch.ErrNoFiles):
 		return usagef("no files to post in %s", strings.Join(args, ", "))
-	}
-	byFile, err := batch.ReadManifests(manifests, files)
-	if err != nil {
+	case err != nil:
 		return usageError{err}
 	}
-	p, cfg, err := newRunner(ctx, log, f.Settings, c, len(files), filepath.Join(f.Out, pipeline.LedgerName))
+	p, err := newRunner(ctx, log, f.Settings, c, len(plan), filepath.Join(f.Out, pipeline.LedgerName))
 	if err != nil {
 		return err
 	}
 	defer p.Close()
-	stems := pipeline.Stems(files)
-	jobs := make([]pipeline.Post, 0, len(files))
-	var bad []publish.Result
-	for i, src := range files {
-		abs, _ := filepath.Abs(src)
-		side, err := batch.ReadSidecar(src + ".json")
-		m := byFile[abs].Merge(side)
-		if err == nil {
-			err = m.CheckAccount(f.Account)
-		}
-		if err != nil {
-			bad = append(bad, publish.Result{Posted: pipeline.Posted{Prepared: pipeline.Prepared{Source: src}},
-				Error: &publish.Error{Code: pipeline.CodeBadMetadata, Message: err.Error()}})
-			continue
-		}
-		jobs = append(jobs, pipeline.Post{Source: src, Stem: stems[i], Prepare: m.Prepare(cfg.Prepare), Status: m.Apply(cfg.Status), Force: f.force})
-	}
-	return p.Run(ctx, jobs, stdout, bad...)
+	return p.RunBatch(ctx, plan, f.force, stdout)
 }

@@ -14,6 +14,7 @@ import (
 
 	"github.com/mediaprep/mediaprep/greenapi/greenapitest"
 	"github.com/mediaprep/mediaprep/internal/testutil"
+	"github.com/mediaprep/mediaprep/publish"
 )
 
 // With only Green API credentials (no bucket, no public address), serve
@@ -240,7 +241,7 @@ func TestBatchOutcomeUnknownResolved(t *testing.T) {
 	posted := e.green.Posted()
 	var line struct {
 		IDMessage, Delivery, DeliveryNote string
-		Error                             *errorBody
+		Error                             *publish.Error
 	}
 	if err := json.Unmarshal([]byte(stdout), &line); err != nil || code != exitOK || len(posted) != 1 ||
 		line.IDMessage != posted[0].IDMessage || line.Delivery != "sent" || !strings.Contains(line.DeliveryNote, "resolved from getOutgoingStatuses") {

@@ -20,6 +20,7 @@ import (
 	"github.com/mediaprep/mediaprep/config"
 	"github.com/mediaprep/mediaprep/greenapi/greenapitest"
 	"github.com/mediaprep/mediaprep/internal/testutil"
+	"github.com/mediaprep/mediaprep/publish"
 )
 
 // Recognisable tokens of two accounts, long as real ones.
@@ -274,7 +275,7 @@ func TestNoTokenLeaks(t *testing.T) {
 		if args[0] == "post" || args[0] == "batch" {
 			job := ""
 			for _, line := range strings.Split(cout.String(), "\n") {
-				if r := (scheduledResult{}); json.Unmarshal([]byte(line), &r) == nil && r.State == "scheduled" {
+				if r := (publish.Scheduled{}); json.Unmarshal([]byte(line), &r) == nil && r.State == "scheduled" {
 					job = r.Job
 				}
 			}

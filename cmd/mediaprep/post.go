@@ -11,7 +11,6 @@ import (
 
 	"github.com/mediaprep/mediaprep/config"
 	"github.com/mediaprep/mediaprep/greenapi"
-	"github.com/mediaprep/mediaprep/pipeline"
 	"github.com/mediaprep/mediaprep/publish"
 )
 
@@ -78,28 +77,18 @@ func runPost(ctx context.Context, log *slog.Logger, f *config.Settings, ev *conf
 		defer os.RemoveAll(dir)
 		f.Out = dir
 	}
-	p, cfg, err := newRunner(ctx, log, f, c, len(files), "")
+	p, err := newRunner(ctx, log, f, c, len(files), "")
 	if err != nil {
 		return err
 	}
 	defer p.Close()
-	stems := pipeline.Stems(files)
-	jobs := make([]pipeline.Post, len(files))
-	for i, src := range files {
-		jobs[i] = pipeline.Post{Source: src, Stem: stems[i], Prepare: cfg.Prepare, Status: cfg.Status}
-	}
-	return p.Run(ctx, jobs, stdout)
+	return p.RunFiles(ctx, files, stdout)
 }
 
 func runPostText(ctx context.Context, log *slog.Logger, f *postFlags, ev *config.Env, stdout io.Writer) error {
-	gcfg, err := f.GreenConfig(ev)
+	client, err := greenClient(log, f.Settings, ev) // statuses.go
 	if err != nil {
-		return usageError{err}
-	}
-	gcfg.Logger = log
-	client, err := greenapi.New(gcfg)
-	if err != nil {
-		return usageError{err}
+		return err
 	}
 	st := greenapi.TextStatus{Message: f.text, BackgroundColor: f.BackgroundColor, Font: f.font, Participants: f.Participants}
 	if err := st.Validate(); err != nil {

@@ -2,19 +2,13 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"fmt"
 	"io"
 	"log/slog"
-	"strings"
-	"sync"
 
 	"github.com/spf13/cobra"
 
 	"github.com/mediaprep/mediaprep/config"
-	"github.com/mediaprep/mediaprep/pipeline"
 	"github.com/mediaprep/mediaprep/publish"
-	"github.com/mediaprep/mediaprep/transcode"
 )
 
 func newPrepareCmd(g *globalFlags, stdout io.Writer, ev *config.Env) *cobra.Command {
@@ -39,28 +33,6 @@ still finish), 2 for usage errors, 130 when interrupted.`,
 	return cmd
 }
 
-// fileResult is one line of --json output: a prepared file, or an error.
-type fileResult struct {
-	pipeline.Prepared
-	Error *errorBody `json:"error,omitempty"`
-}
-
-type errorBody struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-}
-
-// MarshalJSON prints a failed input as {"source","error"} only.
-func (r fileResult) MarshalJSON() ([]byte, error) {
-	if r.Error != nil {
-		return json.Marshal(struct {
-			Source string     `json:"source"`
-			Error  *errorBody `json:"error"`
-		}{r.Source, r.Error})
-	}
-	return json.Marshal(r.Prepared)
-}
-
 func runPrepare(ctx context.Context, log *slog.Logger, f *config.Settings, files []string, stdout io.Writer) error {
 	opts, err := f.Options()
 	if err != nil {
@@ -70,85 +42,5 @@ func runPrepare(ctx context.Context, log *slog.Logger, f *config.Settings, files
 	if err != nil {
 		return usageError{err}
 	}
-
-	t := publish.NewTally()
-	results := make([]chan fileResult, len(files))
-	for i := range results {
-		results[i] = make(chan fileResult, 1)
-	}
-	stems := pipeline.Stems(files)
-	sem := make(chan struct{}, f.Jobs)
-	var wg sync.WaitGroup
-	for i, src := range files {
-		wg.Go(func() {
-			select {
-			case sem <- struct{}{}:
-				defer func() { <-sem }()
-			case <-ctx.Done():
-			}
-			results[i] <- prepareOne(ctx, pl, src, stems[i], opts)
-		})
-	}
-	// Print in input order, each line as soon as it and those before it
-	// are done.
-	for _, ch := range results {
-		r := <-ch
-		code := ""
-		if r.Error != nil {
-			code = r.Error.Code
-		}
-		t.Add(code, false)
-		if f.JSON {
-			line, _ := json.Marshal(r)
-			fmt.Fprintf(stdout, "%s\n", line)
-		} else {
-			printHuman(stdout, r)
-		}
-	}
-	wg.Wait()
-	if !f.JSON {
-		t.Summary(stdout, "prepared", false)
-	}
-	return t.Err(ctx)
-}
-
-func prepareOne(ctx context.Context, pl *pipeline.Pipeline, src, stem string, opts transcode.Options) fileResult {
-	if err := ctx.Err(); err != nil {
-		return fileResult{Prepared: pipeline.Prepared{Source: src}, Error: &errorBody{string(transcode.CodeCanceled), "not started: interrupted"}}
-	}
-	p, err := pl.Prepare(ctx, src, stem, opts)
-	if err != nil {
-		return fileResult{Prepared: pipeline.Prepared{Source: src}, Error: &errorBody{pipeline.CodeOf(err), err.Error()}}
-	}
-	return fileResult{Prepared: p}
-}
-
-func printHuman(w io.Writer, r fileResult) {
-	if r.Error != nil {
-		fmt.Fprintf(w, "FAIL  %s: %s: %s\n", r.Source, r.Error.Code, strings.TrimPrefix(r.Error.Message, r.Source+": "))
-		return
-	}
-	p := r.Prepared
-	fmt.Fprintf(w, "ok    %-5s %s -> %s  ", p.Kind, p.Source, p.Output)
-	if p.Width > 0 {
-		fmt.Fprintf(w, "%dx%d ", p.Width, p.Height)
-	}
-	if p.DurationSeconds > 0 {
-		fmt.Fprintf(w, "%.1fs ", p.DurationSeconds)
-	}
-	fmt.Fprintf(w, "%s %s", humanBytes(p.SizeBytes), p.Method)
-	if p.FastPath {
-		fmt.Fprint(w, " (stream copy)")
-	}
-	fmt.Fprintln(w)
-}
-
-func humanBytes(n int64) string {
-	switch {
-	case n >= 1<<20:
-		return fmt.Sprintf("%.1f MiB", float64(n)/(1<<20))
-	case n >= 1<<10:
-		return fmt.Sprintf("%.1f KiB", float64(n)/(1<<10))
-	}
-	return fmt.Sprintf("%d B", n)
+	return publish.Prepare(ctx, pl, opts, files, f.Jobs, f.JSON, stdout)
 }

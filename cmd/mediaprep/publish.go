@@ -13,16 +13,16 @@ import (
 // newRunner builds the runner of post and batch from their checked
 // settings, for a run over files files, with its ledger at ledgerPath
 // ("": none). Bad settings are usage errors.
-func newRunner(ctx context.Context, log *slog.Logger, s *config.Settings, c config.Checked, files int, ledgerPath string) (*publish.Runner, publish.Config, error) {
+func newRunner(ctx context.Context, log *slog.Logger, s *config.Settings, c config.Checked, files int, ledgerPath string) (*publish.Runner, error) {
 	cfg, err := s.PublishConfig(log, c, files, ledgerPath)
 	if err != nil {
-		return nil, cfg, usageError{err}
+		return nil, usageError{err}
 	}
 	r, err := publish.New(ctx, cfg)
 	if errors.Is(err, publish.ErrSettings) {
-		return nil, cfg, usageError{err}
+		return nil, usageError{err}
 	}
-	return r, cfg, err
+	return r, err
 }
 
 // runLogger is the logger of post and batch: on a terminal with bars, info

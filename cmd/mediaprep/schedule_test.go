@@ -17,6 +17,7 @@ import (
 
 	"github.com/mediaprep/mediaprep/greenapi/greenapitest"
 	"github.com/mediaprep/mediaprep/internal/testutil"
+	"github.com/mediaprep/mediaprep/publish"
 )
 
 // postText posts a JSON text status and returns the status code and body.
@@ -276,9 +277,9 @@ func TestScheduleCLI(t *testing.T) {
 	if code != exitFailed {
 		t.Errorf("batch with a broken file: exit %d, want 1\n%s", code, out)
 	}
-	results := map[string]scheduledResult{}
+	results := map[string]publish.Scheduled{}
 	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
-		var r scheduledResult
+		var r publish.Scheduled
 		if json.Unmarshal([]byte(line), &r) == nil && r.Source != "" {
 			results[filepath.Base(r.Source)] = r
 		}

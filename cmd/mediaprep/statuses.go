@@ -2,18 +2,15 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
-	"strconv"
-	"strings"
-	"time"
 
 	"github.com/spf13/cobra"
 
 	"github.com/mediaprep/mediaprep/config"
 	"github.com/mediaprep/mediaprep/greenapi"
+	"github.com/mediaprep/mediaprep/publish"
 )
 
 type statusesFlags struct {
@@ -49,12 +46,7 @@ Green API settings as for post.`,
 			return nil
 		}),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			if f.delete != "" {
-				if done, err := runDeleteIDs(cmd.Context(), g.logger(), &f, ev, args, stdout); done {
-					return err // job ids, or several ids (schedule.go)
-				}
-			}
-			return runStatuses(cmd.Context(), g.logger(), &f, ev, stdout)
+			return runStatuses(cmd.Context(), g.logger(), &f, ev, args, stdout)
 		},
 	}
 	fl := cmd.Flags()
@@ -66,96 +58,33 @@ Green API settings as for post.`,
 	return cmd
 }
 
-func runStatuses(ctx context.Context, log *slog.Logger, f *statusesFlags, ev *config.Env, stdout io.Writer) error {
+func runStatuses(ctx context.Context, log *slog.Logger, f *statusesFlags, ev *config.Env, args []string, stdout io.Writer) error {
 	if f.stats != "" && f.delete != "" {
 		return usagef("--stats and --delete: give one")
 	}
-	gcfg, err := f.GreenConfig(ev)
-	if err != nil {
-		return usageError{err}
-	}
-	gcfg.Logger = log
-	client, err := greenapi.New(gcfg)
-	if err != nil {
-		return usageError{err}
-	}
-	var out any
-	switch {
-	case f.delete != "":
-		if err = client.DeleteStatus(ctx, f.delete); err == nil {
-			out = map[string]string{"deleted": f.delete}
-			if !f.json {
-				fmt.Fprintf(stdout, "deleted %s\n", f.delete)
-			}
-		}
-	case f.stats != "":
-		var st []greenapi.StatusStatistic
-		if st, err = client.GetStatusStatistic(ctx, f.stats); err == nil {
-			out = st
-			if !f.json {
-				for _, s := range st {
-					fmt.Fprintf(stdout, "%s  %-10s %s\n", unixTime(s.Timestamp), s.Status, s.Participant)
-				}
-				fmt.Fprintf(stdout, "%d participants\n", len(st))
-			}
-		}
-	default:
-		var st []greenapi.OutgoingStatus
-		if st, err = client.GetOutgoingStatuses(ctx, f.minutes); err == nil {
-			out = st
-			if !f.json {
-				for _, s := range st {
-					fmt.Fprintf(stdout, "%s  %s  %-19s %-9s %s\n", unixTime(s.Timestamp), s.IDMessage, s.TypeMessage, orDash(s.StatusMessage), describeStatus(s))
-				}
-				fmt.Fprintf(stdout, "%d statuses in the last %d minutes\n", len(st), f.minutes)
-			}
+	var svc *publish.Service // ids are job ids of the service first
+	if f.delete != "" {
+		var err error
+		if svc, err = newServiceClient(ev); err != nil {
+			return usageError{err}
 		}
 	}
-	if err != nil {
-		if f.json {
-			line, _ := json.Marshal(map[string]*errorBody{"error": {greenapi.CodeOf(err), err.Error()}})
-			fmt.Fprintf(stdout, "%s\n", line)
-		} else {
-			fmt.Fprintf(stdout, "FAIL  %s: %s\n", greenapi.CodeOf(err), err)
-		}
-		if ctx.Err() != nil {
-			return exitError{exitInterrupted}
-		}
-		return exitError{exitFailed}
-	}
-	if f.json {
-		line, _ := json.Marshal(out)
-		fmt.Fprintf(stdout, "%s\n", line)
-	}
-	return nil
+	q := publish.StatusQuery{Minutes: f.minutes, Stats: f.stats, Delete: f.delete, More: args}
+	green := func() (*greenapi.Client, error) { return greenClient(log, f.Settings, ev) }
+	return publish.Statuses(ctx, q, svc, green, f.json, stdout)
 }
 
-func unixTime(sec int64) string { return time.Unix(sec, 0).UTC().Format(time.RFC3339) }
-
-func orDash(s string) string {
-	if s == "" {
-		return "-"
+// greenClient is the Green API client of the settings; errors are usage
+// errors.
+func greenClient(log *slog.Logger, s *config.Settings, ev *config.Env) (*greenapi.Client, error) {
+	gcfg, err := s.GreenConfig(ev)
+	var c *greenapi.Client
+	if err == nil {
+		gcfg.Logger = log
+		c, err = greenapi.New(gcfg)
 	}
-	return s
-}
-
-// describeStatus is a status's file name and caption, or its text,
-// clipped, for one line of the list.
-func describeStatus(s greenapi.OutgoingStatus) string {
-	text := s.Caption
-	if s.ExtendedTextMessage != nil {
-		text = s.ExtendedTextMessage.Text
+	if err != nil {
+		return nil, usageError{err}
 	}
-	if r := []rune(strings.Join(strings.Fields(text), " ")); len(r) > 40 {
-		text = string(r[:39]) + "…"
-	} else {
-		text = string(r)
-	}
-	switch {
-	case s.FileName != "" && text != "":
-		return s.FileName + " " + strconv.Quote(text)
-	case text != "":
-		return strconv.Quote(text)
-	}
-	return s.FileName
+	return c, nil
 }
