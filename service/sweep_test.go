@@ -191,6 +191,25 @@ func TestSweepTakesUpWhatAStoppedWorkerLeft(t *testing.T) {
 	late := r.post(worker, "late", "shows after the worker stopped")
 	never := r.post(worker, "never", "never shows")
 	worker.stop() // what it followed stays pending
+	// lost: the worker's send of it had its answer lost; one status with
+	// its text shows, and none of the posted jobs has it.
+	lostStatus, err := r.client.SendTextStatus(t.Context(), greenapi.TextStatus{Message: "lost answer", BackgroundColor: "#228B22"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.ga.SetStatusMessage(lostStatus.IDMessage, "sent")
+	if _, err := r.q.Enqueue(t.Context(), queue.Job{ID: "lost", Origin: queue.OriginUpload, Request: queue.Request{Text: "lost answer", BackgroundColor: "#228B22"}}); err != nil {
+		t.Fatal(err)
+	}
+	lost, err := r.q.Update(t.Context(), "lost", func(j *queue.Job) error {
+		j.State, j.OutcomeUnknown, j.ErrorCode, j.Error = queue.StateFailed, true, greenapi.CodeOutcomeUnknown, "no answer"
+		j.Method, j.Delivery, j.PostingAt = greenapi.MethodSendTextStatus, delivery.Pending, time.Now()
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.indexed("lost", func(j queue.Job) bool { return j.Delivery == delivery.Pending })
 
 	serve := r.process("serve")
 	serve.run(t)
@@ -202,10 +221,10 @@ func TestSweepTakesUpWhatAStoppedWorkerLeft(t *testing.T) {
 		}
 	}
 	r.ga.SetStatusMessage(late.IDMessage, "sent")
-	at := orphanedAt(never)
+	at := orphanedAt(lost)
 	r.setNow(at)
-	if n, err := sweep.Sweep(t.Context(), at); err != nil || n != 2 {
-		t.Fatalf("sweep took %d (%v), want late and never", n, err)
+	if n, err := sweep.Sweep(t.Context(), at); err != nil || n != 3 {
+		t.Fatalf("sweep took %d (%v), want late, never and lost", n, err)
 	}
 
 	r.waitJob("late", "sent", func(j queue.Job) bool {
@@ -216,14 +235,18 @@ func TestSweepTakesUpWhatAStoppedWorkerLeft(t *testing.T) {
 		return j.State == queue.StatePosted && j.IDMessage == never.IDMessage && j.Delivery == delivery.NotConfirmed &&
 			strings.Contains(j.DeliveryNote, "window") && strings.Contains(j.DeliveryNote, whyOrphan)
 	})
-	if s, nc := counted(t, serve.metrics, "sent"), counted(t, serve.metrics, "not_confirmed"); s != 1 || nc != 1 {
-		t.Errorf("serve counted %d sent and %d not_confirmed, want 1 and 1", s, nc)
+	r.waitJob("lost", "resolved", func(j queue.Job) bool {
+		return j.State == queue.StatePosted && j.IDMessage == lostStatus.IDMessage && !j.OutcomeUnknown && j.Delivery == delivery.Sent &&
+			strings.Contains(j.DeliveryNote, "resolved from getOutgoingStatuses") && strings.Contains(j.DeliveryNote, whyOrphan)
+	})
+	if s, nc, res := counted(t, serve.metrics, "sent"), counted(t, serve.metrics, "not_confirmed"), counted(t, serve.metrics, "resolved"); s != 1 || nc != 1 || res != 1 {
+		t.Errorf("serve counted %d sent, %d not_confirmed and %d resolved, want 1 of each", s, nc, res)
 	}
 	if s, nc := counted(t, worker.metrics, "sent"), counted(t, worker.metrics, "not_confirmed"); s+nc != 0 {
 		t.Errorf("the stopped worker counted %d sent and %d not_confirmed", s, nc)
 	}
-	if n := len(r.ga.Posted()); n != 2 {
-		t.Errorf("%d statuses posted, want 2: taking a delivery up sends nothing", n)
+	if n := len(r.ga.Posted()); n != 3 {
+		t.Errorf("%d statuses posted, want 3 (late, never, lost's): taking a delivery up sends nothing", n)
 	}
 }
 
@@ -271,8 +294,12 @@ func TestSweepsOfTwoServesCountOnce(t *testing.T) {
 	serves := []*process{r.process("serve-a"), r.process("serve-b")}
 	for i, s := range serves {
 		// Both take it before either looks.
-		if n, err := NewSweeper(s.w, r.ix).Sweep(t.Context(), at); err != nil || n != 1 {
+		sweep := NewSweeper(s.w, r.ix)
+		if n, err := sweep.Sweep(t.Context(), at); err != nil || n != 1 {
 			t.Fatalf("serve %d took %d (%v), want the job", i, n, err)
+		}
+		if n, err := sweep.Sweep(t.Context(), at.Add(SweepEvery)); err != nil || n != 0 {
+			t.Fatalf("serve %d took %d (%v) again while following it", i, n, err)
 		}
 	}
 	for _, s := range serves {
