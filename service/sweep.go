@@ -193,19 +193,18 @@ func (w *Worker) windowEnded(j queue.Job, window time.Duration, lost bool, why s
 	log.Info("delivery", "state", delivery.NotConfirmed, "idMessage", j.IDMessage, "note", note)
 }
 
-// followDeliveries follows, at start, the statuses left pending by the
-// processes that ran before, then every SweepEvery those whose sender
-// stopped following them, until ctx ends.
-func (r *runner) followDeliveries(ctx context.Context) {
-	s := NewSweeper(r.worker, r.list)
-	n, err := s.Resume(ctx, time.Now())
+// Run resumes what the processes before left pending (Resume), then
+// sweeps every every (Sweep) until ctx ends, reading the time from now.
+func (s *Sweeper) Run(ctx context.Context, every time.Duration, now func() time.Time) {
+	log := s.w.log
+	n, err := s.Resume(ctx, now())
 	switch {
 	case err != nil && ctx.Err() == nil:
-		r.log.Warn("deliveries left pending by an earlier run are not followed", "err", err)
+		log.Warn("deliveries left pending by an earlier run are not followed", "err", err)
 	case n > 0:
-		r.log.Info("following again the deliveries left pending by an earlier run", "jobs", n)
+		log.Info("following again the deliveries left pending by an earlier run", "jobs", n)
 	}
-	tick := time.NewTicker(SweepEvery)
+	tick := time.NewTicker(every)
 	defer tick.Stop()
 	for {
 		select {
@@ -213,12 +212,19 @@ func (r *runner) followDeliveries(ctx context.Context) {
 			return
 		case <-tick.C:
 		}
-		n, err := s.Sweep(ctx, time.Now())
+		n, err := s.Sweep(ctx, now())
 		switch {
 		case err != nil && ctx.Err() == nil:
-			r.log.Warn("looking for deliveries nobody follows", "err", err)
+			log.Warn("looking for deliveries nobody follows", "err", err)
 		case n > 0:
-			r.log.Info("following the deliveries their sender stopped following", "jobs", n)
+			log.Info("following the deliveries their sender stopped following", "jobs", n)
 		}
 	}
+}
+
+// followDeliveries follows, at start, the statuses left pending by the
+// processes that ran before, then every SweepEvery those whose sender
+// stopped following them, until ctx ends.
+func (r *runner) followDeliveries(ctx context.Context) {
+	NewSweeper(r.worker, r.list).Run(ctx, SweepEvery, time.Now)
 }

@@ -314,3 +314,31 @@ func TestSweepsOfTwoServesCountOnce(t *testing.T) {
 		t.Errorf("the two serves counted %d and %d sent, want 1 in all", a, b)
 	}
 }
+
+// TestSweeperRunSweepsWhileServing: serve's loop takes up, without a
+// restart, a job whose sender stopped after serve started.
+func TestSweeperRunSweepsWhileServing(t *testing.T) {
+	r := newSweepRig(t)
+	r.ga.HoldStatuses(true)
+	serve := r.process("serve")
+	serve.run(t)
+	// Serve starts an hour back on the clock: its Resume at start, which
+	// takes up what was sent before, cannot take the job sent later.
+	r.setNow(time.Now().Add(-time.Hour))
+	ctx, cancel := context.WithCancel(t.Context())
+	var wg sync.WaitGroup
+	wg.Go(func() { NewSweeper(serve.w, r.ix).Run(ctx, 5*time.Millisecond, r.now) })
+	t.Cleanup(func() { cancel(); wg.Wait() })
+
+	worker := r.process("worker")
+	worker.run(t)
+	j := r.post(worker, "orphan", "posted while serve runs")
+	worker.stop()
+	r.setNow(orphanedAt(j))
+	r.waitJob("orphan", "not_confirmed", func(j queue.Job) bool {
+		return j.Delivery == delivery.NotConfirmed && strings.Contains(j.DeliveryNote, whyOrphan)
+	})
+	testutil.WaitFor(t, 30*time.Second, "the sweep's log line", func() bool {
+		return strings.Contains(r.logs.String(), "following the deliveries their sender stopped following")
+	})
+}
