@@ -226,5 +226,8 @@ func (s *Sweeper) Run(ctx context.Context, every time.Duration, now func() time.
 // processes that ran before, then every SweepEvery those whose sender
 // stopped following them, until ctx ends.
 func (r *runner) followDeliveries(ctx context.Context) {
+	if r.tracker == nil && len(r.accountTrackers) == 0 {
+		return // nothing is followed (dry run, window 0)
+	}
 	NewSweeper(r.worker, r.list).Run(ctx, SweepEvery, time.Now)
 }
