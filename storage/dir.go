@@ -355,18 +355,11 @@ func (d *Dir) PutFile(ctx context.Context, key, path string, obj Object) (Object
 	if err := ctx.Err(); err != nil {
 		return Object{}, err
 	}
-	src, err := os.Open(path)
+	src, fi, err := openSource(key, path)
 	if err != nil {
-		return Object{}, fmt.Errorf("storage: put %s: %w", key, err)
+		return Object{}, err
 	}
 	defer src.Close()
-	fi, err := src.Stat()
-	if err != nil {
-		return Object{}, fmt.Errorf("storage: put %s: %w", key, err)
-	}
-	if !fi.Mode().IsRegular() {
-		return Object{}, fmt.Errorf("storage: put %s: %s is not a regular file", key, path)
-	}
 	r, rest, err := d.prepare(key)
 	if err != nil {
 		return Object{}, opError("put", key, err)
