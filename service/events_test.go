@@ -59,7 +59,7 @@ func (s *sseReader) next() sseEvent {
 // /v1/events watches real job records.
 func eventsAPI(t *testing.T, cfg APIConfig) (*API, *queue.Queue, *httptest.Server) {
 	t.Helper()
-	q := embeddedQueue(t)
+	q := embeddedQueue(t, queue.Config{})
 	cfg.SpoolDir = t.TempDir()
 	api, err := NewAPI(cfg, q, newFakeBucket())
 	if err != nil {

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -15,9 +14,6 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"github.com/mediaprep/mediaprep/internal/testutil"
-	"github.com/mediaprep/mediaprep/internal/testutil/memqueue"
 )
 
 // repeatedParts is a multipart body of n parts named name, empty, made as
@@ -150,25 +146,18 @@ func TestLowDisk(t *testing.T) {
 // serveAPI serves the API as serve does (API.Server) on a loopback port.
 func serveAPI(t *testing.T, cfg APIConfig) (*testAPI, string) {
 	t.Helper()
-	ta := &testAPI{bucket: newFakeBucket(), jobs: memqueue.New(), spool: t.TempDir(), logs: &testutil.SyncBuffer{}}
-	cfg.SpoolDir = ta.spool
-	cfg.Logger = slog.New(slog.NewTextHandler(ta.logs, nil))
-	api, err := NewAPI(cfg, ta.jobs, ta.bucket)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ta := unservedAPI(t, cfg)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, limited := api.Server(ln)
+	srv, limited := ta.api.Server(ln)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		_ = srv.Serve(limited) // ends with ErrServerClosed when the test closes it
 	}()
 	t.Cleanup(func() { srv.Close(); <-done })
-	ta.api = api
 	return ta, ln.Addr().String()
 }
 

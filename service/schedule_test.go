@@ -127,14 +127,7 @@ func TestInboxPublishAt(t *testing.T) {
 	put(t, root, "inbox/d.jpg", "jpeg", 0)
 	put(t, root, "inbox/d.jpg.json", `{"publishAt": "`+time.Now().Add(40*24*time.Hour).Format(time.RFC3339)+`"}`, 0)
 	scanOnce(t, in)
-	time.Sleep(testSettle + 20*time.Millisecond)
-	if n := scanOnce(t, in); n != 4 {
-		t.Fatalf("Scan took %d, want 4", n)
-	}
-	byName := map[string]queue.Job{}
-	for _, j := range jobs.Enqueued() {
-		byName[j.Name] = j
-	}
+	byName := scanSettled(t, in, jobs, 4)
 	for _, name := range []string{"a.jpg", "b.jpg"} {
 		if j := byName[name]; !j.PublishAt.Equal(at) || j.Invalid != "" {
 			t.Errorf("%s: publishAt %s invalid %q, want %s", name, j.PublishAt, j.Invalid, at)

@@ -259,26 +259,8 @@ func upload(t *testing.T, base, key, file string, fields map[string]string) (int
 // returns the status, body and header of the answer.
 func request(t *testing.T, method, url, key, contentType string, body io.Reader) (int, []byte, http.Header) {
 	t.Helper()
-	req, err := http.NewRequest(method, url, body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	if key != "" {
-		req.Header.Set("Authorization", "Bearer "+key)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, b, resp.Header
+	code, hdr, b := testutil.Request(context.Background(), t, http.DefaultClient, method, url, contentType, key, body)
+	return code, b, hdr
 }
 
 // job fetches a job's state.

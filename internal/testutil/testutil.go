@@ -1,10 +1,14 @@
 // Package testutil holds the scaffolding the tests of several packages
-// share: a buffer safe for concurrent writers, a wait for a condition, and
-// the skips of tests that need ffmpeg or a browser (under -short too).
+// share: a buffer safe for concurrent writers, a wait for a condition, one
+// HTTP request with its whole answer, and the skips of tests that need
+// ffmpeg or a browser (under -short too).
 package testutil
 
 import (
 	"bytes"
+	"context"
+	"io"
+	"net/http"
 	"os/exec"
 	"strings"
 	"sync"
@@ -98,4 +102,31 @@ func WantErrorMentions(t testing.TB, err error, want ...string) {
 			t.Errorf("error %q does not mention %s", err, w)
 		}
 	}
+}
+
+// Request makes one HTTP request with c: with body's Content-Type and a
+// bearer key when they are not empty. It returns the answer's status,
+// header and whole body; a request that gets no answer fails t.
+func Request(ctx context.Context, t testing.TB, c *http.Client, method, url, contentType, key string, body io.Reader) (int, http.Header, []byte) {
+	t.Helper()
+	req, err := http.NewRequestWithContext(ctx, method, url, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if contentType != "" {
+		req.Header.Set("Content-Type", contentType)
+	}
+	if key != "" {
+		req.Header.Set("Authorization", "Bearer "+key)
+	}
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.StatusCode, resp.Header, b
 }
