@@ -1,7 +1,6 @@
 package service
 
 import (
-	"net/http"
 	"net/http/httptest"
 	"testing"
 
@@ -13,14 +12,15 @@ import (
 // served on loopback at its PublicBaseURL (as links to post), and its root.
 func servedDir(t testing.TB) (*storage.Dir, string) {
 	t.Helper()
-	srv := httptest.NewServer(http.NotFoundHandler())
-	t.Cleanup(srv.Close)
+	srv := httptest.NewUnstartedServer(nil)
 	root := t.TempDir()
-	dir, err := storage.NewDir(storage.DirConfig{Root: root, PublicBaseURL: srv.URL})
+	dir, err := storage.NewDir(storage.DirConfig{Root: root, PublicBaseURL: "http://" + srv.Listener.Addr().String()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	srv.Config.Handler = dir.MediaHandler()
+	srv.Start()
+	t.Cleanup(srv.Close)
 	return dir, root
 }
 

@@ -30,6 +30,22 @@ func newDir(t *testing.T) *storage.Dir {
 	return d
 }
 
+// servedDir is a Dir in a temporary folder (root) whose MediaHandler
+// serves its PublicBaseURL on loopback until the test ends.
+func servedDir(t *testing.T) (d *storage.Dir, root string, srv *httptest.Server) {
+	t.Helper()
+	srv = httptest.NewUnstartedServer(nil)
+	root = t.TempDir()
+	d, err := storage.NewDir(storage.DirConfig{Root: root, PublicBaseURL: "http://" + srv.Listener.Addr().String()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Config.Handler = d.MediaHandler()
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return d, root, srv
+}
+
 // files returns every file under root, hidden ones included, relative and
 // with slashes.
 func files(t *testing.T, root string) []string {
@@ -520,14 +536,7 @@ func TestDirPing(t *testing.T) {
 }
 
 func TestMediaHandler(t *testing.T) {
-	srv := httptest.NewUnstartedServer(nil)
-	d, err := storage.NewDir(storage.DirConfig{Root: t.TempDir(), PublicBaseURL: "http://" + srv.Listener.Addr().String()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Config.Handler = d.MediaHandler()
-	srv.Start()
-	defer srv.Close()
+	d, _, srv := servedDir(t)
 
 	data := randomBytes(10 << 10)
 	put := func(key, ctype string) string {
