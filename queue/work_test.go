@@ -84,16 +84,9 @@ func TestWorkRetryLater(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if a := receive(t, attempts, "the first delivery"); a != 1 {
-		t.Errorf("first delivery: attempt %d", a)
-	}
-	if a := receive(t, attempts, "the delivery after RetryLater"); a != 2 {
-		t.Errorf("second delivery: attempt %d", a)
-	}
-	waitDepth(t, q, 0)
-	if got, _ := q.Get(t.Context(), j.ID); got.Attempts != 2 {
-		t.Errorf("job attempts %d, want 2", got.Attempts)
-	}
+	wantAttempt(t, attempts, "the first delivery", 1)
+	wantAttempt(t, attempts, "the delivery after RetryLater", 2)
+	wantDoneAfter(t, q, j.ID, 2)
 }
 
 // A handler that fails without recording it leaves the job failed, not
@@ -221,13 +214,8 @@ func TestWorkCrashedWorker(t *testing.T) {
 		attempts <- d.Attempt
 		return nil
 	})
-	if a := receive(t, attempts, "the job to come back"); a != 2 {
-		t.Errorf("attempt %d, want 2", a)
-	}
-	waitDepth(t, q, 0)
-	if got, _ := q.Get(t.Context(), j.ID); got.Attempts != 2 {
-		t.Errorf("job attempts %d, want 2", got.Attempts)
-	}
+	wantAttempt(t, attempts, "the job to come back", 2)
+	wantDoneAfter(t, q, j.ID, 2)
 }
 
 // A job whose every delivery was abandoned ends failed, and its message
