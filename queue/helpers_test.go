@@ -120,6 +120,16 @@ func waitDepth(t *testing.T, q *Queue, n int) {
 	})
 }
 
+// enqueue enqueues j on q and returns it as queued; an error fails t.
+func enqueue(t *testing.T, q *Queue, j Job) Job {
+	t.Helper()
+	j, err := q.Enqueue(t.Context(), j)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return j
+}
+
 // wantAttempt waits for what, a delivery's attempt number from attempts,
 // and fails t unless it is want.
 func wantAttempt(t *testing.T, attempts <-chan int, what string, want int) {

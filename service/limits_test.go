@@ -1,7 +1,6 @@
 package service
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
@@ -14,6 +13,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/mediaprep/mediaprep/internal/testutil"
 )
 
 // repeatedParts is a multipart body of n parts named name, empty, made as
@@ -198,16 +199,7 @@ func trickle(t *testing.T, addr string, size, chunk int, pause time.Duration) (i
 		_, _ = c.Write([]byte(tail)) // a failed write shows as no answer below
 	}()
 	defer close(answered)
-	if err := c.SetReadDeadline(time.Now().Add(time.Minute)); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-	if err != nil {
-		t.Fatalf("no answer: %v", err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return testutil.ReadAnswer(t, c, time.Minute)
 }
 
 // TestSlowBody: an upload whose body comes slower than MinRate is cut with

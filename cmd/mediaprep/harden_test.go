@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -88,16 +87,7 @@ func trickleUpload(t *testing.T, addr string, size, chunk int, pause time.Durati
 		}
 		_, _ = io.WriteString(c, post) // a failed write shows as no answer below
 	}()
-	if err := c.SetReadDeadline(time.Now().Add(2 * time.Minute)); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-	if err != nil {
-		t.Fatalf("no answer to the trickled upload: %v", err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return testutil.ReadAnswer(t, c, 2*time.Minute)
 }
 
 // TestServeSlowAndIdleClients: 200 connections left idle or silent against

@@ -83,6 +83,12 @@ func (j *jobsBench) postAll(b *testing.B, p *proc, base string) (upload, wall ti
 	return upload, last.Sub(start)
 }
 
+// perMinute is the jobs per minute of n runs of the files that took wall
+// in all.
+func (j *jobsBench) perMinute(wall time.Duration, n int) float64 {
+	return float64(len(j.files)) * 60 / (wall.Seconds() / float64(n))
+}
+
 // checkGreen fails b if the Green API stand-in refused any request.
 func (j *jobsBench) checkGreen(b *testing.B) {
 	b.Helper()

@@ -314,6 +314,23 @@ func (c *cluster) drop(key, file string, meta map[string]string) {
 	}
 }
 
+// wantPostedOnce fails the test unless no file failed and n statuses
+// were posted, each of its own link.
+func (c *cluster) wantPostedOnce(n int) {
+	c.t.Helper()
+	if f := c.keys("failed/"); len(f) != 0 {
+		c.t.Errorf("failed: %v", f)
+	}
+	posted := c.green.Posted()
+	seen := map[string]int{}
+	for _, s := range posted {
+		seen[s.URLFile]++
+	}
+	if len(posted) != n || len(seen) != n {
+		c.t.Errorf("%d posts of %d distinct links, want %d and %d", len(posted), len(seen), n, n)
+	}
+}
+
 // keys lists the objects under prefix: the bucket's, or the data dir's.
 func (c *cluster) keys(prefix string) []string {
 	c.t.Helper()
@@ -564,17 +581,7 @@ func TestServeThreeWorkers(t *testing.T) {
 	testutil.WaitFor(t, 3*time.Minute, "30 files to be processed", func() bool {
 		return len(c.keys("processed/"))+len(c.keys("failed/")) >= 30
 	})
-	if f := c.keys("failed/"); len(f) != 0 {
-		t.Errorf("failed: %v", f)
-	}
-	posted := c.green.Posted()
-	seen := map[string]int{}
-	for _, s := range posted {
-		seen[s.URLFile]++
-	}
-	if len(posted) != 30 || len(seen) != 30 {
-		t.Errorf("%d posts of %d distinct links, want 30 and 30", len(posted), len(seen))
-	}
+	c.wantPostedOnce(30)
 	workersUsed := 0
 	for _, p := range c.procs[1:] {
 		if strings.Contains(p.out.String(), `"msg":"done"`) {

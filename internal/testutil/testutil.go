@@ -1,13 +1,15 @@
 // Package testutil holds the scaffolding the tests of several packages
 // share: a buffer safe for concurrent writers, a wait for a condition, one
-// HTTP request with its whole answer, and the skips of tests that need
-// ffmpeg or a browser (under -short too).
+// HTTP request with its whole answer (Request, ReadAnswer), and the skips
+// of tests that need ffmpeg or a browser (under -short too).
 package testutil
 
 import (
+	"bufio"
 	"bytes"
 	"context"
 	"io"
+	"net"
 	"net/http"
 	"os/exec"
 	"strings"
@@ -129,4 +131,20 @@ func Request(ctx context.Context, t testing.TB, c *http.Client, method, url, con
 		t.Fatal(err)
 	}
 	return resp.StatusCode, resp.Header, b
+}
+
+// ReadAnswer reads one HTTP answer from c, waiting at most limit, and
+// returns its status and body; no answer fails t.
+func ReadAnswer(t testing.TB, c net.Conn, limit time.Duration) (int, string) {
+	t.Helper()
+	if err := c.SetReadDeadline(time.Now().Add(limit)); err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+	if err != nil {
+		t.Fatalf("no answer: %v", err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }
