@@ -168,38 +168,7 @@ func serveAPI(t *testing.T, cfg APIConfig) (*testAPI, string) {
 // and body.
 func trickle(t *testing.T, addr string, size, chunk int, pause time.Duration) (int, string) {
 	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	head := "--" + testBoundary + "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n"
-	tail := "\r\n--" + testBoundary + "--\r\n"
-	fmt.Fprintf(c, "POST /v1/statuses HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=%s\r\nContent-Length: %d\r\n\r\n%s",
-		testBoundary, len(head)+size+len(tail), head)
-	data := jpegBytes(size)
-	answered := make(chan struct{})
-	go func() {
-		first := true
-		for len(data) > 0 {
-			n := min(chunk, len(data))
-			if first {
-				n, first = min(16<<10, len(data)), false
-			}
-			if _, err := c.Write(data[:n]); err != nil {
-				return
-			}
-			data = data[n:]
-			select {
-			case <-answered:
-				return
-			case <-time.After(pause):
-			}
-		}
-		_, _ = c.Write([]byte(tail)) // a failed write shows as no answer below
-	}()
-	defer close(answered)
-	return testutil.ReadAnswer(t, c, time.Minute)
+	return testutil.TrickleUpload(t, addr, "a.jpg", jpegBytes(size), 16<<10, chunk, pause, time.Minute)
 }
 
 // TestSlowBody: an upload whose body comes slower than MinRate is cut with

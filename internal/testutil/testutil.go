@@ -1,13 +1,15 @@
 // Package testutil holds the scaffolding the tests of several packages
 // share: a buffer safe for concurrent writers, a wait for a condition, one
-// HTTP request with its whole answer (Request, ReadAnswer), and the skips
-// of tests that need ffmpeg or a browser (under -short too).
+// HTTP request with its whole answer (Request, ReadAnswer), an upload
+// trickled slowly (TrickleUpload), and the skips of tests that need ffmpeg
+// or a browser (under -short too).
 package testutil
 
 import (
 	"bufio"
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -147,4 +149,42 @@ func ReadAnswer(t testing.TB, c net.Conn, limit time.Duration) (int, string) {
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
 	return resp.StatusCode, string(b)
+}
+
+// TrickleUpload posts data as the file name of a multipart upload to
+// POST /v1/statuses at addr, over a connection of its own: the headers
+// and the first first bytes at once, then chunk bytes every pause, until
+// all is sent or the answer comes. It returns the answer's status and
+// body, waiting for it at most limit.
+func TrickleUpload(t testing.TB, addr, name string, data []byte, first, chunk int, pause, limit time.Duration) (int, string) {
+	t.Helper()
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	const boundary = "trickle"
+	head := "--" + boundary + "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"" + name + "\"\r\nContent-Type: image/jpeg\r\n\r\n"
+	tail := "\r\n--" + boundary + "--\r\n"
+	fmt.Fprintf(c, "POST /v1/statuses HTTP/1.1\r\nHost: %s\r\nContent-Type: multipart/form-data; boundary=%s\r\nContent-Length: %d\r\n\r\n%s",
+		addr, boundary, len(head)+len(data)+len(tail), head)
+	answered := make(chan struct{})
+	defer close(answered)
+	go func() {
+		n := min(first, len(data))
+		for len(data) > 0 {
+			if _, err := c.Write(data[:n]); err != nil {
+				return
+			}
+			data = data[n:]
+			n = min(chunk, len(data))
+			select {
+			case <-answered:
+				return
+			case <-time.After(pause):
+			}
+		}
+		_, _ = io.WriteString(c, tail) // a failed write shows as no answer
+	}()
+	return ReadAnswer(t, c, limit)
 }
