@@ -149,14 +149,8 @@ func wantDoneAfter(t *testing.T, q *Queue, id string, n int) {
 	}
 }
 
-// receive waits for a value from ch.
+// receive waits for a value from ch, patiently.
 func receive[T any](t *testing.T, ch <-chan T, what string) T {
 	t.Helper()
-	select {
-	case v := <-ch:
-		return v
-	case <-time.After(patience):
-		t.Fatalf("gave up waiting for %s after %s", what, patience)
-		panic("unreachable")
-	}
+	return testutil.Receive(t, ch, patience, what)
 }

@@ -1,11 +1,14 @@
 package main
 
 import (
+	"bytes"
 	"cmp"
 	"net/http"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -13,11 +16,11 @@ import (
 	"github.com/mediaprep/mediaprep/storage/s3test"
 )
 
-// jobsBench is what the jobs-per-minute benchmarks share: the built binary,
-// the 20 mixed files of BenchmarkBatch biggest first (the order batch runs
-// them in: a queue runs jobs in the order they come, so both get the same
-// schedule), a versitygw and a Green API stand-in with the environment that
-// points a process at them, and an HTTP client.
+// jobsBench is what BenchmarkBatch and the jobs-per-minute benchmarks
+// share: the built binary, the 20 mixed files of batchInputs biggest first
+// (the order batch runs them in: a queue runs jobs in the order they come,
+// so both get the same schedule), a versitygw and a Green API stand-in
+// with the environment that points a process at them, and an HTTP client.
 type jobsBench struct {
 	bin   string
 	dir   string   // the inputs
@@ -52,6 +55,25 @@ func newJobsBench(b *testing.B) *jobsBench {
 	j.hc = &http.Client{Timeout: time.Minute}
 	b.Cleanup(j.hc.CloseIdleConnections)
 	return j
+}
+
+// runBatch runs `mediaprep batch -j 2` on the inputs with env and fails b
+// unless it posts all 20; it returns its wall and CPU time.
+func (j *jobsBench) runBatch(b *testing.B, env []string) (wall, cpu time.Duration) {
+	b.Helper()
+	cmd := exec.Command(j.bin, "batch", "-j", "2", "--out", b.TempDir(), j.dir)
+	cmd.Env = env
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	start := time.Now()
+	if err := cmd.Run(); err != nil {
+		b.Fatalf("batch: %v\n%s", err, out.String())
+	}
+	wall = time.Since(start)
+	if !strings.Contains(out.String(), "20 posted") {
+		b.Fatalf("batch did not post 20 files:\n%s", out.String())
+	}
+	return wall, cpuOf(cmd)
 }
 
 // postAll uploads the files one after another to the serve p at base, waits

@@ -352,19 +352,8 @@ func BenchmarkServeJobsPerMinute(b *testing.B) {
 		posted := len(j.green.Posted())
 
 		// The reference.
-		cmd := exec.Command(j.bin, "batch", "-j", "2", "--out", b.TempDir(), j.dir)
-		cmd.Env = append(benchEnv(b.TempDir(), j.env...), fmt.Sprintf("MEDIAPREP_S3_PREFIX=batch-%d", run))
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		start := time.Now()
-		if err := cmd.Run(); err != nil {
-			b.Fatalf("batch: %v\n%s", err, out.String())
-		}
-		batchWall += time.Since(start)
-		batchCPU += cpuOf(cmd)
-		if !strings.Contains(out.String(), "20 posted") {
-			b.Fatalf("batch did not post 20 files:\n%s", out.String())
-		}
+		w, c := j.runBatch(b, append(benchEnv(b.TempDir(), j.env...), fmt.Sprintf("MEDIAPREP_S3_PREFIX=batch-%d", run)))
+		batchWall, batchCPU = batchWall+w, batchCPU+c
 
 		// The service.
 		p, base := startServe(b, j.bin, append(benchEnv(b.TempDir(), j.env...), fmt.Sprintf("MEDIAPREP_S3_PREFIX=serve-%d", run)), "--workers", "2")

@@ -1,8 +1,9 @@
 // Package testutil holds the scaffolding the tests of several packages
-// share: a buffer safe for concurrent writers, a wait for a condition, one
-// HTTP request with its whole answer (Request, ReadAnswer), an upload
-// trickled slowly (TrickleUpload), and the skips of tests that need ffmpeg
-// or a browser (under -short too).
+// share: a buffer safe for concurrent writers, waits for a condition
+// (WaitFor) and for a value on a channel (Receive), one HTTP request with
+// its whole answer (Request, ReadAnswer), an upload trickled slowly
+// (TrickleUpload), and the skips of tests that need ffmpeg or a browser
+// (under -short too).
 package testutil
 
 import (
@@ -187,4 +188,17 @@ func TrickleUpload(t testing.TB, addr, name string, data []byte, first, chunk in
 		_, _ = io.WriteString(c, tail) // a failed write shows as no answer
 	}()
 	return ReadAnswer(t, c, limit)
+}
+
+// Receive waits at most limit for a value from ch and returns it; waiting
+// longer fails t, naming what it waited for.
+func Receive[T any](t testing.TB, ch <-chan T, limit time.Duration, what string) T {
+	t.Helper()
+	select {
+	case v := <-ch:
+		return v
+	case <-time.After(limit):
+		t.Fatalf("gave up waiting for %s after %s", what, limit)
+		panic("unreachable")
+	}
 }
