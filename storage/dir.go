@@ -2,6 +2,7 @@ package storage
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -35,12 +36,8 @@ type DirConfig struct {
 
 func (c DirConfig) withDefaults() DirConfig {
 	def := NewDefaultConfig()
-	if c.Prefix == "" {
-		c.Prefix = def.Prefix
-	}
-	if c.CacheControl == "" {
-		c.CacheControl = def.CacheControl
-	}
+	c.Prefix = cmp.Or(c.Prefix, def.Prefix)
+	c.CacheControl = cmp.Or(c.CacheControl, def.CacheControl)
 	return c
 }
 
