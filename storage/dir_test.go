@@ -30,6 +30,18 @@ func newDir(t *testing.T) *storage.Dir {
 	return d
 }
 
+// newDirAt is a Dir in a temporary folder, and that folder (root); its
+// links point nowhere.
+func newDirAt(t *testing.T) (*storage.Dir, string) {
+	t.Helper()
+	root := t.TempDir()
+	d, err := storage.NewDir(storage.DirConfig{Root: root, PublicBaseURL: "http://127.0.0.1:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d, root
+}
+
 // servedDir is a Dir in a temporary folder (root) whose MediaHandler
 // serves its PublicBaseURL on loopback until the test ends.
 func servedDir(t *testing.T) (d *storage.Dir, root string, srv *httptest.Server) {
@@ -645,11 +657,7 @@ func TestMediaHandler(t *testing.T) {
 }
 
 func TestDirMoveAndDeletePruneEmptyFolders(t *testing.T) {
-	root := t.TempDir()
-	d, err := storage.NewDir(storage.DirConfig{Root: root, PublicBaseURL: "http://127.0.0.1:1"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d, root := newDirAt(t)
 	ctx := context.Background()
 	for _, k := range []string{"uploads/abc/x.jpg", "inbox/a/b/y.jpg"} {
 		if _, err := d.Put(ctx, k, strings.NewReader("x"), storage.Object{ContentType: "image/jpeg", Size: 1}); err != nil {
