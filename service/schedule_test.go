@@ -42,10 +42,7 @@ func TestWorkerScheduledJob(t *testing.T) {
 	got = f.jobs.Peek("s1")
 	got.PublishAt = time.Now().Add(-time.Second)
 	f.jobs.Set("s1", got)
-	if err := f.w.Handle(t.Context(), queue.NewDelivery(got, 3, 10)); err != nil {
-		t.Fatal(err)
-	}
-	got, _ = f.jobs.Get(t.Context(), "s1")
+	got = f.handle(t, got, 3)
 	if got.State != queue.StatePosted || got.URL == "" || f.send.count() != 1 || got.MovedTo != "processed/sample.jpg" {
 		t.Errorf("at its time: %+v, %d sends", got, f.send.count())
 	}
@@ -88,10 +85,7 @@ func TestWorkerCanceledNeverSends(t *testing.T) {
 		j := f.drop(t, "c1", "samples/sample.jpg")
 		j.State = queue.StateCanceled
 		f.jobs.Set("c1", j)
-		if err := f.w.Handle(t.Context(), queue.NewDelivery(j, 1, 10)); err != nil {
-			t.Fatal(err)
-		}
-		got, _ := f.jobs.Get(t.Context(), "c1")
+		got := f.handle(t, j, 1)
 		if f.send.count() != 0 || got.State != queue.StateCanceled || got.MovedTo != "failed/sample.jpg" || !f.exists("failed/sample.jpg.error.json") {
 			t.Errorf("%d sends; job %+v", f.send.count(), got)
 		}
@@ -100,10 +94,7 @@ func TestWorkerCanceledNeverSends(t *testing.T) {
 		f := newWorkerFixture(t)
 		j := f.drop(t, "c2", "samples/sample.jpg")
 		f.w.cfg.Jobs = cancelOnPosting{f.jobs}
-		if err := f.w.Handle(t.Context(), queue.NewDelivery(j, 1, 10)); err != nil {
-			t.Fatal(err)
-		}
-		got, _ := f.jobs.Get(t.Context(), "c2")
+		got := f.handle(t, j, 1)
 		if f.send.count() != 0 || got.State != queue.StateCanceled || got.MovedTo == "" {
 			t.Errorf("%d sends; job %+v", f.send.count(), got)
 		}

@@ -93,6 +93,17 @@ func newWorkerFixture(t *testing.T) *workerFixture {
 	return f
 }
 
+// handle runs delivery attempt of j through f's worker, which must not
+// fail, and returns the job as it is stored afterwards.
+func (f *workerFixture) handle(t *testing.T, j queue.Job, attempt int) queue.Job {
+	t.Helper()
+	if err := f.w.Handle(t.Context(), queue.NewDelivery(j, attempt, 10)); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := f.jobs.Get(t.Context(), j.ID)
+	return got
+}
+
 // drop puts a sample into the inbox and makes its job.
 func (f *workerFixture) drop(t *testing.T, id, sample string) queue.Job {
 	t.Helper()
@@ -118,10 +129,7 @@ func (f *workerFixture) exists(key string) bool {
 func TestWorkerPostsOnceAndMovesTheSource(t *testing.T) {
 	f := newWorkerFixture(t)
 	j := f.drop(t, "j1", "samples/sample.jpg")
-	if err := f.w.Handle(t.Context(), queue.NewDelivery(j, 1, 10)); err != nil {
-		t.Fatal(err)
-	}
-	got, _ := f.jobs.Get(t.Context(), "j1")
+	got := f.handle(t, j, 1)
 	if got.State != queue.StatePosted || got.IDMessage == "" || got.MovedTo != "processed/sample.jpg" || got.Method != "sendMediaStatus" {
 		t.Fatalf("job: %+v", got)
 	}
@@ -144,10 +152,7 @@ func TestWorkerRedeliveryAfterPostingDoesNotSendAgain(t *testing.T) {
 	// moving the source.
 	j.State, j.IDMessage = queue.StatePosting, "EARLIER"
 	f.jobs.Set("j1", j)
-	if err := f.w.Handle(t.Context(), queue.NewDelivery(j, 2, 10)); err != nil {
-		t.Fatal(err)
-	}
-	got, _ := f.jobs.Get(t.Context(), "j1")
+	got := f.handle(t, j, 2)
 	if f.send.count() != 0 || got.State != queue.StatePosted || got.IDMessage != "EARLIER" || !f.exists("processed/sample.jpg") {
 		t.Errorf("%d sends; job %+v", f.send.count(), got)
 	}
@@ -157,10 +162,7 @@ func TestWorkerRecordsIDMessageThroughAKeyValueHiccup(t *testing.T) {
 	f := newWorkerFixture(t)
 	j := f.drop(t, "j1", "samples/sample.jpg")
 	failWrites(f.jobs, 1, setsIDMessage) // the first write of idMessage fails
-	if err := f.w.Handle(t.Context(), queue.NewDelivery(j, 1, 10)); err != nil {
-		t.Fatal(err)
-	}
-	got, _ := f.jobs.Get(t.Context(), "j1")
+	got := f.handle(t, j, 1)
 	if got.State != queue.StatePosted || got.IDMessage != "ID7" || f.send.count() != 1 {
 		t.Errorf("%d sends; job %+v", f.send.count(), got)
 	}
