@@ -56,14 +56,30 @@ func TestConfigValidate(t *testing.T) {
 func TestSendEndToEnd(t *testing.T) {
 	files := media(t)
 	participants := []string{"79001234567@c.us", "440000001234@c.us", "79001234567@c.us"}
-	tests := []struct {
+	type sendCase struct {
 		name        string
 		send        func(*greenapi.Client) (greenapi.Sent, error)
 		method      string
 		body        map[string]any
 		contentType string
 		undelivered string // reason substring if Green API would not deliver it
-	}{
+	}
+	// plain is a case that sends only urlFile and fileName, the file at
+	// path of the file server, with method.
+	plain := func(name, method, path, fileName, contentType, undelivered string) sendCase {
+		url := files.URL + path
+		send := func(c *greenapi.Client) (greenapi.Sent, error) {
+			return c.SendMediaStatus(t.Context(), greenapi.MediaStatus{URLFile: url, FileName: fileName})
+		}
+		if method == "sendVoiceStatus" {
+			send = func(c *greenapi.Client) (greenapi.Sent, error) {
+				return c.SendVoiceStatus(t.Context(), greenapi.VoiceStatus{URLFile: url, FileName: fileName})
+			}
+		}
+		return sendCase{name: name, send: send, method: method, body: map[string]any{"urlFile": url, "fileName": fileName},
+			contentType: contentType, undelivered: undelivered}
+	}
+	tests := []sendCase{
 		{
 			name: "media image",
 			send: func(c *greenapi.Client) (greenapi.Sent, error) {
@@ -74,15 +90,7 @@ func TestSendEndToEnd(t *testing.T) {
 				"participants": []any{"79001234567@c.us", "440000001234@c.us"}},
 			contentType: "image/jpeg",
 		},
-		{
-			name: "media video, no optional fields",
-			send: func(c *greenapi.Client) (greenapi.Sent, error) {
-				return c.SendMediaStatus(t.Context(), greenapi.MediaStatus{URLFile: files.URL + "/clip.mp4", FileName: "clip.mp4"})
-			},
-			method:      "sendMediaStatus",
-			body:        map[string]any{"urlFile": files.URL + "/clip.mp4", "fileName": "clip.mp4"},
-			contentType: "video/mp4",
-		},
+		plain("media video, no optional fields", "sendMediaStatus", "/clip.mp4", "clip.mp4", "video/mp4", ""),
 		{
 			name: "voice mp3",
 			send: func(c *greenapi.Client) (greenapi.Sent, error) {
@@ -109,56 +117,11 @@ func TestSendEndToEnd(t *testing.T) {
 			method: "sendTextStatus",
 			body:   map[string]any{"message": "I use Green-API 👨‍👩‍👧", "backgroundColor": "#228B22", "font": "SERIF"},
 		},
-		{
-			name: "media download link is accepted but never delivered",
-			send: func(c *greenapi.Client) (greenapi.Sent, error) {
-				return c.SendMediaStatus(t.Context(), greenapi.MediaStatus{URLFile: files.URL + "/download.jpg", FileName: "img.jpg"})
-			},
-			method:      "sendMediaStatus",
-			body:        map[string]any{"urlFile": files.URL + "/download.jpg", "fileName": "img.jpg"},
-			contentType: "application/octet-stream",
-			undelivered: "download link",
-		},
-		{
-			name: "voice download link",
-			send: func(c *greenapi.Client) (greenapi.Sent, error) {
-				return c.SendVoiceStatus(t.Context(), greenapi.VoiceStatus{URLFile: files.URL + "/download.mp3", FileName: "v.mp3"})
-			},
-			method:      "sendVoiceStatus",
-			body:        map[string]any{"urlFile": files.URL + "/download.mp3", "fileName": "v.mp3"},
-			contentType: "application/octet-stream",
-			undelivered: "download link",
-		},
-		{
-			name: "attachment disposition",
-			send: func(c *greenapi.Client) (greenapi.Sent, error) {
-				return c.SendMediaStatus(t.Context(), greenapi.MediaStatus{URLFile: files.URL + "/attach.jpg", FileName: "img.jpg"})
-			},
-			method:      "sendMediaStatus",
-			body:        map[string]any{"urlFile": files.URL + "/attach.jpg", "fileName": "img.jpg"},
-			contentType: "image/jpeg",
-			undelivered: "attachment",
-		},
-		{
-			name: "html page",
-			send: func(c *greenapi.Client) (greenapi.Sent, error) {
-				return c.SendMediaStatus(t.Context(), greenapi.MediaStatus{URLFile: files.URL + "/page.jpg", FileName: "img.jpg"})
-			},
-			method:      "sendMediaStatus",
-			body:        map[string]any{"urlFile": files.URL + "/page.jpg", "fileName": "img.jpg"},
-			contentType: "text/html; charset=utf-8",
-			undelivered: "not an image",
-		},
-		{
-			name: "link answering 404",
-			send: func(c *greenapi.Client) (greenapi.Sent, error) {
-				return c.SendMediaStatus(t.Context(), greenapi.MediaStatus{URLFile: files.URL + "/gone.jpg", FileName: "img.jpg"})
-			},
-			method:      "sendMediaStatus",
-			body:        map[string]any{"urlFile": files.URL + "/gone.jpg", "fileName": "img.jpg"},
-			contentType: "text/plain; charset=utf-8",
-			undelivered: "HTTP 404",
-		},
+		plain("media download link is accepted but never delivered", "sendMediaStatus", "/download.jpg", "img.jpg", "application/octet-stream", "download link"),
+		plain("voice download link", "sendVoiceStatus", "/download.mp3", "v.mp3", "application/octet-stream", "download link"),
+		plain("attachment disposition", "sendMediaStatus", "/attach.jpg", "img.jpg", "image/jpeg", "attachment"),
+		plain("html page", "sendMediaStatus", "/page.jpg", "img.jpg", "text/html; charset=utf-8", "not an image"),
+		plain("link answering 404", "sendMediaStatus", "/gone.jpg", "img.jpg", "text/plain; charset=utf-8", "HTTP 404"),
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -1,6 +1,7 @@
 package greenapi
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -145,26 +146,14 @@ func (c Config) Validate() error {
 
 // withDefaults returns c with zero fields filled in.
 func (c Config) withDefaults() Config {
-	if c.APIURL == "" {
-		c.APIURL = DefaultAPIURL
-	}
-	c.APIURL = strings.TrimRight(c.APIURL, "/")
-	if c.MediaURL == "" {
-		c.MediaURL = DefaultMediaURL(c.APIURL)
-	}
-	c.MediaURL = strings.TrimRight(c.MediaURL, "/")
-	if c.UploadTimeout == 0 {
-		c.UploadTimeout = DefaultUploadTimeout
-	}
+	c.APIURL = strings.TrimRight(cmp.Or(c.APIURL, DefaultAPIURL), "/")
+	c.MediaURL = strings.TrimRight(cmp.Or(c.MediaURL, DefaultMediaURL(c.APIURL)), "/")
+	c.UploadTimeout = cmp.Or(c.UploadTimeout, DefaultUploadTimeout)
 	if c.HTTPClient == nil {
 		c.HTTPClient = &http.Client{Timeout: DefaultTimeout}
 	}
-	if c.MaxAttempts == 0 {
-		c.MaxAttempts = DefaultMaxAttempts
-	}
-	if c.RatePerSecond == 0 {
-		c.RatePerSecond = DefaultRatePerSecond
-	}
+	c.MaxAttempts = cmp.Or(c.MaxAttempts, DefaultMaxAttempts)
+	c.RatePerSecond = cmp.Or(c.RatePerSecond, DefaultRatePerSecond)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}

@@ -319,28 +319,35 @@ func TestGetTimeoutsRetried(t *testing.T) {
 		cfg.HTTPClient = &http.Client{Timeout: 200 * time.Millisecond}
 		cfg.MaxAttempts = 3
 	}
-	t.Run("then success", func(t *testing.T) {
-		t.Parallel()
-		srv, c, _ := newStandIn(t, timeout)
-		srv.Inject("getOutgoingStatuses", greenapitest.Fault{Hang: true}, greenapitest.Fault{Delay: time.Second})
-		if _, err := c.GetOutgoingStatuses(t.Context(), 0); err != nil {
-			t.Fatal(err)
-		}
-		if n := srv.Count(""); n != 3 {
-			t.Errorf("%d requests, want 3", n)
-		}
-	})
-	t.Run("statistic then success", func(t *testing.T) {
-		t.Parallel()
-		srv, c, _ := newStandIn(t, timeout)
-		srv.Inject("getStatusStatistic", greenapitest.Fault{Hang: true})
-		if _, err := c.GetStatusStatistic(t.Context(), "3EB0C767D097B7C7C030"); err != nil {
-			t.Fatal(err)
-		}
-		if n := srv.Count(""); n != 2 {
-			t.Errorf("%d requests, want 2", n)
-		}
-	})
+	for _, tt := range []struct {
+		name, method string
+		faults       []greenapitest.Fault
+		call         func(context.Context, *greenapi.Client) error
+		requests     int
+	}{
+		{"then success", "getOutgoingStatuses", []greenapitest.Fault{{Hang: true}, {Delay: time.Second}},
+			func(ctx context.Context, c *greenapi.Client) error {
+				_, err := c.GetOutgoingStatuses(ctx, 0)
+				return err
+			}, 3},
+		{"statistic then success", "getStatusStatistic", []greenapitest.Fault{{Hang: true}},
+			func(ctx context.Context, c *greenapi.Client) error {
+				_, err := c.GetStatusStatistic(ctx, "3EB0C767D097B7C7C030")
+				return err
+			}, 2},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			srv, c, _ := newStandIn(t, timeout)
+			srv.Inject(tt.method, tt.faults...)
+			if err := tt.call(t.Context(), c); err != nil {
+				t.Fatal(err)
+			}
+			if n := srv.Count(""); n != tt.requests {
+				t.Errorf("%d requests, want %d", n, tt.requests)
+			}
+		})
+	}
 	t.Run("exhausted", func(t *testing.T) {
 		t.Parallel()
 		srv, c, _ := newStandIn(t, timeout)

@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -46,25 +47,14 @@ var (
 )
 
 func (c Config) withDefaults() Config {
-	def := func(s *string, v string) {
-		if *s == "" {
-			*s = v
-		}
-	}
-	def(&c.Stream, "MEDIAPREP_JOBS")
-	def(&c.Subject, "mediaprep.jobs")
-	def(&c.Consumer, "workers")
-	def(&c.JobsBucket, "mediaprep_jobs")
-	def(&c.LimitsBucket, "mediaprep_limits")
-	if c.AckWait == 0 {
-		c.AckWait = DefaultAckWait
-	}
-	if c.MaxDeliver == 0 {
-		c.MaxDeliver = DefaultMaxDeliver
-	}
-	if c.MaxQueued == 0 {
-		c.MaxQueued = 10000
-	}
+	c.Stream = cmp.Or(c.Stream, "MEDIAPREP_JOBS")
+	c.Subject = cmp.Or(c.Subject, "mediaprep.jobs")
+	c.Consumer = cmp.Or(c.Consumer, "workers")
+	c.JobsBucket = cmp.Or(c.JobsBucket, "mediaprep_jobs")
+	c.LimitsBucket = cmp.Or(c.LimitsBucket, "mediaprep_limits")
+	c.AckWait = cmp.Or(c.AckWait, DefaultAckWait)
+	c.MaxDeliver = cmp.Or(c.MaxDeliver, DefaultMaxDeliver)
+	c.MaxQueued = cmp.Or(c.MaxQueued, 10000)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}

@@ -63,10 +63,7 @@ func TestEmbeddedDiskFull(t *testing.T) {
 	}
 	defer e.Shutdown()
 	q, nc := openQueue(t, e, Config{})
-	before, err := q.Enqueue(t.Context(), Job{Source: "uploads/a/a.jpg"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	before := enqueue(t, q, Job{Source: "uploads/a/a.jpg"})
 	fill(t, filepath.Join(dir, "fill"))
 	for i := 0; i < 100; i++ {
 		if _, err := q.Enqueue(t.Context(), Job{Source: "b", Name: string(make([]byte, 4000))}); err != nil {

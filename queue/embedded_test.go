@@ -93,10 +93,7 @@ func TestEmbeddedPersists(t *testing.T) {
 	}
 
 	e, nc, q := start()
-	j, err := q.Enqueue(t.Context(), Job{Source: "uploads/a.mp4"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	j := enqueue(t, q, Job{Source: "uploads/a.mp4"})
 	nc.Close()
 	e.Shutdown()
 

@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -35,18 +36,10 @@ type EventsConfig struct {
 }
 
 func (c EventsConfig) withDefaults() EventsConfig {
-	if c.Stream == "" {
-		c.Stream = "MEDIAPREP_EVENTS"
-	}
-	if c.Consumer == "" {
-		c.Consumer = "inbox"
-	}
-	if c.AckWait == 0 {
-		c.AckWait = 30 * time.Second
-	}
-	if c.Concurrency == 0 {
-		c.Concurrency = 8
-	}
+	c.Stream = cmp.Or(c.Stream, "MEDIAPREP_EVENTS")
+	c.Consumer = cmp.Or(c.Consumer, "inbox")
+	c.AckWait = cmp.Or(c.AckWait, 30*time.Second)
+	c.Concurrency = cmp.Or(c.Concurrency, 8)
 	return c
 }
 

@@ -9,6 +9,7 @@ import (
 
 	"github.com/mediaprep/mediaprep/internal/testutil"
 	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
 )
 
 // patience bounds every wait for something to happen; tests never assert
@@ -24,6 +25,22 @@ func startServer(t *testing.T) *Embedded {
 	}
 	t.Cleanup(e.Shutdown)
 	return e
+}
+
+// serverJetStream starts a server and returns a connection to it, closed
+// when the test ends, and its JetStream: for making streams by hand.
+func serverJetStream(t *testing.T) (*nats.Conn, jetstream.JetStream) {
+	t.Helper()
+	nc, err := startServer(t).Connect()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(nc.Close)
+	js, err := jetstream.New(nc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return nc, js
 }
 
 // openQueue opens a Queue on a connection of its own, like another process.
@@ -103,14 +120,37 @@ func waitDepth(t *testing.T, q *Queue, n int) {
 	})
 }
 
-// receive waits for a value from ch.
+// enqueue enqueues j on q and returns it as queued; an error fails t.
+func enqueue(t *testing.T, q *Queue, j Job) Job {
+	t.Helper()
+	j, err := q.Enqueue(t.Context(), j)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return j
+}
+
+// wantAttempt waits for what, a delivery's attempt number from attempts,
+// and fails t unless it is want.
+func wantAttempt(t *testing.T, attempts <-chan int, what string, want int) {
+	t.Helper()
+	if a := receive(t, attempts, what); a != want {
+		t.Errorf("%s: attempt %d, want %d", what, a, want)
+	}
+}
+
+// wantDoneAfter waits until q holds no message and fails t unless job id
+// took n attempts.
+func wantDoneAfter(t *testing.T, q *Queue, id string, n int) {
+	t.Helper()
+	waitDepth(t, q, 0)
+	if got, _ := q.Get(t.Context(), id); got.Attempts != n {
+		t.Errorf("job attempts %d, want %d", got.Attempts, n)
+	}
+}
+
+// receive waits for a value from ch, patiently.
 func receive[T any](t *testing.T, ch <-chan T, what string) T {
 	t.Helper()
-	select {
-	case v := <-ch:
-		return v
-	case <-time.After(patience):
-		t.Fatalf("gave up waiting for %s after %s", what, patience)
-		panic("unreachable")
-	}
+	return testutil.Receive(t, ch, patience, what)
 }

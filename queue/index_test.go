@@ -30,16 +30,23 @@ func ids(jobs []Job) []string {
 	return out
 }
 
-// TestListPagesStableWhileAdding: pages of 3 from a cursor give every job
-// made before the first page exactly once, newest first, while new jobs
-// keep coming; a fresh first page shows the new ones on top.
-func TestListPagesStableWhileAdding(t *testing.T) {
-	e := startServer(t)
+// indexedQueue opens a queue on e, like another process, with its Index.
+func indexedQueue(t *testing.T, e *Embedded) (*Queue, *Index) {
+	t.Helper()
 	q, _ := openQueue(t, e, Config{})
 	ix, err := q.Index(t.Context())
 	if err != nil {
 		t.Fatal(err)
 	}
+	return q, ix
+}
+
+// TestListPagesStableWhileAdding: pages of 3 from a cursor give every job
+// made before the first page exactly once, newest first, while new jobs
+// keep coming; a fresh first page shows the new ones on top.
+func TestListPagesStableWhileAdding(t *testing.T) {
+	e := startServer(t)
+	q, ix := indexedQueue(t, e)
 	var want []string
 	for i := range 10 {
 		j, err := q.Enqueue(t.Context(), Job{ID: fmt.Sprintf("old-%02d", i), Origin: OriginUpload})
@@ -80,11 +87,7 @@ func TestListPagesStableWhileAdding(t *testing.T) {
 	}
 
 	// A second process's index reads the same jobs from the bucket.
-	q2, _ := openQueue(t, e, Config{})
-	ix2, err := q2.Index(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, ix2 := indexedQueue(t, e)
 	p2, err := ix2.List(t.Context(), ListOptions{Limit: MaxListLimit})
 	if err != nil {
 		t.Fatal(err)
@@ -98,11 +101,7 @@ func TestListPagesStableWhileAdding(t *testing.T) {
 // a job between states.
 func TestListFilters(t *testing.T) {
 	e := startServer(t)
-	q, _ := openQueue(t, e, Config{})
-	ix, err := q.Index(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
+	q, ix := indexedQueue(t, e)
 	type spec struct {
 		id      string
 		account string
@@ -180,11 +179,7 @@ func TestListFilters(t *testing.T) {
 
 func TestListRefuses(t *testing.T) {
 	e := startServer(t)
-	q, _ := openQueue(t, e, Config{})
-	ix, err := q.Index(t.Context())
-	if err != nil {
-		t.Fatal(err)
-	}
+	q, ix := indexedQueue(t, e)
 	for _, o := range []ListOptions{{Limit: -1}, {Limit: MaxListLimit + 1}, {Cursor: "!!"}, {Cursor: "eHl6"}} {
 		if _, err := ix.List(t.Context(), o); err == nil {
 			t.Errorf("%+v: no error", o)

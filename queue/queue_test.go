@@ -108,10 +108,7 @@ func TestUpdateConcurrent(t *testing.T) {
 	e := startServer(t)
 	q1, _ := openQueue(t, e, Config{})
 	q2, _ := openQueue(t, e, Config{})
-	j, err := q1.Enqueue(t.Context(), Job{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	j := enqueue(t, q1, Job{})
 	// Every increment lands although the writers conflict.
 	var wg sync.WaitGroup
 	for i := range 20 {

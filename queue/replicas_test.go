@@ -97,18 +97,12 @@ func TestReplicasOperatorsBiggerStreamIsKept(t *testing.T) {
 }
 
 func TestReplicasMismatchIsReported(t *testing.T) {
-	e := startServer(t)
-	nc, err := e.Connect()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
+	nc, js := serverJetStream(t)
 	if _, err := js.CreateStream(t.Context(), jetstream.StreamConfig{Name: "MEDIAPREP_JOBS", Subjects: []string{"mediaprep.jobs.*"},
 		Retention: jetstream.LimitsPolicy, Storage: jetstream.FileStorage}); err != nil {
 		t.Fatal(err)
 	}
-	_, err = Open(t.Context(), nc, Config{Logger: testLogger(t)})
+	_, err := Open(t.Context(), nc, Config{Logger: testLogger(t)})
 	if !errors.Is(err, ErrMismatch) {
 		t.Fatalf("Open on a limits stream: %v, want ErrMismatch", err)
 	}
@@ -245,13 +239,7 @@ func TestClusterLeaderLossLosesNothing(t *testing.T) {
 // TestReplicasOldConsumerOpens: a queue made by an earlier mediaprep (its
 // consumer with Replicas 1 written out) opens.
 func TestReplicasOldConsumerOpens(t *testing.T) {
-	e := startServer(t)
-	nc, err := e.Connect()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	js, _ := jetstream.New(nc)
+	nc, js := serverJetStream(t)
 	if _, err := js.CreateStream(t.Context(), jetstream.StreamConfig{Name: "MEDIAPREP_JOBS", Subjects: []string{"mediaprep.jobs.*"},
 		Retention: jetstream.WorkQueuePolicy, Storage: jetstream.FileStorage, MaxMsgs: 10000, Discard: jetstream.DiscardNew, Replicas: 1}); err != nil {
 		t.Fatal(err)

@@ -69,10 +69,7 @@ func TestWorkWaitsDoNotCountAgainstMaxDeliver(t *testing.T) {
 		close(done)
 		return nil
 	})
-	j, err := q.Enqueue(t.Context(), Job{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	j := enqueue(t, q, Job{})
 	select {
 	case <-done:
 	case <-time.After(patience):
@@ -102,10 +99,7 @@ func TestWorkWaitSurvivesARestart(t *testing.T) {
 		waiting <- struct{}{}
 		return WaitUntil(at)
 	})
-	j, err := q.Enqueue(t.Context(), Job{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	j := enqueue(t, q, Job{})
 	receive(t, waiting, "the first delivery")
 	stop()
 	nc.Close()

@@ -80,20 +80,10 @@ func TestWorkRetryLater(t *testing.T) {
 		}
 		return nil
 	})
-	j, err := q.Enqueue(t.Context(), Job{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if a := receive(t, attempts, "the first delivery"); a != 1 {
-		t.Errorf("first delivery: attempt %d", a)
-	}
-	if a := receive(t, attempts, "the delivery after RetryLater"); a != 2 {
-		t.Errorf("second delivery: attempt %d", a)
-	}
-	waitDepth(t, q, 0)
-	if got, _ := q.Get(t.Context(), j.ID); got.Attempts != 2 {
-		t.Errorf("job attempts %d, want 2", got.Attempts)
-	}
+	j := enqueue(t, q, Job{})
+	wantAttempt(t, attempts, "the first delivery", 1)
+	wantAttempt(t, attempts, "the delivery after RetryLater", 2)
+	wantDoneAfter(t, q, j.ID, 2)
 }
 
 // A handler that fails without recording it leaves the job failed, not
@@ -112,14 +102,8 @@ func TestWorkHandlerError(t *testing.T) {
 		}
 		return errors.New("broken")
 	})
-	silent, err := q.Enqueue(t.Context(), Job{Name: "silent"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	records, err := q.Enqueue(t.Context(), Job{Name: "records"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	silent := enqueue(t, q, Job{Name: "silent"})
+	records := enqueue(t, q, Job{Name: "records"})
 	if j := waitState(t, q, silent.ID, StateFailed); j.ErrorCode != CodeHandler || j.Error != "broken" {
 		t.Errorf("silent failure recorded as %q %q", j.ErrorCode, j.Error)
 	}
@@ -209,10 +193,7 @@ func TestWorkCrashedWorker(t *testing.T) {
 	cfg := Config{AckWait: time.Second}
 	crashed, nc := openQueue(t, e, cfg)
 	q, _ := openQueue(t, e, cfg)
-	j, err := q.Enqueue(t.Context(), Job{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	j := enqueue(t, q, Job{})
 	fetchAndAbandon(t, crashed)
 	nc.Close()
 
@@ -221,13 +202,8 @@ func TestWorkCrashedWorker(t *testing.T) {
 		attempts <- d.Attempt
 		return nil
 	})
-	if a := receive(t, attempts, "the job to come back"); a != 2 {
-		t.Errorf("attempt %d, want 2", a)
-	}
-	waitDepth(t, q, 0)
-	if got, _ := q.Get(t.Context(), j.ID); got.Attempts != 2 {
-		t.Errorf("job attempts %d, want 2", got.Attempts)
-	}
+	wantAttempt(t, attempts, "the job to come back", 2)
+	wantDoneAfter(t, q, j.ID, 2)
 }
 
 // A job whose every delivery was abandoned ends failed, and its message
@@ -293,10 +269,7 @@ func TestWorkShutdownShortGrace(t *testing.T) {
 		handlerErr <- ctx.Err()
 		return ctx.Err()
 	})
-	j, err := q1.Enqueue(t.Context(), Job{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	j := enqueue(t, q1, Job{})
 	receive(t, started, "the handler to start")
 	stop1()
 	if err := receive(t, handlerErr, "the handler to end"); !errors.Is(err, context.Canceled) {
@@ -333,10 +306,7 @@ func TestWorkShutdownLongGrace(t *testing.T) {
 		handlerErr <- ctx.Err()
 		return ctx.Err()
 	})
-	first, err := q.Enqueue(t.Context(), Job{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	first := enqueue(t, q, Job{})
 	if id := receive(t, started, "the handler to start"); id != first.ID {
 		t.Fatalf("started %s, want %s", id, first.ID)
 	}
@@ -348,10 +318,7 @@ func TestWorkShutdownLongGrace(t *testing.T) {
 	case <-time.After(50 * time.Millisecond):
 	}
 	// Jobs queued now wait for the next worker.
-	later, err := q.Enqueue(t.Context(), Job{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	later := enqueue(t, q, Job{})
 	close(release)
 	if err := receive(t, handlerErr, "the handler to end"); err != nil {
 		t.Errorf("handler context ended with %v", err)
@@ -379,14 +346,8 @@ func TestWorkHandlerPanicFailsOnlyItsJob(t *testing.T) {
 		_, err := q.Update(ctx, d.Job.ID, func(j *Job) error { j.State = StatePosted; return nil })
 		return err
 	})
-	bomb, err := q.Enqueue(t.Context(), Job{Name: "bomb"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	fine, err := q.Enqueue(t.Context(), Job{Name: "fine"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	bomb := enqueue(t, q, Job{Name: "bomb"})
+	fine := enqueue(t, q, Job{Name: "fine"})
 	if j := waitState(t, q, bomb.ID, StateFailed); j.ErrorCode != CodeHandler || !strings.Contains(j.Error, "assignment to entry in nil map") {
 		t.Errorf("panicking job: %q %q", j.ErrorCode, j.Error)
 	}

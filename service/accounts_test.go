@@ -21,7 +21,6 @@ import (
 	"github.com/mediaprep/mediaprep/internal/testutil/memqueue"
 	"github.com/mediaprep/mediaprep/queue"
 	"github.com/mediaprep/mediaprep/storage"
-	"github.com/mediaprep/mediaprep/transcode"
 )
 
 // TestAPIAccountField: every way of posting takes account; a known one is
@@ -93,7 +92,7 @@ func TestAPIAccountField(t *testing.T) {
 // listAPI is an API with a job list over a real queue.
 func listAPI(t *testing.T, accounts []string) (*queue.Queue, *httptest.Server) {
 	t.Helper()
-	q := embeddedQueue(t)
+	q := embeddedQueue(t, queue.Config{})
 	ix, err := q.Index(t.Context())
 	if err != nil {
 		t.Fatal(err)
@@ -265,7 +264,7 @@ func TestInboxAccountFolders(t *testing.T) {
 func TestWorkerPostsForEachAccount(t *testing.T) {
 	shop := greenapitest.NewServer(t, "1101000001", "tok-shop")
 	news := greenapitest.NewServer(t, "2202000002", "tok-news")
-	q := embeddedQueue(t)
+	q := embeddedQueue(t, queue.Config{})
 	client := func(s *greenapitest.Server, id, tok string) *greenapi.Client {
 		c, err := greenapi.New(greenapi.Config{APIURL: s.URL(), IDInstance: id, Token: tok, MaxAttempts: 2,
 			SendLimiter: q.Limiter("greenapi-send-"+id, 5, time.Second+50*time.Millisecond)})
@@ -274,10 +273,7 @@ func TestWorkerPostsForEachAccount(t *testing.T) {
 		}
 		return c
 	}
-	tr, err := transcode.New(transcode.NewDefaultConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
+	tr := newTranscoder(t)
 	dir, _ := newTestDir(t)
 	jobs := memqueue.New()
 	logs := &testutil.SyncBuffer{}

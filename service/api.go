@@ -1,6 +1,7 @@
 package service
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -114,31 +115,17 @@ const (
 )
 
 func (c APIConfig) withDefaults() APIConfig {
-	if c.MaxUploadBytes == 0 {
-		c.MaxUploadBytes = DefaultMaxUploadBytes
-	}
-	if c.MaxConcurrentUploads == 0 {
-		c.MaxConcurrentUploads = DefaultMaxConcurrentUploads
-	}
-	if c.MaxQueued == 0 {
-		c.MaxQueued = DefaultMaxQueued
-	}
-	if c.UploadPrefix == "" {
-		c.UploadPrefix = DefaultUploadPrefix
-	}
+	c.MaxUploadBytes = cmp.Or(c.MaxUploadBytes, DefaultMaxUploadBytes)
+	c.MaxConcurrentUploads = cmp.Or(c.MaxConcurrentUploads, DefaultMaxConcurrentUploads)
+	c.MaxQueued = cmp.Or(c.MaxQueued, DefaultMaxQueued)
+	c.UploadPrefix = cmp.Or(c.UploadPrefix, DefaultUploadPrefix)
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
 	c.HTTP = c.HTTP.withDefaults()
-	if c.MaxFormFields == 0 {
-		c.MaxFormFields = DefaultMaxFormFields
-	}
-	if c.MaxParticipants == 0 {
-		c.MaxParticipants = DefaultMaxParticipants
-	}
-	if c.MinFreeBytes == 0 {
-		c.MinFreeBytes = DefaultMinFreeBytes
-	}
+	c.MaxFormFields = cmp.Or(c.MaxFormFields, DefaultMaxFormFields)
+	c.MaxParticipants = cmp.Or(c.MaxParticipants, DefaultMaxParticipants)
+	c.MinFreeBytes = cmp.Or(c.MinFreeBytes, DefaultMinFreeBytes)
 	if c.FreeSpace == nil {
 		c.FreeSpace = statfsFree
 	}

@@ -168,15 +168,8 @@ type testAPI struct {
 
 func newTestAPI(t *testing.T, cfg APIConfig) *testAPI {
 	t.Helper()
-	ta := &testAPI{bucket: newFakeBucket(), jobs: memqueue.New(), spool: t.TempDir(), logs: &testutil.SyncBuffer{}}
-	cfg.SpoolDir = ta.spool
-	cfg.Logger = slog.New(slog.NewTextHandler(ta.logs, nil))
-	api, err := NewAPI(cfg, ta.jobs, ta.bucket)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ta.api = api
-	ta.srv = httptest.NewServer(api.Handler())
+	ta := unservedAPI(t, cfg)
+	ta.srv = httptest.NewServer(ta.api.Handler())
 	t.Cleanup(ta.srv.Close)
 	return ta
 }
@@ -258,28 +251,25 @@ func (r response) apiError(t *testing.T) errorBody {
 	return e
 }
 
+// unservedAPI is an API over a fake bucket and an in-memory queue, with
+// a spool folder of its own and its log in ta.logs; nothing serves it yet.
+func unservedAPI(t *testing.T, cfg APIConfig) *testAPI {
+	t.Helper()
+	ta := &testAPI{bucket: newFakeBucket(), jobs: memqueue.New(), spool: t.TempDir(), logs: &testutil.SyncBuffer{}}
+	cfg.SpoolDir = ta.spool
+	cfg.Logger = slog.New(slog.NewTextHandler(ta.logs, nil))
+	api, err := NewAPI(cfg, ta.jobs, ta.bucket)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ta.api = api
+	return ta
+}
+
 func (ta *testAPI) do(t *testing.T, method, path, contentType string, body io.Reader, key string) response {
 	t.Helper()
-	req, err := http.NewRequestWithContext(t.Context(), method, ta.srv.URL+path, body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	if key != "" {
-		req.Header.Set("Authorization", "Bearer "+key)
-	}
-	resp, err := ta.srv.Client().Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return response{resp.StatusCode, resp.Header, b}
+	code, hdr, b := testutil.Request(t.Context(), t, ta.srv.Client(), method, ta.srv.URL+path, contentType, key, body)
+	return response{code, hdr, b}
 }
 
 func (ta *testAPI) upload(t *testing.T, key string, parts ...formPart) response {

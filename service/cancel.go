@@ -57,12 +57,10 @@ func cancelable(s queue.State) bool {
 // canceled (it never posts); a posted one is deleted from WhatsApp with
 // deleteStatus; any other answers 409 with why. It answers the job.
 func (a *API) deleteStatus(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	if !validJobID(id) {
-		a.fail(w, r, &apiError{status: http.StatusNotFound, Code: codeNotFound, Message: "no job has this id"})
+	id, ok := a.pathJobID(w, r)
+	if !ok {
 		return
 	}
-	info(r).jobID = id
 	ed, ok := a.jobs.(JobEditor)
 	if !ok {
 		a.fail(w, r, &apiError{status: http.StatusNotImplemented, Code: codeNotImplemented, Message: "this server cannot cancel jobs"})
@@ -70,12 +68,8 @@ func (a *API) deleteStatus(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx := r.Context()
 	job, err := a.jobs.Get(ctx, id)
-	switch {
-	case errors.Is(err, queue.ErrNotFound):
-		a.fail(w, r, &apiError{status: http.StatusNotFound, Code: codeNotFound, Message: "no job has this id"})
-		return
-	case err != nil:
-		a.fail(w, r, unavailable("the queue", err))
+	if err != nil {
+		a.failQueue(w, r, err)
 		return
 	}
 	if job.State == queue.StatePosted {
@@ -99,11 +93,8 @@ func (a *API) deleteStatus(w http.ResponseWriter, r *http.Request) {
 	case errors.As(err, &nc):
 		a.fail(w, r, &apiError{status: http.StatusConflict, Code: codeConflict, Message: nc.why})
 		return
-	case errors.Is(err, queue.ErrNotFound):
-		a.fail(w, r, &apiError{status: http.StatusNotFound, Code: codeNotFound, Message: "no job has this id"})
-		return
 	case err != nil:
-		a.fail(w, r, unavailable("the queue", err))
+		a.failQueue(w, r, err)
 		return
 	}
 	a.cfg.Metrics.JobState(queue.StateCanceled)

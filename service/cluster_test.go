@@ -4,8 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"sync"
@@ -17,7 +15,6 @@ import (
 	"github.com/mediaprep/mediaprep/queue"
 	"github.com/mediaprep/mediaprep/queue/queuetest"
 	"github.com/mediaprep/mediaprep/storage"
-	"github.com/mediaprep/mediaprep/transcode"
 )
 
 // TestClusterNodeLossLosesNothing runs two inboxes (events only) and two
@@ -31,19 +28,8 @@ func TestClusterNodeLossLosesNothing(t *testing.T) {
 	log := slog.New(slog.NewTextHandler(t.Output(), &slog.HandlerOptions{Level: slog.LevelWarn}))
 	cl := queuetest.StartCluster(t, log)
 
-	media := http.NotFoundHandler()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { media.ServeHTTP(w, r) }))
-	t.Cleanup(srv.Close)
-	root := t.TempDir()
-	dir, err := storage.NewDir(storage.DirConfig{Root: root, PublicBaseURL: srv.URL})
-	if err != nil {
-		t.Fatal(err)
-	}
-	media = dir.MediaHandler()
-	tr, err := transcode.New(transcode.NewDefaultConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir, root := servedDir(t)
+	tr := newTranscoder(t)
 	send := &countingSender{}
 
 	ctx, cancel := context.WithCancel(context.Background())

@@ -1,6 +1,7 @@
 package service
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -52,21 +53,11 @@ const (
 )
 
 func (c EventsConfig) withDefaults() EventsConfig {
-	if c.MaxStreams == 0 {
-		c.MaxStreams = DefaultMaxEventStreams
-	}
-	if c.MaxDuration == 0 {
-		c.MaxDuration = DefaultEventStreamDuration
-	}
-	if c.Heartbeat == 0 {
-		c.Heartbeat = DefaultEventHeartbeat
-	}
-	if c.WriteTimeout == 0 {
-		c.WriteTimeout = DefaultEventWriteTimeout
-	}
-	if c.MaxJobs == 0 {
-		c.MaxJobs = DefaultEventMaxJobs
-	}
+	c.MaxStreams = cmp.Or(c.MaxStreams, DefaultMaxEventStreams)
+	c.MaxDuration = cmp.Or(c.MaxDuration, DefaultEventStreamDuration)
+	c.Heartbeat = cmp.Or(c.Heartbeat, DefaultEventHeartbeat)
+	c.WriteTimeout = cmp.Or(c.WriteTimeout, DefaultEventWriteTimeout)
+	c.MaxJobs = cmp.Or(c.MaxJobs, DefaultEventMaxJobs)
 	return c
 }
 

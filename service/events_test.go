@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/mediaprep/mediaprep/greenapi"
+	"github.com/mediaprep/mediaprep/internal/testutil"
 	"github.com/mediaprep/mediaprep/queue"
 )
 
@@ -59,7 +60,7 @@ func (s *sseReader) next() sseEvent {
 // /v1/events watches real job records.
 func eventsAPI(t *testing.T, cfg APIConfig) (*API, *queue.Queue, *httptest.Server) {
 	t.Helper()
-	q := embeddedQueue(t)
+	q := embeddedQueue(t, queue.Config{})
 	cfg.SpoolDir = t.TempDir()
 	api, err := NewAPI(cfg, q, newFakeBucket())
 	if err != nil {
@@ -136,13 +137,8 @@ func TestEvents(t *testing.T) {
 	api.CloseEvents()
 	done := make(chan error, 1)
 	go func() { _, err := io.Copy(io.Discard, resp.Body); done <- err }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("stream after CloseEvents: %v", err)
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatal("the stream did not end on CloseEvents")
+	if err := testutil.Receive(t, done, 30*time.Second, "the stream to end on CloseEvents"); err != nil {
+		t.Errorf("stream after CloseEvents: %v", err)
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mediaprep/mediaprep/internal/testutil"
 	"github.com/mediaprep/mediaprep/internal/testutil/memqueue"
 	"github.com/mediaprep/mediaprep/queue"
 	"github.com/mediaprep/mediaprep/storage"
@@ -63,6 +64,22 @@ func scanOnce(t *testing.T, in *Inbox) int {
 }
 
 const testSettle = 100 * time.Millisecond
+
+// scanSettled waits out the settle time, scans once more and fails t
+// unless that scan took want files; it returns the jobs enqueued so far by
+// name.
+func scanSettled(t *testing.T, in *Inbox, jobs *memqueue.Jobs, want int) map[string]queue.Job {
+	t.Helper()
+	time.Sleep(testSettle + 20*time.Millisecond)
+	if n := scanOnce(t, in); n != want {
+		t.Fatalf("Scan took %d, want %d", n, want)
+	}
+	byName := map[string]queue.Job{}
+	for _, j := range jobs.Enqueued() {
+		byName[j.Name] = j
+	}
+	return byName
+}
 
 func TestInboxTakesEachSettledFileOnce(t *testing.T) {
 	dir, root := newTestDir(t)
@@ -124,14 +141,7 @@ func TestInboxHonoursALateSidecarAndReportsABrokenOne(t *testing.T) {
 	}
 	// a.jpg's sidecar arrives within the settle time.
 	put(t, root, "inbox/a.jpg.json", `{"caption":"late","participants":["79001234567@c.us"],"crop":"smart"}`, 0)
-	time.Sleep(testSettle + 20*time.Millisecond)
-	if n := scanOnce(t, in); n != 3 {
-		t.Fatalf("Scan took %d, want 3", n)
-	}
-	byName := map[string]queue.Job{}
-	for _, j := range jobs.Enqueued() {
-		byName[j.Name] = j
-	}
+	byName := scanSettled(t, in, jobs, 3)
 	if a := byName["a.jpg"]; a.Request.Caption != "late" || a.Request.Crop != "smart" || len(a.Request.Participants) != 1 || a.Invalid != "" {
 		t.Errorf("a.jpg: %+v", a)
 	}
@@ -295,12 +305,8 @@ func TestInboxRunStopsWithoutWaitingForScheduledChecks(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("Run: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Run waited for a check scheduled an hour ahead")
+	// Run must not wait for a check scheduled an hour ahead.
+	if err := testutil.Receive(t, done, 10*time.Second, "Run to return"); err != nil {
+		t.Errorf("Run: %v", err)
 	}
 }

@@ -38,16 +38,7 @@ func (t *timedJobs) Enqueue(ctx context.Context, j queue.Job) (queue.Job, error)
 func BenchmarkInboxEventPickup(b *testing.B) {
 	for _, settle := range []time.Duration{time.Second, 10 * time.Millisecond} {
 		b.Run("settle="+settle.String(), func(b *testing.B) {
-			e, err := queue.StartEmbedded(b.TempDir(), "", nil)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer e.Shutdown()
-			nc, err := e.Connect()
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer nc.Close()
+			_, nc := embeddedNATS(b)
 			q, err := queue.Open(context.Background(), nc, queue.Config{})
 			if err != nil {
 				b.Fatal(err)

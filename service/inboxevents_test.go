@@ -84,16 +84,7 @@ func minioEvent(key string) []byte {
 // once it is back, by two inboxes sharing one durable consumer; a
 // duplicate event makes no second job.
 func TestInboxDurableEventsSurviveAnOutage(t *testing.T) {
-	e, err := queue.StartEmbedded(t.TempDir(), "", nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(e.Shutdown)
-	nc, err := e.Connect()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(nc.Close)
+	e, nc := embeddedNATS(t)
 	log := slog.New(slog.NewTextHandler(t.Output(), nil))
 	q, err := queue.Open(t.Context(), nc, queue.Config{Logger: log})
 	if err != nil {

@@ -63,10 +63,7 @@ func TestWorkerRecordsASendThroughALongOutage(t *testing.T) {
 	}}
 	f.w.cfg.Jobs, f.w.cfg.Journal, f.w.cfg.RecordPause = store, journal, time.Millisecond // the seam: no waiting in tests
 
-	if err := f.w.Handle(t.Context(), queue.NewDelivery(j, 1, 10)); err != nil {
-		t.Fatal(err)
-	}
-	got, _ := f.jobs.Get(t.Context(), "j1")
+	got := f.handle(t, j, 1)
 	if got.State != queue.StatePosted || got.IDMessage != "ID7" || got.OutcomeUnknown || f.send.count() != 1 {
 		t.Errorf("%d sends; job %+v", f.send.count(), got)
 	}
@@ -157,10 +154,7 @@ func TestWorkerRecordsFromTheJournalAfterACrash(t *testing.T) {
 			t.Fatalf("after Replay: job %+v", got)
 		}
 		// Its message comes back: the job ends posted, nothing is sent.
-		if err := f.w.Handle(t.Context(), queue.NewDelivery(got, 2, 10)); err != nil {
-			t.Fatal(err)
-		}
-		got, _ = f.jobs.Get(t.Context(), "j1")
+		got = f.handle(t, got, 2)
 		if got.State != queue.StatePosted || got.IDMessage != "BEFORE-CRASH" || got.ErrorCode != "" || f.send.count() != 0 {
 			t.Errorf("%d sends; job %+v", f.send.count(), got)
 		}

@@ -1,6 +1,7 @@
 package service
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
 	"io"
@@ -52,22 +53,13 @@ const (
 )
 
 func (c HTTPConfig) withDefaults() HTTPConfig {
-	def := func(d *time.Duration, v time.Duration) {
-		if *d == 0 {
-			*d = v
-		}
-	}
-	def(&c.ReadHeaderTimeout, DefaultReadHeaderTimeout)
-	def(&c.IdleTimeout, DefaultIdleTimeout)
-	def(&c.ReadTimeout, DefaultReadTimeout)
-	def(&c.WriteTimeout, DefaultWriteTimeout)
-	def(&c.MinRateWindow, DefaultMinRateWindow)
-	if c.MinRate == 0 {
-		c.MinRate = DefaultMinRate
-	}
-	if c.MaxConns == 0 {
-		c.MaxConns = DefaultMaxConns
-	}
+	c.ReadHeaderTimeout = cmp.Or(c.ReadHeaderTimeout, DefaultReadHeaderTimeout)
+	c.IdleTimeout = cmp.Or(c.IdleTimeout, DefaultIdleTimeout)
+	c.ReadTimeout = cmp.Or(c.ReadTimeout, DefaultReadTimeout)
+	c.WriteTimeout = cmp.Or(c.WriteTimeout, DefaultWriteTimeout)
+	c.MinRateWindow = cmp.Or(c.MinRateWindow, DefaultMinRateWindow)
+	c.MinRate = cmp.Or(c.MinRate, DefaultMinRate)
+	c.MaxConns = cmp.Or(c.MaxConns, DefaultMaxConns)
 	return c
 }
 

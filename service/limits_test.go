@@ -1,13 +1,11 @@
 package service
 
 import (
-	"bufio"
 	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net"
 	"net/http"
 	"os"
@@ -17,7 +15,6 @@ import (
 	"time"
 
 	"github.com/mediaprep/mediaprep/internal/testutil"
-	"github.com/mediaprep/mediaprep/internal/testutil/memqueue"
 )
 
 // repeatedParts is a multipart body of n parts named name, empty, made as
@@ -150,25 +147,18 @@ func TestLowDisk(t *testing.T) {
 // serveAPI serves the API as serve does (API.Server) on a loopback port.
 func serveAPI(t *testing.T, cfg APIConfig) (*testAPI, string) {
 	t.Helper()
-	ta := &testAPI{bucket: newFakeBucket(), jobs: memqueue.New(), spool: t.TempDir(), logs: &testutil.SyncBuffer{}}
-	cfg.SpoolDir = ta.spool
-	cfg.Logger = slog.New(slog.NewTextHandler(ta.logs, nil))
-	api, err := NewAPI(cfg, ta.jobs, ta.bucket)
-	if err != nil {
-		t.Fatal(err)
-	}
+	ta := unservedAPI(t, cfg)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv, limited := api.Server(ln)
+	srv, limited := ta.api.Server(ln)
 	done := make(chan struct{})
 	go func() {
 		defer close(done)
 		_ = srv.Serve(limited) // ends with ErrServerClosed when the test closes it
 	}()
 	t.Cleanup(func() { srv.Close(); <-done })
-	ta.api = api
 	return ta, ln.Addr().String()
 }
 
@@ -178,47 +168,7 @@ func serveAPI(t *testing.T, cfg APIConfig) (*testAPI, string) {
 // and body.
 func trickle(t *testing.T, addr string, size, chunk int, pause time.Duration) (int, string) {
 	t.Helper()
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	head := "--" + testBoundary + "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n"
-	tail := "\r\n--" + testBoundary + "--\r\n"
-	fmt.Fprintf(c, "POST /v1/statuses HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=%s\r\nContent-Length: %d\r\n\r\n%s",
-		testBoundary, len(head)+size+len(tail), head)
-	data := jpegBytes(size)
-	answered := make(chan struct{})
-	go func() {
-		first := true
-		for len(data) > 0 {
-			n := min(chunk, len(data))
-			if first {
-				n, first = min(16<<10, len(data)), false
-			}
-			if _, err := c.Write(data[:n]); err != nil {
-				return
-			}
-			data = data[n:]
-			select {
-			case <-answered:
-				return
-			case <-time.After(pause):
-			}
-		}
-		_, _ = c.Write([]byte(tail)) // a failed write shows as no answer below
-	}()
-	defer close(answered)
-	if err := c.SetReadDeadline(time.Now().Add(time.Minute)); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-	if err != nil {
-		t.Fatalf("no answer: %v", err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return testutil.TrickleUpload(t, addr, "a.jpg", jpegBytes(size), 16<<10, chunk, pause, time.Minute)
 }
 
 // TestSlowBody: an upload whose body comes slower than MinRate is cut with

@@ -15,20 +15,7 @@ import (
 // over 20 000 jobs of two accounts, unfiltered and filtered, and reports
 // the 99th percentile of one request through the handler.
 func BenchmarkListEndpoint(b *testing.B) {
-	emb, err := queue.StartEmbedded(b.TempDir(), "", nil)
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer emb.Shutdown()
-	nc, err := emb.Connect()
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer nc.Close()
-	q, err := queue.Open(b.Context(), nc, queue.Config{MaxQueued: 30000})
-	if err != nil {
-		b.Fatal(err)
-	}
+	q := embeddedQueue(b, queue.Config{MaxQueued: 30000})
 	const n = 20000
 	for i := range n {
 		j := queue.Job{Origin: []queue.Origin{queue.OriginUpload, queue.OriginInbox}[i%2], Account: []string{"shop", "news"}[i%3%2],

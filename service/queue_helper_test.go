@@ -3,12 +3,14 @@ package service
 import (
 	"testing"
 
+	"github.com/nats-io/nats.go"
+
 	"github.com/mediaprep/mediaprep/queue"
 )
 
-// embeddedQueue is a real queue on an in-process NATS server (no
-// listener), stopped when the test ends.
-func embeddedQueue(t *testing.T) *queue.Queue {
+// embeddedNATS is an in-process NATS server (no listener) and a
+// connection to it, both closed when the test ends.
+func embeddedNATS(t testing.TB) (*queue.Embedded, *nats.Conn) {
 	t.Helper()
 	emb, err := queue.StartEmbedded(t.TempDir(), "", nil)
 	if err != nil {
@@ -20,7 +22,15 @@ func embeddedQueue(t *testing.T) *queue.Queue {
 		t.Fatal(err)
 	}
 	t.Cleanup(nc.Close)
-	q, err := queue.Open(t.Context(), nc, queue.Config{})
+	return emb, nc
+}
+
+// embeddedQueue is a real queue with cfg on an in-process NATS server,
+// stopped when the test ends.
+func embeddedQueue(t testing.TB, cfg queue.Config) *queue.Queue {
+	t.Helper()
+	_, nc := embeddedNATS(t)
+	q, err := queue.Open(t.Context(), nc, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -15,7 +15,6 @@ import (
 	"github.com/mediaprep/mediaprep/internal/testutil"
 	"github.com/mediaprep/mediaprep/queue"
 	"github.com/mediaprep/mediaprep/storage"
-	"github.com/mediaprep/mediaprep/transcode"
 )
 
 // TestResumeDeliveriesAfterARestart: the statuses a stopped serve left
@@ -23,15 +22,12 @@ import (
 // counted from the send; two serves resuming the same jobs agree.
 func TestResumeDeliveriesAfterARestart(t *testing.T) {
 	ga := greenapitest.NewServer(t, "1101000001", "tok-resume")
-	q := embeddedQueue(t)
+	q := embeddedQueue(t, queue.Config{})
 	client, err := greenapi.New(greenapi.Config{APIURL: ga.URL(), IDInstance: "1101000001", Token: "tok-resume", MaxAttempts: 2})
 	if err != nil {
 		t.Fatal(err)
 	}
-	tr, err := transcode.New(transcode.NewDefaultConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
+	tr := newTranscoder(t)
 	dir, _ := newTestDir(t)
 	logs := &testutil.SyncBuffer{}
 	newWorker := func(tracker *delivery.Tracker) *Worker {

@@ -42,10 +42,7 @@ func TestWorkerScheduledJob(t *testing.T) {
 	got = f.jobs.Peek("s1")
 	got.PublishAt = time.Now().Add(-time.Second)
 	f.jobs.Set("s1", got)
-	if err := f.w.Handle(t.Context(), queue.NewDelivery(got, 3, 10)); err != nil {
-		t.Fatal(err)
-	}
-	got, _ = f.jobs.Get(t.Context(), "s1")
+	got = f.handle(t, got, 3)
 	if got.State != queue.StatePosted || got.URL == "" || f.send.count() != 1 || got.MovedTo != "processed/sample.jpg" {
 		t.Errorf("at its time: %+v, %d sends", got, f.send.count())
 	}
@@ -88,10 +85,7 @@ func TestWorkerCanceledNeverSends(t *testing.T) {
 		j := f.drop(t, "c1", "samples/sample.jpg")
 		j.State = queue.StateCanceled
 		f.jobs.Set("c1", j)
-		if err := f.w.Handle(t.Context(), queue.NewDelivery(j, 1, 10)); err != nil {
-			t.Fatal(err)
-		}
-		got, _ := f.jobs.Get(t.Context(), "c1")
+		got := f.handle(t, j, 1)
 		if f.send.count() != 0 || got.State != queue.StateCanceled || got.MovedTo != "failed/sample.jpg" || !f.exists("failed/sample.jpg.error.json") {
 			t.Errorf("%d sends; job %+v", f.send.count(), got)
 		}
@@ -100,10 +94,7 @@ func TestWorkerCanceledNeverSends(t *testing.T) {
 		f := newWorkerFixture(t)
 		j := f.drop(t, "c2", "samples/sample.jpg")
 		f.w.cfg.Jobs = cancelOnPosting{f.jobs}
-		if err := f.w.Handle(t.Context(), queue.NewDelivery(j, 1, 10)); err != nil {
-			t.Fatal(err)
-		}
-		got, _ := f.jobs.Get(t.Context(), "c2")
+		got := f.handle(t, j, 1)
 		if f.send.count() != 0 || got.State != queue.StateCanceled || got.MovedTo == "" {
 			t.Errorf("%d sends; job %+v", f.send.count(), got)
 		}
@@ -127,14 +118,7 @@ func TestInboxPublishAt(t *testing.T) {
 	put(t, root, "inbox/d.jpg", "jpeg", 0)
 	put(t, root, "inbox/d.jpg.json", `{"publishAt": "`+time.Now().Add(40*24*time.Hour).Format(time.RFC3339)+`"}`, 0)
 	scanOnce(t, in)
-	time.Sleep(testSettle + 20*time.Millisecond)
-	if n := scanOnce(t, in); n != 4 {
-		t.Fatalf("Scan took %d, want 4", n)
-	}
-	byName := map[string]queue.Job{}
-	for _, j := range jobs.Enqueued() {
-		byName[j.Name] = j
-	}
+	byName := scanSettled(t, in, jobs, 4)
 	for _, name := range []string{"a.jpg", "b.jpg"} {
 		if j := byName[name]; !j.PublishAt.Equal(at) || j.Invalid != "" {
 			t.Errorf("%s: publishAt %s invalid %q, want %s", name, j.PublishAt, j.Invalid, at)

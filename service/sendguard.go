@@ -99,28 +99,25 @@ func (g *guardedSender) release(ctx context.Context, log *slog.Logger) {
 }
 
 func (g *guardedSender) SendMediaStatus(ctx context.Context, s greenapi.MediaStatus) (greenapi.Sent, error) {
-	if err := g.take(ctx); err != nil {
-		return greenapi.Sent{}, err
-	}
-	sent, err := g.Sender.SendMediaStatus(ctx, s)
-	g.done(err)
-	return sent, err
+	return guardedSend(ctx, g, s, g.Sender.SendMediaStatus)
 }
 
 func (g *guardedSender) SendVoiceStatus(ctx context.Context, s greenapi.VoiceStatus) (greenapi.Sent, error) {
-	if err := g.take(ctx); err != nil {
-		return greenapi.Sent{}, err
-	}
-	sent, err := g.Sender.SendVoiceStatus(ctx, s)
-	g.done(err)
-	return sent, err
+	return guardedSend(ctx, g, s, g.Sender.SendVoiceStatus)
 }
 
 func (g *guardedSender) SendTextStatus(ctx context.Context, s greenapi.TextStatus) (greenapi.Sent, error) {
+	return guardedSend(ctx, g, s, g.Sender.SendTextStatus)
+}
+
+// guardedSend is one send through g: the job is taken into posting first
+// (a job already there is not sent again) and taken out with the send's
+// result.
+func guardedSend[S any](ctx context.Context, g *guardedSender, s S, send func(context.Context, S) (greenapi.Sent, error)) (greenapi.Sent, error) {
 	if err := g.take(ctx); err != nil {
 		return greenapi.Sent{}, err
 	}
-	sent, err := g.Sender.SendTextStatus(ctx, s)
+	sent, err := send(ctx, s)
 	g.done(err)
 	return sent, err
 }

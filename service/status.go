@@ -10,21 +10,43 @@ import (
 )
 
 func (a *API) getStatus(w http.ResponseWriter, r *http.Request) {
-	id := r.PathValue("id")
-	if !validJobID(id) {
-		a.fail(w, r, &apiError{status: http.StatusNotFound, Code: codeNotFound, Message: "no job has this id"})
+	id, ok := a.pathJobID(w, r)
+	if !ok {
 		return
 	}
-	info(r).jobID = id
 	job, err := a.jobs.Get(r.Context(), id)
-	switch {
-	case errors.Is(err, queue.ErrNotFound):
-		a.fail(w, r, &apiError{status: http.StatusNotFound, Code: codeNotFound, Message: "no job has this id"})
-	case err != nil:
-		a.fail(w, r, unavailable("the queue", err))
-	default:
-		writeJSON(w, http.StatusOK, job)
+	if err != nil {
+		a.failQueue(w, r, err)
+		return
 	}
+	writeJSON(w, http.StatusOK, job)
+}
+
+// pathJobID is the job id in the request's path, noted for the access log.
+// An id no job can have is answered 404 and ok is false.
+func (a *API) pathJobID(w http.ResponseWriter, r *http.Request) (id string, ok bool) {
+	id = r.PathValue("id")
+	if !validJobID(id) {
+		a.fail(w, r, errNoJob())
+		return "", false
+	}
+	info(r).jobID = id
+	return id, true
+}
+
+// failQueue answers err from reading or updating a job in the queue: 404
+// for a job that is not there, 503 for anything else.
+func (a *API) failQueue(w http.ResponseWriter, r *http.Request, err error) {
+	if errors.Is(err, queue.ErrNotFound) {
+		a.fail(w, r, errNoJob())
+		return
+	}
+	a.fail(w, r, unavailable("the queue", err))
+}
+
+// errNoJob is the answer about a job id the queue does not have.
+func errNoJob() *apiError {
+	return &apiError{status: http.StatusNotFound, Code: codeNotFound, Message: "no job has this id"}
 }
 
 // validJobID accepts the ids jobs can have (ours are 16 hex digits; the

@@ -42,7 +42,7 @@ type sweepRig struct {
 func newSweepRig(t *testing.T) *sweepRig {
 	t.Helper()
 	ga := greenapitest.NewServer(t, "1101000002", "tok-sweep")
-	q := embeddedQueue(t)
+	q := embeddedQueue(t, queue.Config{})
 	client, err := greenapi.New(greenapi.Config{APIURL: ga.URL(), IDInstance: "1101000002", Token: "tok-sweep", MaxAttempts: 2})
 	if err != nil {
 		t.Fatal(err)

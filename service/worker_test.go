@@ -4,8 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -17,7 +15,6 @@ import (
 	"github.com/mediaprep/mediaprep/internal/testutil/memqueue"
 	"github.com/mediaprep/mediaprep/queue"
 	"github.com/mediaprep/mediaprep/storage"
-	"github.com/mediaprep/mediaprep/transcode"
 )
 
 // memJobs is the queue in memory.
@@ -85,26 +82,26 @@ type workerFixture struct {
 
 func newWorkerFixture(t *testing.T) *workerFixture {
 	t.Helper()
-	media := http.NotFoundHandler()
-	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { media.ServeHTTP(w, r) }))
-	t.Cleanup(srv.Close)
-	root := t.TempDir()
-	dir, err := storage.NewDir(storage.DirConfig{Root: root, PublicBaseURL: srv.URL})
-	if err != nil {
-		t.Fatal(err)
-	}
-	media = dir.MediaHandler()
-	tr, err := transcode.New(transcode.NewDefaultConfig())
-	if err != nil {
-		t.Fatal(err)
-	}
+	dir, root := servedDir(t)
 	f := &workerFixture{jobs: memqueue.New(), send: &countingSender{}, dir: dir, root: root}
-	f.w, err = NewWorker(WorkerConfig{Jobs: f.jobs, Bucket: dir, Prep: tr, Check: storage.Checker{}, Send: f.send,
+	var err error
+	f.w, err = NewWorker(WorkerConfig{Jobs: f.jobs, Bucket: dir, Prep: newTranscoder(t), Check: storage.Checker{}, Send: f.send,
 		TempDir: filepath.Join(t.TempDir(), "work")})
 	if err != nil {
 		t.Fatal(err)
 	}
 	return f
+}
+
+// handle runs delivery attempt of j through f's worker, which must not
+// fail, and returns the job as it is stored afterwards.
+func (f *workerFixture) handle(t *testing.T, j queue.Job, attempt int) queue.Job {
+	t.Helper()
+	if err := f.w.Handle(t.Context(), queue.NewDelivery(j, attempt, 10)); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := f.jobs.Get(t.Context(), j.ID)
+	return got
 }
 
 // drop puts a sample into the inbox and makes its job.
@@ -132,10 +129,7 @@ func (f *workerFixture) exists(key string) bool {
 func TestWorkerPostsOnceAndMovesTheSource(t *testing.T) {
 	f := newWorkerFixture(t)
 	j := f.drop(t, "j1", "samples/sample.jpg")
-	if err := f.w.Handle(t.Context(), queue.NewDelivery(j, 1, 10)); err != nil {
-		t.Fatal(err)
-	}
-	got, _ := f.jobs.Get(t.Context(), "j1")
+	got := f.handle(t, j, 1)
 	if got.State != queue.StatePosted || got.IDMessage == "" || got.MovedTo != "processed/sample.jpg" || got.Method != "sendMediaStatus" {
 		t.Fatalf("job: %+v", got)
 	}
@@ -158,10 +152,7 @@ func TestWorkerRedeliveryAfterPostingDoesNotSendAgain(t *testing.T) {
 	// moving the source.
 	j.State, j.IDMessage = queue.StatePosting, "EARLIER"
 	f.jobs.Set("j1", j)
-	if err := f.w.Handle(t.Context(), queue.NewDelivery(j, 2, 10)); err != nil {
-		t.Fatal(err)
-	}
-	got, _ := f.jobs.Get(t.Context(), "j1")
+	got := f.handle(t, j, 2)
 	if f.send.count() != 0 || got.State != queue.StatePosted || got.IDMessage != "EARLIER" || !f.exists("processed/sample.jpg") {
 		t.Errorf("%d sends; job %+v", f.send.count(), got)
 	}
@@ -171,10 +162,7 @@ func TestWorkerRecordsIDMessageThroughAKeyValueHiccup(t *testing.T) {
 	f := newWorkerFixture(t)
 	j := f.drop(t, "j1", "samples/sample.jpg")
 	failWrites(f.jobs, 1, setsIDMessage) // the first write of idMessage fails
-	if err := f.w.Handle(t.Context(), queue.NewDelivery(j, 1, 10)); err != nil {
-		t.Fatal(err)
-	}
-	got, _ := f.jobs.Get(t.Context(), "j1")
+	got := f.handle(t, j, 1)
 	if got.State != queue.StatePosted || got.IDMessage != "ID7" || f.send.count() != 1 {
 		t.Errorf("%d sends; job %+v", f.send.count(), got)
 	}
@@ -275,28 +263,40 @@ func TestWorkerDeliveryAfterACrashWhilePostingDoesNotSend(t *testing.T) {
 	}
 }
 
-// racingJobs marks the job as being posted by another delivery as soon as
-// this one says it is storing: two deliveries of one job at once.
-type racingJobs struct{ *memJobs }
+// meddlingJobs changes a job with meddle, as another delivery or the
+// queue would, as soon as this delivery says it is storing.
+type meddlingJobs struct {
+	*memJobs
+	meddle func(*queue.Job)
+}
 
-func (r racingJobs) Update(ctx context.Context, id string, fn func(*queue.Job) error) (queue.Job, error) {
+func (r meddlingJobs) Update(ctx context.Context, id string, fn func(*queue.Job) error) (queue.Job, error) {
 	j, err := r.memJobs.Update(ctx, id, fn)
 	if err == nil && j.State == queue.StateStoring {
 		return r.memJobs.Update(ctx, id, func(j *queue.Job) error {
-			j.State, j.PostingBy = queue.StatePosting, "the other delivery"
+			r.meddle(j)
 			return nil
 		})
 	}
 	return j, err
 }
 
-func TestWorkerTwoDeliveriesAtOnceSendOnce(t *testing.T) {
-	f := newWorkerFixture(t)
-	w, err := NewWorker(WorkerConfig{Jobs: racingJobs{f.jobs}, Bucket: f.dir, Prep: f.w.cfg.Prep, Check: storage.Checker{},
+// meddledWorker is a worker like f's over f's jobs as seen through
+// meddlingJobs with meddle.
+func (f *workerFixture) meddledWorker(t *testing.T, meddle func(*queue.Job)) *Worker {
+	t.Helper()
+	w, err := NewWorker(WorkerConfig{Jobs: meddlingJobs{f.jobs, meddle}, Bucket: f.dir, Prep: f.w.cfg.Prep, Check: storage.Checker{},
 		Send: f.send, TempDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
+	return w
+}
+
+func TestWorkerTwoDeliveriesAtOnceSendOnce(t *testing.T) {
+	f := newWorkerFixture(t)
+	// Two deliveries of one job at once: the other takes it for posting.
+	w := f.meddledWorker(t, func(j *queue.Job) { j.State, j.PostingBy = queue.StatePosting, "the other delivery" })
 	j := f.drop(t, "j1", "samples/sample.jpg")
 	// This delivery keeps its message (the other may still die) and sends
 	// nothing.
@@ -372,28 +372,10 @@ func TestWorkerMoveFinishedByTheNextDelivery(t *testing.T) {
 	}
 }
 
-// failingJobs marks the job failed (say, by the queue giving up on it) as
-// soon as this delivery says it is storing.
-type failingJobs struct{ *memJobs }
-
-func (r failingJobs) Update(ctx context.Context, id string, fn func(*queue.Job) error) (queue.Job, error) {
-	j, err := r.memJobs.Update(ctx, id, fn)
-	if err == nil && j.State == queue.StateStoring {
-		return r.memJobs.Update(ctx, id, func(j *queue.Job) error {
-			j.State, j.ErrorCode = queue.StateFailed, queue.CodeMaxDeliveries
-			return nil
-		})
-	}
-	return j, err
-}
-
 func TestWorkerNeverSendsAFailedJob(t *testing.T) {
 	f := newWorkerFixture(t)
-	w, err := NewWorker(WorkerConfig{Jobs: failingJobs{f.jobs}, Bucket: f.dir, Prep: f.w.cfg.Prep, Check: storage.Checker{},
-		Send: f.send, TempDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	// The queue gives up on the job meanwhile.
+	w := f.meddledWorker(t, func(j *queue.Job) { j.State, j.ErrorCode = queue.StateFailed, queue.CodeMaxDeliveries })
 	j := f.drop(t, "j1", "samples/sample.jpg")
 	_ = w.Handle(t.Context(), queue.NewDelivery(j, 10, 10))
 	got, _ := f.jobs.Get(t.Context(), "j1")

@@ -2,6 +2,7 @@ package storage
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -35,12 +36,8 @@ type DirConfig struct {
 
 func (c DirConfig) withDefaults() DirConfig {
 	def := NewDefaultConfig()
-	if c.Prefix == "" {
-		c.Prefix = def.Prefix
-	}
-	if c.CacheControl == "" {
-		c.CacheControl = def.CacheControl
-	}
+	c.Prefix = cmp.Or(c.Prefix, def.Prefix)
+	c.CacheControl = cmp.Or(c.CacheControl, def.CacheControl)
 	return c
 }
 
@@ -355,18 +352,11 @@ func (d *Dir) PutFile(ctx context.Context, key, path string, obj Object) (Object
 	if err := ctx.Err(); err != nil {
 		return Object{}, err
 	}
-	src, err := os.Open(path)
+	src, fi, err := openSource(key, path)
 	if err != nil {
-		return Object{}, fmt.Errorf("storage: put %s: %w", key, err)
+		return Object{}, err
 	}
 	defer src.Close()
-	fi, err := src.Stat()
-	if err != nil {
-		return Object{}, fmt.Errorf("storage: put %s: %w", key, err)
-	}
-	if !fi.Mode().IsRegular() {
-		return Object{}, fmt.Errorf("storage: put %s: %s is not a regular file", key, path)
-	}
 	r, rest, err := d.prepare(key)
 	if err != nil {
 		return Object{}, opError("put", key, err)

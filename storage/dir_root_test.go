@@ -4,7 +4,6 @@ import (
 	"errors"
 	"io"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -18,15 +17,7 @@ import (
 // by Lookup, Download, Move or Delete, nor by /media/, even to other files
 // of the data dir (the queue's).
 func TestDirSymlinksStayInside(t *testing.T) {
-	srv := httptest.NewUnstartedServer(nil)
-	root := t.TempDir()
-	d, err := storage.NewDir(storage.DirConfig{Root: root, PublicBaseURL: "http://" + srv.Listener.Addr().String()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Config.Handler = d.MediaHandler()
-	srv.Start()
-	defer srv.Close()
+	d, root, srv := servedDir(t)
 
 	secret := []byte("job records: captions, phone numbers")
 	outside := t.TempDir()
@@ -129,15 +120,7 @@ func TestDirSymlinksStayInside(t *testing.T) {
 // type are served as application/octet-stream, never as a type a browser
 // runs, and the link check refuses them.
 func TestMediaUnknownTypes(t *testing.T) {
-	srv := httptest.NewUnstartedServer(nil)
-	root := t.TempDir()
-	d, err := storage.NewDir(storage.DirConfig{Root: root, PublicBaseURL: "http://" + srv.Listener.Addr().String()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Config.Handler = d.MediaHandler()
-	srv.Start()
-	defer srv.Close()
+	d, root, _ := servedDir(t)
 
 	html := "<html><script>alert(1)</script></html>"
 	if err := os.MkdirAll(filepath.Join(root, "statuses"), 0o750); err != nil {

@@ -30,6 +30,34 @@ func newDir(t *testing.T) *storage.Dir {
 	return d
 }
 
+// newDirAt is a Dir in a temporary folder, and that folder (root); its
+// links point nowhere.
+func newDirAt(t *testing.T) (*storage.Dir, string) {
+	t.Helper()
+	root := t.TempDir()
+	d, err := storage.NewDir(storage.DirConfig{Root: root, PublicBaseURL: "http://127.0.0.1:1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return d, root
+}
+
+// servedDir is a Dir in a temporary folder (root) whose MediaHandler
+// serves its PublicBaseURL on loopback until the test ends.
+func servedDir(t *testing.T) (d *storage.Dir, root string, srv *httptest.Server) {
+	t.Helper()
+	srv = httptest.NewUnstartedServer(nil)
+	root = t.TempDir()
+	d, err := storage.NewDir(storage.DirConfig{Root: root, PublicBaseURL: "http://" + srv.Listener.Addr().String()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv.Config.Handler = d.MediaHandler()
+	srv.Start()
+	t.Cleanup(srv.Close)
+	return d, root, srv
+}
+
 // files returns every file under root, hidden ones included, relative and
 // with slashes.
 func files(t *testing.T, root string) []string {
@@ -520,14 +548,7 @@ func TestDirPing(t *testing.T) {
 }
 
 func TestMediaHandler(t *testing.T) {
-	srv := httptest.NewUnstartedServer(nil)
-	d, err := storage.NewDir(storage.DirConfig{Root: t.TempDir(), PublicBaseURL: "http://" + srv.Listener.Addr().String()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv.Config.Handler = d.MediaHandler()
-	srv.Start()
-	defer srv.Close()
+	d, _, srv := servedDir(t)
 
 	data := randomBytes(10 << 10)
 	put := func(key, ctype string) string {
@@ -636,11 +657,7 @@ func TestMediaHandler(t *testing.T) {
 }
 
 func TestDirMoveAndDeletePruneEmptyFolders(t *testing.T) {
-	root := t.TempDir()
-	d, err := storage.NewDir(storage.DirConfig{Root: root, PublicBaseURL: "http://127.0.0.1:1"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d, root := newDirAt(t)
 	ctx := context.Background()
 	for _, k := range []string{"uploads/abc/x.jpg", "inbox/a/b/y.jpg"} {
 		if _, err := d.Put(ctx, k, strings.NewReader("x"), storage.Object{ContentType: "image/jpeg", Size: 1}); err != nil {

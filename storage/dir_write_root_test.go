@@ -37,11 +37,7 @@ func outsideDir(t *testing.T) (string, func()) {
 // empty folders write, rename or remove anything through it. Writes refuse
 // with ErrBadKey; Delete finds no object and removes nothing.
 func TestDirWritesStayInside(t *testing.T) {
-	root := t.TempDir()
-	d, err := storage.NewDir(storage.DirConfig{Root: root, PublicBaseURL: "http://127.0.0.1:1"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d, root := newDirAt(t)
 	outside, unchanged := outsideDir(t)
 	for _, dir := range []string{"statuses", ".meta/statuses"} {
 		if err := os.MkdirAll(filepath.Join(root, filepath.FromSlash(dir)), 0o750); err != nil {
@@ -123,11 +119,7 @@ func (s *swapReader) Read(p []byte) (int, error) {
 // replaced by a symbolic link to a folder outside while the body is being
 // read; the write is refused and nothing lands outside.
 func TestDirWriteFolderSwappedForLink(t *testing.T) {
-	root := t.TempDir()
-	d, err := storage.NewDir(storage.DirConfig{Root: root, PublicBaseURL: "http://127.0.0.1:1"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d, root := newDirAt(t)
 	outside, unchanged := outsideDir(t)
 	id := filepath.Join(root, "uploads", "id")
 	body := &swapReader{r: strings.NewReader("body"), swap: func() {
@@ -138,7 +130,7 @@ func TestDirWriteFolderSwappedForLink(t *testing.T) {
 			t.Error(err)
 		}
 	}}
-	_, err = d.Put(t.Context(), "uploads/id/a.jpg", body, storage.Object{ContentType: "image/jpeg", Size: -1})
+	_, err := d.Put(t.Context(), "uploads/id/a.jpg", body, storage.Object{ContentType: "image/jpeg", Size: -1})
 	if !errors.Is(err, storage.ErrBadKey) || !strings.Contains(err.Error(), "leads out of its folder") {
 		t.Errorf("Put = %v, want ErrBadKey (leads out of its folder)", err)
 	}
@@ -155,11 +147,7 @@ func TestDirWriteFolderSwappedForLink(t *testing.T) {
 // link (inbox/ on another disk, the operator's choice) is written to,
 // moved from and pruned below as today; the link itself stays.
 func TestDirWritesThroughSymlinkedTopFolder(t *testing.T) {
-	root := t.TempDir()
-	d, err := storage.NewDir(storage.DirConfig{Root: root, PublicBaseURL: "http://127.0.0.1:1"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	d, root := newDirAt(t)
 	other := t.TempDir()
 	if err := os.Symlink(other, filepath.Join(root, "inbox")); err != nil {
 		t.Fatal(err)

@@ -92,3 +92,22 @@ func escapeKey(key string) string {
 	}
 	return strings.Join(segs, "/")
 }
+
+// openSource opens the file at path that PutFile stores under key, with its
+// FileInfo; anything but a regular file is refused. The caller closes it.
+func openSource(key, path string) (*os.File, os.FileInfo, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, fmt.Errorf("storage: put %s: %w", key, err)
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, nil, fmt.Errorf("storage: put %s: %w", key, err)
+	}
+	if !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, nil, fmt.Errorf("storage: put %s: %s is not a regular file", key, path)
+	}
+	return f, fi, nil
+}

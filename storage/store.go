@@ -8,7 +8,6 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
-	"os"
 	"slices"
 	"strings"
 	"time"
@@ -311,18 +310,11 @@ func (s *Store) PutFile(ctx context.Context, key, path string, obj Object) (Obje
 	if obj.ContentType == "" {
 		return Object{}, fmt.Errorf("storage: put %s: no content type", key)
 	}
-	f, err := os.Open(path)
+	f, fi, err := openSource(key, path)
 	if err != nil {
-		return Object{}, fmt.Errorf("storage: put %s: %w", key, err)
+		return Object{}, err
 	}
 	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return Object{}, fmt.Errorf("storage: put %s: %w", key, err)
-	}
-	if !fi.Mode().IsRegular() {
-		return Object{}, fmt.Errorf("storage: put %s: %s is not a regular file", key, path)
-	}
 	obj.Size = fi.Size()
 	limit := s.putFileLimit
 	if limit <= 0 {

@@ -56,13 +56,7 @@ func TestConfigValidate(t *testing.T) {
 }
 
 func TestPutLookupLink(t *testing.T) {
-	srv := s3test.Start(t)
-	cfg := srv.Config()
-	cfg.PartSize = 5 << 20
-	st, err := storage.New(t.Context(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, srv := newStore(t)
 	if err := st.Ping(t.Context()); err != nil {
 		t.Fatal(err)
 	}
@@ -133,7 +127,7 @@ func TestPutLookupLink(t *testing.T) {
 			if cd := resp.Header.Get("Content-Disposition"); !strings.HasPrefix(cd, "inline") {
 				t.Errorf("Content-Disposition = %q", cd)
 			}
-			if cc := resp.Header.Get("Cache-Control"); cc != cfg.CacheControl {
+			if cc := resp.Header.Get("Cache-Control"); cc != srv.Config().CacheControl {
 				t.Errorf("Cache-Control = %q", cc)
 			}
 			if err := (storage.Checker{}).CheckLink(t.Context(), link.URL, tt.ctype); err != nil {
@@ -160,13 +154,7 @@ func (r *errReader) Read(p []byte) (int, error) {
 }
 
 func TestPutFailureLeavesNothing(t *testing.T) {
-	srv := s3test.Start(t)
-	cfg := srv.Config()
-	cfg.PartSize = 5 << 20
-	st, err := storage.New(t.Context(), cfg)
-	if err != nil {
-		t.Fatal(err)
-	}
+	st, _ := newStore(t)
 	for _, n := range []int{1 << 20, 12 << 20} { // in the first part; after two parts
 		key := st.Key("0123456789abcdef", "broken", ".mp4")
 		_, err := st.Put(t.Context(), key, &errReader{n: n}, storage.Object{ContentType: "video/mp4", Size: -1})

@@ -1,75 +1,18 @@
 package transcode
 
 import (
-	"errors"
 	"os"
 	"path/filepath"
 	"testing"
-
-	"golang.org/x/sys/unix"
 
 	"github.com/mediaprep/mediaprep/internal/testutil"
 	"github.com/mediaprep/mediaprep/transcode/hostiletest"
 )
 
-// openWatch reports every open or read of one file, through inotify: the
-// kernel queues the event before the open returns, so reading the queue
-// after a run tells, without timing, whether the run touched the file.
-type openWatch struct{ fd int }
-
-func watchOpens(t *testing.T, path string) *openWatch {
+// hostileSetup is hostiletest.Setup with the sample MP4 of testdata.
+func hostileSetup(t *testing.T, big bool) ([]hostiletest.Case, *hostiletest.Watch) {
 	t.Helper()
-	fd, err := unix.InotifyInit1(unix.IN_NONBLOCK | unix.IN_CLOEXEC)
-	if err != nil {
-		t.Skipf("inotify: %v", err)
-	}
-	t.Cleanup(func() { unix.Close(fd) })
-	if _, err := unix.InotifyAddWatch(fd, path, unix.IN_OPEN|unix.IN_ACCESS); err != nil {
-		t.Fatalf("inotify watch %s: %v", path, err)
-	}
-	return &openWatch{fd}
-}
-
-// touched reports whether the file was opened or read since the last call.
-func (w *openWatch) touched(t *testing.T) bool {
-	t.Helper()
-	buf := make([]byte, 4096)
-	n, err := unix.Read(w.fd, buf)
-	if errors.Is(err, unix.EAGAIN) {
-		return false
-	}
-	if err != nil {
-		t.Fatalf("reading inotify events: %v", err)
-	}
-	return n > 0
-}
-
-// hostileSetup writes the hostile inputs into a folder of their own, with
-// the file they name (a real MP4, which an unprotected ffmpeg would
-// happily prepare and post) in another, watched.
-func hostileSetup(t *testing.T, big bool) ([]hostiletest.Case, *openWatch) {
-	t.Helper()
-	dir := t.TempDir()
-	in, secret := filepath.Join(dir, "in"), filepath.Join(dir, "secret")
-	for _, d := range []string{in, secret} {
-		if err := os.Mkdir(d, 0o755); err != nil {
-			t.Fatal(err)
-		}
-	}
-	sample := filepath.Join("..", "testdata", "samples", "sample.mp4")
-	data, err := os.ReadFile(sample)
-	if err != nil {
-		t.Fatal(err)
-	}
-	target := filepath.Join(secret, "other-team.mp4")
-	if err := os.WriteFile(target, data, 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cases, err := hostiletest.Write(in, target, sample, big)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return cases, watchOpens(t, target)
+	return hostiletest.Setup(t, filepath.Join("..", "testdata", "samples", "sample.mp4"), big)
 }
 
 // TestPrepareHostile runs every hostile input through Prepare with real
@@ -88,7 +31,7 @@ func TestPrepareHostile(t *testing.T) {
 				if got := string(CodeOf(err)); got != c.Code {
 					t.Errorf("force %v: Prepare = %v (code %q), want code %q", force, err, got, c.Code)
 				}
-				if watch.touched(t) {
+				if watch.Touched(t) {
 					t.Errorf("force %v: the file the input names was opened", force)
 				}
 			}
@@ -159,7 +102,7 @@ func TestHostileBehindTheSniffer(t *testing.T) {
 				if _, err := tr.probe(t.Context(), c.Path, format); err == nil {
 					t.Errorf("probe as %s succeeded", format)
 				}
-				if watch.touched(t) {
+				if watch.Touched(t) {
 					t.Fatalf("probe as %s opened the file the input names", format)
 				}
 			}
@@ -173,7 +116,7 @@ func TestHostileBehindTheSniffer(t *testing.T) {
 				if err == nil {
 					t.Errorf("PrepareMedia as %s succeeded", formatName)
 				}
-				if watch.touched(t) {
+				if watch.Touched(t) {
 					t.Fatalf("ffmpeg reading it as %s opened the file the input names", formatName)
 				}
 			}

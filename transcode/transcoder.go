@@ -1,6 +1,7 @@
 package transcode
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -176,12 +177,8 @@ func (o Options) Validate() error {
 }
 
 func (o Options) withDefaults() Options {
-	if o.Crop == "" {
-		o.Crop = CropCenter
-	}
-	if o.VideoFit == "" {
-		o.VideoFit = FitKeep
-	}
+	o.Crop = cmp.Or(o.Crop, CropCenter)
+	o.VideoFit = cmp.Or(o.VideoFit, FitKeep)
 	return o
 }
 

@@ -1,19 +1,14 @@
 package main
 
 import (
-	"bytes"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
-	"strings"
 	"syscall"
 	"testing"
 	"time"
-
-	"github.com/mediaprep/mediaprep/greenapi/greenapitest"
-	"github.com/mediaprep/mediaprep/storage/s3test"
 )
 
 // batchInputs makes (once; testdata/gen is kept) the 20 mixed files of
@@ -56,24 +51,13 @@ func cpuOf(cmd *exec.Cmd) time.Duration {
 // (batch CPU / (2 × wall)) ≥ 0.85, and wall ≤ 1.15 × (sum of per-file
 // work) / 2.
 func BenchmarkBatch(b *testing.B) {
-	if _, err := exec.LookPath("ffmpeg"); err != nil {
-		b.Skip("ffmpeg not installed")
-	}
-	bin := buildBinary(b)
-	dir := batchInputs(b)
-	files, _ := filepath.Glob(filepath.Join(dir, "*"))
-	if len(files) != 20 {
-		b.Fatalf("%d inputs, want 20", len(files))
-	}
-	srv := s3test.Start(b)
-	green := greenapitest.NewServer(b, testInstance, testToken)
-	env := append(os.Environ(), srv.Env()...)
-	env = append(env, "MEDIAPREP_GREENAPI_URL="+green.URL(), "MEDIAPREP_GREENAPI_INSTANCE="+testInstance, "MEDIAPREP_GREENAPI_TOKEN="+testToken)
+	j := newJobsBench(b)
+	env := append(os.Environ(), j.env...)
 
 	// The reference: each file prepared alone.
 	var work time.Duration
-	for _, f := range files {
-		cmd := exec.Command(bin, "prepare", "--out", b.TempDir(), f)
+	for _, f := range j.files {
+		cmd := exec.Command(j.bin, "prepare", "--out", b.TempDir(), f)
 		if out, err := cmd.CombinedOutput(); err != nil {
 			b.Fatalf("prepare %s: %v\n%s", f, err, out)
 		}
@@ -84,20 +68,9 @@ func BenchmarkBatch(b *testing.B) {
 	run := 0
 	for b.Loop() {
 		run++
-		cmd := exec.Command(bin, "batch", "-j", "2", "--out", b.TempDir(), dir)
 		// A fresh prefix each time, so that nothing is found already stored.
-		cmd.Env = append(slices.Clone(env), fmt.Sprintf("MEDIAPREP_S3_PREFIX=bench-%d", run))
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		start := time.Now()
-		if err := cmd.Run(); err != nil {
-			b.Fatalf("batch: %v\n%s", err, out.String())
-		}
-		wall += time.Since(start)
-		cpu += cpuOf(cmd)
-		if !strings.Contains(out.String(), "20 posted") {
-			b.Fatalf("batch did not post 20 files:\n%s", out.String())
-		}
+		w, c := j.runBatch(b, append(slices.Clone(env), fmt.Sprintf("MEDIAPREP_S3_PREFIX=bench-%d", run)))
+		wall, cpu = wall+w, cpu+c
 	}
 	n := float64(b.N)
 	b.ReportMetric(0, "ns/op")

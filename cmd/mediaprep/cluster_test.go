@@ -60,17 +60,7 @@ func TestServeClusterNodeLoss(t *testing.T) {
 	testutil.WaitFor(t, 3*time.Minute, "every file to be processed", func() bool {
 		return len(c.keys("processed/"))+len(c.keys("failed/")) >= n && len(c.keys("inbox/")) == 0
 	})
-	if f := c.keys("failed/"); len(f) != 0 {
-		t.Errorf("failed: %v", f)
-	}
-	posted := c.green.Posted()
-	seen := map[string]int{}
-	for _, s := range posted {
-		seen[s.URLFile]++
-	}
-	if len(posted) != n || len(seen) != n {
-		t.Errorf("%d posts of %d distinct links, want %d and %d", len(posted), len(seen), n, n)
-	}
+	c.wantPostedOnce(n)
 	for _, p := range c.procs {
 		if strings.Contains(p.out.String(), "outcome_unknown") {
 			t.Errorf("%s reported outcome_unknown", p.name)

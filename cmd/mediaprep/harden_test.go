@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -57,47 +56,7 @@ func trickleUpload(t *testing.T, addr string, size, chunk int, pause time.Durati
 	}
 	data := make([]byte, size)
 	copy(data, head[:min(len(head), 4096)])
-	const boundary = "trickle"
-	pre := "--" + boundary + "\r\nContent-Disposition: form-data; name=\"file\"; filename=\"slow.jpg\"\r\nContent-Type: image/jpeg\r\n\r\n"
-	post := "\r\n--" + boundary + "--\r\n"
-	c, err := net.Dial("tcp", addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	fmt.Fprintf(c, "POST /v1/statuses HTTP/1.1\r\nHost: %s\r\nContent-Type: multipart/form-data; boundary=%s\r\nContent-Length: %d\r\n\r\n%s",
-		addr, boundary, len(pre)+size+len(post), pre)
-	stop := make(chan struct{})
-	defer close(stop)
-	go func() {
-		first := true
-		for len(data) > 0 {
-			n := min(chunk, len(data))
-			if first {
-				n, first = min(64<<10, len(data)), false
-			}
-			if _, err := c.Write(data[:n]); err != nil {
-				return
-			}
-			data = data[n:]
-			select {
-			case <-stop:
-				return
-			case <-time.After(pause):
-			}
-		}
-		_, _ = io.WriteString(c, post) // a failed write shows as no answer below
-	}()
-	if err := c.SetReadDeadline(time.Now().Add(2 * time.Minute)); err != nil {
-		t.Fatal(err)
-	}
-	resp, err := http.ReadResponse(bufio.NewReader(c), nil)
-	if err != nil {
-		t.Fatalf("no answer to the trickled upload: %v", err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b)
+	return testutil.TrickleUpload(t, addr, "slow.jpg", data, 64<<10, chunk, pause, 2*time.Minute)
 }
 
 // TestServeSlowAndIdleClients: 200 connections left idle or silent against

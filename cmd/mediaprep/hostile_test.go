@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"net/http"
 	"os"
 	"os/exec"
@@ -12,61 +11,14 @@ import (
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/mediaprep/mediaprep/internal/testutil"
 	"github.com/mediaprep/mediaprep/transcode/hostiletest"
 )
 
-// hostileInputs writes the hostile inputs of issue 9 into a folder of
-// their own and the file their playlists name (a real MP4 that would make
-// a fine status) into another; it returns the cases and an inotify
-// descriptor watching that file for opens and reads.
-func hostileInputs(tb testing.TB, big bool) ([]hostiletest.Case, int) {
+// hostileInputs is hostiletest.Setup with the sample MP4 of testdata.
+func hostileInputs(tb testing.TB, big bool) ([]hostiletest.Case, *hostiletest.Watch) {
 	tb.Helper()
-	dir := tb.TempDir()
-	in, secret := filepath.Join(dir, "in"), filepath.Join(dir, "processed")
-	for _, d := range []string{in, secret} {
-		if err := os.Mkdir(d, 0o755); err != nil {
-			tb.Fatal(err)
-		}
-	}
-	sample := filepath.Join("..", "..", "testdata", "samples", "sample.mp4")
-	data, err := os.ReadFile(sample)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	target := filepath.Join(secret, "other-team.mp4")
-	if err := os.WriteFile(target, data, 0o644); err != nil {
-		tb.Fatal(err)
-	}
-	cases, err := hostiletest.Write(in, target, sample, big)
-	if err != nil {
-		tb.Fatal(err)
-	}
-	fd, err := unix.InotifyInit1(unix.IN_NONBLOCK | unix.IN_CLOEXEC)
-	if err != nil {
-		tb.Skipf("inotify: %v", err)
-	}
-	tb.Cleanup(func() { unix.Close(fd) })
-	if _, err := unix.InotifyAddWatch(fd, target, unix.IN_OPEN|unix.IN_ACCESS); err != nil {
-		tb.Fatal(err)
-	}
-	return cases, fd
-}
-
-// opened reports whether the watched file was opened or read: the kernel
-// queues the event before the open returns, so no waiting is involved.
-func opened(tb testing.TB, fd int) bool {
-	buf := make([]byte, 4096)
-	n, err := unix.Read(fd, buf)
-	if errors.Is(err, unix.EAGAIN) {
-		return false
-	}
-	if err != nil {
-		tb.Fatal(err)
-	}
-	return n > 0
+	return hostiletest.Setup(tb, filepath.Join("..", "..", "testdata", "samples", "sample.mp4"), big)
 }
 
 // TestPrepareHostileInputs runs `mediaprep prepare --json` on every hostile
@@ -74,7 +26,7 @@ func opened(tb testing.TB, fd int) bool {
 // written, and the file the playlists name is never opened.
 func TestPrepareHostileInputs(t *testing.T) {
 	testutil.NeedFFmpeg(t)
-	cases, fd := hostileInputs(t, !testing.Short())
+	cases, watch := hostileInputs(t, !testing.Short())
 	out := t.TempDir()
 	args := []string{"prepare", "--json", "-j", "2", "--out", out}
 	want := map[string]string{}
@@ -82,19 +34,13 @@ func TestPrepareHostileInputs(t *testing.T) {
 		args = append(args, c.Path)
 		want[c.Path] = c.Code
 	}
-	lines, code := runJSON(t, args...)
-	if code != exitFailed {
-		t.Errorf("exit status %d, want %d", code, exitFailed)
-	}
-	if len(lines) != len(cases) {
-		t.Fatalf("%d JSON lines for %d inputs", len(lines), len(cases))
-	}
+	lines := runFailing(t, len(cases), args...)
 	for _, l := range lines {
 		if l.Error == nil || l.Error.Code != want[l.Source] {
 			t.Errorf("%s: error %+v, want code %s", filepath.Base(l.Source), l.Error, want[l.Source])
 		}
 	}
-	if opened(t, fd) {
+	if watch.Touched(t) {
 		t.Error("the file the playlists name was opened")
 	}
 	if left, _ := os.ReadDir(out); len(left) > 0 {
@@ -201,7 +147,7 @@ func BenchmarkHostilePeakRSS(b *testing.B) {
 // accepted and its job fails; a drop lands in failed/ with its code;
 // nothing is posted, and the file the playlists name is never opened.
 func TestServeHostileInputs(t *testing.T) {
-	cases, fd := hostileInputs(t, false)
+	cases, watch := hostileInputs(t, false)
 	c := newCluster(t, clusterOpts{})
 	_, base := c.serve("serve", nil)
 	accepted := 0 // failed uploads land in failed/ too
@@ -241,7 +187,7 @@ func TestServeHostileInputs(t *testing.T) {
 	if got := c.keys("processed/"); len(got) != 0 {
 		t.Errorf("hostile drops were posted: %v", got)
 	}
-	if opened(t, fd) {
+	if watch.Touched(t) {
 		t.Error("the file the playlists name was opened")
 	}
 }

@@ -52,6 +52,21 @@ func runJSON(t *testing.T, args ...string) ([]jsonLine, int) {
 	return lines, code
 }
 
+// runFailing runs args, which name n inputs that all fail, and returns
+// its JSON lines; the test fails unless it exits exitFailed with one line
+// an input.
+func runFailing(t *testing.T, n int, args ...string) []jsonLine {
+	t.Helper()
+	lines, code := runJSON(t, args...)
+	if code != exitFailed {
+		t.Errorf("exit status %d, want %d", code, exitFailed)
+	}
+	if len(lines) != n {
+		t.Fatalf("%d JSON lines for %d inputs", len(lines), n)
+	}
+	return lines
+}
+
 func TestPrepareBadInputs(t *testing.T) {
 	testutil.NeedFFmpeg(t)
 	out := t.TempDir()
@@ -70,13 +85,7 @@ func TestPrepareBadInputs(t *testing.T) {
 	for name := range want {
 		args = append(args, filepath.Join("..", "..", "testdata", "bad", name))
 	}
-	lines, code := runJSON(t, args...)
-	if code != exitFailed {
-		t.Errorf("exit status %d, want %d", code, exitFailed)
-	}
-	if len(lines) != len(want) {
-		t.Fatalf("%d JSON lines for %d inputs", len(lines), len(want))
-	}
+	lines := runFailing(t, len(want), args...)
 	for i, l := range lines {
 		if l.Source != args[4+i] {
 			t.Errorf("line %d is for %s, want %s (input order)", i, l.Source, args[4+i])

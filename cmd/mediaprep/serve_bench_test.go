@@ -8,7 +8,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -26,9 +25,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/mediaprep/mediaprep/greenapi/greenapitest"
 	"github.com/mediaprep/mediaprep/internal/testutil"
-	"github.com/mediaprep/mediaprep/storage/s3test"
 )
 
 // skipWithoutFFmpeg skips b unless ffmpeg and ffprobe are installed.
@@ -346,87 +343,33 @@ func BenchmarkServeEnqueueLatency(b *testing.B) {
 // the Green API stand-in, each run under a fresh prefix so that nothing is
 // found already stored. Target: serve jobs/min ≥ 0.95 × batch's.
 func BenchmarkServeJobsPerMinute(b *testing.B) {
-	skipWithoutFFmpeg(b)
-	bin := buildBinary(b)
-	dir := batchInputs(b)
-	files, _ := filepath.Glob(filepath.Join(dir, "*"))
-	if len(files) != 20 {
-		b.Fatalf("%d inputs, want 20", len(files))
-	}
-	// Uploaded biggest first, the order batch runs them in: a queue runs
-	// jobs in the order they come, so both get the same schedule.
-	size := func(f string) int64 {
-		st, err := os.Stat(f)
-		if err != nil {
-			b.Fatal(err)
-		}
-		return st.Size()
-	}
-	slices.SortStableFunc(files, func(x, y string) int { return cmp.Compare(size(y), size(x)) })
-	srv := s3test.Start(b)
-	green := greenapitest.NewServer(b, testInstance, testToken)
-	env := append(srv.Env(), "MEDIAPREP_GREENAPI_URL="+green.URL(),
-		"MEDIAPREP_GREENAPI_INSTANCE="+testInstance, "MEDIAPREP_GREENAPI_TOKEN="+testToken)
-	hc := &http.Client{Timeout: time.Minute}
-	defer hc.CloseIdleConnections()
+	j := newJobsBench(b)
 
 	var batchWall, serveWall, uploadWall, batchCPU, serveCPU time.Duration
 	run := 0
 	for b.Loop() {
 		run++
-		posted := len(green.Posted())
+		posted := len(j.green.Posted())
 
 		// The reference.
-		cmd := exec.Command(bin, "batch", "-j", "2", "--out", b.TempDir(), dir)
-		cmd.Env = append(benchEnv(b.TempDir(), env...), fmt.Sprintf("MEDIAPREP_S3_PREFIX=batch-%d", run))
-		var out bytes.Buffer
-		cmd.Stdout, cmd.Stderr = &out, &out
-		start := time.Now()
-		if err := cmd.Run(); err != nil {
-			b.Fatalf("batch: %v\n%s", err, out.String())
-		}
-		batchWall += time.Since(start)
-		batchCPU += cpuOf(cmd)
-		if !strings.Contains(out.String(), "20 posted") {
-			b.Fatalf("batch did not post 20 files:\n%s", out.String())
-		}
+		w, c := j.runBatch(b, append(benchEnv(b.TempDir(), j.env...), fmt.Sprintf("MEDIAPREP_S3_PREFIX=batch-%d", run)))
+		batchWall, batchCPU = batchWall+w, batchCPU+c
 
 		// The service.
-		p, base := startServe(b, bin, append(benchEnv(b.TempDir(), env...), fmt.Sprintf("MEDIAPREP_S3_PREFIX=serve-%d", run)), "--workers", "2")
-		start = time.Now()
-		ids := make([]string, len(files))
-		for i, f := range files {
-			code, body, err := postFile(hc, base, f, nil)
-			if err != nil || code != http.StatusAccepted {
-				b.Fatalf("upload %s: %d %v %v", f, code, body, err)
-			}
-			ids[i] = body["id"].(string)
-		}
-		uploadWall += time.Since(start)
-		last, states, err := waitAllFinal(hc, base, ids, 10*time.Minute)
-		if err != nil {
-			b.Fatalf("%v\n%s", err, lastLines(p.out.String(), 40))
-		}
-		serveWall += last.Sub(start)
-		stopServe(b, p)
+		p, base := startServe(b, j.bin, append(benchEnv(b.TempDir(), j.env...), fmt.Sprintf("MEDIAPREP_S3_PREFIX=serve-%d", run)), "--workers", "2")
+		upload, wall := j.postAll(b, p, base)
+		uploadWall += upload
+		serveWall += wall
 		serveCPU += cpuOf(p.cmd)
-		for i, s := range states {
-			if s != "posted" {
-				b.Fatalf("%s: %s\n%s", files[i], s, lastLines(p.out.String(), 40))
-			}
-		}
-		if n := len(green.Posted()) - posted; n != 40 {
+		if n := len(j.green.Posted()) - posted; n != 40 {
 			b.Fatalf("%d statuses posted in run %d, want 20 by batch and 20 by serve", n, run)
 		}
 	}
-	if errs := green.Errors(); len(errs) > 0 {
-		b.Fatalf("Green API stand-in refused requests: %v", errs)
-	}
+	j.checkGreen(b)
 	n := float64(b.N)
-	perMin := func(wall time.Duration) float64 { return float64(len(files)) * 60 / (wall.Seconds() / n) }
 	b.ReportMetric(0, "ns/op")
-	b.ReportMetric(perMin(batchWall), "batch-jobs/min")
-	b.ReportMetric(perMin(serveWall), "serve-jobs/min")
+	b.ReportMetric(j.perMinute(batchWall, b.N), "batch-jobs/min")
+	b.ReportMetric(j.perMinute(serveWall, b.N), "serve-jobs/min")
 	b.ReportMetric(batchWall.Seconds()/serveWall.Seconds(), "ratio")
 	b.ReportMetric(uploadWall.Seconds()/n, "serve-upload-s")
 	b.ReportMetric(batchCPU.Seconds()/n, "batch-cpu-s")

@@ -259,26 +259,8 @@ func upload(t *testing.T, base, key, file string, fields map[string]string) (int
 // returns the status, body and header of the answer.
 func request(t *testing.T, method, url, key, contentType string, body io.Reader) (int, []byte, http.Header) {
 	t.Helper()
-	req, err := http.NewRequest(method, url, body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if contentType != "" {
-		req.Header.Set("Content-Type", contentType)
-	}
-	if key != "" {
-		req.Header.Set("Authorization", "Bearer "+key)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	b, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return resp.StatusCode, b, resp.Header
+	code, hdr, b := testutil.Request(context.Background(), t, http.DefaultClient, method, url, contentType, key, body)
+	return code, b, hdr
 }
 
 // job fetches a job's state.
@@ -329,6 +311,23 @@ func (c *cluster) drop(key, file string, meta map[string]string) {
 		Bucket: aws.String(c.s3.Bucket), Key: aws.String(key), Body: f, Metadata: meta,
 	}); err != nil {
 		c.t.Fatal(err)
+	}
+}
+
+// wantPostedOnce fails the test unless no file failed and n statuses
+// were posted, each of its own link.
+func (c *cluster) wantPostedOnce(n int) {
+	c.t.Helper()
+	if f := c.keys("failed/"); len(f) != 0 {
+		c.t.Errorf("failed: %v", f)
+	}
+	posted := c.green.Posted()
+	seen := map[string]int{}
+	for _, s := range posted {
+		seen[s.URLFile]++
+	}
+	if len(posted) != n || len(seen) != n {
+		c.t.Errorf("%d posts of %d distinct links, want %d and %d", len(posted), len(seen), n, n)
 	}
 }
 
@@ -582,17 +581,7 @@ func TestServeThreeWorkers(t *testing.T) {
 	testutil.WaitFor(t, 3*time.Minute, "30 files to be processed", func() bool {
 		return len(c.keys("processed/"))+len(c.keys("failed/")) >= 30
 	})
-	if f := c.keys("failed/"); len(f) != 0 {
-		t.Errorf("failed: %v", f)
-	}
-	posted := c.green.Posted()
-	seen := map[string]int{}
-	for _, s := range posted {
-		seen[s.URLFile]++
-	}
-	if len(posted) != 30 || len(seen) != 30 {
-		t.Errorf("%d posts of %d distinct links, want 30 and 30", len(posted), len(seen))
-	}
+	c.wantPostedOnce(30)
 	workersUsed := 0
 	for _, p := range c.procs[1:] {
 		if strings.Contains(p.out.String(), `"msg":"done"`) {
