@@ -10,6 +10,7 @@ package batch
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
@@ -224,26 +225,14 @@ func readCSVManifest(b []byte) ([]Meta, error) {
 
 // Merge is m with what over sets (a sidecar over a manifest entry).
 func (m Meta) Merge(over Meta) Meta {
-	if over.Caption != nil {
-		m.Caption = over.Caption
-	}
+	m.Caption = cmp.Or(over.Caption, m.Caption)
 	if over.Participants != nil {
 		m.Participants = over.Participants
 	}
-	if over.BackgroundColor != nil {
-		m.BackgroundColor = over.BackgroundColor
-	}
-	if over.Crop != nil {
-		m.Crop = over.Crop
-	}
-	if over.VideoFit != nil {
-		m.VideoFit = over.VideoFit
-	}
-	if over.PublishAt != nil {
-		m.PublishAt = over.PublishAt
-	}
-	if over.Account != nil {
-		m.Account = over.Account
-	}
+	m.BackgroundColor = cmp.Or(over.BackgroundColor, m.BackgroundColor)
+	m.Crop = cmp.Or(over.Crop, m.Crop)
+	m.VideoFit = cmp.Or(over.VideoFit, m.VideoFit)
+	m.PublishAt = cmp.Or(over.PublishAt, m.PublishAt)
+	m.Account = cmp.Or(over.Account, m.Account)
 	return m
 }

@@ -34,60 +34,63 @@ func (e *Env) Str(name, def string) string {
 // Errs are the values met so far that did not parse, one error each.
 func (e *Env) Errs() []error { return slices.Clone(e.errs) }
 
-// dur is name's value as a duration, or def when unset.
-func (e *Env) dur(name string, def time.Duration) time.Duration {
+// value is name's value read by parse, or def when unset; a value parse
+// refuses is kept in errs, with why.
+func value[T any](e *Env, name string, def T, parse func(name, v string) (T, error)) T {
 	v := e.getenv(name)
 	if v == "" {
 		return def
 	}
-	d, err := time.ParseDuration(v)
-	if err != nil || d < 0 {
-		e.errs = append(e.errs, fmt.Errorf("%s=%q is not a duration like 30s", name, v))
+	x, err := parse(name, v)
+	if err != nil {
+		e.errs = append(e.errs, err)
 		return def
 	}
-	return d
+	return x
+}
+
+// dur is name's value as a duration, or def when unset.
+func (e *Env) dur(name string, def time.Duration) time.Duration {
+	return value(e, name, def, func(name, v string) (time.Duration, error) {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 0 {
+			return 0, fmt.Errorf("%s=%q is not a duration like 30s", name, v)
+		}
+		return d, nil
+	})
 }
 
 // num is name's value as a positive whole number, or def when unset.
 func (e *Env) num(name string, def int) int {
-	v := e.getenv(name)
-	if v == "" {
-		return def
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 1 {
-		e.errs = append(e.errs, fmt.Errorf("%s=%q is not a positive whole number", name, v))
-		return def
-	}
-	return n
+	return value(e, name, def, func(name, v string) (int, error) {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 {
+			return 0, fmt.Errorf("%s=%q is not a positive whole number", name, v)
+		}
+		return n, nil
+	})
 }
 
 // replicas is name's value as a replica count: 0 (automatic) to 5.
 func (e *Env) replicas(name string, def int) int {
-	v := e.getenv(name)
-	if v == "" {
-		return def
-	}
-	n, err := strconv.Atoi(v)
-	if err != nil || n < 0 || n > 5 {
-		e.errs = append(e.errs, fmt.Errorf("%s=%q: want 1 to 5, or 0 for automatic", name, v))
-		return def
-	}
-	return n
+	return value(e, name, def, func(name, v string) (int, error) {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 0 || n > 5 {
+			return 0, fmt.Errorf("%s=%q: want 1 to 5, or 0 for automatic", name, v)
+		}
+		return n, nil
+	})
 }
 
 // size is name's value as a byte count (ParseSize), or def when unset.
 func (e *Env) size(name string, def int64) int64 {
-	v := e.getenv(name)
-	if v == "" {
-		return def
-	}
-	n, err := ParseSize(v)
-	if err != nil {
-		e.errs = append(e.errs, fmt.Errorf("%s: %w", name, err))
-		return def
-	}
-	return n
+	return value(e, name, def, func(name, v string) (int64, error) {
+		n, err := ParseSize(v)
+		if err != nil {
+			return 0, fmt.Errorf("%s: %w", name, err)
+		}
+		return n, nil
+	})
 }
 
 // ParseSize reads a byte count like 200MB, 1GiB or 5000000.

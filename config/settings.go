@@ -112,29 +112,23 @@ func flagOnly(dst *string) binder {
 	}
 }
 
+// typed binds a flag defined by define (a pflag.FlagSet method) whose
+// default is its variable's value read by read (an Env method).
+func typed[T any](dst *T, define func(*pflag.FlagSet, *T, string, string, T, string), read func(*Env, string, T) T) binder {
+	return func(fl *pflag.FlagSet, s Setting, ev *Env) {
+		define(fl, dst, s.Flag, s.Short, read(ev, s.Env, *dst), s.help())
+	}
+}
+
 func dur(dst *time.Duration) binder {
-	return func(fl *pflag.FlagSet, s Setting, ev *Env) {
-		fl.DurationVarP(dst, s.Flag, s.Short, ev.dur(s.Env, *dst), s.help())
-	}
+	return typed(dst, (*pflag.FlagSet).DurationVarP, (*Env).dur)
 }
 
-func num(dst *int) binder {
-	return func(fl *pflag.FlagSet, s Setting, ev *Env) {
-		fl.IntVarP(dst, s.Flag, s.Short, ev.num(s.Env, *dst), s.help())
-	}
-}
+func num(dst *int) binder { return typed(dst, (*pflag.FlagSet).IntVarP, (*Env).num) }
 
-func size(dst *int64) binder {
-	return func(fl *pflag.FlagSet, s Setting, ev *Env) {
-		fl.Int64VarP(dst, s.Flag, s.Short, ev.size(s.Env, *dst), s.help())
-	}
-}
+func size(dst *int64) binder { return typed(dst, (*pflag.FlagSet).Int64VarP, (*Env).size) }
 
-func replicas(dst *int) binder {
-	return func(fl *pflag.FlagSet, s Setting, ev *Env) {
-		fl.IntVarP(dst, s.Flag, s.Short, ev.replicas(s.Env, *dst), s.help())
-	}
-}
+func replicas(dst *int) binder { return typed(dst, (*pflag.FlagSet).IntVarP, (*Env).replicas) }
 
 func boolean(dst *bool) binder {
 	return func(fl *pflag.FlagSet, s Setting, _ *Env) {
