@@ -10,7 +10,8 @@ import (
 
 // buildAccounts makes the clients of Config.Accounts (NewAccounts); the
 // account "default" is the single-instance sender built before, with
-// linker. Without accounts it does nothing: one instance, as before.
+// linker, when there is one. Without accounts it does nothing: one
+// instance, as before.
 func (r *runner) buildAccounts(linker pipeline.Linker) error {
 	if r.cfg.Accounts == nil {
 		return nil
