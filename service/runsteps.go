@@ -245,7 +245,7 @@ func (r *runner) serveHTTP(ctx, runCtx context.Context, wg *sync.WaitGroup, fail
 	if err != nil {
 		return err
 	}
-	acfg.List, r.list = list, list
+	acfg.List, acfg.Counts, r.list = list, list, list
 	api, err := NewAPI(acfg, r.q, r.bucket)
 	if err != nil {
 		return err
