@@ -26,7 +26,9 @@
 //     sendguard.go: the at-most-once send guard and its ledger on the job
 //     record; journal.go: the local journal of sends; outcome.go: posted or
 //     failed, moving the source and writing error files; delivery.go:
-//     following sent statuses; links.go: links reused across deliveries;
+//     following sent statuses; sweep.go: serve taking up the statuses
+//     their sender stopped following (at start, then every minute);
+//     links.go: links reused across deliveries;
 //     stageclock.go: stage timings for metrics.
 //   - inbox.go: the inbox watcher; inboxjobs.go: which job a dropped file
 //     is; sidecar.go: a file's options from its sidecar or metadata;

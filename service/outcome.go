@@ -59,7 +59,7 @@ func (w *Worker) posted(ctx context.Context, job queue.Job, log *slog.Logger, la
 		return queue.RetryLater(fmt.Errorf("%w: %w", errQueue, err), backoff(job.Attempts))
 	}
 	if follow {
-		w.followSent(j, log)
+		w.followSent(j, log, takeover{})
 	}
 	w.cfg.Metrics.JobState(queue.StatePosted)
 	w.cfg.Metrics.AccountJob(w.account, queue.StatePosted)
@@ -112,7 +112,7 @@ func (w *Worker) fail(ctx context.Context, job queue.Job, log *slog.Logger, caus
 		return nil
 	})
 	if lost != nil {
-		w.followLost(*lost, log)
+		w.followLost(*lost, log, takeover{})
 	}
 	w.cfg.Metrics.JobState(queue.StateFailed)
 	w.cfg.Metrics.AccountJob(w.account, queue.StateFailed)

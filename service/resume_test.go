@@ -117,7 +117,7 @@ func TestResumeDeliveriesAfterARestart(t *testing.T) {
 	for i := range 2 {
 		tk := newTracker()
 		wg.Go(func() { tk.Run(t.Context()) })
-		n, err := newWorker(tk).ResumeDeliveries(t.Context(), ix)
+		n, err := NewSweeper(newWorker(tk), ix).Resume(t.Context(), time.Now())
 		// The second may see old recorded already by the first.
 		if err != nil || n != 3 && (i == 0 || n != 2) {
 			t.Fatalf("serve %d resumed %d (%v), want p1, old and u1", i, n, err)

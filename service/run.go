@@ -223,7 +223,7 @@ func (r *runner) run(ctx context.Context) error {
 			wg.Wait()
 			return err
 		}
-		wg.Go(func() { r.resumeDeliveries(runCtx) })
+		wg.Go(func() { r.followDeliveries(runCtx) })
 		if err := r.runInbox(runCtx, &wg, fail); err != nil {
 			cancel()
 			wg.Wait()
