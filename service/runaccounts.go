@@ -67,8 +67,9 @@ func (r *runner) accountNames() []string {
 	return r.cfg.Accounts.Names()
 }
 
-// runAccountTrackers follows the statuses of every account but the
-// default (whose tracker run starts itself) until ctx ends.
+// runAccountTrackers follows the statuses of every account NewAccounts
+// made (all but a single-instance default, whose tracker run starts
+// itself) until ctx ends.
 func (r *runner) runAccountTrackers(ctx context.Context, wg *sync.WaitGroup) {
 	for _, t := range r.accountTrackers {
 		wg.Go(func() { t.Run(ctx) })
