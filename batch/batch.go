@@ -14,6 +14,7 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -145,10 +146,16 @@ func ReadManifests(manifests, files []string) (map[string]Meta, error) {
 	return byFile, nil
 }
 
+// MaxManifest caps the bytes of a manifest, read whole into memory; a
+// bigger one stops the run. 16 MiB holds some 100 000 entries of a caption
+// each, far more than one batch posts, and bounds the memory a wrong file
+// given as --manifest (a video, a device) can take.
+const MaxManifest = 16 << 20
+
 // readManifest reads a CSV or JSON manifest into metas by absolute file
 // path; file names are relative to the manifest's folder.
 func readManifest(path string) (map[string]Meta, error) {
-	b, err := os.ReadFile(path)
+	b, err := readAtMost(path, MaxManifest)
 	if err != nil {
 		return nil, err
 	}
@@ -180,6 +187,24 @@ func readManifest(path string) (map[string]Meta, error) {
 		out[abs] = e
 	}
 	return out, nil
+}
+
+// readAtMost reads the file path, refusing one over limit bytes
+// (bad_metadata, naming the limit) without reading more than limit+1.
+func readAtMost(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, limit+1))
+	if err != nil {
+		return nil, err
+	}
+	if int64(len(b)) > limit {
+		return nil, fmt.Errorf("%s: manifest %s: over the %d byte limit of a manifest", pipeline.CodeBadMetadata, path, limit)
+	}
+	return b, nil
 }
 
 func readCSVManifest(b []byte) ([]Meta, error) {

@@ -62,3 +62,19 @@ func TestCollectAndMeta(t *testing.T) {
 		t.Errorf("sidecar naming a file: %v", err)
 	}
 }
+
+// TestManifestTooBig: a manifest over MaxManifest stops the run with
+// bad_metadata naming the limit, though what it holds (an empty list
+// padded with spaces) would read fine.
+func TestManifestTooBig(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "manifest.json")
+	write(t, path, "["+strings.Repeat(" ", MaxManifest-1)+"]")
+	if _, err := ReadManifests([]string{path}, nil); err == nil ||
+		!strings.HasPrefix(err.Error(), pipeline.CodeBadMetadata+": manifest ") || !strings.Contains(err.Error(), "over the 16777216 byte limit") {
+		t.Errorf("ReadManifests(MaxManifest+1 bytes) = %v, want bad_metadata over the 16777216 byte limit", err)
+	}
+	write(t, path, "["+strings.Repeat(" ", MaxManifest-2)+"]")
+	if m, err := ReadManifests([]string{path}, nil); err != nil || len(m) != 0 {
+		t.Errorf("ReadManifests(MaxManifest bytes) = %v, %v; want no entries", m, err)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"os"
 
 	"github.com/mediaprep/mediaprep/accounts"
+	"github.com/mediaprep/mediaprep/queue"
 	"github.com/mediaprep/mediaprep/transcode"
 )
 
@@ -134,13 +135,13 @@ func orDefault(account string) string {
 }
 
 // UnmarshalJSON reads a Meta refusing unknown fields; publishAt may be a
-// JSON number (Unix seconds) as well as a string, as in the service's
-// JSON.
+// JSON number (Unix seconds) as well as a string (queue.PublishAt), as in
+// the service's JSON.
 func (m *Meta) UnmarshalJSON(b []byte) error {
 	type plain Meta
 	var v struct {
 		plain
-		PublishAt json.RawMessage `json:"publishAt"` // shadows plain's
+		PublishAt *queue.PublishAt `json:"publishAt"` // shadows plain's
 	}
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
@@ -148,17 +149,9 @@ func (m *Meta) UnmarshalJSON(b []byte) error {
 		return err
 	}
 	*m = Meta(v.plain)
-	if len(v.PublishAt) == 0 || string(v.PublishAt) == "null" {
-		return nil
+	if v.PublishAt != nil {
+		s := string(*v.PublishAt)
+		m.PublishAt = &s
 	}
-	var s string
-	if err := json.Unmarshal(v.PublishAt, &s); err != nil {
-		var n json.Number
-		if json.Unmarshal(v.PublishAt, &n) != nil {
-			return errors.New("publishAt: want an RFC 3339 string or Unix seconds")
-		}
-		s = n.String()
-	}
-	m.PublishAt = &s
 	return nil
 }

@@ -2,6 +2,7 @@ package config
 
 import (
 	"os"
+	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -183,5 +184,27 @@ func TestREADMENamesEveryVariable(t *testing.T) {
 		if _, ok := notVariables[v]; !ok && !slices.Contains(read, v) {
 			t.Errorf("README names %s, which nothing reads (or add it to notVariables)", v)
 		}
+	}
+}
+
+// TestAccountsFileOnly: with an accounts file and no single-instance
+// settings there is no default account, so no default Green API client
+// is configured (service makes none); without either, the dry run's
+// placeholder client builds the requests it logs.
+func TestAccountsFileOnly(t *testing.T) {
+	file := filepath.Join(t.TempDir(), "accounts.json")
+	if err := os.WriteFile(file, []byte(`{"accounts": [{"name": "shop", "idInstance": "1101000001", "tokenEnv": "SHOP_TOKEN"}]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	s, fl, ev := bind(t, Serve, map[string]string{AccountsFileEnv: file, "SHOP_TOKEN": "tok-shop"})
+	cfg, creds, err := s.ServiceConfig(fl, ev, true)
+	if err != nil || !creds || cfg.DryRun || cfg.Accounts == nil || cfg.Green.IDInstance != "" || cfg.Green.Token != "" {
+		t.Errorf("accounts file only: creds %v, dry run %v, accounts %v, Green instance %q, %v; want credentials, no default instance",
+			creds, cfg.DryRun, cfg.Accounts != nil, cfg.Green.IDInstance, err)
+	}
+	s, fl, ev = bind(t, Serve, nil)
+	cfg, creds, err = s.ServiceConfig(fl, ev, true)
+	if err != nil || creds || !cfg.DryRun || cfg.Green.IDInstance == "" {
+		t.Errorf("nothing set: creds %v, dry run %v, Green instance %q, %v; want a dry run with its placeholder", creds, cfg.DryRun, cfg.Green.IDInstance, err)
 	}
 }

@@ -73,14 +73,18 @@ func (s *Settings) ServiceConfig(fl *pflag.FlagSet, ev *Env, withAPI bool) (_ se
 		c.Storage = &scfg
 	}
 	c.DirPrefix, c.PublicBaseURL = s.Prefix, s.PublicBaseURL
-	// A dry run when asked or when no credentials are set.
-	if defaultCreds {
+	// A dry run when asked or when no credentials are set. With an
+	// accounts file but no single-instance settings there is no default
+	// account: Green stays empty and no default client is made.
+	switch {
+	case defaultCreds:
 		gcfg, err := s.GreenConfig(ev)
 		if err != nil {
 			errs = append(errs, err)
 		}
 		c.Green = gcfg
-	} else {
+	case set == nil:
+		// The dry run's client only builds the requests it logs.
 		c.Green = greenapi.Config{APIURL: s.GreenURL, IDInstance: "0", Token: "dry-run"}
 	}
 	c.DryRun = c.DryRun || !creds

@@ -120,7 +120,8 @@ func printAnswer(ctx context.Context, out any, err error, asJSON bool, w io.Writ
 // posted one deleted. The ids left (all of them without a service) are
 // idMessages, deleted with the Green API client green returns; green is
 // called only then, and its error is returned wrapped (errors.As finds
-// it). It prints a line per id and returns ErrInterrupted when ctx
+// it). It prints a line per id (with asJSON, a JSON object naming the id
+// as "job" or "idMessage", with "error" when it failed) and returns ErrInterrupted when ctx
 // ended, ErrFailed when any id failed.
 func deleteIDs(ctx context.Context, svc *Service, ids []string, green func() (*greenapi.Client, error), asJSON bool, w io.Writer) error {
 	failed := 0
@@ -135,7 +136,12 @@ func deleteIDs(ctx context.Context, svc *Service, ids []string, green func() (*g
 		for _, id := range ids {
 			if err := client.DeleteStatus(ctx, id); err != nil {
 				failed++
-				fmt.Fprintf(w, "FAIL  %s: %s\n", greenapi.CodeOf(err), err)
+				if asJSON {
+					line, _ := json.Marshal(map[string]any{"idMessage": id, "error": Error{greenapi.CodeOf(err), err.Error()}})
+					fmt.Fprintf(w, "%s\n", line)
+				} else {
+					fmt.Fprintf(w, "FAIL  %s: %s\n", greenapi.CodeOf(err), err)
+				}
 				continue
 			}
 			if asJSON {

@@ -207,7 +207,8 @@ func TestNewService(t *testing.T) {
 
 // TestStatusesQuery: one idMessage without a service is deleted on its
 // own (a bad Green API setting returned as it is); several ids, split on
-// commas and taken from More, each get their line.
+// commas and taken from More, each get their line, a JSON one with asJSON
+// even when Green API refused the id.
 func TestStatusesQuery(t *testing.T) {
 	srv, client := newGreen(t)
 	green := func() (*greenapi.Client, error) { return client, nil }
@@ -222,6 +223,23 @@ func TestStatusesQuery(t *testing.T) {
 	}
 	if n := srv.Count("deleteStatus"); n != 4 {
 		t.Errorf("%d deleteStatus calls, want 4", n)
+	}
+
+	// With --json a refused idMessage among several is a JSON line too,
+	// naming the id, like a refused job.
+	srv.Inject("deleteStatus", greenapitest.Fault{Status: http.StatusBadRequest, Body: `{"message":"no"}`})
+	out.Reset()
+	if err := Statuses(t.Context(), StatusQuery{Delete: "C1,C2"}, nil, green, true, &out); !errors.Is(err, ErrFailed) {
+		t.Errorf("Statuses(delete C1 refused, C2) = %v, want ErrFailed", err)
+	}
+	lines := strings.Split(strings.TrimSuffix(out.String(), "\n"), "\n")
+	var refused struct {
+		IDMessage string
+		Error     *Error
+	}
+	if len(lines) != 2 || json.Unmarshal([]byte(lines[0]), &refused) != nil || refused.IDMessage != "C1" || refused.Error == nil || refused.Error.Code == "" || refused.Error.Message == "" ||
+		lines[1] != `{"deleted":"C2"}` {
+		t.Errorf("Statuses(delete C1 refused, C2; json) printed %q, want {\"idMessage\":\"C1\",\"error\":{code, message}} then {\"deleted\":\"C2\"}", out.String())
 	}
 	boom := errors.New("no token")
 	if err := Statuses(t.Context(), StatusQuery{Delete: "A1"}, nil, func() (*greenapi.Client, error) { return nil, boom }, false, io.Discard); !errors.Is(err, boom) || err.Error() != boom.Error() {

@@ -50,17 +50,22 @@ type Page struct {
 // process keeps its own; a job shows up in it as soon as its write
 // reaches this process (milliseconds).
 type Index struct {
-	ready chan struct{} // closed when the records present at start are in
-	mu    sync.RWMutex
-	byID  map[string]*indexed
-	order []*indexed // by (Created, ID) ascending: the newest last
-	err   error      // why the index stopped, if it did
-	added int        // inserts since the last prune
+	ready  chan struct{} // closed when the records present at start are in
+	mu     sync.RWMutex
+	byID   map[string]*indexed
+	order  []*indexed    // by (Created, ID) ascending: the newest last
+	states map[State]int // how many jobs are in each state
+	err    error         // why the index stopped, if it did
+	added  int           // inserts since the last prune
 }
 
 type indexed struct {
 	created int64 // Created, unix nanoseconds
 	job     Job
+}
+
+func newIndex() *Index {
+	return &Index{ready: make(chan struct{}), byID: map[string]*indexed{}, states: map[State]int{}}
 }
 
 // less orders a before b: older first, then by id.
@@ -81,7 +86,7 @@ func (q *Queue) Index(ctx context.Context) (*Index, error) {
 	if err != nil {
 		return nil, fmt.Errorf("queue: watching jobs for the list: %w", err)
 	}
-	ix := &Index{ready: make(chan struct{}), byID: map[string]*indexed{}}
+	ix := newIndex()
 	go func() {
 		defer func() { _ = w.Stop() }()
 		initial := true
@@ -134,6 +139,8 @@ func (ix *Index) put(j Job) {
 	ix.mu.Lock()
 	defer ix.mu.Unlock()
 	if e, ok := ix.byID[j.ID]; ok && e.created == j.Created.UnixNano() {
+		ix.states[e.job.State]--
+		ix.states[j.State]++
 		e.job = j
 		return
 	}
@@ -142,6 +149,7 @@ func (ix *Index) put(j Job) {
 	i, _ := slices.BinarySearchFunc(ix.order, e, less)
 	ix.order = slices.Insert(ix.order, i, e)
 	ix.byID[j.ID] = e
+	ix.states[j.State]++
 	if ix.added++; ix.added >= 1000 {
 		ix.added = 0
 		ix.pruneLocked(time.Now())
@@ -160,6 +168,7 @@ func (ix *Index) removeLocked(id string) {
 		return
 	}
 	delete(ix.byID, id)
+	ix.states[e.job.State]--
 	if i, found := slices.BinarySearchFunc(ix.order, e, less); found {
 		ix.order = slices.Delete(ix.order, i, i+1)
 	}
@@ -171,6 +180,7 @@ func (ix *Index) pruneLocked(now time.Time) {
 	ix.order = slices.DeleteFunc(ix.order, func(e *indexed) bool {
 		if expired(e.job, now) {
 			delete(ix.byID, e.job.ID)
+			ix.states[e.job.State]--
 			return true
 		}
 		return false
@@ -267,6 +277,14 @@ func parseCursor(s string) (*indexed, error) {
 		return nil, fmt.Errorf("%w: %q", ErrBadCursor, s)
 	}
 	return &indexed{created: n, job: Job{ID: id}}, nil
+}
+
+// Count is the number of jobs in the index in state s; it does not wait
+// for the records there were at start (see List).
+func (ix *Index) Count(s State) int {
+	ix.mu.RLock()
+	defer ix.mu.RUnlock()
+	return ix.states[s]
 }
 
 // Len is the number of jobs in the index.

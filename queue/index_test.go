@@ -289,3 +289,40 @@ func FuzzParseCursor(f *testing.F) {
 		}
 	})
 }
+
+// TestIndexCount: the count of a state follows each job's moves, a job
+// made again under its id, its removal and its expiry.
+func TestIndexCount(t *testing.T) {
+	ix := newIndex()
+	now := time.Now()
+	check := func(when string, want map[State]int) {
+		t.Helper()
+		for s, n := range want {
+			if got := ix.Count(s); got != n {
+				t.Errorf("%s: %d %s, want %d", when, got, s, n)
+			}
+		}
+	}
+	a := Job{ID: "a", State: StateScheduled, Created: now, Updated: now}
+	b := Job{ID: "b", State: StateScheduled, Created: now.Add(time.Second), Updated: now}
+	ix.put(a)
+	ix.put(b)
+	check("two scheduled", map[State]int{StateScheduled: 2, StateQueued: 0})
+	a.State = StatePosting
+	ix.put(a)
+	ix.put(a)
+	check("a posting", map[State]int{StateScheduled: 1, StatePosting: 1})
+	b.Created, b.State = now.Add(time.Minute), StateQueued
+	ix.put(b)
+	check("b made again, queued", map[State]int{StateScheduled: 0, StateQueued: 1, StatePosting: 1})
+	ix.remove("b")
+	ix.remove("gone")
+	check("b removed", map[State]int{StateQueued: 0, StatePosting: 1})
+	old := Job{ID: "c", State: StateScheduled, Created: now.Add(-2 * jobsMaxAge), Updated: now.Add(-jobsMaxAge - time.Hour)}
+	ix.put(old)
+	check("c scheduled", map[State]int{StateScheduled: 1})
+	ix.mu.Lock()
+	ix.pruneLocked(now)
+	ix.mu.Unlock()
+	check("c expired", map[State]int{StateScheduled: 0, StatePosting: 1})
+}

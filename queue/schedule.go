@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -62,6 +63,26 @@ func ParsePublishAt(s string) (time.Time, error) {
 		return time.Time{}, fmt.Errorf("publishAt %q: use RFC 3339 with an offset (2026-12-01T09:00:00+01:00) or Unix seconds", s)
 	}
 	return t.UTC(), nil
+}
+
+// PublishAt is a publish time as written in JSON (a service's text body,
+// a sidecar, a batch manifest): a string (RFC 3339 or Unix seconds) or a
+// number (Unix seconds), kept as text for ParsePublishAt. JSON null is "".
+type PublishAt string
+
+// UnmarshalJSON reads a string or a number; anything else is refused.
+func (p *PublishAt) UnmarshalJSON(b []byte) error {
+	var s string
+	if err := json.Unmarshal(b, &s); err == nil {
+		*p = PublishAt(s)
+		return nil
+	}
+	var n json.Number
+	if err := json.Unmarshal(b, &n); err != nil {
+		return errors.New("publishAt: want an RFC 3339 string or Unix seconds")
+	}
+	*p = PublishAt(n.String())
+	return nil
 }
 
 // CheckPublishAt returns an error wrapping ErrTooFarAhead when t is more

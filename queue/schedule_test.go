@@ -2,6 +2,7 @@ package queue
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"sync/atomic"
 	"testing"
@@ -28,6 +29,25 @@ func TestParsePublishAt(t *testing.T) {
 		got, err := ParsePublishAt(tt.in)
 		if (err == nil) != tt.ok || !got.Equal(tt.want) {
 			t.Errorf("ParsePublishAt(%q) = %v, %v; want %v, ok %v", tt.in, got, err, tt.want, tt.ok)
+		}
+	}
+}
+
+// TestPublishAtJSON: publishAt in JSON is a string or a number, kept as
+// written; null is empty; anything else is refused with what to write.
+func TestPublishAtJSON(t *testing.T) {
+	for _, tt := range []struct{ in, want, err string }{
+		{`"2026-12-01T09:00:00+01:00"`, "2026-12-01T09:00:00+01:00", ""},
+		{`"1796112000"`, "1796112000", ""},
+		{`1796112000`, "1796112000", ""},
+		{`null`, "", ""},
+		{`true`, "", "publishAt: want an RFC 3339 string or Unix seconds"},
+		{`{}`, "", "publishAt: want an RFC 3339 string or Unix seconds"},
+	} {
+		var v struct{ PublishAt PublishAt }
+		err := json.Unmarshal([]byte(`{"publishAt": `+tt.in+`}`), &v)
+		if string(v.PublishAt) != tt.want || (err == nil) != (tt.err == "") || (err != nil && err.Error() != tt.err) {
+			t.Errorf("publishAt %s = %q, %v; want %q, error %q", tt.in, v.PublishAt, err, tt.want, tt.err)
 		}
 	}
 }

@@ -18,7 +18,8 @@ import (
 type AccountsConfig struct {
 	Set *accounts.Set // the accounts file, read and checked; required
 	// Default is the single-instance wiring, used as the account
-	// accounts.Default when the set has it.
+	// accounts.Default when the set has it; without one (Send nil), an
+	// account "default" of the file is made like the others.
 	Default Account
 	// Queue keeps the limiters every process shares, one per instance;
 	// required unless DryRun.
@@ -47,7 +48,7 @@ func NewAccounts(cfg AccountsConfig) (AccountMap, []*delivery.Tracker, error) {
 	m := AccountMap{}
 	var trackers []*delivery.Tracker
 	for _, name := range cfg.Set.Names() {
-		if name == accounts.Default {
+		if name == accounts.Default && cfg.Default.Send != nil {
 			m[name] = cfg.Default
 			continue
 		}

@@ -27,8 +27,12 @@ type APIConfig struct {
 	// More get 503 with Retry-After.
 	MaxConcurrentUploads int
 	// MaxQueued: when the queue holds this many jobs (queued or running),
-	// POST answers 429 with Retry-After; default 1000.
+	// POST answers 429 with Retry-After; default 1000. With Counts, jobs
+	// waiting for their publish time are left out.
 	MaxQueued int
+	// Counts, when set, counts the jobs in a state (queue.Index), so that
+	// MaxQueued counts the jobs to run now, not the scheduled ones.
+	Counts JobCounter
 	// SpoolDir is where an upload is written before it goes to the
 	// bucket; required.
 	SpoolDir string

@@ -44,14 +44,17 @@ type Config struct {
 	NATSURL, NATSListen, NATSToken string
 	Queue                          queue.Config
 
-	// Green is the Green API client's configuration; DryRun: never post,
+	// Green is the Green API client's configuration (of the account
+	// "default"); with Accounts, an empty IDInstance means there is no
+	// single instance and no client is made for it. DryRun: never post,
 	// log the request instead.
 	Green          greenapi.Config
 	DryRun         bool
 	GreenLinks     bool          // links from Green API's uploadFile instead of the bucket
 	DeliveryWindow time.Duration // how long a sent status is followed; 0: not followed
 	// Accounts are the Green API accounts of MEDIAPREP_ACCOUNTS_FILE, each
-	// posted for with its own client (the account "default" is Green's);
+	// posted for with its own client (the account "default" is Green's
+	// when it has an IDInstance, else the file's, if it names one);
 	// nil: Green's instance only.
 	Accounts *accounts.Set
 

@@ -10,7 +10,8 @@ import (
 
 // buildAccounts makes the clients of Config.Accounts (NewAccounts); the
 // account "default" is the single-instance sender built before, with
-// linker. Without accounts it does nothing: one instance, as before.
+// linker, when there is one. Without accounts it does nothing: one
+// instance, as before.
 func (r *runner) buildAccounts(linker pipeline.Linker) error {
 	if r.cfg.Accounts == nil {
 		return nil
@@ -66,8 +67,9 @@ func (r *runner) accountNames() []string {
 	return r.cfg.Accounts.Names()
 }
 
-// runAccountTrackers follows the statuses of every account but the
-// default (whose tracker run starts itself) until ctx ends.
+// runAccountTrackers follows the statuses of every account NewAccounts
+// made (all but a single-instance default, whose tracker run starts
+// itself) until ctx ends.
 func (r *runner) runAccountTrackers(ctx context.Context, wg *sync.WaitGroup) {
 	for _, t := range r.accountTrackers {
 		wg.Go(func() { t.Run(ctx) })

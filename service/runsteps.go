@@ -148,8 +148,13 @@ func connectNATS(cfg Config, log *slog.Logger) (nc *nats.Conn, lost <-chan struc
 // buildSender makes the Green API client, or a dry run. Real sends wait
 // on a limiter shared through the queue, so that all workers together
 // keep to Green API's rate; sent statuses are followed (delivery) when
-// DeliveryWindow is set.
+// DeliveryWindow is set. With accounts but no single instance (no
+// Green.IDInstance) there is no default account: no client, no tracker.
 func (r *runner) buildSender(context.Context) error {
+	r.dryRun = r.cfg.DryRun
+	if r.cfg.Accounts != nil && r.cfg.Green.IDInstance == "" {
+		return nil
+	}
 	gcfg := r.cfg.Green
 	hc := gcfg.HTTPClient
 	if hc == nil {
@@ -166,7 +171,6 @@ func (r *runner) buildSender(context.Context) error {
 	if err != nil {
 		return settingErr(err)
 	}
-	r.dryRun = r.cfg.DryRun
 	if r.dryRun {
 		r.send = &pipeline.DryRunSender{Client: client, Logger: JobLogger(r.log)}
 		return nil
@@ -184,7 +188,7 @@ func (r *runner) buildWorker(context.Context) error {
 	if client, ok := r.send.(*greenapi.Client); ok && r.cfg.GreenLinks {
 		linker = pipeline.UploadLinker{Uploader: client}
 		r.log.Info("links are uploaded to Green API (uploadFile)", "mediaUrl", client.MediaURL())
-	} else if r.cfg.GreenLinks {
+	} else if r.cfg.GreenLinks && r.dryRun {
 		r.log.Warn("dry run: links are not uploaded to Green API")
 	}
 	if err := r.buildAccounts(linker); err != nil {
@@ -241,7 +245,7 @@ func (r *runner) serveHTTP(ctx, runCtx context.Context, wg *sync.WaitGroup, fail
 	if err != nil {
 		return err
 	}
-	acfg.List, r.list = list, list
+	acfg.List, acfg.Counts, r.list = list, list, list
 	api, err := NewAPI(acfg, r.q, r.bucket)
 	if err != nil {
 		return err

@@ -2,7 +2,6 @@ package service
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"log/slog"
 	"net/http"
@@ -142,24 +141,6 @@ func (a *API) publishAt(v string) (time.Time, *apiError) {
 		return time.Time{}, &apiError{status: http.StatusBadRequest, Code: codeTooFarAhead, Field: "publishAt", Message: err.Error()}
 	}
 	return at, nil
-}
-
-// publishAtJSON is publishAt in a JSON body: a string (RFC 3339 or Unix
-// seconds) or a number (Unix seconds); kept as text for publishAt.
-type publishAtJSON string
-
-func (p *publishAtJSON) UnmarshalJSON(b []byte) error {
-	var s string
-	if err := json.Unmarshal(b, &s); err == nil {
-		*p = publishAtJSON(s)
-		return nil
-	}
-	var n json.Number
-	if err := json.Unmarshal(b, &n); err != nil {
-		return errors.New("publishAt: want an RFC 3339 string or Unix seconds")
-	}
-	*p = publishAtJSON(n.String())
-	return nil
 }
 
 // publishAt reads a dropped file's publish time (its sidecar's publishAt

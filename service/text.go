@@ -14,12 +14,12 @@ import (
 
 // textRequest is the JSON body of a text status.
 type textRequest struct {
-	Text            string        `json:"text"`
-	Font            string        `json:"font,omitempty"`
-	BackgroundColor string        `json:"backgroundColor"`
-	Participants    []string      `json:"participants,omitempty"`
-	PublishAt       publishAtJSON `json:"publishAt,omitzero"` // schedule.go
-	Account         string        `json:"account,omitempty"`
+	Text            string          `json:"text"`
+	Font            string          `json:"font,omitempty"`
+	BackgroundColor string          `json:"backgroundColor"`
+	Participants    []string        `json:"participants,omitempty"`
+	PublishAt       queue.PublishAt `json:"publishAt,omitzero"`
+	Account         string          `json:"account,omitempty"`
 }
 
 // postText reads a text status from a JSON or urlencoded body.

@@ -79,11 +79,23 @@ func (a *API) postStatus(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusAccepted, map[string]string{"id": job.ID, "state": string(state)})
 }
 
-// checkDepth refuses new jobs while the queue holds MaxQueued or more.
+// JobCounter counts the jobs in a state.
+type JobCounter interface {
+	Count(s queue.State) int
+}
+
+var _ JobCounter = (*queue.Index)(nil)
+
+// checkDepth refuses new jobs while the queue holds MaxQueued or more to
+// run now: scheduled jobs wait in the queue too, but for their publish
+// time, and a week of them must not hold uploads back (Counts).
 func (a *API) checkDepth(ctx context.Context) *apiError {
 	n, err := a.jobs.Depth(ctx)
 	if err != nil {
 		return unavailable("the queue", err)
+	}
+	if a.cfg.Counts != nil {
+		n -= a.cfg.Counts.Count(queue.StateScheduled)
 	}
 	if n >= a.cfg.MaxQueued {
 		return queueFull(nil)

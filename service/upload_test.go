@@ -295,6 +295,17 @@ func TestQueueFull(t *testing.T) {
 			t.Errorf("under MaxQueued: status %d", resp.status)
 		}
 	})
+	t.Run("scheduled jobs not counted", func(t *testing.T) {
+		ta := newTestAPI(t, APIConfig{MaxQueued: 5, Counts: stateCounts{queue.StateScheduled: 3, queue.StateQueued: 9}})
+		ta.jobs.QueueDepth = 7 // 3 of them wait for their publish time
+		if resp := ta.upload(t, "", filePart("a.jpg", jpegBytes(1000))); resp.status != 202 {
+			t.Errorf("4 jobs to run now, 3 scheduled, MaxQueued 5: status %d %s", resp.status, resp.body)
+		}
+		ta.jobs.QueueDepth = 8
+		if resp := ta.upload(t, "", filePart("a.jpg", jpegBytes(1000))); resp.status != 429 || resp.apiError(t).Error.Code != "queue_full" {
+			t.Errorf("5 jobs to run now, 3 scheduled, MaxQueued 5: status %d %s", resp.status, resp.body)
+		}
+	})
 	t.Run("Enqueue says full", func(t *testing.T) {
 		ta := newTestAPI(t, APIConfig{})
 		ta.jobs.EnqueueErr = fmt.Errorf("stream: %w", queue.ErrQueueFull)
@@ -421,3 +432,8 @@ func repeatField(name, value string, n int) []formPart {
 	}
 	return parts
 }
+
+// stateCounts is a JobCounter of fixed counts.
+type stateCounts map[queue.State]int
+
+func (c stateCounts) Count(s queue.State) int { return c[s] }

@@ -286,17 +286,25 @@ func (d *Dir) openWithin(key string) (*os.File, error) {
 	return f, err
 }
 
-// Ping checks that the folder is a directory the Dir can write to.
+// Ping checks that the folder is a directory the Dir can write to: it
+// creates a new hidden file in it and removes it, through an os.Root like
+// every other access (dirroot.go).
 func (d *Dir) Ping(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	f, err := os.CreateTemp(d.root, tempPattern)
+	r, err := d.openTop(".", false)
+	if err != nil {
+		return opError("ping", d.root, err)
+	}
+	defer r.Close()
+	name := tempName(".")
+	f, err := r.OpenFile(name, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
 	if err != nil {
 		return opError("ping", d.root, err)
 	}
 	f.Close()
-	os.Remove(f.Name())
+	_ = r.Remove(name) // best effort: the folder took a new file, which is what Ping asks
 	return nil
 }
 

@@ -162,3 +162,43 @@ func TestMediaUnknownTypes(t *testing.T) {
 		}
 	}
 }
+
+// TestDirPingStaysInside: Ping writes its probe inside the data dir and
+// removes it: links planted there (one named like its temporary files, one
+// to a folder outside) are left as they are and nothing is written through
+// them, however often it pings.
+func TestDirPingStaysInside(t *testing.T) {
+	root, outside := t.TempDir(), t.TempDir()
+	d, err := storage.NewDir(storage.DirConfig{Root: root, PublicBaseURL: "http://localhost"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, target := range map[string]string{".mediaprep-ping.part": filepath.Join(outside, "probe"), "statuses": outside} {
+		if err := os.Symlink(target, filepath.Join(root, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range 20 {
+		if err := d.Ping(t.Context()); err != nil {
+			t.Fatalf("Ping = %v", err)
+		}
+	}
+	names := func(dir string) []string {
+		t.Helper()
+		es, err := os.ReadDir(dir)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, e := range es {
+			out = append(out, e.Name())
+		}
+		return out
+	}
+	if got := strings.Join(names(root), " "); got != ".mediaprep-ping.part statuses" {
+		t.Errorf("data dir after Ping holds %q, want only the planted links", got)
+	}
+	if got := names(outside); len(got) != 0 {
+		t.Errorf("Ping wrote %q outside the data dir", got)
+	}
+}
