@@ -10,6 +10,7 @@ import (
 	"github.com/mediaprep/mediaprep/accounts"
 	"github.com/mediaprep/mediaprep/greenapi"
 	"github.com/mediaprep/mediaprep/greenapi/greenapitest"
+	"github.com/mediaprep/mediaprep/queue"
 )
 
 // TestAccountsWithoutDefault: with an accounts file and no single
@@ -18,7 +19,7 @@ import (
 // (unknown_account); an account the file itself names "default" is made
 // from the file like the others, and posts to its own instance.
 func TestAccountsWithoutDefault(t *testing.T) {
-	q := embeddedQueue(t)
+	q := embeddedQueue(t, queue.Config{})
 	shop := greenapitest.NewServer(t, "1101000001", "tok-shop")
 	def := greenapitest.NewServer(t, "2202000002", "tok-def")
 	build := func(body string) *runner {
