@@ -217,7 +217,7 @@ func (s *Settings) Table() []Setting {
 		{"nats-listen", "", "MEDIAPREP_NATS_LISTEN", "let the embedded NATS server listen here too, so workers and bucket events can join, e.g. 127.0.0.1:4222", Serve, str(&c.NATSListen)},
 		{"max-upload", "", "MEDIAPREP_MAX_UPLOAD", "largest upload in bytes", Serve, size(&h.MaxUploadBytes)},
 		{"max-uploads", "", "MEDIAPREP_MAX_UPLOADS", "uploads received at once; more answer 503", Serve, num(&h.MaxConcurrentUploads)},
-		{"max-queued", "", "MEDIAPREP_MAX_QUEUED", "jobs waiting or running; more uploads answer 429", Serve, num(&h.MaxQueued)},
+		{"max-queued", "", "MEDIAPREP_MAX_QUEUED", "jobs waiting or running, scheduled ones not counted; more uploads answer 429", Serve, num(&h.MaxQueued)},
 		{"inbox", "", "MEDIAPREP_INBOX_PREFIX", "prefix (or folder of the data dir) watched for dropped files", Serve, str(&c.Inbox.Layout.Inbox)},
 		{"poll", "", "MEDIAPREP_INBOX_POLL", "time between two listings of the inbox (5m when --events-subject is set and --poll is not); 0: events only", Serve, dur(&c.Inbox.Poll)},
 		{"settle", "", "MEDIAPREP_INBOX_SETTLE", "a dropped file is taken once it is this old (a late sidecar is still honoured)", Serve, dur(&c.Inbox.Settle)},
