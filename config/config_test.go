@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/spf13/pflag"
 
@@ -201,6 +202,16 @@ func TestAccountsFileOnly(t *testing.T) {
 	if err != nil || !creds || cfg.DryRun || cfg.Accounts == nil || cfg.Green.IDInstance != "" || cfg.Green.Token != "" {
 		t.Errorf("accounts file only: creds %v, dry run %v, accounts %v, Green instance %q, %v; want credentials, no default instance",
 			creds, cfg.DryRun, cfg.Accounts != nil, cfg.Green.IDInstance, err)
+	}
+	// --greenapi-timeout reaches the accounts' clients (service.buildAccounts
+	// reads it from Green), and a bad one is refused.
+	s, fl, ev = bind(t, Serve, map[string]string{AccountsFileEnv: file, "SHOP_TOKEN": "tok-shop", "MEDIAPREP_GREENAPI_TIMEOUT": "7s"})
+	if cfg, _, err := s.ServiceConfig(fl, ev, true); err != nil || cfg.Green.HTTPClient == nil || cfg.Green.HTTPClient.Timeout != 7*time.Second {
+		t.Errorf("accounts file with MEDIAPREP_GREENAPI_TIMEOUT=7s: Green.HTTPClient %+v, %v; want a 7s timeout", cfg.Green.HTTPClient, err)
+	}
+	s, fl, ev = bind(t, Serve, map[string]string{AccountsFileEnv: file, "SHOP_TOKEN": "tok-shop", "MEDIAPREP_GREENAPI_TIMEOUT": "soon"})
+	if _, _, err := s.ServiceConfig(fl, ev, true); err == nil || !strings.Contains(err.Error(), "MEDIAPREP_GREENAPI_TIMEOUT") {
+		t.Errorf("accounts file with a bad timeout: %v; want it refused", err)
 	}
 	s, fl, ev = bind(t, Serve, nil)
 	cfg, creds, err = s.ServiceConfig(fl, ev, true)

@@ -31,18 +31,27 @@ func (s *Settings) GreenConfig(ev *Env) (greenapi.Config, error) {
 	if err := s.applyAccount(&cfg, ev); err != nil {
 		return cfg, err
 	}
-	if s.GreenTimeout != "" {
-		d, err := time.ParseDuration(s.GreenTimeout)
-		if err != nil || d <= 0 {
-			errs = append(errs, fmt.Errorf("greenapi: timeout %q is not a positive duration like 30s (set MEDIAPREP_GREENAPI_TIMEOUT)", s.GreenTimeout))
-		} else {
-			cfg.HTTPClient = &http.Client{Timeout: d}
-		}
+	var err error
+	if cfg.HTTPClient, err = s.greenClient(); err != nil {
+		errs = append(errs, err)
 	}
 	if err := cfg.Validate(); err != nil {
 		errs = append(errs, err)
 	}
 	return cfg, errors.Join(errs...)
+}
+
+// greenClient is the HTTP client --greenapi-timeout asks for; nil (the
+// client's default) when it is not set.
+func (s *Settings) greenClient() (*http.Client, error) {
+	if s.GreenTimeout == "" {
+		return nil, nil
+	}
+	d, err := time.ParseDuration(s.GreenTimeout)
+	if err != nil || d <= 0 {
+		return nil, fmt.Errorf("greenapi: timeout %q is not a positive duration like 30s (set MEDIAPREP_GREENAPI_TIMEOUT)", s.GreenTimeout)
+	}
+	return &http.Client{Timeout: d}, nil
 }
 
 // StorageConfig returns the storage configuration; values that do not

@@ -86,6 +86,13 @@ func (s *Settings) ServiceConfig(fl *pflag.FlagSet, ev *Env, withAPI bool) (_ se
 	case set == nil:
 		// The dry run's client only builds the requests it logs.
 		c.Green = greenapi.Config{APIURL: s.GreenURL, IDInstance: "0", Token: "dry-run"}
+	default:
+		// The accounts' clients take the timeout from here (buildAccounts).
+		hc, err := s.greenClient()
+		if err != nil {
+			errs = append(errs, err)
+		}
+		c.Green = greenapi.Config{HTTPClient: hc}
 	}
 	c.DryRun = c.DryRun || !creds
 	if err := s.ApplyLimits(&c.Transcode); err != nil {
