@@ -196,14 +196,9 @@ func (w *Worker) windowEnded(j queue.Job, window time.Duration, lost bool, why s
 // Run resumes what the processes before left pending (Resume), then
 // sweeps every every (Sweep) until ctx ends, reading the time from now.
 func (s *Sweeper) Run(ctx context.Context, every time.Duration, now func() time.Time) {
-	log := s.w.log
 	n, err := s.Resume(ctx, now())
-	switch {
-	case err != nil && ctx.Err() == nil:
-		log.Warn("deliveries left pending by an earlier run are not followed", "err", err)
-	case n > 0:
-		log.Info("following again the deliveries left pending by an earlier run", "jobs", n)
-	}
+	s.logPass(ctx, n, err, "deliveries left pending by an earlier run are not followed",
+		"following again the deliveries left pending by an earlier run")
 	tick := time.NewTicker(every)
 	defer tick.Stop()
 	for {
@@ -213,12 +208,19 @@ func (s *Sweeper) Run(ctx context.Context, every time.Duration, now func() time.
 		case <-tick.C:
 		}
 		n, err := s.Sweep(ctx, now())
-		switch {
-		case err != nil && ctx.Err() == nil:
-			log.Warn("looking for deliveries nobody follows", "err", err)
-		case n > 0:
-			log.Info("following the deliveries their sender stopped following", "jobs", n)
-		}
+		s.logPass(ctx, n, err, "looking for deliveries nobody follows",
+			"following the deliveries their sender stopped following")
+	}
+}
+
+// logPass logs what a Resume or Sweep did: failed with its error (unless
+// ctx ended it), took with the jobs it took up, if any.
+func (s *Sweeper) logPass(ctx context.Context, n int, err error, failed, took string) {
+	switch {
+	case err != nil && ctx.Err() == nil:
+		s.w.log.Warn(failed, "err", err)
+	case n > 0:
+		s.w.log.Info(took, "jobs", n)
 	}
 }
 
