@@ -151,15 +151,58 @@ func wavFormat(head []byte) (channels, rate int, ok bool) {
 	return 0, 0, false
 }
 
-// checkDecodedBytes refuses a picture whose decoded pixels would take more
-// memory than the limit: its declared size times the bytes a pixel of its
-// colour model takes (8 for 16-bit RGBA, 1 for grey or a palette).
-func (t *Transcoder) checkDecodedBytes(cfg image.Config) error {
-	n := int64(cfg.Width) * int64(cfg.Height) * bytesPerPixel(cfg.ColorModel)
-	if n > t.cfg.MaxDecodedBytes {
-		return fmt.Errorf("%w: a %d×%d picture decodes to %d bytes, over the limit of %d", ErrOverLimit, cfg.Width, cfg.Height, n, t.cfg.MaxDecodedBytes)
+// checkDecodeCost refuses a picture whose decoding would take more memory
+// than the limit (cost, from decodeCost), before any of it is decoded.
+func (t *Transcoder) checkDecodeCost(c pictureCost) error {
+	if c.bytes > t.cfg.MaxDecodedBytes {
+		return fmt.Errorf("%w: a %d×%d picture takes %d bytes to decode (%s), over the limit of %d", ErrOverLimit, c.w, c.h, c.bytes, c.why, t.cfg.MaxDecodedBytes)
 	}
 	return nil
+}
+
+// pictureCost is the memory decoding a picture takes, and what it is made
+// of, for the error message.
+type pictureCost struct {
+	w, h  int
+	bytes int64
+	why   string
+}
+
+// decodeCost is the memory that decoding a picture of cfg in format (a
+// file of fileSize bytes) takes, up to the YCbCr copy the output is cut
+// from, shrunk s times:
+//   - a PNG decoded in strips (strips non-nil): the strips and the shrunk copy;
+//   - otherwise the decoded pixels, at the bytes a pixel of their colour
+//     model takes (8 for 16-bit RGBA), and the shrunk copy unless they
+//     are YCbCr already (JPEG, lossy WebP);
+//   - JPEG and WebP are read whole: their file counts too;
+//   - x/image/tiff reads a strip, which may be the whole picture, into a
+//     buffer that grows by doubling: a TIFF's pixels count three times.
+func decodeCost(cfg image.Config, format string, s int, fileSize int64, strips *pngHeader) pictureCost {
+	c := pictureCost{w: cfg.Width, h: cfg.Height}
+	s = max(s, 1)
+	shrunk := int64(ceilDiv(cfg.Width, s)) * int64(ceilDiv(cfg.Height, s)) * 3
+	if strips != nil {
+		c.bytes = strips.stripCost(s) + shrunk
+		c.why = fmt.Sprintf("strips of rows and a copy shrunk %d times", s)
+		return c
+	}
+	bpp := bytesPerPixel(cfg.ColorModel)
+	pixels := int64(cfg.Width) * int64(cfg.Height) * bpp
+	c.bytes, c.why = pixels, fmt.Sprintf("%d bytes a pixel", bpp)
+	if format == "tiff" {
+		c.bytes += 2 * pixels
+		c.why += ", three times for TIFF's strip buffer"
+	}
+	if cfg.ColorModel != color.YCbCrModel {
+		c.bytes += shrunk
+		c.why += fmt.Sprintf(", a copy shrunk %d times", s)
+	}
+	if format == "jpeg" || format == "webp" {
+		c.bytes += fileSize
+		c.why += ", the file"
+	}
+	return c
 }
 
 // bytesPerPixel is the size of a decoded pixel of color model m; unknown

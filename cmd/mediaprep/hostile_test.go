@@ -180,7 +180,7 @@ func BenchmarkHostilePeakRSS(b *testing.B) {
 		b.ReportMetric(float64(rss)/(1<<20), "peak-MB")
 	})
 	// For comparison: what the defaults still let through.
-	limits, err := hostiletest.AtLimits(b.TempDir())
+	limits, err := hostiletest.AtLimits(b.Context(), b.TempDir())
 	if err != nil {
 		b.Fatal(err)
 	}
