@@ -26,8 +26,8 @@ func TestDecodeCostLimit(t *testing.T) {
 		want func(w, h int, shrunk, size int64) int64 // the cost, worked out by hand; nil: not checked
 	}{
 		{filepath.Join(samples, "png16.png"), nil}, // strips: see TestPNGCostIsSmall
-		{interlaced, func(w, h int, shrunk, _ int64) int64 { return 8*int64(w*h) + shrunk }},
-		{filepath.Join(samples, "sample.tiff"), func(w, h int, shrunk, _ int64) int64 { return 3*4*int64(w*h) + shrunk }},
+		{interlaced, func(w, h int, shrunk, _ int64) int64 { return 2*8*int64(w*h) + shrunk }},
+		{filepath.Join(samples, "sample.tiff"), func(w, h int, shrunk, _ int64) int64 { return 4*4*int64(w*h) + shrunk }},
 		{filepath.Join(samples, "sample.bmp"), func(w, h int, shrunk, _ int64) int64 { return 4*int64(w*h) + shrunk }},
 		{filepath.Join(samples, "sample.webp"), func(w, h int, _, size int64) int64 { return 3*int64(w*h) + size }},
 		{filepath.Join(samples, "alpha.webp"), nil},
@@ -82,6 +82,7 @@ func costOf(t *testing.T, path string) (cost int64, w, h, s int, size int64) {
 	shrink := shrinkFor(Options{}.Crop)
 	s = shrink(cfg.Width, cfg.Height)
 	var strips *pngHeader
+	interlaced := false
 	switch format {
 	case "jpeg":
 		s = min(s, shrink(cfg.Height, cfg.Width))
@@ -90,11 +91,11 @@ func costOf(t *testing.T, path string) (cost int64, w, h, s int, size int64) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !h.interlaced {
+		if interlaced = h.interlaced; !interlaced {
 			strips = &h
 		}
 	}
-	return decodeCost(cfg, format, s, fi.Size(), strips).bytes, cfg.Width, cfg.Height, s, fi.Size()
+	return decodeCost(cfg, format, s, fi.Size(), strips, interlaced).bytes, cfg.Width, cfg.Height, s, fi.Size()
 }
 
 // TestPNGCostIsSmall: a PNG decoded in strips costs its shrunk copy and a
@@ -103,13 +104,13 @@ func costOf(t *testing.T, path string) (cost int64, w, h, s int, size int64) {
 func TestPNGCostIsSmall(t *testing.T) {
 	hdr := pngHeader{w: 8000, h: 8000, depth: 16, colorType: 6}
 	s := shrinkFor(CropCenter)(8000, 8000)
-	c := decodeCost(image.Config{Width: 8000, Height: 8000, ColorModel: color.NRGBA64Model}, "png", s, 1<<20, &hdr)
+	c := decodeCost(image.Config{Width: 8000, Height: 8000, ColorModel: color.NRGBA64Model}, "png", s, 1<<20, &hdr, false)
 	if c.bytes > 32<<20 {
 		t.Errorf("64 MP 16-bit PNG in strips costs %d bytes (%s), want under 32 MiB", c.bytes, c.why)
 	}
-	whole := decodeCost(image.Config{Width: 8000, Height: 8000, ColorModel: color.NRGBA64Model}, "png", s, 1<<20, nil)
-	if whole.bytes < 8*8000*8000 {
-		t.Errorf("64 MP 16-bit PNG decoded whole costs %d bytes, want at least 8 a pixel", whole.bytes)
+	whole := decodeCost(image.Config{Width: 8000, Height: 8000, ColorModel: color.NRGBA64Model}, "png", s, 1<<20, nil, true)
+	if whole.bytes < 2*8*8000*8000 {
+		t.Errorf("64 MP 16-bit interlaced PNG costs %d bytes, want at least 16 a pixel", whole.bytes)
 	}
 	if err := newTestTranscoder(t).checkDecodeCost(whole); CodeOf(err) != CodeOverLimit {
 		t.Errorf("decoded whole: %v, want over_limit", err)

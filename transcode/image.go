@@ -122,7 +122,7 @@ func (t *Transcoder) decodeFile(path string, exif bool, shrink func(w, h int) in
 	if shrink != nil {
 		s0 = min(shrink(cfg.Width, cfg.Height), shrink(cfg.Height, cfg.Width))
 	}
-	if err := t.checkDecodeCost(decodeCost(cfg, format, s0, fi.Size(), nil)); err != nil {
+	if err := t.checkDecodeCost(decodeCost(cfg, format, s0, fi.Size(), nil, false)); err != nil {
 		return decoded{}, err
 	}
 	data, err := io.ReadAll(f)
@@ -178,16 +178,17 @@ func (t *Transcoder) decodeOther(f *os.File, cfg image.Config, format string, d 
 		return decoded{}, fmt.Errorf("transcode: %w", err)
 	}
 	var strips *pngHeader
+	interlaced := false
 	if format == "png" {
 		h, err := readPNGHeader(f)
 		if err != nil {
 			return decoded{}, fmt.Errorf("%w: %w", ErrCorruptMedia, err)
 		}
-		if !h.interlaced {
+		if interlaced = h.interlaced; !interlaced {
 			strips = &h
 		}
 	}
-	if err := t.checkDecodeCost(decodeCost(cfg, format, d.shrink, fi.Size(), strips)); err != nil {
+	if err := t.checkDecodeCost(decodeCost(cfg, format, d.shrink, fi.Size(), strips, interlaced)); err != nil {
 		return decoded{}, err
 	}
 	switch {

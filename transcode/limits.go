@@ -48,7 +48,15 @@ type input struct {
 	demuxers  string // -format_whitelist, e.g. "mov" or "mp3,aac"
 	force     string // -f: the demuxer the probe found; empty while probing
 	maxPixels int64
+	threads   int // decoder threads (-threads before -i); 0 lets ffmpeg choose
 }
+
+// bigFrame is the frame size (pixels) above which a video is decoded on
+// one thread: each frame thread of ffmpeg's decoders holds frames of its
+// own, 53 MB each at 8K, and by default ffmpeg starts one a core and one
+// more (an 8K H.264 file took 614 MB to prepare on 2 cores, 426 MB on one
+// decoder thread, and a little more time: the encoder has the cores).
+const bigFrame = 2560 * 1600
 
 // args returns the input options and the input, ending with -i.
 func (in input) args() []string {
@@ -58,6 +66,9 @@ func (in input) args() []string {
 	}
 	if in.maxPixels > 0 {
 		args = append(args, "-max_pixels", strconv.FormatInt(min(in.maxPixels, 1<<31-1), 10))
+	}
+	if in.threads > 0 {
+		args = append(args, "-threads", strconv.Itoa(in.threads))
 	}
 	// "file:" so that no part of the path is read as a protocol
 	// ("concat:", "subfile:"...).
@@ -75,7 +86,11 @@ func (t *Transcoder) mediaInput(src string, m Media) (input, error) {
 		return input{}, fmt.Errorf("%w: container %q is not one mediaprep reads", ErrUnsupportedType, name)
 	}
 	first, _, _ := strings.Cut(m.Probe.FormatName, ",")
-	return input{path: src, demuxers: first, force: first, maxPixels: t.cfg.MaxVideoPixels}, nil
+	in := input{path: src, demuxers: first, force: first, maxPixels: t.cfg.MaxVideoPixels}
+	if v, ok := m.Probe.Video(); ok && int64(v.Width)*int64(v.Height) > bigFrame {
+		in.threads = 1
+	}
+	return in, nil
 }
 
 // checkVideoPixels refuses a video whose frames would have more pixels
@@ -177,8 +192,12 @@ type pictureCost struct {
 //     are YCbCr already (JPEG, lossy WebP);
 //   - JPEG and WebP are read whole: their file counts too;
 //   - x/image/tiff reads a strip, which may be the whole picture, into a
-//     buffer that grows by doubling: a TIFF's pixels count three times.
-func decodeCost(cfg image.Config, format string, s int, fileSize int64, strips *pngHeader) pictureCost {
+//     buffer that grows by doubling: a TIFF's pixels count four times;
+//   - image/png decodes each pass of an interlaced PNG (the last is half
+//     the picture) before it merges them: its pixels count twice.
+//
+// These factors were measured (peak RSS of prepare, README Performance).
+func decodeCost(cfg image.Config, format string, s int, fileSize int64, strips *pngHeader, interlaced bool) pictureCost {
 	c := pictureCost{w: cfg.Width, h: cfg.Height}
 	s = max(s, 1)
 	shrunk := int64(ceilDiv(cfg.Width, s)) * int64(ceilDiv(cfg.Height, s)) * 3
@@ -190,9 +209,13 @@ func decodeCost(cfg image.Config, format string, s int, fileSize int64, strips *
 	bpp := bytesPerPixel(cfg.ColorModel)
 	pixels := int64(cfg.Width) * int64(cfg.Height) * bpp
 	c.bytes, c.why = pixels, fmt.Sprintf("%d bytes a pixel", bpp)
-	if format == "tiff" {
-		c.bytes += 2 * pixels
-		c.why += ", three times for TIFF's strip buffer"
+	switch {
+	case format == "tiff":
+		c.bytes += 3 * pixels
+		c.why += ", four times for TIFF's strip buffer"
+	case interlaced:
+		c.bytes += pixels
+		c.why += ", twice for the passes of an interlaced PNG"
 	}
 	if cfg.ColorModel != color.YCbCrModel {
 		c.bytes += shrunk

@@ -5,6 +5,7 @@ import (
 	"image/color"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -118,5 +119,28 @@ func TestISOBMFFTrackSize(t *testing.T) {
 	defer g.Close()
 	if w, h := isobmffTrackSize(g, 100); w != 0 || h != 0 {
 		t.Errorf("junk has a track size %d×%d", w, h)
+	}
+}
+
+// TestLargeFramesDecodeOnOneThread: a video whose frames are over
+// bigFrame is decoded on one thread (-threads 1 before -i), so that
+// frame threads do not each hold 8K frames; smaller ones let ffmpeg
+// choose.
+func TestLargeFramesDecodeOnOneThread(t *testing.T) {
+	tr := newTestTranscoder(t)
+	for _, tt := range []struct {
+		w, h int
+		want bool
+	}{{8192, 4320, true}, {3840, 2160, true}, {1920, 1080, false}, {2560, 1600, false}} {
+		m := Media{Kind: KindVideo, Probe: &Probe{FormatName: "mov,mp4", Streams: []Stream{{Type: "video", Width: tt.w, Height: tt.h}}}}
+		in, err := tr.mediaInput("in.mp4", m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		args := strings.Join(in.args(), " ")
+		before, _, _ := strings.Cut(args, " -i ")
+		if got := strings.Contains(before, "-threads 1"); got != tt.want {
+			t.Errorf("%d×%d: input options %q, want -threads 1: %v", tt.w, tt.h, before, tt.want)
+		}
 	}
 }
