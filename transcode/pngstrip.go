@@ -192,10 +192,7 @@ func decodePNGShrunk(r io.Reader, hdr pngHeader, bg color.NRGBA, s, k int) (*ima
 		switch c.typ {
 		case "IHDR":
 			if ihdr, err = c.data(); err == nil {
-				var h pngHeader
-				if h, err = parseIHDR(append(ihdr, make([]byte, 13)...)[:13]); err == nil && (h != hdr || len(ihdr) != 13) {
-					err = errors.New("png: IHDR is not the one read first")
-				}
+				err = sameIHDR(ihdr, hdr)
 			}
 		case "PLTE":
 			plte, err = c.data()
@@ -239,7 +236,14 @@ func decodePNGShrunk(r io.Reader, hdr pngHeader, bg color.NRGBA, s, k int) (*ima
 		}
 		convertInto(out, y0/s, img, bg, s)
 	}
-	// The rest of the image data and the chunks after it, up to IEND.
+	// The end of the zlib stream (its checksum is checked there), as
+	// image/png does, then the chunks after the image data, up to IEND.
+	if n, err := zr.Read(cur[:1]); n > 0 || !errors.Is(err, io.EOF) {
+		if err == nil || errors.Is(err, io.EOF) {
+			err = errors.New("too much pixel data")
+		}
+		return nil, fmt.Errorf("png: %w", err)
+	}
 	if _, err := io.Copy(io.Discard, c); err != nil {
 		return nil, err
 	}
@@ -252,6 +256,22 @@ func decodePNGShrunk(r io.Reader, hdr pngHeader, bg color.NRGBA, s, k int) (*ima
 		return nil, noEOF(err)
 	}
 	return out, nil
+}
+
+// sameIHDR checks that an IHDR chunk's data says what hdr, read before,
+// says.
+func sameIHDR(data []byte, hdr pngHeader) error {
+	if len(data) != 13 {
+		return errors.New("png: bad IHDR length")
+	}
+	h, err := parseIHDR(data)
+	if err != nil {
+		return err
+	}
+	if h != hdr {
+		return errors.New("png: IHDR is not the one read first")
+	}
+	return nil
 }
 
 // noEOF turns an end of file in the middle of a PNG into an unexpected one.

@@ -208,7 +208,26 @@ func TestPNGStripsRefuse(t *testing.T) {
 	flip := func(i int) []byte { b := bytes.Clone(good); b[i] ^= 0xFF; return b }
 	taller := bytes.Clone(good)
 	taller[23] = 11 // IHDR says 11 rows: the checksum no longer matches
+	// 11 rows of data under a header that says 10 (checksums right).
+	long := testPNG{w: 20, h: 11, depth: 8, colorType: 6}.encode(rng)
+	img, err := png.Decode(bytes.NewReader(long))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var raw bytes.Buffer
+	for y := range 11 {
+		raw.WriteByte(0)
+		raw.Write(img.(*image.NRGBA).Pix[y*80 : y*80+80])
+	}
+	z := zlibBytes(raw.Bytes())
+	if _, err := decodePNGShrunk(bytes.NewReader(pngWith(good[16:29], zlibBytes(raw.Bytes()[:10*81]))), hdr, color.NRGBA{A: 255}, 1, 4); err != nil {
+		t.Fatalf("10 rows under a header that says 10: %v", err)
+	}
+	badSum := bytes.Clone(zlibBytes(raw.Bytes()[:10*81]))
+	badSum[len(badSum)-1] ^= 1 // the zlib stream's Adler-32
 	for name, data := range map[string][]byte{
+		"too much pixel data":    pngWith(good[16:29], z),
+		"zlib checksum":          pngWith(good[16:29], badSum),
 		"truncated in the data":  good[:idat+20],
 		"no IEND":                good[:iend],
 		"a checksum":             flip(idat + 2),
@@ -217,8 +236,29 @@ func TestPNGStripsRefuse(t *testing.T) {
 	} {
 		if _, err := decodePNGShrunk(bytes.NewReader(data), hdr, color.NRGBA{A: 255}, 1, 4); err == nil {
 			t.Errorf("%s: decoded", name)
+		} else {
+			t.Logf("%s: %v", name, err)
 		}
 	}
+}
+
+// zlibBytes compresses b.
+func zlibBytes(b []byte) []byte {
+	var z bytes.Buffer
+	zw := zlib.NewWriter(&z)
+	_, _ = zw.Write(b) // a bytes.Buffer does not fail
+	_ = zw.Close()
+	return z.Bytes()
+}
+
+// pngWith returns a PNG of the IHDR data ihdr and the image data z.
+func pngWith(ihdr, z []byte) []byte {
+	var out bytes.Buffer
+	out.WriteString("\x89PNG\r\n\x1a\n")
+	pngChunk(&out, "IHDR", ihdr)
+	pngChunk(&out, "IDAT", z)
+	pngChunk(&out, "IEND", nil)
+	return out.Bytes()
 }
 
 // filterByte returns good (a 20-pixel-wide RGBA PNG) with the filter byte
@@ -235,16 +275,7 @@ func filterByte(t *testing.T, good []byte, ft byte) []byte {
 		raw.WriteByte(map[bool]byte{true: ft, false: 0}[y == 0])
 		raw.Write(img.(*image.NRGBA).Pix[y*img.(*image.NRGBA).Stride:][:4*b.Dx()])
 	}
-	var z bytes.Buffer
-	zw := zlib.NewWriter(&z)
-	_, _ = zw.Write(raw.Bytes()) // a bytes.Buffer does not fail
-	zw.Close()
-	var out bytes.Buffer
-	out.WriteString("\x89PNG\r\n\x1a\n")
-	pngChunk(&out, "IHDR", good[16:29])
-	pngChunk(&out, "IDAT", z.Bytes())
-	pngChunk(&out, "IEND", nil)
-	return out.Bytes()
+	return pngWith(good[16:29], zlibBytes(raw.Bytes()))
 }
 
 // FuzzPNGStrips: whatever a non-interlaced PNG holds, the strip decoder
