@@ -40,6 +40,7 @@ fuzz:
 	$(GO) test ./transcode -run '^$$' -fuzz FuzzSniffID3 -fuzztime $(FUZZTIME)
 	$(GO) test ./transcode -run '^$$' -fuzz FuzzDecodeImage -fuzztime $(FUZZTIME)
 	$(GO) test ./transcode -run '^$$' -fuzz FuzzHEIFSize -fuzztime $(FUZZTIME)
+	$(GO) test ./transcode -run '^$$' -fuzz FuzzPNGStrips -fuzztime $(FUZZTIME)
 	$(GO) test ./greenapi/internal/grapheme -run '^$$' -fuzz FuzzCount -fuzztime $(FUZZTIME)
 
 # golangci-lint with the linters .golangci.yml lists (vet, staticcheck,

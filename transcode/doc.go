@@ -8,9 +8,11 @@
 // an input only through the file protocol and only with the demuxers of its
 // sniffed type (limits.go): a playlist or manifest, which would make ffmpeg
 // open the files it names, never reaches them. Pictures are decoded in Go
-// (HEIC/AVIF through libheif's heif-convert). What a file declares (pixels,
-// decoded bytes, frame rate, duration, channels, sample rate) is checked
-// against the Config limits before anything decodes it.
+// (HEIC/AVIF through libheif's heif-convert), PNG a strip of rows at a time
+// (pngstrip.go), each shrunk for the output while it is converted. What a
+// file declares (pixels, the memory its decoding takes, frame rate,
+// duration, channels, sample rate) is checked against the Config limits
+// before anything decodes it.
 //
 // The package knows nothing of storage or Green API: pipeline strings it
 // together with them.

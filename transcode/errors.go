@@ -18,7 +18,7 @@ const (
 	CodeUnsupportedType Code = "unsupported_type" // the bytes are not an image, video or audio format mediaprep handles
 	CodeCorruptMedia    Code = "corrupt_media"    // the type is known but the content cannot be decoded
 	CodeTooManyPixels   Code = "too_many_pixels"  // the picture's declared dimensions exceed Config.MaxPixels, or a video frame's (an animated GIF's logical screen) Config.MaxVideoPixels
-	CodeOverLimit       Code = "over_limit"       // a declared property is over a Config limit: duration, frame rate, audio channels or sample rate, a picture's decoded bytes
+	CodeOverLimit       Code = "over_limit"       // a declared property is over a Config limit: duration, frame rate, audio channels or sample rate, the memory a picture takes to decode
 	CodeTooLarge        Code = "too_large"        // the input or the prepared output exceeds a size limit
 	CodeTimeout         Code = "timeout"          // a step ran past its deadline
 	CodeCanceled        Code = "canceled"         // the caller gave up (Ctrl-C, shutdown)

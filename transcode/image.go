@@ -15,9 +15,9 @@ import (
 
 	"github.com/disintegration/imaging"
 	"github.com/muesli/smartcrop"
-	_ "golang.org/x/image/bmp"  // registered for image.Decode
-	_ "golang.org/x/image/tiff" // registered for image.Decode
-	_ "golang.org/x/image/webp"
+	_ "golang.org/x/image/bmp" // registered for image.Decode
+	"golang.org/x/image/tiff"
+	_ "golang.org/x/image/webp" // registered for image.Decode
 )
 
 // prepareImage writes src, sniffed as a picture, to dst as a 9:16 JPEG.
@@ -74,12 +74,15 @@ func (t *Transcoder) checkPixels(w, h int) error {
 	return nil
 }
 
-// decoded is a picture as decoded: maybe shrunk by the JPEG decoder, with
-// the size it has in the file and the EXIF orientation it is shown in.
+// decoded is a picture as decoded: maybe shrunk by the JPEG decoder or
+// the PNG strip decoder, with the size it has in the file, the EXIF
+// orientation it is shown in and how much it may be shrunk while it is
+// converted to YCbCr.
 type decoded struct {
 	img    image.Image
 	stored image.Point // size in the file, before any shrink
 	orient int         // EXIF orientation, 1..8
+	shrink int         // 1, 2, 4 or 8
 }
 
 // decodeFile decodes the picture at path after checking its declared size,
@@ -99,21 +102,29 @@ func (t *Transcoder) decodeFile(path string, exif bool, shrink func(w, h int) in
 	if err := t.checkPixels(cfg.Width, cfg.Height); err != nil {
 		return decoded{}, err
 	}
-	if err := t.checkDecodedBytes(cfg); err != nil {
-		return decoded{}, err
-	}
 	if _, err := f.Seek(0, 0); err != nil {
 		return decoded{}, fmt.Errorf("transcode: %w", err)
 	}
-	d := decoded{stored: image.Pt(cfg.Width, cfg.Height), orient: 1}
+	d := decoded{stored: image.Pt(cfg.Width, cfg.Height), orient: 1, shrink: 1}
 	if format != "jpeg" {
-		d.img, _, err = image.Decode(bufio.NewReaderSize(f, 64<<10))
-		if err != nil {
-			return decoded{}, fmt.Errorf("%w: %w", ErrCorruptMedia, err)
+		if shrink != nil {
+			d.shrink = shrink(cfg.Width, cfg.Height)
 		}
-		return d, nil
+		return t.decodeOther(f, cfg, format, d)
 	}
-	// JPEG: whole in memory (the pixel limit bounds it), as TurboJPEG wants.
+	// JPEG: whole in memory (counted in its cost), as TurboJPEG wants.
+	// The orientation is not read yet: count the smaller shrink of the two.
+	fi, err := f.Stat()
+	if err != nil {
+		return decoded{}, fmt.Errorf("transcode: %w", err)
+	}
+	s0 := 1
+	if shrink != nil {
+		s0 = min(shrink(cfg.Width, cfg.Height), shrink(cfg.Height, cfg.Width))
+	}
+	if err := t.checkDecodeCost(decodeCost(cfg, format, s0, fi.Size(), nil, false)); err != nil {
+		return decoded{}, err
+	}
 	data, err := io.ReadAll(f)
 	if err != nil {
 		return decoded{}, fmt.Errorf("transcode: %s: %w", path, err)
@@ -142,6 +153,7 @@ func (t *Transcoder) decodeFile(path string, exif bool, shrink func(w, h int) in
 		}
 		s = shrink(dw, dh)
 	}
+	d.shrink = s
 	if m, ok, err := decodeJPEGFast(data, s); ok || err != nil {
 		if err != nil {
 			return decoded{}, fmt.Errorf("%w: %w", ErrCorruptMedia, err)
@@ -150,6 +162,44 @@ func (t *Transcoder) decodeFile(path string, exif bool, shrink func(w, h int) in
 		return d, nil
 	}
 	if d.img, err = jpeg.Decode(bytes.NewReader(data)); err != nil {
+		return decoded{}, fmt.Errorf("%w: %w", ErrCorruptMedia, err)
+	}
+	return d, nil
+}
+
+// decodeOther decodes f, a picture of cfg in format other than JPEG, after
+// checking what that costs. A non-interlaced PNG is decoded a strip at a
+// time straight into its shrunk copy; a TIFF reads f where it needs
+// (x/image/tiff would otherwise hold the whole file).
+func (t *Transcoder) decodeOther(f *os.File, cfg image.Config, format string, d decoded) (decoded, error) {
+	var fi os.FileInfo
+	var err error
+	if fi, err = f.Stat(); err != nil {
+		return decoded{}, fmt.Errorf("transcode: %w", err)
+	}
+	var strips *pngHeader
+	interlaced := false
+	if format == "png" {
+		h, err := readPNGHeader(f)
+		if err != nil {
+			return decoded{}, fmt.Errorf("%w: %w", ErrCorruptMedia, err)
+		}
+		if interlaced = h.interlaced; !interlaced {
+			strips = &h
+		}
+	}
+	if err := t.checkDecodeCost(decodeCost(cfg, format, d.shrink, fi.Size(), strips, interlaced)); err != nil {
+		return decoded{}, err
+	}
+	switch {
+	case strips != nil:
+		d.img, err = decodePNGShrunk(f, *strips, t.cfg.Background, d.shrink, strips.stripRows(d.shrink))
+	case format == "tiff":
+		d.img, err = tiff.Decode(f)
+	default:
+		d.img, _, err = image.Decode(bufio.NewReaderSize(f, 64<<10))
+	}
+	if err != nil {
 		return decoded{}, fmt.Errorf("%w: %w", ErrCorruptMedia, err)
 	}
 	return d, nil
@@ -251,7 +301,7 @@ type oriented struct {
 
 // newOriented converts d to YCbCr, transparency flattened onto bg.
 func newOriented(d decoded, bg color.NRGBA) oriented {
-	src := toYCbCr(d.img, bg)
+	src := toYCbCr(d.img, bg, d.shrink)
 	orient := d.orient
 	if orient < 1 || orient > 8 {
 		orient = 1

@@ -48,7 +48,15 @@ type input struct {
 	demuxers  string // -format_whitelist, e.g. "mov" or "mp3,aac"
 	force     string // -f: the demuxer the probe found; empty while probing
 	maxPixels int64
+	threads   int // decoder threads (-threads before -i); 0 lets ffmpeg choose
 }
+
+// bigFrame is the frame size (pixels) above which a video is decoded on
+// one thread: each frame thread of ffmpeg's decoders holds frames of its
+// own, 53 MB each at 8K, and by default ffmpeg starts one a core and one
+// more (an 8K H.264 file took 614 MB to prepare on 2 cores, 426 MB on one
+// decoder thread, and a little more time: the encoder has the cores).
+const bigFrame = 2560 * 1600
 
 // args returns the input options and the input, ending with -i.
 func (in input) args() []string {
@@ -58,6 +66,9 @@ func (in input) args() []string {
 	}
 	if in.maxPixels > 0 {
 		args = append(args, "-max_pixels", strconv.FormatInt(min(in.maxPixels, 1<<31-1), 10))
+	}
+	if in.threads > 0 {
+		args = append(args, "-threads", strconv.Itoa(in.threads))
 	}
 	// "file:" so that no part of the path is read as a protocol
 	// ("concat:", "subfile:"...).
@@ -75,7 +86,11 @@ func (t *Transcoder) mediaInput(src string, m Media) (input, error) {
 		return input{}, fmt.Errorf("%w: container %q is not one mediaprep reads", ErrUnsupportedType, name)
 	}
 	first, _, _ := strings.Cut(m.Probe.FormatName, ",")
-	return input{path: src, demuxers: first, force: first, maxPixels: t.cfg.MaxVideoPixels}, nil
+	in := input{path: src, demuxers: first, force: first, maxPixels: t.cfg.MaxVideoPixels}
+	if v, ok := m.Probe.Video(); ok && int64(v.Width)*int64(v.Height) > bigFrame {
+		in.threads = 1
+	}
+	return in, nil
 }
 
 // checkVideoPixels refuses a video whose frames would have more pixels
@@ -151,15 +166,66 @@ func wavFormat(head []byte) (channels, rate int, ok bool) {
 	return 0, 0, false
 }
 
-// checkDecodedBytes refuses a picture whose decoded pixels would take more
-// memory than the limit: its declared size times the bytes a pixel of its
-// colour model takes (8 for 16-bit RGBA, 1 for grey or a palette).
-func (t *Transcoder) checkDecodedBytes(cfg image.Config) error {
-	n := int64(cfg.Width) * int64(cfg.Height) * bytesPerPixel(cfg.ColorModel)
-	if n > t.cfg.MaxDecodedBytes {
-		return fmt.Errorf("%w: a %d×%d picture decodes to %d bytes, over the limit of %d", ErrOverLimit, cfg.Width, cfg.Height, n, t.cfg.MaxDecodedBytes)
+// checkDecodeCost refuses a picture whose decoding would take more memory
+// than the limit (cost, from decodeCost), before any of it is decoded.
+func (t *Transcoder) checkDecodeCost(c pictureCost) error {
+	if c.bytes > t.cfg.MaxDecodedBytes {
+		return fmt.Errorf("%w: a %d×%d picture takes %d bytes to decode (%s), over the limit of %d", ErrOverLimit, c.w, c.h, c.bytes, c.why, t.cfg.MaxDecodedBytes)
 	}
 	return nil
+}
+
+// pictureCost is the memory decoding a picture takes, and what it is made
+// of, for the error message.
+type pictureCost struct {
+	w, h  int
+	bytes int64
+	why   string
+}
+
+// decodeCost is the memory that decoding a picture of cfg in format (a
+// file of fileSize bytes) takes, up to the YCbCr copy the output is cut
+// from, shrunk s times:
+//   - a PNG decoded in strips (strips non-nil): the strips and the shrunk copy;
+//   - otherwise the decoded pixels, at the bytes a pixel of their colour
+//     model takes (8 for 16-bit RGBA), and the shrunk copy unless they
+//     are YCbCr already (JPEG, lossy WebP);
+//   - JPEG and WebP are read whole: their file counts too;
+//   - x/image/tiff reads a strip, which may be the whole picture, into a
+//     buffer that grows by doubling: a TIFF's pixels count four times;
+//   - image/png decodes each pass of an interlaced PNG (the last is half
+//     the picture) before it merges them: its pixels count twice.
+//
+// These factors were measured (peak RSS of prepare, README Performance).
+func decodeCost(cfg image.Config, format string, s int, fileSize int64, strips *pngHeader, interlaced bool) pictureCost {
+	c := pictureCost{w: cfg.Width, h: cfg.Height}
+	s = max(s, 1)
+	shrunk := int64(ceilDiv(cfg.Width, s)) * int64(ceilDiv(cfg.Height, s)) * 3
+	if strips != nil {
+		c.bytes = strips.stripCost(s) + shrunk
+		c.why = fmt.Sprintf("strips of rows and a copy shrunk %d times", s)
+		return c
+	}
+	bpp := bytesPerPixel(cfg.ColorModel)
+	pixels := int64(cfg.Width) * int64(cfg.Height) * bpp
+	c.bytes, c.why = pixels, fmt.Sprintf("%d bytes a pixel", bpp)
+	switch {
+	case format == "tiff":
+		c.bytes += 3 * pixels
+		c.why += ", four times for TIFF's strip buffer"
+	case interlaced:
+		c.bytes += pixels
+		c.why += ", twice for the passes of an interlaced PNG"
+	}
+	if cfg.ColorModel != color.YCbCrModel {
+		c.bytes += shrunk
+		c.why += fmt.Sprintf(", a copy shrunk %d times", s)
+	}
+	if format == "jpeg" || format == "webp" {
+		c.bytes += fileSize
+		c.why += ", the file"
+	}
+	return c
 }
 
 // bytesPerPixel is the size of a decoded pixel of color model m; unknown

@@ -2,10 +2,10 @@ package transcode
 
 import (
 	"bytes"
-	"image"
 	"image/color"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -33,8 +33,7 @@ func TestLimits(t *testing.T) {
 		{"duration", filepath.Join(samples, "sample.mp4"), func(c *Config) { c.MaxDuration = 2 * time.Second }, CodeOverLimit},
 		{"sample rate", hires, func(c *Config) { c.MaxSampleRate = 48000 }, CodeOverLimit},
 		{"channels", filepath.Join(samples, "sample.m4a"), func(c *Config) { c.MaxAudioChannels = 0 }, CodeOverLimit},
-		{"decoded bytes of a 16-bit png", filepath.Join(samples, "png16.png"), func(c *Config) { c.MaxDecodedBytes = 240*320*8 - 1 }, CodeOverLimit},
-		{"within every limit", filepath.Join(samples, "png16.png"), func(c *Config) { c.MaxDecodedBytes = 240 * 320 * 8 }, ""},
+		{"within every limit", filepath.Join(samples, "png16.png"), func(c *Config) {}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -85,13 +84,6 @@ func TestBytesPerPixel(t *testing.T) {
 			t.Errorf("bytesPerPixel(%T) = %d, want %d", tt.m, got, tt.want)
 		}
 	}
-	tr := newTestTranscoder(t)
-	if err := tr.checkDecodedBytes(image.Config{ColorModel: color.NRGBA64Model, Width: 8000, Height: 8000}); CodeOf(err) != CodeOverLimit {
-		t.Errorf("64 MP of 16-bit RGBA = %v, want over_limit", err)
-	}
-	if err := tr.checkDecodedBytes(image.Config{ColorModel: color.YCbCrModel, Width: 8000, Height: 8000}); err != nil {
-		t.Errorf("64 MP JPEG = %v, want accepted", err)
-	}
 }
 
 func TestWAVFormat(t *testing.T) {
@@ -127,5 +119,28 @@ func TestISOBMFFTrackSize(t *testing.T) {
 	defer g.Close()
 	if w, h := isobmffTrackSize(g, 100); w != 0 || h != 0 {
 		t.Errorf("junk has a track size %d×%d", w, h)
+	}
+}
+
+// TestLargeFramesDecodeOnOneThread: a video whose frames are over
+// bigFrame is decoded on one thread (-threads 1 before -i), so that
+// frame threads do not each hold 8K frames; smaller ones let ffmpeg
+// choose.
+func TestLargeFramesDecodeOnOneThread(t *testing.T) {
+	tr := newTestTranscoder(t)
+	for _, tt := range []struct {
+		w, h int
+		want bool
+	}{{8192, 4320, true}, {3840, 2160, true}, {1920, 1080, false}, {2560, 1600, false}} {
+		m := Media{Kind: KindVideo, Probe: &Probe{FormatName: "mov,mp4", Streams: []Stream{{Type: "video", Width: tt.w, Height: tt.h}}}}
+		in, err := tr.mediaInput("in.mp4", m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		args := strings.Join(in.args(), " ")
+		before, _, _ := strings.Cut(args, " -i ")
+		if got := strings.Contains(before, "-threads 1"); got != tt.want {
+			t.Errorf("%d×%d: input options %q, want -threads 1: %v", tt.w, tt.h, before, tt.want)
+		}
 	}
 }

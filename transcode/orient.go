@@ -97,44 +97,129 @@ func orientYCbCr(m *image.YCbCr, o int) *image.YCbCr {
 
 // toYCbCr returns img as a YCbCr picture: JPEG's own planes as they are,
 // grey as its luma plane with neutral chroma, anything else converted to
-// 4:4:4 with transparency flattened onto bg.
-func toYCbCr(img image.Image, bg color.NRGBA) *image.YCbCr {
+// 4:4:4 with transparency flattened onto bg and shrunk s times (each
+// output pixel the mean of an s×s block), so that the copy is s² times
+// smaller than the decoded picture.
+func toYCbCr(img image.Image, bg color.NRGBA, s int) *image.YCbCr {
 	switch m := img.(type) {
 	case *image.YCbCr:
 		return m
 	case *image.Gray:
-		return grayToYCbCr(m)
+		if s <= 1 {
+			return grayToYCbCr(m)
+		}
 	}
+	s = max(s, 1)
 	b := img.Bounds()
-	out := image.NewYCbCr(image.Rect(0, 0, b.Dx(), b.Dy()), image.YCbCrSubsampleRatio444)
-	// rgbAt returns the pixel at (x, y) of img (relative to its bounds),
-	// over bg, as 8-bit RGB.
-	var rgbAt func(x, y int) (r, g, b uint8)
-	if n, ok := img.(*image.NRGBA); ok { // PNG's common case, without the interface call per pixel
-		rgbAt = func(x, y int) (uint8, uint8, uint8) {
-			i := n.PixOffset(b.Min.X+x, b.Min.Y+y)
-			p := n.Pix[i : i+4 : i+4]
+	out := image.NewYCbCr(image.Rect(0, 0, ceilDiv(b.Dx(), s), ceilDiv(b.Dy(), s)), image.YCbCrSubsampleRatio444)
+	convertInto(out, 0, img, bg, s)
+	return out
+}
+
+// ceilDiv is a/b rounded up.
+func ceilDiv(a, b int) int { return (a + b - 1) / b }
+
+// convertInto converts img, flattened onto bg, into the 4:4:4 picture out
+// from its row oy on, shrunk s times: each pixel of out is the mean of an
+// s×s block of img (fewer at the right and bottom edges).
+func convertInto(out *image.YCbCr, oy int, img image.Image, bg color.NRGBA, s int) {
+	b := img.Bounds()
+	rgbAt := rgbFunc(img, bg)
+	ow, oh := ceilDiv(b.Dx(), s), ceilDiv(b.Dy(), s)
+	parallel(oh, func(y0, y1 int) {
+		sums := make([]uint32, 3*ow)
+		for y := y0; y < y1; y++ {
+			clear(sums)
+			rows := min(s, b.Dy()-y*s)
+			for sy := y * s; sy < y*s+rows; sy++ {
+				for x := range b.Dx() {
+					yy, cb, cr := color.RGBToYCbCr(rgbAt(x, sy))
+					p := sums[3*(x/s) : 3*(x/s)+3 : 3*(x/s)+3]
+					p[0] += uint32(yy)
+					p[1] += uint32(cb)
+					p[2] += uint32(cr)
+				}
+			}
+			i := (oy+y)*out.YStride + out.Rect.Min.X
+			for x := range ow {
+				n := uint32(rows * min(s, b.Dx()-x*s))
+				p := sums[3*x : 3*x+3 : 3*x+3]
+				out.Y[i+x] = uint8((p[0] + n/2) / n)
+				out.Cb[i+x] = uint8((p[1] + n/2) / n)
+				out.Cr[i+x] = uint8((p[2] + n/2) / n)
+			}
+		}
+	})
+}
+
+// rgbFunc returns a function giving the pixel at (x, y) of img (relative to
+// its bounds), over bg, as 8-bit RGB. The common decoded types are read
+// without an interface call a pixel; all give what the generic
+// premultiplied 16-bit path gives.
+func rgbFunc(img image.Image, bg color.NRGBA) func(x, y int) (r, g, b uint8) {
+	b := img.Bounds()
+	// Premultiplied 16-bit: over the background is c + bg·(1−a).
+	over16 := func(r, g, bl, a uint32) (uint8, uint8, uint8) {
+		over := func(c uint32, bgc uint8) uint8 { return uint8(min((c+uint32(bgc)*0x101*(0xffff-a)/0xffff)>>8, 255)) }
+		return over(r, bg.R), over(g, bg.G), over(bl, bg.B)
+	}
+	switch m := img.(type) {
+	case *image.NRGBA: // PNG's common case
+		return func(x, y int) (uint8, uint8, uint8) {
+			i := m.PixOffset(b.Min.X+x, b.Min.Y+y)
+			p := m.Pix[i : i+4 : i+4]
 			a := uint32(p[3])
 			over := func(c, bgc uint8) uint8 { return uint8((uint32(c)*a + uint32(bgc)*(255-a) + 127) / 255) }
 			return over(p[0], bg.R), over(p[1], bg.G), over(p[2], bg.B)
 		}
-	} else {
-		rgbAt = func(x, y int) (uint8, uint8, uint8) {
-			// Premultiplied 16-bit: over the background is c + bg·(1−a).
-			r, g, bl, a := img.At(b.Min.X+x, b.Min.Y+y).RGBA()
-			over := func(c uint32, bgc uint8) uint8 { return uint8(min((c+uint32(bgc)*0x101*(0xffff-a)/0xffff)>>8, 255)) }
-			return over(r, bg.R), over(g, bg.G), over(bl, bg.B)
+	case *image.RGBA:
+		return func(x, y int) (uint8, uint8, uint8) {
+			i := m.PixOffset(b.Min.X+x, b.Min.Y+y)
+			p := m.Pix[i : i+4 : i+4]
+			return over16(color.RGBA{p[0], p[1], p[2], p[3]}.RGBA())
+		}
+	case *image.NRGBA64:
+		return func(x, y int) (uint8, uint8, uint8) {
+			i := m.PixOffset(b.Min.X+x, b.Min.Y+y)
+			p := m.Pix[i : i+8 : i+8]
+			return over16(color.NRGBA64{
+				uint16(p[0])<<8 | uint16(p[1]), uint16(p[2])<<8 | uint16(p[3]),
+				uint16(p[4])<<8 | uint16(p[5]), uint16(p[6])<<8 | uint16(p[7]),
+			}.RGBA())
+		}
+	case *image.RGBA64:
+		return func(x, y int) (uint8, uint8, uint8) {
+			i := m.PixOffset(b.Min.X+x, b.Min.Y+y)
+			p := m.Pix[i : i+8 : i+8]
+			return over16(color.RGBA64{
+				uint16(p[0])<<8 | uint16(p[1]), uint16(p[2])<<8 | uint16(p[3]),
+				uint16(p[4])<<8 | uint16(p[5]), uint16(p[6])<<8 | uint16(p[7]),
+			}.RGBA())
+		}
+	case *image.Gray:
+		return func(x, y int) (uint8, uint8, uint8) {
+			v := m.Pix[m.PixOffset(b.Min.X+x, b.Min.Y+y)]
+			return v, v, v
+		}
+	case *image.Paletted:
+		// Each palette entry once, not once a pixel.
+		pal := make([][3]uint8, 256)
+		for i := range pal {
+			c := color.Color(color.RGBA{0, 0, 0, 0xff})
+			if i < len(m.Palette) {
+				c = m.Palette[i]
+			}
+			r, g, bl := over16(c.RGBA())
+			pal[i] = [3]uint8{r, g, bl}
+		}
+		return func(x, y int) (uint8, uint8, uint8) {
+			p := pal[m.Pix[m.PixOffset(b.Min.X+x, b.Min.Y+y)]]
+			return p[0], p[1], p[2]
 		}
 	}
-	parallel(b.Dy(), func(y0, y1 int) {
-		for y := y0; y < y1; y++ {
-			for x := range b.Dx() {
-				i := y*out.YStride + x
-				out.Y[i], out.Cb[i], out.Cr[i] = color.RGBToYCbCr(rgbAt(x, y))
-			}
-		}
-	})
-	return out
+	return func(x, y int) (uint8, uint8, uint8) {
+		return over16(img.At(b.Min.X+x, b.Min.Y+y).RGBA())
+	}
 }
 
 // grayToYCbCr wraps a grey picture's pixels as the luma of a 4:2:0 picture.

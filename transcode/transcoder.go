@@ -43,7 +43,7 @@ type Config struct {
 	MaxInputBytes int64 // inputs larger than this fail with too_large; default 4 GiB
 	MaxPixels     int64 // pictures with more pixels fail with too_many_pixels before decoding; default 64 MP
 	// Limits checked on what a file declares, before it is decoded.
-	MaxDecodedBytes  int64         // pictures whose decoded pixels take more bytes (width × height × bytes a pixel of their colour model: 8 for 16-bit RGBA) fail with over_limit; default 256 MiB
+	MaxDecodedBytes  int64         // pictures whose decoding takes more memory (decoded pixels at the bytes a pixel of their colour model takes, 8 for 16-bit RGBA, the shrunk copy and the decoder's buffers: see decodeCost) fail with over_limit; default 256 MiB
 	MaxVideoPixels   int64         // videos whose frames (an animated GIF's logical screen, an MP4's track header) have more pixels fail with too_many_pixels; default 8192×4320 (8K)
 	MaxFrameRate     float64       // videos declaring more frames a second fail with over_limit; default 480
 	MaxDuration      time.Duration // inputs declaring a longer duration fail with over_limit (only the first 60 s are used); default 4 h

@@ -9,11 +9,13 @@ import (
 	"bufio"
 	"bytes"
 	"compress/zlib"
+	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"hash/crc32"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 )
@@ -95,11 +97,13 @@ func Write(dir, target, sampleMP4 string, big bool) ([]Case, error) {
 		cases = append(cases, Case{b.name, p, b.code})
 	}
 	if big {
-		p := filepath.Join(dir, "png16-8000.png")
-		if err := writePNG16(p, 8000, 8000); err != nil {
+		// Interlaced, so decoded whole: 512 MB. (A plain one is decoded
+		// a strip at a time and costs little.)
+		p := filepath.Join(dir, "png16-interlaced-8000.png")
+		if err := writePNG(p, 8000, 8000, 16, true); err != nil {
 			return nil, err
 		}
-		cases = append(cases, Case{"png16-8000.png", p, "over_limit"})
+		cases = append(cases, Case{"png16-interlaced-8000.png", p, "over_limit"})
 	}
 	return cases, nil
 }
@@ -194,10 +198,11 @@ func patchTkhd(path string, w, h int) ([]byte, error) {
 	return data, nil
 }
 
-// writePNG16 writes a complete w×h PNG of 16-bit RGBA (8 bytes a pixel
-// decoded), all zero, streamed through zlib: it compresses to well under a
-// megabyte but would take w×h×8 bytes to decode.
-func writePNG16(path string, w, h int) error {
+// writePNG writes a complete w×h PNG of RGBA at depth bits a sample
+// (8 or 16), all zero, streamed through zlib, Adam7-interlaced when
+// interlaced is set: it compresses to well under a megabyte but would take
+// w×h×depth/2 bytes to decode whole.
+func writePNG(path string, w, h, depth int, interlaced bool) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return err
@@ -207,13 +212,24 @@ func writePNG16(path string, w, h int) error {
 	ihdr := make([]byte, 13)
 	binary.BigEndian.PutUint32(ihdr[0:], uint32(w))
 	binary.BigEndian.PutUint32(ihdr[4:], uint32(h))
-	ihdr[8], ihdr[9] = 16, 6 // 16 bits, RGBA
+	ihdr[8], ihdr[9] = byte(depth), 6 // RGBA
+	passes := [][4]int{{0, 0, 1, 1}}
+	if interlaced {
+		ihdr[12] = 1
+		passes = [][4]int{{0, 0, 8, 8}, {4, 0, 8, 8}, {0, 4, 4, 8}, {2, 0, 4, 4}, {0, 2, 2, 4}, {1, 0, 2, 2}, {0, 1, 1, 2}}
+	}
 	writeChunk(bw, "IHDR", ihdr)
 	var idat bytes.Buffer
 	zw, _ := zlib.NewWriterLevel(&idat, zlib.BestSpeed)
-	row := make([]byte, 1+w*8) // filter byte 0, then the pixels
-	for range h {
-		_, _ = zw.Write(row) // zlib keeps the first error for Close
+	for _, p := range passes {
+		pw, ph := (w-p[0]+p[2]-1)/p[2], (h-p[1]+p[3]-1)/p[3]
+		if pw <= 0 || ph <= 0 {
+			continue
+		}
+		row := make([]byte, 1+pw*depth/2) // filter byte 0, then the pixels
+		for range ph {
+			_, _ = zw.Write(row) // zlib keeps the first error for Close
+		}
 	}
 	if err := zw.Close(); err != nil {
 		f.Close()
@@ -239,17 +255,78 @@ func writeChunk(w *bufio.Writer, typ string, data []byte) {
 }
 
 // AtLimits writes files just within mediaprep's default limits, the
-// costliest it still prepares: an animated GIF whose logical screen is
-// 8192×4316 and a 16-bit RGBA PNG of 5792×5792 (just under 256 MiB
-// decoded). Their Code is empty: they must be prepared.
-func AtLimits(dir string) ([]Case, error) {
-	g := filepath.Join(dir, "gif-8192x4316.gif")
-	if err := os.WriteFile(g, gif(8192, 4316, 2), 0o644); err != nil {
-		return nil, err
+// costliest of each kind it still prepares: pictures of 64 MP (or as
+// large as the decoded-bytes limit lets a kind be), an animated GIF whose
+// logical screen is 8192×4316 and an 8K video. The pictures that are not
+// all zero are made by ffmpeg (and the HEIC by heif-enc, left out when it
+// is not installed). Their Code is empty: they must be prepared.
+func AtLimits(ctx context.Context, dir string) ([]Case, error) {
+	var cases []Case
+	add := func(name string, write func(path string) error) error {
+		p := filepath.Join(dir, name)
+		if err := write(p); err != nil {
+			return fmt.Errorf("hostiletest: %s: %w", name, err)
+		}
+		cases = append(cases, Case{name, p, ""})
+		return nil
 	}
-	p := filepath.Join(dir, "png16-5792.png")
-	if err := writePNG16(p, 5792, 5792); err != nil {
-		return nil, err
+	png := func(w, h, depth int, interlaced bool) func(string) error {
+		return func(p string) error { return writePNG(p, w, h, depth, interlaced) }
 	}
-	return []Case{{"gif-8192x4316.gif", g, ""}, {"png16-5792.png", p, ""}}, nil
+	// ffmpeg draws one frame of testsrc2 at w×h and encodes it with args.
+	ff := func(w, h int, args ...string) func(string) error {
+		return func(p string) error {
+			a := append([]string{"-nostdin", "-loglevel", "error", "-y", "-f", "lavfi",
+				"-i", fmt.Sprintf("testsrc2=s=%dx%d:r=30", w, h), "-frames:v", "1"}, args...)
+			if out, err := exec.CommandContext(ctx, "ffmpeg", append(a, p)...).CombinedOutput(); err != nil {
+				return fmt.Errorf("ffmpeg: %w: %s", err, out)
+			}
+			return nil
+		}
+	}
+	steps := []struct {
+		name  string
+		write func(string) error
+	}{
+		{"png8-8000.png", png(8000, 8000, 8, false)},             // 64 MP, 256 MB decoded whole
+		{"png16-8000.png", png(8000, 8000, 16, false)},           // 64 MP, 512 MB decoded whole
+		{"png16-interlaced-4000.png", png(4000, 4000, 16, true)}, // decoded whole: 128 MB, and its passes
+		{"jpeg-8000.jpg", ff(8000, 8000, "-q:v", "3")},           // 64 MP 4:2:0
+		{"webp-8000.webp", ff(8000, 8000, "-quality", "80", "-compression_level", "0")},
+		{"webp-lossless-7800.webp", ff(7800, 7800, "-lossless", "1", "-compression_level", "0")}, // 61 MP RGBA
+		{"tiff-4000.tiff", ff(4000, 4000, "-pix_fmt", "rgba", "-compression_algo", "deflate")},   // one strip
+		{"bmp-8000.bmp", ff(8000, 8000, "-pix_fmt", "bgr24")},
+		{"gif-still-8000.gif", ff(8000, 8000, "-pix_fmt", "rgb8")},
+		{"gif-8192x4316.gif", func(p string) error { return os.WriteFile(p, gif(8192, 4316, 2), 0o644) }},
+		{"video-8192x4320.mp4", func(p string) error {
+			a := []string{"-nostdin", "-loglevel", "error", "-y", "-f", "lavfi", "-i", "testsrc2=s=8192x4320:r=30",
+				"-t", "1", "-c:v", "libx264", "-preset", "ultrafast", "-pix_fmt", "yuv420p", p}
+			if out, err := exec.CommandContext(ctx, "ffmpeg", a...).CombinedOutput(); err != nil {
+				return fmt.Errorf("ffmpeg: %w: %s", err, out)
+			}
+			return nil
+		}},
+	}
+	if _, err := exec.LookPath("heif-enc"); err == nil {
+		steps = append(steps, struct {
+			name  string
+			write func(string) error
+		}{"heic-8064x6048.heic", func(p string) error {
+			src := p + ".png"
+			defer os.Remove(src)
+			if err := ff(8064, 6048)(src); err != nil {
+				return err
+			}
+			if out, err := exec.CommandContext(ctx, "heif-enc", "-q", "50", "-o", p, src).CombinedOutput(); err != nil {
+				return fmt.Errorf("heif-enc: %w: %s", err, out)
+			}
+			return nil
+		}})
+	}
+	for _, st := range steps {
+		if err := add(st.name, st.write); err != nil {
+			return nil, err
+		}
+	}
+	return cases, nil
 }
