@@ -36,5 +36,6 @@
 //
 // StartEmbedded runs a NATS server with JetStream inside the process, so
 // that one mediaprep needs nothing else; with a listen address, other
-// processes can join it.
+// processes can join it. It locks its store: a second server on the same
+// folder is refused (ErrStoreInUse).
 package queue
