@@ -42,6 +42,8 @@ fuzz:
 	$(GO) test ./transcode -run '^$$' -fuzz FuzzHEIFSize -fuzztime $(FUZZTIME)
 	$(GO) test ./transcode -run '^$$' -fuzz FuzzPNGStrips -fuzztime $(FUZZTIME)
 	$(GO) test ./greenapi/internal/grapheme -run '^$$' -fuzz FuzzCount -fuzztime $(FUZZTIME)
+	$(GO) test ./queue -run '^$$' -fuzz FuzzParseCursor -fuzztime $(FUZZTIME)
+	$(GO) test ./batch -run '^$$' -fuzz FuzzDecodeSidecar -fuzztime $(FUZZTIME)
 
 # golangci-lint with the linters .golangci.yml lists (vet, staticcheck,
 # errcheck, ... and gofmt).

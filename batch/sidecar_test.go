@@ -1,6 +1,7 @@
 package batch
 
 import (
+	"bytes"
 	"errors"
 	"os"
 	"path/filepath"
@@ -134,4 +135,33 @@ func TestReadSidecarMissingIsEmpty(t *testing.T) {
 	if _, err := ReadSidecar(filepath.Join(dir, "x.json")); err == nil {
 		t.Error("a folder read as a sidecar")
 	}
+}
+
+// FuzzDecodeSidecar: a sidecar comes from whoever can write into the inbox.
+// Whatever its bytes, DecodeSidecar answers a *SidecarError or a Meta that
+// names no file and whose crop and videoFit transcode takes.
+func FuzzDecodeSidecar(f *testing.F) {
+	for _, seed := range []string{
+		`{"caption": "Sale!", "participants": ["79001234567@c.us"], "crop": "pad", "videoFit": "crop"}`,
+		`{"publishAt": 1796112000, "account": "shop"}`,
+		`{"publishAt": "2026-12-01T09:00:00+01:00"}`,
+		`{"file": "a.jpg"}`, `{"captoin": 1}`, `null`, ``, `{} {}`, "\xef\xbb\xbf{}",
+	} {
+		f.Add([]byte(seed))
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		m, err := DecodeSidecar(bytes.NewReader(b), "f.jpg.json")
+		if err != nil {
+			if se := (*SidecarError)(nil); !errors.As(err, &se) {
+				t.Fatalf("%q: error %v is not a *SidecarError", b, err)
+			}
+			return
+		}
+		if m.File != "" {
+			t.Fatalf("%q: a sidecar with a file: %+v", b, m)
+		}
+		if err := m.check(); err != nil {
+			t.Fatalf("%q: accepted with a bad crop or videoFit: %v", b, err)
+		}
+	})
 }

@@ -62,6 +62,8 @@ var _ Uploader = (*greenapi.Client)(nil)
 // with uploadFile, streamed from disk, and the urlFile answered is the link.
 type UploadLinker struct{ Uploader Uploader }
 
+var _ Linker = UploadLinker{}
+
 // Link implements Linker.
 func (u UploadLinker) Link(ctx context.Context, f LinkFile) (storage.Link, error) {
 	up, err := greenapi.UploadPath(f.Path, f.ContentType, f.FileName)

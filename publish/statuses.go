@@ -16,9 +16,10 @@ import (
 
 // What `mediaprep statuses` does with the statuses already sent: list
 // them, show who saw one, delete some (by job id at a service, or by
-// idMessage at Green API). Each function prints a line per status (a JSON
-// object with asJSON) and returns ErrFailed or ErrInterrupted like
-// Runner.Run.
+// idMessage at Green API). Each function prints a line per status (with
+// asJSON: Green API's answer as one JSON line for the list and the
+// statistic, a JSON object per id for deletes) and returns ErrFailed or
+// ErrInterrupted like Runner.Run.
 
 // StatusQuery is what `mediaprep statuses` is asked: to delete Delete
 // (ids, comma-separated, and the ids in More), or to show the statistic

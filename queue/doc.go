@@ -11,6 +11,17 @@
 // worker died each time) is marked failed, from the server's advisory, so
 // that no job stays stuck.
 //
+// A job with a publish time waits in JetStream itself (schedule.go): its
+// handler returns WaitUntil, and Work hands the message back with a delay
+// (at most MaxWait at a time, never counted against MaxDeliver); Wake puts
+// it on the stream again at once. ParsePublishAt and PublishAt read a
+// publish time, CheckPublishAt bounds it.
+//
+// Index keeps every job record in memory, fed by a watch of the bucket,
+// so that List pages the jobs (newest first, filtered) and Count counts
+// them by state without asking the server; Watch reports the writes of
+// chosen jobs as they happen.
+//
 // Enqueue takes a job id once (ErrExists after), so an id made from what a
 // job is for (an object in an inbox) makes it a job only once, however many
 // processes see it. Another bucket keeps Limiter, a rate limit kept by all
@@ -25,5 +36,6 @@
 //
 // StartEmbedded runs a NATS server with JetStream inside the process, so
 // that one mediaprep needs nothing else; with a listen address, other
-// processes can join it.
+// processes can join it. It locks its store: a second server on the same
+// folder is refused (ErrStoreInUse).
 package queue

@@ -6,9 +6,12 @@ import (
 	"log/slog"
 	"net"
 	"net/url"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/nats-io/nats-server/v2/server"
@@ -21,16 +24,23 @@ const readyTimeout = 10 * time.Second
 // ErrNoToken: an embedded server that listens was started without a token.
 var ErrNoToken = errors.New("queue: no NATS token")
 
+// ErrStoreInUse: another embedded server (in this process or another) runs
+// on the same store. Two servers on one store would be two queues writing
+// the same files, each taking the same dropped file as its own job.
+var ErrStoreInUse = errors.New("queue: the embedded NATS store is in use")
+
 // Embedded is a NATS server with JetStream running inside this process.
 type Embedded struct {
 	server *server.Server
 	listen bool
 	token  string // required from clients; empty: none
 	dir    string
+	lock   *os.File // flock'd while the server runs; see lockStore
 	log    *slog.Logger
 
 	stop     chan struct{} // closed by Shutdown
 	stopOnce sync.Once
+	downOnce sync.Once
 	done     chan struct{} // closed when watch has returned
 	lost     chan struct{} // see Lost
 	lostOnce sync.Once
@@ -41,7 +51,8 @@ type Embedded struct {
 // with an address such as "127.0.0.1:4222" (":0" picks a free port) other
 // processes can connect to ClientURL too, and a token (WithToken) is
 // required: loopback is open to every local user, and the queue holds
-// captions and phone numbers. Call Shutdown when done.
+// captions and phone numbers. One server at a time may use dir: another
+// finds ErrStoreInUse. Call Shutdown when done.
 func StartEmbedded(dir string, listen string, log *slog.Logger, opt ...EmbeddedOption) (*Embedded, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
@@ -77,17 +88,23 @@ func StartEmbedded(dir string, listen string, log *slog.Logger, opt ...EmbeddedO
 	if eo.token != "" {
 		opts.Authorization = eo.token
 	}
+	lock, err := lockStore(dir)
+	if err != nil {
+		return nil, err
+	}
 	s, err := server.NewServer(opts)
 	if err != nil {
+		lock.Close()
 		return nil, fmt.Errorf("queue: embedded NATS server: %w", err)
 	}
-	e := &Embedded{server: s, listen: listen != "", token: eo.token, dir: dir, log: log,
+	e := &Embedded{server: s, listen: listen != "", token: eo.token, dir: dir, lock: lock, log: log,
 		stop: make(chan struct{}), done: make(chan struct{}), lost: make(chan struct{})}
 	s.SetLoggerV2(&serverLog{log: log.With("component", "nats"), noSpace: func() { e.setLost("a write found the disk full") }}, false, false, false)
 	go s.Start()
 	if !s.ReadyForConnections(readyTimeout) {
 		s.Shutdown()
 		s.WaitForShutdown()
+		lock.Close()
 		return nil, fmt.Errorf("queue: the embedded NATS server was not ready after %s (store %s, listen %q); see its log lines above", readyTimeout, dir, listen)
 	}
 	if eo.watchEvery <= 0 {
@@ -95,6 +112,26 @@ func StartEmbedded(dir string, listen string, log *slog.Logger, opt ...EmbeddedO
 	}
 	go e.watch(eo.watchEvery)
 	return e, nil
+}
+
+// lockStore takes dir's lock file (made if needed), held until the
+// returned file is closed or the process ends, however it ends.
+func lockStore(dir string) (*os.File, error) {
+	if err := os.MkdirAll(dir, 0o750); err != nil {
+		return nil, fmt.Errorf("queue: the embedded NATS store: %w", err)
+	}
+	f, err := os.OpenFile(filepath.Join(dir, ".lock"), os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("queue: the embedded NATS store: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		if errors.Is(err, syscall.EWOULDBLOCK) {
+			return nil, fmt.Errorf("%w: %s is used by another serve (on the same data dir?): give each its own data dir, or share one queue with --nats", ErrStoreInUse, dir)
+		}
+		return nil, fmt.Errorf("queue: locking the embedded NATS store %s: %w", dir, err)
+	}
+	return f, nil
 }
 
 // EmbeddedOption configures StartEmbedded.
@@ -155,6 +192,7 @@ func (e *Embedded) Shutdown() {
 	<-e.done
 	e.server.Shutdown()
 	e.server.WaitForShutdown()
+	e.downOnce.Do(func() { e.lock.Close() }) // the store is free for the next server
 }
 
 // Lost is closed when the store can no longer be trusted to write: a

@@ -132,3 +132,27 @@ func TestEmbeddedToken(t *testing.T) {
 	}
 	nc.Close()
 }
+
+// TestEmbeddedStoreInUse: a second server on a store that one runs on is
+// refused (two queues on one store would each take the same files); once
+// the first is shut down, the store is free again.
+func TestEmbeddedStoreInUse(t *testing.T) {
+	dir := t.TempDir()
+	e, err := StartEmbedded(dir, "", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if e2, err := StartEmbedded(dir, "", nil); !errors.Is(err, ErrStoreInUse) {
+		if err == nil {
+			e2.Shutdown()
+		}
+		t.Fatalf("a second server on the same store: %v, want ErrStoreInUse", err)
+	}
+	e.Shutdown()
+	e.Shutdown() // twice is fine
+	e3, err := StartEmbedded(dir, "", nil)
+	if err != nil {
+		t.Fatalf("the store after Shutdown: %v", err)
+	}
+	e3.Shutdown()
+}

@@ -23,7 +23,7 @@ type APIConfig struct {
 	// MaxUploadBytes is the largest file accepted; default 200 MB. Larger
 	// uploads get 413.
 	MaxUploadBytes int64
-	// MaxConcurrentUploads is how many uploads may run at once; default 8.
+	// MaxConcurrentUploads is how many uploads may run at once; default 32.
 	// More get 503 with Retry-After.
 	MaxConcurrentUploads int
 	// MaxQueued: when the queue holds this many jobs (queued or running),
@@ -64,7 +64,8 @@ type APIConfig struct {
 	// (every call it makes carries the key); see routeWeb.
 	Web    http.Handler
 	Events EventsConfig // GET /v1/events
-	// Schedule: publish times and DELETE /v1/statuses/{id} (schedule.go).
+	// Schedule: publish times (schedule.go) and DELETE /v1/statuses/{id}
+	// (cancel.go).
 	Schedule ScheduleConfig
 	Logger   *slog.Logger
 	Metrics  *Metrics // optional

@@ -20,16 +20,22 @@
 //     HTTP limits; health.go: /healthz and /readyz; status.go: GET of a job;
 //     upload.go and spool.go: POST of a file (form fields, spooling to
 //     disk; names by pipeline.DisplayName and SlugName); text.go: POST of
-//     a text status; events.go: job event streams and /v1/info.
+//     a text status; list.go: GET /v1/statuses, the job list; cancel.go:
+//     DELETE /v1/statuses/{id}; events.go: job event streams and /v1/info.
 //   - worker.go: the worker's settings and Handle (which way a delivery
-//     goes); publish.go: a job through pipeline.Publisher (or a text send);
+//     goes); publish.go: a job (a file, or a text) through pipeline.Publisher;
 //     sendguard.go: the at-most-once send guard and its ledger on the job
 //     record; journal.go: the local journal of sends; outcome.go: posted or
 //     failed, moving the source and writing error files; delivery.go:
 //     following sent statuses; sweep.go: serve taking up the statuses
 //     their sender stopped following (at start, then every minute);
+//     schedule.go: jobs with a publish time (prepared and stored, then
+//     waiting in the queue) and cleaning up after a canceled job;
 //     links.go: links reused across deliveries;
 //     stageclock.go: stage timings for metrics.
+//   - accounts.go: which account a job posts for; accountset.go: the
+//     clients, limiters and trackers of an accounts file; runaccounts.go:
+//     Run's step that builds them.
 //   - inbox.go: the inbox watcher; inboxjobs.go: which job a dropped file
 //     is; sidecar.go: a file's options from its sidecar or metadata;
 //     inboxevents.go: bucket events.

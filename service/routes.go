@@ -19,7 +19,12 @@ func (a *API) Handler() http.Handler {
 		mux.Handle(allow+" "+pattern, h)
 		mux.Handle(pattern, a.methodNotAllowed(allow))
 	}
-	route("/v1/statuses", http.MethodPost, a.requireKey(http.HandlerFunc(a.postStatus)))
+	mux.Handle("POST /v1/statuses", a.requireKey(http.HandlerFunc(a.postStatus)))
+	if a.cfg.List != nil {
+		mux.Handle("/v1/statuses", a.methodNotAllowed("GET, HEAD, POST")) // GET: routeList
+	} else {
+		mux.Handle("/v1/statuses", a.methodNotAllowed(http.MethodPost))
+	}
 	mux.Handle("GET /v1/statuses/{id}", a.requireKey(http.HandlerFunc(a.getStatus)))
 	mux.Handle("DELETE /v1/statuses/{id}", a.requireKey(http.HandlerFunc(a.deleteStatus))) // cancel.go
 	mux.Handle("/v1/statuses/{id}", a.methodNotAllowed("GET, HEAD, DELETE"))

@@ -1,12 +1,15 @@
 package service
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"net/http"
 	"os"
 	"strings"
 	"testing"
+
+	"github.com/mediaprep/mediaprep/queue"
 )
 
 func TestRoutes(t *testing.T) {
@@ -92,5 +95,34 @@ func TestOpenAPIDocument(t *testing.T) {
 		if !strings.Contains(string(doc), "\n        "+name+":") {
 			t.Errorf("api/openapi.yaml: UploadForm lacks the field %s", name)
 		}
+	}
+}
+
+// emptyList is a JobLister with no jobs.
+type emptyList struct{}
+
+func (emptyList) List(context.Context, queue.ListOptions) (queue.Page, error) {
+	return queue.Page{}, nil
+}
+
+// TestAllowListsEveryMethod: a 405 names every method the path takes, GET
+// of the job list included when the API has one.
+func TestAllowListsEveryMethod(t *testing.T) {
+	tests := []struct {
+		name string
+		list JobLister
+		want string
+	}{
+		{"without a job list", nil, "POST"},
+		{"with a job list", emptyList{}, "GET, HEAD, POST"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			ta := newTestAPI(t, APIConfig{List: tt.list})
+			resp := ta.do(t, "PUT", "/v1/statuses", "", nil, "")
+			if resp.status != 405 || resp.header.Get("Allow") != tt.want {
+				t.Errorf("PUT /v1/statuses: %d, Allow %q; want 405, Allow %q", resp.status, resp.header.Get("Allow"), tt.want)
+			}
+		})
 	}
 }

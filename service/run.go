@@ -21,8 +21,8 @@ import (
 )
 
 // Config is what Run needs: the settings of serve (API, inbox and
-// workers) or of a worker. cmd/mediaprep fills it from flags and the
-// environment; NewDefaultConfig gives the defaults.
+// workers) or of a worker. config.Settings.ServiceConfig fills it from
+// flags and the environment; NewDefaultConfig gives the defaults.
 type Config struct {
 	// DataDir holds the embedded queue, local storage and inbox, temp
 	// files and the journal of sends (keep it on a persistent volume).

@@ -60,7 +60,7 @@ func NewDefaultConfig() Config {
 }
 
 // Validate reports every bad setting at once, each with the environment
-// variable of cmd/mediaprep that sets it.
+// variable that sets it (package config reads them).
 func (c Config) Validate() error {
 	var errs []error
 	bad := func(env, format string, args ...any) {

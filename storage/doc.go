@@ -7,7 +7,8 @@
 //     never the whole file in memory) and gives the object the Content-Type
 //     of the prepared file, an inline Content-Disposition and a
 //     Cache-Control. Keys are plain ASCII and derived from the content (see
-//     Key), so the same content with the same options is stored once.
+//     Store.Key; the caller gives the slug, pipeline.Slug), so the same
+//     content with the same options is stored once.
 //   - Link makes a link to an object: a presigned GET that outlives Green
 //     API's 24-hour queue (default 72 h, at most 7 days), or a public base URL
 //     plus the key for public buckets and CDNs.

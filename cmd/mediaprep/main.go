@@ -1,7 +1,9 @@
 // Command mediaprep turns raw media into WhatsApp statuses.
 //
-// This file only wires things up: the subcommands are thin adapters over
-// package pipeline.
+// The subcommands are thin adapters: each reads its settings (package
+// config), runs package publish (prepare, post, batch, statuses) or
+// service.Run (serve, worker), and maps what comes back to an exit status
+// (root.go).
 package main
 
 import (
