@@ -41,6 +41,9 @@ func (s *Settings) ServiceConfig(fl *pflag.FlagSet, ev *Env, withAPI bool) (_ se
 			c.Inbox.Poll = -1 // events only
 		}
 	}
+	if withAPI && c.Inbox.MaxScan < 1 {
+		errs = append(errs, fmt.Errorf("--inbox-max-scan %d: need at least 1", c.Inbox.MaxScan))
+	}
 	least := 1
 	if withAPI {
 		least = 0 // serve may only take uploads and drops

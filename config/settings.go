@@ -221,6 +221,7 @@ func (s *Settings) Table() []Setting {
 		{"inbox", "", "MEDIAPREP_INBOX_PREFIX", "prefix (or folder of the data dir) watched for dropped files", Serve, str(&c.Inbox.Layout.Inbox)},
 		{"poll", "", "MEDIAPREP_INBOX_POLL", "time between two listings of the inbox (5m when --events-subject is set and --poll is not); 0: events only", Serve, dur(&c.Inbox.Poll)},
 		{"settle", "", "MEDIAPREP_INBOX_SETTLE", "a dropped file is taken once it is this old (a late sidecar is still honoured)", Serve, dur(&c.Inbox.Settle)},
+		{"inbox-max-scan", "", "MEDIAPREP_INBOX_MAX_SCAN", "objects one listing of the inbox looks at; the next listing goes on from there", Serve, num(&c.Inbox.MaxScan)},
 		{"events-subject", "", "MEDIAPREP_S3_EVENTS_SUBJECT", "NATS subject the bucket publishes its event notifications to, for instant pickup", Serve, str(&c.Inbox.EventSubject)},
 		{"http-read-header-timeout", "", "MEDIAPREP_HTTP_READ_HEADER_TIMEOUT", "deadline of a request's headers", Serve, dur(&h.HTTP.ReadHeaderTimeout)},
 		{"http-idle-timeout", "", "MEDIAPREP_HTTP_IDLE_TIMEOUT", "a keep-alive connection without a request is closed after this", Serve, dur(&h.HTTP.IdleTimeout)},

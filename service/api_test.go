@@ -148,8 +148,8 @@ func (b *fakeBucket) Put(ctx context.Context, key string, body io.Reader, obj st
 func (b *fakeBucket) Link(ctx context.Context, key string) (storage.Link, error) {
 	return storage.Link{}, errUnused
 }
-func (b *fakeBucket) List(ctx context.Context, prefix string) ([]storage.Object, error) {
-	return nil, errUnused
+func (b *fakeBucket) ListPage(ctx context.Context, prefix, after string, limit int) (storage.Page, error) {
+	return storage.Page{}, errUnused
 }
 func (b *fakeBucket) Download(ctx context.Context, key, dst string) (storage.Object, error) {
 	return storage.Object{}, errUnused

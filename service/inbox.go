@@ -19,8 +19,9 @@ import (
 // InboxBucket is what the inbox needs of storage: *storage.Store (S3) or
 // *storage.Dir (a folder in the data directory).
 type InboxBucket interface {
-	// List returns every complete object under prefix, in key order.
-	List(ctx context.Context, prefix string) ([]storage.Object, error)
+	// ListPage returns at most limit complete objects under prefix whose
+	// keys sort after after, in key order, and where to go on.
+	ListPage(ctx context.Context, prefix, after string, limit int) (storage.Page, error)
 	// Lookup returns the object at key, and false when there is none.
 	Lookup(ctx context.Context, key string) (storage.Object, bool, error)
 	// Download writes the object at key to the file dst (created or
@@ -56,6 +57,12 @@ type Subscriber func(subject string, handle func(data []byte)) (unsubscribe func
 const (
 	DefaultPoll   = 10 * time.Second
 	DefaultSettle = 3 * time.Second
+	// DefaultMaxScan bounds what one listing holds: 10 000 objects are a
+	// few MB of keys and ten ListObjectsV2 pages (about a second), ten
+	// times the jobs serve lets wait (MaxQueued) and far more than a poll
+	// can use, while anyone who can write to the inbox can fill it with
+	// millions of tiny objects.
+	DefaultMaxScan = 10_000
 )
 
 // InboxConfig configures an Inbox.
@@ -73,6 +80,12 @@ type InboxConfig struct {
 	// that arrives after its file within Settle is still honoured, and a
 	// local file still being written is left alone. Default 3 s.
 	Settle time.Duration
+	// MaxScan is how many objects one listing looks at (sidecars and
+	// files not settled count); default DefaultMaxScan. A listing that
+	// stops there goes on after its last key at the next scan, and starts
+	// over from the first key once it reaches the end, so every file is
+	// looked at within a round of scans, however many there are.
+	MaxScan int
 	// Events, when set, subscribes to EventSubject for the bucket event
 	// notifications MinIO or versitygw publish, for instant pickup.
 	Events       Subscriber
@@ -114,6 +127,7 @@ type Inbox struct {
 	closed  bool                   // Run is ending: schedule nothing more
 	checks  sync.WaitGroup         // scheduled checks, waited for by Run
 	slots   chan struct{}          // checks running at once
+	after   string                 // where the next Scan starts: the key the last one stopped at, "" from the first
 }
 
 // observation is an object's size and ETag and when they were first seen
@@ -140,6 +154,9 @@ func NewInbox(cfg InboxConfig) (*Inbox, error) {
 	}
 	if cfg.Settle <= 0 {
 		cfg.Settle = DefaultSettle
+	}
+	if cfg.MaxScan <= 0 {
+		cfg.MaxScan = DefaultMaxScan
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
@@ -237,24 +254,39 @@ func (in *Inbox) forget(age time.Duration) {
 	}
 }
 
-// Scan lists the inbox once and enqueues every settled file not claimed
-// yet; it returns how many it enqueued.
+// Scan lists the inbox once, at most MaxScan objects from where the last
+// scan stopped, and enqueues every settled file not claimed yet; it returns
+// how many it enqueued.
 func (in *Inbox) Scan(ctx context.Context) (int, error) {
-	objs, err := in.cfg.Bucket.List(ctx, in.cfg.Layout.Inbox)
+	in.mu.Lock()
+	after := in.after
+	in.mu.Unlock()
+	page, err := in.cfg.Bucket.ListPage(ctx, in.cfg.Layout.Inbox, after, in.cfg.MaxScan)
 	if err != nil {
 		return 0, err
 	}
+	objs := page.Objects
 	keys := make(map[string]bool, len(objs))
 	for _, o := range objs {
 		keys[o.Key] = true
 	}
 	in.mu.Lock()
+	in.after = page.Next
 	for k := range in.seen {
-		if !keys[k] {
+		if !keys[k] && k > after && (page.Next == "" || k <= page.Next) {
 			delete(in.seen, k) // gone: taken, moved or deleted
 		}
 	}
 	in.mu.Unlock()
+	if page.Next != "" {
+		var left any = page.Left
+		if page.Left < 0 {
+			left = "unknown (S3 tells only by listing them)"
+		}
+		in.log.Warn("inbox: scan stopped at its limit; the next scan goes on after the last key looked at",
+			"limit", in.cfg.MaxScan,
+			"looked_at", len(objs), "after", page.Next, "left", left)
+	}
 	n := 0
 	var errs []error
 	for _, o := range objs {

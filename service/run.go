@@ -68,7 +68,8 @@ type Config struct {
 	Logger    *slog.Logger
 }
 
-// Defaults of Config (the inbox's are DefaultPoll and DefaultSettle).
+// Defaults of Config (the inbox's are DefaultPoll, DefaultSettle and
+// DefaultMaxScan).
 const (
 	DefaultDataDir = "mediaprep-data"
 	DefaultListen  = "127.0.0.1:8080"
@@ -109,7 +110,7 @@ func NewDefaultConfig() Config {
 			MinFreeBytes:    DefaultMinFreeBytes,
 			Schedule:        ScheduleConfig{MaxAhead: queue.DefaultMaxScheduleAhead},
 		},
-		Inbox:          InboxConfig{Layout: Layout{Inbox: DefaultInboxPrefix}, Poll: DefaultPoll, Settle: DefaultSettle},
+		Inbox:          InboxConfig{Layout: Layout{Inbox: DefaultInboxPrefix}, Poll: DefaultPoll, Settle: DefaultSettle, MaxScan: DefaultMaxScan},
 		Workers:        max(1, runtime.NumCPU()/2),
 		Grace:          DefaultGrace,
 		Queue:          queue.Config{AckWait: queue.DefaultAckWait, MaxDeliver: queue.DefaultMaxDeliver},
