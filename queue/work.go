@@ -250,7 +250,9 @@ func (q *Queue) handle(ctx context.Context, msg jetstream.Msg, h Handler) {
 			log.Warn("queue: asking to deliver the job again failed; it returns after AckWait", "err", err)
 		}
 	default:
-		log.Error("queue: job failed", "err", err, "attempt", attempt)
+		// The handler has logged the failure (Handler's contract): this
+		// line is for debugging only, so that each failure is one error.
+		log.Debug("queue: job failed", "err", err, "attempt", attempt)
 		q.setState(bg, log, id, StateFailed, CodeHandler, err.Error())
 		if err := msg.Term(); err != nil {
 			log.Warn("queue: dropping the failed job's message failed; it may be delivered again", "err", err)

@@ -116,7 +116,7 @@ func (w *Worker) fail(ctx context.Context, job queue.Job, log *slog.Logger, caus
 	}
 	w.cfg.Metrics.JobState(queue.StateFailed)
 	w.cfg.Metrics.AccountJob(w.account, queue.StateFailed)
-	log.Error("failed", "code", code, "err", msg, "movedTo", moved)
+	log.Error("failed", "code", code, "err", msg, "movedTo", moved, "attempt", job.Attempts)
 	return cause
 }
 

@@ -219,6 +219,20 @@ func logField(out, msg, field string) string {
 	return ""
 }
 
+// logLines decodes the JSON log lines of out.
+func logLines(out string) []map[string]any {
+	var ls []map[string]any
+	sc := bufio.NewScanner(strings.NewReader(out))
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var m map[string]any
+		if json.Unmarshal(sc.Bytes(), &m) == nil {
+			ls = append(ls, m)
+		}
+	}
+	return ls
+}
+
 // upload posts file (with fields) to base/v1/statuses as multipart,
 // streamed, and returns the status code and decoded JSON body.
 func upload(t *testing.T, base, key, file string, fields map[string]string) (int, map[string]any, http.Header) {
@@ -411,6 +425,23 @@ func TestServeLocalDefaults(t *testing.T) {
 	var ef struct{ Code, Message string }
 	if err := json.Unmarshal(b, &ef); err != nil || ef.Code != "corrupt_media" || !strings.HasPrefix(ef.Message, "inbox/sub/broken.jpg: transcode:") {
 		t.Errorf("error file: %s (%v)", b, err)
+	}
+
+	// A failure is logged once as an error, with its attempt.
+	broken := ""
+	for _, l := range logLines(p.out.String()) {
+		if l["msg"] == "picked up" && l["key"] == "inbox/sub/broken.jpg" {
+			broken, _ = l["job"].(string)
+		}
+	}
+	var errLines []map[string]any
+	for _, l := range logLines(p.out.String()) {
+		if l["level"] == "ERROR" && l["job"] == broken {
+			errLines = append(errLines, l)
+		}
+	}
+	if broken == "" || len(errLines) != 1 || errLines[0]["code"] != "corrupt_media" || errLines[0]["attempt"] != 1.0 {
+		t.Errorf("error lines of the failed job %q: %v, want one with its code and attempt 1", broken, errLines)
 	}
 
 	// Lines about a job name it, also those of ffmpeg runs and the dry run.
