@@ -79,7 +79,10 @@ type Status struct {
 // Post is one status to publish: a source file, or a text status. (A
 // queue.Job is the service's record of one, with its state.)
 type Post struct {
-	Source  string
+	Source string
+	// Label is how log lines name the source, e.g. the object key it was
+	// fetched from into a temp file; default Source.
+	Label   string
 	Stem    string // output name stem, see Stems
 	Prepare transcode.Options
 	Status  Status
@@ -183,7 +186,7 @@ func NewPublisher(pipe *Pipeline, store Store, check LinkChecker, send Sender, c
 // jobs of the same post never run at once. On error the Posted returned is
 // empty, except when the status went out (or may have: OutcomeUnknown).
 func (p *Publisher) Publish(ctx context.Context, j Post) (Posted, error) {
-	r := &run{Post: j, log: p.cfg.Logger.With("source", j.Source)}
+	r := &run{Post: j, log: p.cfg.Logger.With("source", cmp.Or(j.Label, j.Source))}
 	defer p.release(r)
 	// The recipe. A step may end the run early with r.done (posted before).
 	steps := []func(context.Context, *run) error{

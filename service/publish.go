@@ -51,8 +51,8 @@ func (w *Worker) publish(ctx context.Context, job queue.Job, send *guardedSender
 
 	stage := newStageClock(w.cfg.Metrics)
 	pj := pipeline.Post{
-		Source: src,
-		Text:   job.Request.Text, Font: job.Request.Font,
+		Source: src, Label: job.Source, // logs name the key, not the temp file
+		Text: job.Request.Text, Font: job.Request.Font,
 		// Scheduled: linked and posted at its time (schedule.go).
 		StoreOnly: storeOnly,
 		Prepare: transcode.Options{

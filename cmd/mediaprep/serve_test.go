@@ -400,6 +400,17 @@ func TestServeLocalDefaults(t *testing.T) {
 	if !strings.Contains(p.out.String(), "dry run: would send") {
 		t.Error("the dry run logged no request")
 	}
+	// Lines about the upload name its key, not the temp file it is
+	// worked on in.
+	id, wantSource := body["id"].(string), "uploads/"+body["id"].(string)+"/sample.jpg"
+	for _, l := range logLines(p.out.String()) {
+		if l["job"] == id && (l["msg"] == "posted" || l["msg"] == "stored") && l["source"] != wantSource {
+			t.Errorf("%s line: source %v, want %s", l["msg"], l["source"], wantSource)
+		}
+	}
+	if logField(p.out.String(), "stored", "source") == "" {
+		t.Error("no stored line with a source")
+	}
 	if !strings.Contains(p.out.String(), "source taken from this process's upload") {
 		t.Error("the worker downloaded an upload its own process had at hand")
 	}
@@ -486,7 +497,7 @@ const apiKey = "key-for-tests-0123456789"
 // the Green API stand-in; API keys; oversized uploads.
 func TestServeS3UploadDropAndAuth(t *testing.T) {
 	c := newCluster(t, clusterOpts{s3: true, green: true})
-	_, base := c.serve("serve", []string{"MEDIAPREP_API_KEYS=other-key," + apiKey, "MEDIAPREP_MAX_UPLOAD=1MB"})
+	sp, base := c.serve("serve", []string{"MEDIAPREP_API_KEYS=other-key," + apiKey, "MEDIAPREP_MAX_UPLOAD=1MB"})
 
 	for _, key := range []string{"", "wrong"} {
 		if code, body, hdr := upload(t, base, key, sample("sample.jpg"), nil); code != http.StatusUnauthorized || hdr.Get("WWW-Authenticate") == "" {
@@ -522,6 +533,19 @@ func TestServeS3UploadDropAndAuth(t *testing.T) {
 	j := waitFinal(t, base, apiKey, body["id"].(string), 60*time.Second)
 	if j["state"] != "posted" || j["idMessage"] == "" || j["idMessage"] == nil {
 		t.Fatalf("upload job: %v", j)
+	}
+	// The posted line names the upload's key, not the temp file.
+	wantSource, posted := "uploads/"+body["id"].(string)+"/sample.jpg", 0
+	for _, l := range logLines(sp.out.String()) {
+		if l["msg"] == "posted" && l["job"] == body["id"] {
+			posted++
+			if l["source"] != wantSource {
+				t.Errorf("posted line: source %v, want %s", l["source"], wantSource)
+			}
+		}
+	}
+	if posted != 1 {
+		t.Errorf("%d posted lines for the upload, want 1", posted)
 	}
 
 	// A file whose sidecar comes after it, one with x-amz-meta-* options,
