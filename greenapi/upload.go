@@ -134,7 +134,7 @@ func (c *Client) UploadFile(ctx context.Context, u Upload) (Uploaded, error) {
 	if err != nil {
 		return Uploaded{}, err
 	}
-	out.Expires = start.Add(UploadLifetime).UTC()
+	out.Expires = start.Add(UploadLifetime).UTC().Truncate(time.Second) // whole seconds, like every time of a job
 	return out, nil
 }
 

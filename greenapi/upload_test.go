@@ -52,6 +52,9 @@ func TestUploadFile(t *testing.T) {
 			if got.Expires.Before(before.Add(greenapi.UploadLifetime-time.Minute)) || got.Expires.After(time.Now().Add(greenapi.UploadLifetime)) {
 				t.Errorf("Expires %s, want 15 days from now", got.Expires)
 			}
+			if got.Expires.Nanosecond() != 0 {
+				t.Errorf("Expires %s: want whole seconds, as every time of a job", got.Expires)
+			}
 			ups := tc.srv.Uploads()
 			if len(ups) != 1 || ups[0].SHA256 != sum || ups[0].ContentType != "video/mp4" || ups[0].FileName != "clip.mp4" || ups[0].URLFile != got.URLFile {
 				t.Fatalf("uploads %+v, want one of %s answered as %s", ups, sum, got.URLFile)

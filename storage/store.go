@@ -209,7 +209,9 @@ func (s *Store) Link(ctx context.Context, key string) (Link, error) {
 	if err != nil {
 		return Link{}, opError("presign", key, err)
 	}
-	return Link{URL: req.URL, Expires: expires}, nil
+	// Whole seconds, like every time of a job (rounded down: never later
+	// than the link dies).
+	return Link{URL: req.URL, Expires: expires.UTC().Truncate(time.Second)}, nil
 }
 
 // inlineDisposition is "inline" with the file name, non-ASCII names encoded

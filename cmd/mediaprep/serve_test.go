@@ -534,6 +534,12 @@ func TestServeS3UploadDropAndAuth(t *testing.T) {
 	if j["state"] != "posted" || j["idMessage"] == "" || j["idMessage"] == nil {
 		t.Fatalf("upload job: %v", j)
 	}
+	// Times of a job are whole seconds (RFC 3339 without a fraction).
+	for _, f := range []string{"linkExpires", "postedAt"} {
+		if v, _ := j[f].(string); v == "" || strings.Contains(v, ".") {
+			t.Errorf("job %s = %v, want RFC 3339 in whole seconds", f, j[f])
+		}
+	}
 	// The posted line names the upload's key, not the temp file.
 	wantSource, posted := "uploads/"+body["id"].(string)+"/sample.jpg", 0
 	for _, l := range logLines(sp.out.String()) {
