@@ -58,7 +58,7 @@ Exit status: 0 when every file was posted or skipped, 1 when any failed,
 	fl := cmd.Flags()
 	f.AddFlags(fl, ev, config.Batch)
 	fl.StringVarP(&f.Out, "out", "o", "out", "folder for the prepared files and the ledger")
-	fl.StringVar(&f.manifest, "manifest", "", "CSV or JSON file with per-file caption, participants, backgroundColor")
+	fl.StringVar(&f.manifest, "manifest", "", "CSV or JSON file with per-file caption, participants, backgroundColor, crop, videoFit, publishAt, account")
 	fl.BoolVar(&f.force, "force", false, "post again what the ledger says was posted")
 	return cmd
 }
