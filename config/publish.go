@@ -37,7 +37,7 @@ func (s *Settings) Check(ev *Env) (Checked, error) {
 	// credentials are set and no storage setting at all is.
 	creds := s.Instance != "" || ev.Str(GreenTokenEnv, "") != "" || s.Account != ""
 	noStorage := s.Endpoint == "" && s.PathStyle == "" && s.LinkTTL == "" && s.PublicBaseURL == ""
-	c.Local = s.Bucket == "" && !s.DryRun && (s.LinkMode == LinkGreenAPI ||
+	c.Local = s.Bucket == "" && (s.LinkMode == LinkGreenAPI ||
 		(s.LinkMode == "" && noStorage && creds))
 	if c.Local {
 		s.LinkMode = LinkGreenAPI

@@ -6,6 +6,7 @@ import (
 	"os"
 	pathpkg "path"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/mediaprep/mediaprep/greenapi"
@@ -76,6 +77,28 @@ func (u UploadLinker) Link(ctx context.Context, f LinkFile) (storage.Link, error
 	}
 	return storage.Link{URL: got.URLFile, Expires: got.Expires}, nil
 }
+
+// DryRunLinker stands in for UploadLinker in a dry run: it uploads nothing
+// and gives a placeholder naming the file, DryRunLinkBase + its key, which
+// the Publisher neither checks nor records. It is how a dry run without a
+// bucket shows the request a real run would send: the placeholder is an
+// https URL, so the request is checked as a real one.
+type DryRunLinker struct{}
+
+var _ Linker = DryRunLinker{}
+
+// DryRunLinkBase starts every link a DryRunLinker makes: the .invalid
+// domain never resolves (RFC 2606), and the host says where a real run's
+// link comes from; a script can tell it by that prefix.
+const DryRunLinkBase = "https://uploadfile.invalid/"
+
+// Link implements Linker.
+func (DryRunLinker) Link(ctx context.Context, f LinkFile) (storage.Link, error) {
+	return storage.Link{URL: DryRunLinkBase + f.Key}, nil
+}
+
+// IsDryRunLink reports whether url is a DryRunLinker's placeholder.
+func IsDryRunLink(url string) bool { return strings.HasPrefix(url, DryRunLinkBase) }
 
 // linkFile makes r's link with the Linker, reusing one made for the same
 // content (by this Publisher, or recorded in the ledger) that lives at

@@ -34,7 +34,9 @@ type Config struct {
 	Storage storage.Config // the bucket, when not Local
 	Green   greenapi.Config
 	// UploadLinks links the files with Green API's uploadFile instead of
-	// the bucket (always with Local; a dry run ignores it).
+	// the bucket (always with Local). A dry run uploads nothing: it
+	// links from the bucket, or without one (Local) shows a placeholder
+	// (pipeline.DryRunLinker).
 	UploadLinks bool
 
 	DryRun   bool          // print the requests instead of posting; the ledger is read, never written
@@ -130,10 +132,14 @@ func New(ctx context.Context, cfg Config) (*Runner, error) {
 		send = &pipeline.DryRunSender{Client: client}
 	}
 	if cfg.UploadLinks {
-		if cfg.DryRun {
-			// A dry run sends nothing to Green API, uploads included.
+		// A dry run sends nothing to Green API, uploads included.
+		switch {
+		case cfg.DryRun && cfg.Local:
+			pcfg.Linker = pipeline.DryRunLinker{}
+			log.Info("dry run without a bucket: nothing is uploaded; the request shows where uploadFile's link would go")
+		case cfg.DryRun:
 			log.Warn("dry run: links come from the bucket, not uploadFile")
-		} else {
+		default:
 			pcfg.Linker = pipeline.UploadLinker{Uploader: client}
 		}
 	}

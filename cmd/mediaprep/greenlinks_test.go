@@ -210,6 +210,41 @@ func TestBatchWithoutBucket(t *testing.T) {
 	}
 }
 
+// A dry run without a bucket needs none either: the file is prepared and
+// kept under --out, nothing is uploaded, and the request shows a
+// placeholder where uploadFile's link would go.
+func TestDryRunWithoutBucket(t *testing.T) {
+	testutil.NeedFFmpeg(t)
+	green := greenapitest.NewServer(t, testInstance, testToken)
+	env := map[string]string{
+		"MEDIAPREP_GREENAPI_URL": green.URL(), "MEDIAPREP_GREENAPI_INSTANCE": testInstance, "MEDIAPREP_GREENAPI_TOKEN": testToken,
+	}
+	for _, cmd := range []string{"post", "batch"} {
+		out := filepath.Join(t.TempDir(), "out")
+		var stdout, stderr bytes.Buffer
+		code := run(t.Context(), []string{cmd, "--dry-run", "--json", "--caption", "hi", "--out", out, sample("sample.jpg")},
+			func(k string) string { return env[k] }, &stdout, &stderr)
+		lines := parseLines(t, stdout.String())
+		if code != exitOK || len(lines) != 1 || !lines[0].DryRun {
+			t.Fatalf("%s --dry-run: exit %d\n%s\n%s", cmd, code, stdout.String(), lastLines(stderr.String(), 10))
+		}
+		var req struct{ Body map[string]any }
+		if err := json.Unmarshal(lines[0].Request, &req); err != nil {
+			t.Fatal(err)
+		}
+		want := "https://uploadfile.invalid/" + lines[0].Key
+		if lines[0].URL != want || req.Body["urlFile"] != want || req.Body["caption"] != "hi" {
+			t.Errorf("%s --dry-run: url %q, request %v; want the placeholder %q", cmd, lines[0].URL, req.Body, want)
+		}
+		if _, err := os.Stat(filepath.Join(out, lines[0].Key)); err != nil {
+			t.Errorf("%s --dry-run: the prepared file is not kept under --out: %v", cmd, err)
+		}
+		if n := len(green.Requests()); n != 0 {
+			t.Errorf("%s --dry-run sent %d requests to Green API", cmd, n)
+		}
+	}
+}
+
 // With a bucket, greenapi can be chosen: the prepared file is kept in the
 // bucket, the link sent is uploadFile's.
 func TestServeGreenAPILinksWithBucket(t *testing.T) {
