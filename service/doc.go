@@ -36,8 +36,9 @@
 //   - accounts.go: which account a job posts for; accountset.go: the
 //     clients, limiters and trackers of an accounts file; runaccounts.go:
 //     Run's step that builds them.
-//   - inbox.go: the inbox watcher; inboxjobs.go: which job a dropped file
-//     is; sidecar.go: a file's options from its sidecar or metadata;
+//   - inbox.go: the inbox watcher; inboxscan.go: one bounded listing and
+//     when a file has settled; inboxjobs.go: which job a dropped file is;
+//     sidecar.go: a file's request from its sidecar or metadata;
 //     inboxevents.go: bucket events.
 //   - metrics.go, logctx.go, disk.go: metrics, per-job loggers, free space.
 //
