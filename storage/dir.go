@@ -420,17 +420,9 @@ func (d *Dir) commit(key string, r *os.Root, name, tmp string, obj Object) (Obje
 // or is reached through a symbolic link out of its top folder, has no
 // objects.
 func (d *Dir) List(ctx context.Context, prefix string) ([]Object, error) {
-	top, start := ".", "."
-	if i := strings.LastIndex(prefix, "/"); i >= 0 {
-		dir := prefix[:i]
-		if err := checkKey(dir); err != nil {
-			return nil, err
-		}
-		var below bool
-		top, start, below = strings.Cut(dir, "/")
-		if !below {
-			start = "."
-		}
+	top, start, err := listFolders(prefix)
+	if err != nil {
+		return nil, err
 	}
 	// The walk goes through the os.Root of the top folder, which may be a
 	// symbolic link itself (inbox/ on another disk), as may the folder it
@@ -695,4 +687,23 @@ func wrapDirErr(op, key string, err error) error {
 		return notFound(op, key)
 	}
 	return opError(op, key, err)
+}
+
+// listFolders splits the folder part of a listing's prefix into its top
+// folder (whose os.Root the walk goes through) and the folder below it
+// the walk starts from; "." for either when the prefix has none.
+func listFolders(prefix string) (top, start string, err error) {
+	i := strings.LastIndex(prefix, "/")
+	if i < 0 {
+		return ".", ".", nil
+	}
+	dir := prefix[:i]
+	if err := checkKey(dir); err != nil {
+		return "", "", err
+	}
+	top, start, below := strings.Cut(dir, "/")
+	if !below {
+		start = "."
+	}
+	return top, start, nil
 }

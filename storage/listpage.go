@@ -78,17 +78,9 @@ func (d *Dir) ListPage(ctx context.Context, prefix, after string, limit int) (Pa
 	if limit <= 0 {
 		return Page{}, errors.New("storage: ListPage: limit must be positive")
 	}
-	top, start := ".", "."
-	if i := strings.LastIndex(prefix, "/"); i >= 0 {
-		dir := prefix[:i]
-		if err := checkKey(dir); err != nil {
-			return Page{}, err
-		}
-		var below bool
-		top, start, below = strings.Cut(dir, "/")
-		if !below {
-			start = "."
-		}
+	top, start, err := listFolders(prefix)
+	if err != nil {
+		return Page{}, err
 	}
 	r, err := d.openTop(top, false)
 	if isMissing(err) {
