@@ -342,3 +342,99 @@ func TestSweeperRunSweepsWhileServing(t *testing.T) {
 		return strings.Contains(r.logs.String(), "following the deliveries their sender stopped following")
 	})
 }
+
+// TestResumeDeliveriesAfterARestart: the statuses a stopped serve left
+// with delivery pending are followed by the next one, their windows
+// counted from the send; two serves resuming the same jobs agree.
+func TestResumeDeliveriesAfterARestart(t *testing.T) {
+	r := newSweepRig(t)
+	enqueue := func(id string, req queue.Request) {
+		if _, err := r.q.Enqueue(t.Context(), queue.Job{ID: id, Origin: queue.OriginUpload, Request: req}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	set := func(id string, fn func(*queue.Job)) {
+		j, err := r.q.Update(t.Context(), id, func(j *queue.Job) error { fn(j); return nil })
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.indexed(id, func(ij queue.Job) bool { return ij.Updated.Equal(j.Updated) })
+	}
+
+	// The first serve posts p1 and stops before the status shows.
+	r.ga.HoldStatuses(true)
+	first := r.process("first")
+	ctx, cancel := context.WithCancel(t.Context())
+	cancel()
+	first.tracker.Run(ctx) // ended: what it is given stays pending
+	p1ID := r.post(first, "p1", "before the restart").IDMessage
+	r.ga.HoldStatuses(false) // the statuses sent from here show as sent at once
+
+	// old: posted 20 minutes ago, never seen; its window ended while down.
+	enqueue("old", queue.Request{Text: "long ago"})
+	set("old", func(j *queue.Job) {
+		j.State, j.IDMessage, j.Delivery = queue.StatePosted, "BAE5NEVERSEEN", delivery.Pending
+		j.PostingAt = time.Now().Add(-2 * sweepWindow)
+	})
+	// u1: its send's answer was lost; of the two statuses with its text,
+	// one is twin's (posted before), so exactly one can be u1's.
+	lostAt := time.Now().Add(-30 * time.Second)
+	var sent []string
+	for range 2 {
+		s, err := r.client.SendTextStatus(t.Context(), greenapi.TextStatus{Message: "lost answer", BackgroundColor: "#228B22"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sent = append(sent, s.IDMessage)
+	}
+	enqueue("twin", queue.Request{Text: "lost answer", BackgroundColor: "#228B22"})
+	set("twin", func(j *queue.Job) {
+		j.State, j.IDMessage, j.Delivery, j.PostingAt = queue.StatePosted, sent[0], delivery.Sent, lostAt
+	})
+	lostStatus := sent[1]
+	enqueue("u1", queue.Request{Text: "lost answer", BackgroundColor: "#228B22"})
+	set("u1", func(j *queue.Job) {
+		j.State, j.OutcomeUnknown, j.ErrorCode, j.Error = queue.StateFailed, true, greenapi.CodeOutcomeUnknown, "no answer"
+		j.Method, j.Delivery, j.PostingAt = greenapi.MethodSendTextStatus, delivery.Pending, lostAt
+	})
+	// done: followed to the end before; not taken up again.
+	enqueue("done", queue.Request{Text: "done"})
+	set("done", func(j *queue.Job) {
+		j.State, j.IDMessage, j.Delivery, j.PostingAt = queue.StatePosted, "BAE5DONE", delivery.Read, time.Now().Add(-time.Minute)
+	})
+
+	// The restart: two serves come up on the same queue.
+	for i := range 2 {
+		serve := r.process(fmt.Sprintf("serve-%d", i))
+		serve.run(t)
+		n, err := NewSweeper(serve.w, r.ix).Resume(t.Context(), time.Now())
+		// The second may see old recorded already by the first.
+		if err != nil || n != 3 && (i == 0 || n != 2) {
+			t.Fatalf("serve %d resumed %d (%v), want p1, old and u1", i, n, err)
+		}
+	}
+	// p1's status shows only now, after the restart.
+	r.ga.SetStatusMessage(p1ID, "delivered")
+
+	want := map[string]func(queue.Job) bool{
+		"p1": func(j queue.Job) bool {
+			return j.State == queue.StatePosted && j.IDMessage == p1ID && j.Delivery == delivery.Delivered
+		},
+		"old": func(j queue.Job) bool {
+			return j.State == queue.StatePosted && j.Delivery == delivery.NotConfirmed &&
+				strings.Contains(j.DeliveryNote, "window") && strings.Contains(j.DeliveryNote, "service was down")
+		},
+		"u1": func(j queue.Job) bool {
+			return j.State == queue.StatePosted && lostStatus != "" && j.IDMessage == lostStatus && !j.OutcomeUnknown &&
+				j.ErrorCode == "" && j.Delivery == delivery.Sent && strings.Contains(j.DeliveryNote, "resolved from getOutgoingStatuses")
+		},
+		"done": func(j queue.Job) bool { return j.Delivery == delivery.Read },
+		"twin": func(j queue.Job) bool { return j.IDMessage == sent[0] && j.Delivery == delivery.Sent },
+	}
+	for id, ok := range want {
+		r.waitJob(id, "as after the restart", ok)
+	}
+	if n := len(r.ga.Posted()); n != 3 {
+		t.Errorf("%d statuses posted, want 3: resuming sends nothing", n)
+	}
+}
